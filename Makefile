@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# xen-virtio-blk: a virtio-mmio block backend for Xen guests.
+#
+#   make                 build build/xen-virtio-blk (and the simulator)
+#   make demo            install what is missing, build, serve a simulated guest
+#   make check           install what is missing, build, run every test (also ASan+UBSan)
+#   make e2e             the real-Xen suite (Xen 4.17 arm64 under qemu-system-aarch64)
+#   make CROSS_COMPILE=aarch64-linux-gnu- STAGING=DIR   arm64 daemon (see docs/building.md)
+#   make install [PREFIX=/usr/local] [DESTDIR=]
+
+VERSION := 0.1.0
+
+CROSS_COMPILE ?=
+CC := $(CROSS_COMPILE)gcc
+BUILD ?= build
+SANITIZE ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+
+XEN_PKGS := xencontrol xendevicemodel xenforeignmemory xenevtchn xenstore
+
+ifneq ($(CROSS_COMPILE),)
+# libxen-dev is not multiarch-safe: build against arm64 packages unpacked
+# into a staging folder (scripts/arm64-staging makes one).
+STAGING ?= $(CURDIR)/build/arm64-staging
+TRIPLET := $(notdir $(patsubst %-,%,$(CROSS_COMPILE)))
+XEN_CFLAGS := -I$(STAGING)/usr/include
+XEN_LIBS := -L$(STAGING)/usr/lib/$(TRIPLET) \
+	-Wl,-rpath-link,$(STAGING)/usr/lib/$(TRIPLET) \
+	-Wl,-rpath-link,$(STAGING)/lib/$(TRIPLET) \
+	-lxenctrl -lxendevicemodel -lxenforeignmemory -lxenevtchn -lxenstore
+BUILD := build/$(TRIPLET)
+else
+XEN_CFLAGS := $(shell pkg-config --cflags $(XEN_PKGS) 2>/dev/null)
+XEN_LIBS := $(shell pkg-config --libs $(XEN_PKGS) 2>/dev/null || \
+	echo -lxenctrl -lxendevicemodel -lxenforeignmemory -lxenevtchn -lxenstore)
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -Iinclude \
+	-DXVB_VERSION='"$(VERSION)"' -fno-strict-aliasing
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+LDLIBS := $(XEN_LIBS) -laio -lpthread
+
+# ---------------------------------------------------------------- the daemon
+SRCS := $(wildcard src/*.c)
+OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
+DAEMON := $(BUILD)/xen-virtio-blk
+
+all: $(DAEMON) sim
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(XEN_CFLAGS) -c -o $@ $<
+
+$(DAEMON): $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/sim-lib $(BUILD)/tests $(BUILD)/sim-obj:
+	mkdir -p $@
+
+# ------------------------------------------------------------ the simulator
+# Drop-in Xen libraries with Debian's sonames and symbol versions: the
+# shipped daemon runs on them unmodified through LD_LIBRARY_PATH.
+SIM_LIB_COMMON := $(wildcard tests/sim/lib/common/*.c)
+SIM_LIBS := libxenctrl.so.4.17 libxendevicemodel.so.1 libxenforeignmemory.so.1 \
+	libxenevtchn.so.1 libxenstore.so.4
+SIM_LIB_PATHS := $(addprefix $(BUILD)/sim-lib/,$(SIM_LIBS))
+SIM_CFLAGS := $(CFLAGS) -Itests/sim -Itests/sim/lib/common -fPIC
+
+$(BUILD)/sim-lib/%: tests/sim/lib/%.c tests/sim/lib/%.map $(SIM_LIB_COMMON) \
+		$(wildcard tests/sim/*.h tests/sim/lib/common/*.h) | $(BUILD)/sim-lib
+	$(CC) $(SIM_CFLAGS) $(XEN_CFLAGS) -shared -Wl,-soname,$* \
+		-Wl,--version-script=tests/sim/lib/$*.map -o $@ $< $(SIM_LIB_COMMON) \
+		$(LDFLAGS) -lpthread
+
+# sim-guest: the simulated hypervisor plus a Linux-like guest driver.
+SIM_GUEST_SRCS := $(wildcard tests/sim/*.c)
+SIM_GUEST := $(BUILD)/sim-guest
+$(SIM_GUEST): $(SIM_GUEST_SRCS) $(wildcard tests/sim/*.h) | $(BUILD)
+	$(CC) $(SIM_CFLAGS) -o $@ $(SIM_GUEST_SRCS) $(LDFLAGS) -lpthread -lm
+
+sim: $(SIM_LIB_PATHS) $(SIM_GUEST)
+
+$(BUILD):
+	mkdir -p $@
+
+# ------------------------------------------------------------- unit tests
+# Each unit test links the objects it tests; fakes live in tests/unit/.
+UNIT_FAKES := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.o,$(wildcard tests/unit/fake_*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+UNIT_DEPS_test_options := options.o log.o
+UNIT_DEPS_test_mmio := virtio_mmio.o virtqueue.o log.o
+UNIT_DEPS_test_virtqueue := virtqueue.o log.o
+UNIT_DEPS_test_blk := virtio_blk.o virtqueue.o aio_engine.o image.o loop.o log.o
+
+$(BUILD)/tests/%.o: tests/unit/%.c $(wildcard include/*.h tests/unit/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(XEN_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_FAKES) $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_FAKES) \
+		$(addprefix $(BUILD)/obj/,$(UNIT_DEPS_test_$*)) -laio -lpthread
+
+unit: $(UNIT_TESTS)
+
+# ------------------------------------------------------------------ targets
+DEPS_STAMP := build/.deps-installed
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	scripts/install-deps
+	@mkdir -p build && touch $@
+
+check: deps
+	$(MAKE) all unit
+	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
+	tests/run-tests build build-asan
+
+demo: deps
+	$(MAKE) all
+	scripts/demo $(BUILD)
+
+e2e:
+	tests/e2e/run-suite
+
+bench: deps
+	$(MAKE) all
+	scripts/bench $(BUILD)
+
+fuzz:
+	@echo "make fuzz: not built yet (issue 5)"; exit 1
+
+install: $(DAEMON)
+	install -D -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/xen-virtio-blk
+	if [ -f docs/xen-virtio-blk.8 ]; then \
+		install -D -m 0644 docs/xen-virtio-blk.8 $(DESTDIR)$(MANDIR)/man8/xen-virtio-blk.8; fi
+
+format:
+	clang-format -i src/*.c include/*.h tests/sim/*.[ch] tests/sim/lib/*.c \
+		tests/sim/lib/common/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all sim unit deps check demo e2e bench fuzz install format clean
+.DELETE_ON_ERROR:

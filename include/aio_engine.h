@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The I/O engine: libaio on one image. Requests queued during one
+ * notification go to the kernel in one io_submit(); completions arrive via
+ * an eventfd in the event loop and are handed back in batches. FLUSH waits
+ * for every earlier write, then IOCB_CMD_FDSYNC (fdatasync on a worker
+ * thread where the kernel refuses it). DISCARD and WRITE_ZEROES run as
+ * fallocate on the worker thread. The loop thread never blocks on the disk.
+ * O_DIRECT straight into guest memory is tried first; if the kernel refuses
+ * it (EFAULT on Xen foreign mappings) the engine switches to aligned bounce
+ * buffers for good and retries the request. */
+#ifndef XVB_AIO_ENGINE_H
+#define XVB_AIO_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "image.h"
+#include "loop.h"
+
+enum aio_op { AIO_READ, AIO_WRITE, AIO_FLUSH, AIO_DISCARD, AIO_WRITE_ZEROES };
+
+struct aio_req;
+/* res: bytes transferred (READ/WRITE, must equal len for success), 0 for the
+ * others, or -errno. A short transfer is reported as -EIO. */
+typedef void (*aio_done_fn)(struct aio_req *req, int res);
+
+struct aio_req {
+	enum aio_op op;
+	uint64_t offset, len;	/* bytes */
+	const struct iovec *iov;/* READ/WRITE: guest memory */
+	unsigned iovcnt;
+	bool unmap;		/* WRITE_ZEROES may deallocate */
+	aio_done_fn done;
+	/* Private to the engine. */
+	struct aio_req *next;
+	void *priv;
+};
+
+struct aio_engine;
+/* depth: most requests in flight. batch_done(opaque) runs after each batch
+ * of completions, so the caller can publish used entries once. */
+struct aio_engine *aio_engine_new(struct loop *loop, struct image *img,
+				  unsigned depth,
+				  void (*batch_done)(void *opaque),
+				  void *opaque);
+/* Waits for everything in flight (blocking), then frees. */
+void aio_engine_free(struct aio_engine *e);
+/* Queue a request; nothing reaches the kernel before aio_engine_submit().
+ * Requests beyond `depth` wait inside the engine. */
+void aio_engine_queue(struct aio_engine *e, struct aio_req *req);
+/* Hand the queued batch to the kernel (one io_submit). */
+void aio_engine_submit(struct aio_engine *e);
+/* Requests queued or in flight and not yet completed. */
+unsigned aio_engine_pending(const struct aio_engine *e);
+/* Call fn(opaque) from the loop once nothing is pending (at once, before
+ * returning, if nothing is). One waiter at a time; a new call replaces it.
+ * Device reset and SIGTERM use it so the loop keeps serving meanwhile. */
+void aio_engine_when_idle(struct aio_engine *e, void (*fn)(void *opaque),
+			  void *opaque);
+/* Block until nothing is pending; only for teardown outside the loop. */
+void aio_engine_drain(struct aio_engine *e);
+
+struct aio_engine_stats {
+	uint64_t submits, submit_calls, completions, bounce_requests;
+	bool bounce_mode;
+};
+void aio_engine_get_stats(const struct aio_engine *e,
+			  struct aio_engine_stats *s);
+
+#endif

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Guest RAM as seen by the daemon: turns (guest physical address, length)
+ * into host pointers over cached foreign mappings. Every range is checked:
+ * 64-bit overflow, frames Xen refused to map (err[] != 0) and the configured
+ * RAM limit all make a lookup fail; nothing here ever touches an unmapped
+ * page. Mappings are cached in fixed-size buckets and reference counted so
+ * that INVALIDATE can drop them without pulling memory from under I/O. */
+#ifndef XVB_GUEST_MEM_H
+#define XVB_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <xenforeignmemory.h>
+
+struct guest_mem;
+struct gm_bucket;
+
+/* Bounded cache: at most max_mapped_bytes of guest RAM mapped at once. */
+struct guest_mem *guest_mem_new(xenforeignmemory_handle *fmem, uint32_t domid,
+				size_t max_mapped_bytes);
+/* Unmaps everything (callers must have released all pins). */
+void guest_mem_free(struct guest_mem *gm);
+
+/* A scatter list of host pieces, each pinning the bucket it lies in. */
+struct guest_sg {
+	unsigned n, max;
+	struct iovec *iov;	 /* caller-provided arrays of `max` entries */
+	struct gm_bucket **pin;
+	uint64_t bytes;		 /* sum of iov lengths */
+};
+/* Append [gpa, gpa+len) (split at bucket edges). 0, -EFAULT if any byte is
+ * not mappable guest RAM, -E2BIG if sg is full. On error sg is unchanged. */
+int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
+		     uint64_t len);
+/* Drop every pin of sg and reset it to empty. */
+void guest_mem_sg_release(struct guest_mem *gm, struct guest_sg *sg);
+
+/* Copy helpers for small structures (headers, status bytes): 0 or -EFAULT. */
+int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
+int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src,
+		    size_t len);
+
+/* A contiguous long-lived mapping (virtqueue rings): NULL on any bad frame.
+ * Not affected by guest_mem_invalidate(); release with guest_mem_unmap(). */
+void *guest_mem_map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
+			  void **handle);
+void guest_mem_unmap_range(struct guest_mem *gm, void *handle);
+
+/* IOREQ_TYPE_INVALIDATE: forget cached buckets; pinned ones are unmapped
+ * when their last pin goes, and are never handed out again. */
+void guest_mem_invalidate(struct guest_mem *gm);
+
+/* Counters for statistics and tests. */
+struct guest_mem_stats {
+	uint64_t map_calls, unmap_calls, mapped_bytes, invalidations;
+};
+void guest_mem_get_stats(const struct guest_mem *gm, struct guest_mem_stats *s);
+
+#endif

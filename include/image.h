@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The disk image: a raw file or a block device, opened once. */
+#ifndef XVB_IMAGE_H
+#define XVB_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct image {
+	int fd;			/* O_DIRECT when direct is true */
+	bool read_only;
+	bool direct;		/* O_DIRECT accepted by the file system */
+	bool is_blkdev;
+	uint64_t size;		/* bytes */
+	uint32_t logical_block;	/* O_DIRECT alignment: offset and length */
+	uint32_t mem_align;	/* O_DIRECT alignment: buffer address */
+	bool can_discard;	/* punch hole / BLKDISCARD accepted */
+	bool can_write_zeroes;
+	char path[4096];
+};
+
+/* Open path; `ro` opens read-only. 0, or -errno with a one-line reason
+ * written to err (size errlen). */
+int image_open(struct image *img, const char *path, bool ro, char *err,
+	       size_t errlen);
+void image_close(struct image *img);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The Xen IOREQ server: registers with the hypervisor for MMIO windows of
+ * one guest, answers each vCPU's ioreq slot exactly once, and injects
+ * interrupts. Order and barriers follow xen-ioreq-facts.md sections 1-4. */
+#ifndef XVB_IOREQ_H
+#define XVB_IOREQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define __XEN_TOOLS__ 1
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+
+#include "loop.h"
+
+struct ioreq_server;
+
+/* One MMIO window and its register handlers (offsets are window-relative). */
+struct ioreq_window {
+	uint64_t base, size;
+	uint64_t (*read)(void *opaque, uint32_t off, unsigned size);
+	/* 0 done, 1 deferred: ioreq_server_complete(vcpu) answers later. */
+	int (*write)(void *opaque, uint32_t off, unsigned size, uint64_t val,
+		     unsigned vcpu);
+	void *opaque;
+};
+
+/* Create the server (buffered ioreqs off), map its ioreq page, enable it,
+ * bind one event channel per vCPU and watch them in `loop`. NULL on error,
+ * with a one-line reason in err (ENOSYS is explained: the hypervisor lacks
+ * CONFIG_IOREQ_SERVER). */
+struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
+				      xendevicemodel_handle *dmod,
+				      xenforeignmemory_handle *fmem,
+				      xenevtchn_handle *xce, char *err,
+				      size_t errlen);
+/* Route [base, base+size) to w's handlers (the range is mapped inclusive
+ * in Xen). 0 or -errno. At most IOREQ_MAX_WINDOWS windows. */
+#define IOREQ_MAX_WINDOWS 16
+int ioreq_server_add_window(struct ioreq_server *s, const struct ioreq_window *w);
+/* Called on IOREQ_TYPE_INVALIDATE before it is answered. */
+void ioreq_server_on_invalidate(struct ioreq_server *s, void (*fn)(void *opaque),
+				void *opaque);
+/* Answer a deferred write of vCPU `vcpu`. */
+void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu);
+/* Edge on an SPI: set_irq_level(irq, 1) then (irq, 0). */
+void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq);
+/* Stop answering new slots (they stay READY for Xen to see at teardown). */
+void ioreq_server_pause(struct ioreq_server *s);
+/* Unbind ports, disable, unmap the page, destroy the server (reverse of
+ * new). Tolerates a dead guest (ENOENT/ESRCH). */
+void ioreq_server_free(struct ioreq_server *s);
+
+/* Number of vCPUs (= slots in use). */
+unsigned ioreq_server_vcpus(const struct ioreq_server *s);
+
+struct ioreq_stats {
+	uint64_t ioreqs, reads, writes, invalidates, other, outside, irqs;
+};
+void ioreq_server_get_stats(const struct ioreq_server *s, struct ioreq_stats *st);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Logging: stderr in the foreground, syslog (facility daemon) when detached. */
+#ifndef XVB_LOG_H
+#define XVB_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* Choose the sink once at start-up; ident is e.g. "xen-virtio-blk[dom5]". */
+void log_init(const char *ident, bool use_syslog, enum log_level level);
+/* Parse "error|warn|info|debug"; returns -1 if unknown. */
+int log_level_parse(const char *s);
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* For messages a guest can trigger: at most a burst per interval per call
+ * site, then one "suppressed N messages" line. `state` is a static per site. */
+struct log_ratelimit {
+	long long window_start_ms;
+	unsigned printed, suppressed;
+};
+void log_guest(struct log_ratelimit *rl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+/* A rate-limited warning about guest behaviour, one limiter per call site. */
+#define log_guest_warn(...)                                                    \
+	do {                                                                   \
+		static struct log_ratelimit rl__;                              \
+		log_guest(&rl__, __VA_ARGS__);                                 \
+	} while (0)
+
+#endif

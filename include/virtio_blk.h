@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The virtio block device (virtio 1.2 section 5.2): feature bits, config
+ * space, request parsing and status codes. Requests go to the I/O engine;
+ * completions come back here and go out through the virtqueue. */
+#ifndef XVB_VIRTIO_BLK_H
+#define XVB_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest_mem.h"
+#include "loop.h"
+#include "virtio_dev.h"
+
+#define VIRTIO_BLK_SERIAL_MAX 20	/* VIRTIO_BLK_ID_BYTES */
+
+struct virtio_blk_params {
+	const char *path;
+	bool read_only;
+	const char *serial;	/* NULL: derived from the image */
+	unsigned queue_size;	/* QueueNumMax offered; 0 = default */
+};
+
+struct virtio_blk;
+/* Open the image and its I/O engine. NULL with a one-line reason in err. */
+struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
+				  const struct virtio_blk_params *p, char *err,
+				  size_t errlen);
+void virtio_blk_free(struct virtio_blk *b);
+/* The ops for virtio_mmio_new(ops, b, ...). */
+extern const struct virtio_device_ops virtio_blk_ops;
+
+struct virtio_blk_stats {
+	uint64_t reqs[5];	/* read, write, flush, discard+wz, other */
+	uint64_t bytes_read, bytes_written;
+	uint64_t errors, unsupported, in_flight, notifies, interrupts;
+	uint64_t capacity_sectors;
+};
+void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s);
+
+#endif

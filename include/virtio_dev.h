@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* What a virtio device offers its transport: features, config space, queue
+ * processing and reset. The device never sees transport registers; the
+ * transport never sees requests. */
+#ifndef XVB_VIRTIO_DEV_H
+#define XVB_VIRTIO_DEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtqueue.h"
+
+/* Calls from the device back to its transport. */
+struct virtio_notify {
+	/* Used entries were published and the driver wants an interrupt. */
+	void (*used)(void *opaque);
+	/* The device found an unrecoverable driver error (2.1.2). */
+	void (*needs_reset)(void *opaque);
+	void *opaque;
+};
+
+struct virtio_device_ops {
+	uint32_t device_id;	/* 2 = block */
+	unsigned num_queues;
+	uint16_t queue_num_max;
+	uint64_t (*features)(void *dev);
+	/* FEATURES_OK: the driver's subset of features(). false = refuse. */
+	bool (*set_features)(void *dev, uint64_t features);
+	/* Device config space, little-endian: copy len bytes at off into buf.
+	 * Returns the config size; bytes past it read as 0 (caller zeroes). */
+	uint32_t (*config_read)(void *dev, uint32_t off, void *buf, uint32_t len);
+	/* Driver writes to config space (writable fields only, e.g. wce). */
+	void (*config_write)(void *dev, uint32_t off, const void *buf,
+			     uint32_t len);
+	/* DRIVER_OK: queues [0, nvq) are configured (started or not ready). */
+	void (*start)(void *dev, struct virtq *vqs, unsigned nvq,
+		      const struct virtio_notify *notify);
+	/* QueueNotify for a started queue. */
+	void (*queue_notify)(void *dev, unsigned q);
+	/* Reset: stop touching the queues now, write nothing more into guest
+	 * memory, call done(opaque) once nothing is in flight (may be at once). */
+	void (*reset)(void *dev, void (*done)(void *opaque), void *opaque);
+	/* Shutdown: take no new requests; in-flight ones complete and are
+	 * published as usual; done(opaque) once nothing is in flight. */
+	void (*quiesce)(void *dev, void (*done)(void *opaque), void *opaque);
+};
+
+#endif
