@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The modern virtio-mmio register file (virtio 1.2 §4.2.2) and the device
+ * status machine (§2.1, §3.1). Every value written by the guest is
+ * untrusted: it is checked here before it reaches the device or the
+ * virtqueue layer, and a driver error ends in DEVICE_NEEDS_RESET, never in a
+ * host-side fault. */
+#include "virtio_mmio.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
+
+#include "log.h"
+#include "virtqueue.h"
+
+#define MMIO_MAGIC   0x74726976u /* "virt" */
+#define MMIO_VERSION 2u
+/* Any value is allowed (§4.2.2); "XENV" in little-endian bytes names this
+ * backend to a curious driver. */
+#define MMIO_VENDOR 0x564e4558u
+
+/* The deferred-reset vCPU set. Xen 4.17 has one ioreq page of 128 slots, so
+ * no vCPU id can be larger (xen-ioreq-facts.md §1.2 step 3). */
+#define MMIO_MAX_VCPUS 128
+
+#define F(bit) (1ull << (bit))
+/* Transport features this register file cannot honour: it has neither the
+ * packed ring nor QueueReset nor notification data, so such bits are never
+ * offered even if the device would. */
+#define MMIO_UNSUPPORTED                                                       \
+	(F(VIRTIO_F_RING_PACKED) | F(VIRTIO_F_RING_RESET) |                    \
+	 F(38) /* VIRTIO_F_NOTIFICATION_DATA, absent from the 6.1 header */)
+
+/* Status bits the driver owns; NEEDS_RESET is set only by the device. */
+#define DRIVER_STATUS_BITS                                                     \
+	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |                \
+	 VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FEATURES_OK |             \
+	 VIRTIO_CONFIG_S_FAILED)
+
+/* Driver-visible queue registers. They are a shadow: the virtq itself is
+ * only filled in at QueueReady=1, so nothing the driver writes later can
+ * change a ring the device is walking. */
+struct mmio_queue {
+	uint32_t num;
+	uint64_t desc, avail, used;
+	bool ready; /* QueueReady as the driver reads it */
+	bool live;  /* vq is started (rings mapped) */
+};
+
+struct virtio_mmio {
+	const struct virtio_device_ops *ops;
+	void *dev;
+	struct guest_mem *gm;
+	struct virtio_mmio_host host;
+	struct virtio_notify notify;
+
+	uint16_t num_max; /* QueueNumMax for existing queues */
+	unsigned nq;
+	struct virtq *vqs;
+	struct mmio_queue *q;
+
+	uint32_t status;
+	uint32_t dev_feat_sel, drv_feat_sel;
+	uint64_t driver_features; /* as written by the driver */
+	uint64_t negotiated;	  /* accepted at FEATURES_OK */
+	uint32_t queue_sel, shm_sel;
+	uint32_t isr;
+	uint32_t config_gen;
+
+	bool started;	/* ops->start() called since the last reset */
+	bool quiescing; /* shutdown: no new work, ever */
+	bool resetting; /* ops->reset() has not called done yet */
+	bool in_reset_call;
+	uint64_t reset_waiters[MMIO_MAX_VCPUS / 64];
+};
+
+static uint64_t offered_features(const struct virtio_mmio *t)
+{
+	return t->ops->features(t->dev) & ~MMIO_UNSUPPORTED;
+}
+
+static void raise_int(struct virtio_mmio *t, uint32_t bits)
+{
+	t->isr |= bits;
+	t->host.raise_irq(t->host.opaque);
+}
+
+/* §2.1.2: the device sets DEVICE_NEEDS_RESET and sends a configuration
+ * change notification. Raised once; the driver must reset to clear it. */
+static void set_needs_reset(struct virtio_mmio *t)
+{
+	if (t->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return;
+	t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	raise_int(t, VIRTIO_MMIO_INT_CONFIG);
+}
+
+/* ------------------------------------------------ callbacks from the device */
+
+static void dev_used(void *opaque)
+{
+	struct virtio_mmio *t = opaque;
+
+	/* After reset() the device must stay silent (§4.2.2.1: InterruptStatus
+	 * is cleared by reset); a late call is dropped. */
+	if (!t->started || t->resetting)
+		return;
+	raise_int(t, VIRTIO_MMIO_INT_VRING);
+}
+
+static void dev_needs_reset(void *opaque)
+{
+	struct virtio_mmio *t = opaque;
+
+	if (!t->started || t->resetting)
+		return;
+	log_guest_warn("virtio-mmio: device needs reset (driver error)");
+	set_needs_reset(t);
+}
+
+/* ---------------------------------------------------------------- reset */
+
+static void queue_defaults(struct virtio_mmio *t, unsigned i)
+{
+	struct mmio_queue *q = &t->q[i];
+
+	if (q->live)
+		virtq_stop(&t->vqs[i]);
+	/* QueueNum is write-only in MMIO; starting from the maximum lets a
+	 * driver that never writes it still get a valid ring size. */
+	*q = (struct mmio_queue){.num = t->num_max};
+}
+
+/* Everything a reset clears (§4.2.2.1: InterruptStatus and every
+ * QueueReady; §2.1: status 0). Only called once the device has stopped
+ * touching the queues, so unmapping the rings here is safe. */
+static void clear_state(struct virtio_mmio *t)
+{
+	for (unsigned i = 0; i < t->nq; i++)
+		queue_defaults(t, i);
+	t->status = 0;
+	t->dev_feat_sel = t->drv_feat_sel = 0;
+	t->driver_features = t->negotiated = 0;
+	t->queue_sel = t->shm_sel = 0;
+	t->isr = 0;
+	t->started = false;
+}
+
+static void reset_done(void *opaque)
+{
+	struct virtio_mmio *t = opaque;
+	uint64_t waiters[MMIO_MAX_VCPUS / 64];
+
+	if (!t->resetting)
+		return; /* a second done() from a confused device */
+	clear_state(t);
+	t->resetting = false;
+	memcpy(waiters, t->reset_waiters, sizeof(waiters));
+	memset(t->reset_waiters, 0, sizeof(t->reset_waiters));
+	/* Completed inside ops->reset(): the write returns 0 to its caller,
+	 * nobody else can be waiting yet. */
+	if (t->in_reset_call)
+		return;
+	for (unsigned v = 0; v < MMIO_MAX_VCPUS; v++)
+		if (waiters[v / 64] & (1ull << (v % 64)))
+			t->host.complete_deferred(t->host.opaque, v);
+}
+
+static int start_reset(struct virtio_mmio *t, unsigned vcpu)
+{
+	if (vcpu >= MMIO_MAX_VCPUS) {
+		/* Cannot be tracked; answer at once rather than never. */
+		log_guest_warn("virtio-mmio: reset from vCPU %u not held",
+			       vcpu);
+		if (t->resetting)
+			return 0;
+	} else {
+		t->reset_waiters[vcpu / 64] |= 1ull << (vcpu % 64);
+		if (t->resetting)
+			return VIRTIO_MMIO_DEFERRED;
+	}
+	t->resetting = true;
+	t->in_reset_call = true;
+	t->ops->reset(t->dev, reset_done, t);
+	t->in_reset_call = false;
+	if (!t->resetting)
+		return 0;
+	if (vcpu >= MMIO_MAX_VCPUS)
+		return 0;
+	return VIRTIO_MMIO_DEFERRED;
+}
+
+/* --------------------------------------------------------------- status */
+
+static void features_ok(struct virtio_mmio *t, uint32_t *val)
+{
+	uint64_t want = t->driver_features, offer = offered_features(t);
+
+	/* §3.1.1 step 5-6: the device refuses by leaving FEATURES_OK clear. */
+	if (!(want & F(VIRTIO_F_VERSION_1))) {
+		log_guest_warn("virtio-mmio: driver did not accept VERSION_1 "
+			       "(features %#llx), refused",
+			       (unsigned long long)want);
+		*val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+		return;
+	}
+	if (want & ~offer) {
+		log_guest_warn(
+		    "virtio-mmio: driver accepted unoffered features "
+		    "%#llx, refused",
+		    (unsigned long long)(want & ~offer));
+		*val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+		return;
+	}
+	if (!t->ops->set_features(t->dev, want)) {
+		log_guest_warn("virtio-mmio: device refused features %#llx",
+			       (unsigned long long)want);
+		*val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+		return;
+	}
+	t->negotiated = want;
+}
+
+static void driver_ok(struct virtio_mmio *t)
+{
+	if (!(t->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		/* §3.1.1: DRIVER_OK only after FEATURES_OK. */
+		log_guest_warn("virtio-mmio: DRIVER_OK without FEATURES_OK");
+		set_needs_reset(t);
+		return;
+	}
+	if (t->status & VIRTIO_CONFIG_S_NEEDS_RESET) {
+		log_guest_warn("virtio-mmio: DRIVER_OK while needing reset");
+		return;
+	}
+	if (t->quiescing)
+		return;
+	t->started = true;
+	t->ops->start(t->dev, t->vqs, t->nq, &t->notify);
+}
+
+static int write_status(struct virtio_mmio *t, uint32_t val, unsigned vcpu)
+{
+	uint32_t old = t->status & DRIVER_STATUS_BITS;
+	uint32_t added;
+
+	if (val == 0)
+		return start_reset(t, vcpu);
+	val &= ~(uint32_t)VIRTIO_CONFIG_S_NEEDS_RESET;
+	if (val & ~DRIVER_STATUS_BITS) {
+		log_guest_warn("virtio-mmio: unknown status bits %#x ignored",
+			       val & ~DRIVER_STATUS_BITS);
+		val &= DRIVER_STATUS_BITS;
+	}
+	/* §2.1: the driver only ever adds bits; clearing needs a reset. */
+	if (old & ~val) {
+		log_guest_warn("virtio-mmio: status %#x -> %#x clears bits, "
+			       "ignored",
+			       old, val);
+		return 0;
+	}
+	added = val & ~old;
+	if (added & VIRTIO_CONFIG_S_FEATURES_OK)
+		features_ok(t, &val);
+	t->status = (t->status & VIRTIO_CONFIG_S_NEEDS_RESET) | val;
+	if (added & VIRTIO_CONFIG_S_DRIVER_OK)
+		driver_ok(t);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- queues */
+
+static struct mmio_queue *sel_queue(struct virtio_mmio *t)
+{
+	return t->queue_sel < t->nq ? &t->q[t->queue_sel] : NULL;
+}
+
+/* A queue register write is only legal while the queue is off (§4.2.2.2);
+ * a queue still mapped by a started device also stays untouched. */
+static struct mmio_queue *writable_queue(struct virtio_mmio *t)
+{
+	struct mmio_queue *q = sel_queue(t);
+
+	if (!q) {
+		log_guest_warn("virtio-mmio: queue %u does not exist",
+			       t->queue_sel);
+		return NULL;
+	}
+	if (q->ready || q->live) {
+		log_guest_warn("virtio-mmio: queue %u register written while "
+			       "ready, ignored",
+			       t->queue_sel);
+		return NULL;
+	}
+	return q;
+}
+
+static void set_lo(uint64_t *r, uint32_t v)
+{
+	*r = (*r & ~0xffffffffull) | v;
+}
+
+static void set_hi(uint64_t *r, uint32_t v)
+{
+	*r = (*r & 0xffffffffull) | (uint64_t)v << 32;
+}
+
+static void queue_ready_on(struct virtio_mmio *t, struct mmio_queue *q,
+			   unsigned i)
+{
+	struct virtq *vq = &t->vqs[i];
+	int rc;
+
+	if (t->status & VIRTIO_CONFIG_S_DRIVER_OK) {
+		/* The device got its queue set at DRIVER_OK; without
+		 * VIRTIO_F_RING_RESET a queue cannot join later. */
+		log_guest_warn("virtio-mmio: queue %u enabled after DRIVER_OK",
+			       i);
+		set_needs_reset(t);
+		return;
+	}
+	if (q->num == 0 || q->num > t->num_max || (q->num & (q->num - 1))) {
+		log_guest_warn("virtio-mmio: queue %u bad size %u (max %u)", i,
+			       q->num, t->num_max);
+		set_needs_reset(t);
+		return;
+	}
+	memset(vq, 0, sizeof(*vq));
+	vq->num = (uint16_t)q->num;
+	vq->desc_gpa = q->desc;
+	vq->avail_gpa = q->avail;
+	vq->used_gpa = q->used;
+	rc = virtq_start(vq, t->gm, t->negotiated & F(VIRTIO_RING_F_EVENT_IDX),
+			 t->negotiated & F(VIRTIO_RING_F_INDIRECT_DESC));
+	if (rc < 0) {
+		log_guest_warn("virtio-mmio: queue %u rings rejected (%s): "
+			       "desc %#llx avail %#llx used %#llx",
+			       i, strerror(-rc), (unsigned long long)q->desc,
+			       (unsigned long long)q->avail,
+			       (unsigned long long)q->used);
+		set_needs_reset(t);
+		return;
+	}
+	q->ready = q->live = true;
+}
+
+static void write_queue_ready(struct virtio_mmio *t, uint32_t val)
+{
+	struct mmio_queue *q = sel_queue(t);
+	unsigned i = t->queue_sel;
+
+	if (!q) {
+		log_guest_warn("virtio-mmio: QueueReady for missing queue %u",
+			       i);
+		return;
+	}
+	if (val == 1) {
+		if (q->ready)
+			return;
+		if (q->live) {
+			log_guest_warn("virtio-mmio: queue %u re-enabled "
+				       "before reset",
+				       i);
+			return;
+		}
+		queue_ready_on(t, q, i);
+		return;
+	}
+	if (val != 0) {
+		log_guest_warn("virtio-mmio: QueueReady %#x ignored", val);
+		return;
+	}
+	if (!q->ready)
+		return;
+	q->ready = false;
+	if (t->started) {
+		/* The device may have requests in flight on this ring: keep
+		 * it mapped until reset, and flag the driver error. */
+		log_guest_warn("virtio-mmio: queue %u disabled while running",
+			       i);
+		set_needs_reset(t);
+		return;
+	}
+	virtq_stop(&t->vqs[i]);
+	q->live = false;
+}
+
+static void write_queue_notify(struct virtio_mmio *t, uint32_t val)
+{
+	if (val >= t->nq || !t->q[val].ready || !t->started ||
+	    !(t->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		log_guest_warn("virtio-mmio: notify for queue %u ignored "
+			       "(missing, not ready or no DRIVER_OK)",
+			       val);
+		return;
+	}
+	if (t->quiescing || (t->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	t->ops->queue_notify(t->dev, val);
+}
+
+static void write_driver_features(struct virtio_mmio *t, uint32_t val)
+{
+	/* §3.1.1: features are written after DRIVER and before FEATURES_OK;
+	 * later changes would desynchronise device and driver. */
+	if (!(t->status & VIRTIO_CONFIG_S_DRIVER) ||
+	    (t->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		log_guest_warn("virtio-mmio: DriverFeatures write in status "
+			       "%#x ignored",
+			       t->status);
+		return;
+	}
+	if (t->drv_feat_sel == 0)
+		set_lo(&t->driver_features, val);
+	else if (t->drv_feat_sel == 1)
+		set_hi(&t->driver_features, val);
+	else if (val)
+		log_guest_warn("virtio-mmio: DriverFeatures bank %u ignored",
+			       t->drv_feat_sel);
+}
+
+/* ------------------------------------------------------- register file */
+
+static uint32_t read_reg(struct virtio_mmio *t, uint32_t off)
+{
+	struct mmio_queue *q = sel_queue(t);
+	uint64_t f;
+
+	switch (off) {
+	case VIRTIO_MMIO_MAGIC_VALUE:
+		return MMIO_MAGIC;
+	case VIRTIO_MMIO_VERSION:
+		return MMIO_VERSION;
+	case VIRTIO_MMIO_DEVICE_ID:
+		return t->ops->device_id;
+	case VIRTIO_MMIO_VENDOR_ID:
+		return MMIO_VENDOR;
+	case VIRTIO_MMIO_DEVICE_FEATURES:
+		if (t->dev_feat_sel > 1)
+			return 0;
+		f = offered_features(t);
+		return (uint32_t)(f >> (32 * t->dev_feat_sel));
+	case VIRTIO_MMIO_QUEUE_NUM_MAX:
+		return q ? t->num_max : 0;
+	case VIRTIO_MMIO_QUEUE_READY:
+		return q ? q->ready : 0;
+	case VIRTIO_MMIO_INTERRUPT_STATUS:
+		return t->isr;
+	case VIRTIO_MMIO_STATUS:
+		return t->status;
+	case VIRTIO_MMIO_SHM_LEN_LOW:
+	case VIRTIO_MMIO_SHM_LEN_HIGH:
+		/* Length ~0 = no such region (§4.2.2, Linux
+		 * vm_get_shm_region). */
+		return 0xffffffffu;
+	case VIRTIO_MMIO_CONFIG_GENERATION:
+		return t->config_gen;
+	default:
+		/* Write-only, legacy (GuestPageSize, QueueAlign, QueuePFN:
+		 * this is a Version 2 device) and reserved offsets read 0. */
+		return 0;
+	}
+}
+
+static int write_reg(struct virtio_mmio *t, uint32_t off, uint32_t val,
+		     unsigned vcpu)
+{
+	struct mmio_queue *q;
+
+	if (t->resetting) {
+		/* Another vCPU resetting as well joins the wait; anything else
+		 * would race with the state being cleared. */
+		if (off == VIRTIO_MMIO_STATUS && val == 0)
+			return start_reset(t, vcpu);
+		log_guest_warn("virtio-mmio: write %#x during reset ignored",
+			       off);
+		return 0;
+	}
+	switch (off) {
+	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
+		t->dev_feat_sel = val;
+		break;
+	case VIRTIO_MMIO_DRIVER_FEATURES:
+		write_driver_features(t, val);
+		break;
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+		t->drv_feat_sel = val;
+		break;
+	case VIRTIO_MMIO_QUEUE_SEL:
+		t->queue_sel = val;
+		break;
+	case VIRTIO_MMIO_QUEUE_NUM:
+		if ((q = writable_queue(t)))
+			q->num = val;
+		break;
+	case VIRTIO_MMIO_QUEUE_READY:
+		write_queue_ready(t, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
+		write_queue_notify(t, val);
+		break;
+	case VIRTIO_MMIO_INTERRUPT_ACK:
+		t->isr &= ~val;
+		break;
+	case VIRTIO_MMIO_STATUS:
+		return write_status(t, val, vcpu);
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+		if ((q = writable_queue(t)))
+			set_lo(&q->desc, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+		if ((q = writable_queue(t)))
+			set_hi(&q->desc, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+		if ((q = writable_queue(t)))
+			set_lo(&q->avail, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+		if ((q = writable_queue(t)))
+			set_hi(&q->avail, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+		if ((q = writable_queue(t)))
+			set_lo(&q->used, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+		if ((q = writable_queue(t)))
+			set_hi(&q->used, val);
+		break;
+	case VIRTIO_MMIO_SHM_SEL:
+		t->shm_sel = val;
+		break;
+	case VIRTIO_MMIO_GUEST_PAGE_SIZE:
+	case VIRTIO_MMIO_QUEUE_ALIGN:
+	case VIRTIO_MMIO_QUEUE_PFN:
+		/* Legacy (Version 1) registers: a modern driver never writes
+		 * them. */
+		log_guest_warn("virtio-mmio: legacy register %#x ignored", off);
+		break;
+	default:
+		log_guest_warn("virtio-mmio: write to read-only/reserved "
+			       "register %#x ignored",
+			       off);
+		break;
+	}
+	return 0;
+}
+
+/* Config space: any size at any offset (Linux reads 8-byte fields as two
+ * 32-bit halves, §4.2.2.2); bytes past the device's config read 0. */
+static uint64_t read_config(struct virtio_mmio *t, uint32_t coff, unsigned size)
+{
+	uint8_t buf[8] = {0};
+	uint64_t v = 0;
+	uint32_t cfg_size;
+
+	cfg_size = t->ops->config_read(t->dev, coff, buf, size);
+	for (unsigned i = 0; i < size; i++)
+		if (coff + i < cfg_size)
+			v |= (uint64_t)buf[i] << (8 * i);
+	return v;
+}
+
+static void write_config(struct virtio_mmio *t, uint32_t coff, unsigned size,
+			 uint64_t val)
+{
+	uint8_t buf[8];
+
+	if (t->resetting) {
+		log_guest_warn("virtio-mmio: config write during reset "
+			       "ignored");
+		return;
+	}
+	for (unsigned i = 0; i < size; i++)
+		buf[i] = (uint8_t)(val >> (8 * i));
+	t->ops->config_write(t->dev, coff, buf, size);
+}
+
+static bool valid_size(unsigned size)
+{
+	return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+/* Control registers: §4.2.2.2 "only 32 bit wide and aligned". */
+static bool control_access_ok(uint32_t off, unsigned size)
+{
+	return size == 4 && (off & 3) == 0;
+}
+
+uint64_t virtio_mmio_read(struct virtio_mmio *t, uint32_t off, unsigned size)
+{
+	if (!valid_size(size)) {
+		log_guest_warn("virtio-mmio: read of size %u at %#x ignored",
+			       size, off);
+		return 0;
+	}
+	if (off >= VIRTIO_MMIO_WINDOW || size > VIRTIO_MMIO_WINDOW - off) {
+		log_guest_warn("virtio-mmio: read at %#x size %u outside the "
+			       "register window",
+			       off, size);
+		return 0;
+	}
+	if (off >= VIRTIO_MMIO_CONFIG)
+		return read_config(t, off - VIRTIO_MMIO_CONFIG, size);
+	if (!control_access_ok(off, size)) {
+		log_guest_warn("virtio-mmio: %u-byte read at %#x not 32-bit "
+			       "aligned, reads 0",
+			       size, off);
+		return 0;
+	}
+	return read_reg(t, off);
+}
+
+int virtio_mmio_write(struct virtio_mmio *t, uint32_t off, unsigned size,
+		      uint64_t val, unsigned vcpu)
+{
+	if (!valid_size(size)) {
+		log_guest_warn("virtio-mmio: write of size %u at %#x ignored",
+			       size, off);
+		return 0;
+	}
+	if (off >= VIRTIO_MMIO_WINDOW || size > VIRTIO_MMIO_WINDOW - off) {
+		log_guest_warn("virtio-mmio: write at %#x size %u outside the "
+			       "register window",
+			       off, size);
+		return 0;
+	}
+	/* Only the low `size` bytes are used below: Arm's whole-register
+	 * value never leaks into a register or the config space. */
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		write_config(t, off - VIRTIO_MMIO_CONFIG, size, val);
+		return 0;
+	}
+	if (!control_access_ok(off, size)) {
+		log_guest_warn("virtio-mmio: %u-byte write at %#x not 32-bit "
+			       "aligned, ignored",
+			       size, off);
+		return 0;
+	}
+	return write_reg(t, off, (uint32_t)val, vcpu);
+}
+
+void virtio_mmio_quiesce(struct virtio_mmio *t, void (*done)(void *opaque),
+			 void *opaque)
+{
+	/* From now on notifies and DRIVER_OK are dropped; completions of
+	 * requests already taken still raise interrupts as usual. */
+	t->quiescing = true;
+	t->ops->quiesce(t->dev, done, opaque);
+}
+
+struct virtio_mmio *virtio_mmio_new(const struct virtio_device_ops *ops,
+				    void *dev, struct guest_mem *gm,
+				    const struct virtio_mmio_host *host)
+{
+	struct virtio_mmio *t;
+
+	if (!ops || !host || !host->raise_irq || !host->complete_deferred ||
+	    !ops->features || !ops->set_features || !ops->config_read ||
+	    !ops->config_write || !ops->start || !ops->queue_notify ||
+	    !ops->reset || !ops->quiesce) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->ops = ops;
+	t->dev = dev;
+	t->gm = gm;
+	t->host = *host;
+	t->notify = (struct virtio_notify){
+	    .used = dev_used,
+	    .needs_reset = dev_needs_reset,
+	    .opaque = t,
+	};
+	t->nq = ops->num_queues;
+	t->num_max = ops->queue_num_max < VIRTQ_MAX_SIZE ? ops->queue_num_max
+							 : VIRTQ_MAX_SIZE;
+	/* One spare entry keeps calloc(0) out of the picture. */
+	t->vqs = calloc(t->nq + 1, sizeof(*t->vqs));
+	t->q = calloc(t->nq + 1, sizeof(*t->q));
+	if (!t->vqs || !t->q) {
+		free(t->vqs);
+		free(t->q);
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	clear_state(t);
+	return t;
+}
+
+void virtio_mmio_free(struct virtio_mmio *t)
+{
+	if (!t)
+		return;
+	/* The caller has quiesced the device: nothing uses the rings. */
+	for (unsigned i = 0; i < t->nq; i++)
+		if (t->q[i].live)
+			virtq_stop(&t->vqs[i]);
+	free(t->vqs);
+	free(t->q);
+	free(t);
+}
