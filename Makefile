@@ -99,13 +99,18 @@ UNIT_DEPS_test_options := options.o log.o
 UNIT_DEPS_test_mmio := virtio_mmio.o virtqueue.o log.o
 UNIT_DEPS_test_virtqueue := virtqueue.o log.o
 UNIT_DEPS_test_blk := virtio_blk.o virtqueue.o aio_engine.o image.o loop.o log.o
+# test_guest_mem tests the real guest_mem.o over its own fake Xen library.
+UNIT_DEPS_test_guest_mem := guest_mem.o log.o
+UNIT_NO_FAKES := test_guest_mem
+unit_fakes = $(if $(filter $(1),$(UNIT_NO_FAKES)),,$(UNIT_FAKES))
 
 $(BUILD)/tests/%.o: tests/unit/%.c $(wildcard include/*.h tests/unit/*.h) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(XEN_CFLAGS) -Itests/unit -c -o $@ $<
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_FAKES) $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_FAKES) \
-		$(addprefix $(BUILD)/obj/,$(UNIT_DEPS_test_$*)) -laio -lpthread
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call unit_fakes,test_$$*) \
+		$$(addprefix $(BUILD)/obj/,$$(UNIT_DEPS_test_$$*))
+	$(CC) $(LDFLAGS) -o $@ $^ -laio -lpthread
 
 unit: $(UNIT_TESTS)
 

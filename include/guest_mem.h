@@ -31,19 +31,22 @@ struct guest_sg {
 	uint64_t bytes;		 /* sum of iov lengths */
 };
 /* Append [gpa, gpa+len) (split at bucket edges). 0, -EFAULT if any byte is
- * not mappable guest RAM, -E2BIG if sg is full. On error sg is unchanged. */
+ * not mappable guest RAM, -E2BIG if sg is full, -ENOMEM if the cache is at
+ * its cap with every bucket pinned. On error sg is unchanged. */
 int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 		     uint64_t len);
 /* Drop every pin of sg and reset it to empty. */
 void guest_mem_sg_release(struct guest_mem *gm, struct guest_sg *sg);
 
-/* Copy helpers for small structures (headers, status bytes): 0 or -EFAULT. */
+/* Copy helpers for small structures (headers, status bytes): 0, -EFAULT or
+ * -ENOMEM as above. */
 int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
 int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src,
 		    size_t len);
 
 /* A contiguous long-lived mapping (virtqueue rings): NULL on any bad frame.
- * Not affected by guest_mem_invalidate(); release with guest_mem_unmap(). */
+ * Not affected by guest_mem_invalidate() and not counted against the cap
+ * (rings are bounded by the queues); release with guest_mem_unmap_range(). */
 void *guest_mem_map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
 			  void **handle);
 void guest_mem_unmap_range(struct guest_mem *gm, void *handle);

@@ -41,9 +41,9 @@ struct virtq {
 	volatile struct vring_used *used;
 	bool event_idx, indirect, started, broken;
 	uint16_t last_avail;	/* next avail entry to consume */
+	uint16_t avail_idx;	/* avail->idx as last read and checked */
 	uint16_t used_idx;	/* shadow of used->idx */
 	uint16_t signalled_used;/* used_idx at the last interrupt decision */
-	bool signalled_used_valid;
 };
 
 /* Map the three rings and start consuming at index 0. Fails (-EINVAL or

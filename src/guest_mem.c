@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Guest RAM through a bounded cache of foreign mappings.
+ *
+ * Guest physical space is cut into 1 MiB buckets (256 Xen frames, aligned to
+ * 1 MiB). A bucket is mapped with one xenforeignmemory_map() call, which
+ * amortises the ioctl and hypercalls over many requests; Xen reports frames
+ * it could not map in err[] and touching one would SIGBUS (privcmd fault
+ * handler), so each bucket keeps a per-frame validity bitmap and every range
+ * is checked against it before a pointer is handed out.
+ *
+ * Buckets are found through a hash table with a last-hit fast path, so a warm
+ * lookup is a few loads and never a system call. Pinned buckets (in-flight
+ * I/O) are never unmapped; unpinned ones sit on an LRU list and are evicted
+ * when the cap on mapped bytes is reached. INVALIDATE marks every bucket
+ * stale: stale buckets leave the hash table at once and are unmapped as soon
+ * as nobody pins them.
+ *
+ * Threading: everything here runs on the event-loop thread only, so there
+ * are no locks; a second thread would need its own struct guest_mem. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "guest_mem.h"
+#include "log.h"
+
+#define GM_PAGE_SHIFT	12 /* Xen frames are 4 KiB whatever the dom0 page */
+#define GM_PAGE_SIZE	(1ULL << GM_PAGE_SHIFT)
+#define GM_BUCKET_SHIFT 20
+#define GM_BUCKET_SIZE	(1ULL << GM_BUCKET_SHIFT)
+#define GM_BUCKET_PAGES (1U << (GM_BUCKET_SHIFT - GM_PAGE_SHIFT))
+#define GM_VALID_WORDS	(GM_BUCKET_PAGES / 64)
+/* map_range() serves virtqueue rings (at most a few pages); refuse absurd
+ * sizes instead of asking privcmd for them. */
+#define GM_RANGE_MAX_PAGES (1U << 18)
+
+struct gm_link {
+	struct gm_link *prev, *next;
+};
+
+struct gm_bucket {
+	struct gm_link link; /* LRU if live and unpinned, stale list if stale */
+	struct gm_bucket *hash_next;
+	uint64_t index; /* gpa >> GM_BUCKET_SHIFT */
+	uint8_t *host;
+	unsigned pins;
+	bool stale;
+	uint64_t valid[GM_VALID_WORDS]; /* bit set: frame mapped (err == 0) */
+};
+
+struct gm_range {
+	struct gm_link link;
+	void *host;
+	size_t pages;
+};
+
+struct guest_mem {
+	xenforeignmemory_handle *fmem;
+	uint32_t domid;
+	size_t max_buckets; /* the byte cap in buckets */
+	size_t nbuckets;    /* mapped buckets, stale ones included */
+	struct gm_bucket **hash;
+	uint64_t hash_mask;
+	struct gm_bucket *last; /* last hit, never stale */
+	struct gm_link lru;	/* head = most recently used */
+	struct gm_link stale;	/* stale buckets still pinned */
+	struct gm_link ranges;
+	struct guest_mem_stats stats;
+};
+
+#define gm_container(ptr, type) ((type *)(void *)(ptr))
+
+static void link_init(struct gm_link *head)
+{
+	head->prev = head->next = head;
+}
+
+static void link_del(struct gm_link *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+	l->prev = l->next = l;
+}
+
+static void link_add_front(struct gm_link *head, struct gm_link *l)
+{
+	l->next = head->next;
+	l->prev = head;
+	head->next->prev = l;
+	head->next = l;
+}
+
+static bool link_empty(const struct gm_link *head)
+{
+	return head->next == head;
+}
+
+/* True if [gpa, gpa + len) wraps around the 64-bit address space. */
+static bool range_wraps(uint64_t gpa, uint64_t len)
+{
+	return len != 0 && len - 1 > UINT64_MAX - gpa;
+}
+
+static struct gm_bucket **hash_slot(struct guest_mem *gm, uint64_t index)
+{
+	return &gm->hash[(index ^ (index >> 16)) & gm->hash_mask];
+}
+
+static void hash_del(struct guest_mem *gm, struct gm_bucket *b)
+{
+	struct gm_bucket **pp = hash_slot(gm, b->index);
+
+	while (*pp != b)
+		pp = &(*pp)->hash_next;
+	*pp = b->hash_next;
+	b->hash_next = NULL;
+}
+
+static void bucket_unmap(struct guest_mem *gm, struct gm_bucket *b)
+{
+	if (xenforeignmemory_unmap(gm->fmem, b->host, GM_BUCKET_PAGES) < 0)
+		log_error("guest_mem: unmapping bucket at 0x%llx: %s",
+			  (unsigned long long)(b->index << GM_BUCKET_SHIFT),
+			  strerror(errno));
+	gm->stats.unmap_calls++;
+	gm->stats.mapped_bytes -= GM_BUCKET_SIZE;
+	gm->nbuckets--;
+	free(b);
+}
+
+/* Unmap the least recently used unpinned bucket; false if all are pinned. */
+static bool evict_one(struct guest_mem *gm)
+{
+	struct gm_bucket *b;
+
+	if (link_empty(&gm->lru))
+		return false;
+	b = gm_container(gm->lru.prev, struct gm_bucket);
+	link_del(&b->link);
+	hash_del(gm, b);
+	if (gm->last == b)
+		gm->last = NULL;
+	bucket_unmap(gm, b);
+	return true;
+}
+
+static struct gm_bucket *bucket_map(struct guest_mem *gm, uint64_t index,
+				    int *err)
+{
+	xen_pfn_t pfns[GM_BUCKET_PAGES];
+	int errs[GM_BUCKET_PAGES];
+	struct gm_bucket *b;
+	unsigned i;
+
+	/* Never exceed the cap: with everything pinned, fail the request
+	 * (the block layer answers IOERR) rather than grow without bound. */
+	while (gm->nbuckets >= gm->max_buckets) {
+		if (!evict_one(gm)) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	for (i = 0; i < GM_BUCKET_PAGES; i++) {
+		pfns[i] =
+		    (xen_pfn_t)((index << (GM_BUCKET_SHIFT - GM_PAGE_SHIFT)) +
+				i);
+		errs[i] = -EINVAL;
+	}
+	gm->stats.map_calls++;
+	b->host =
+	    xenforeignmemory_map(gm->fmem, gm->domid, PROT_READ | PROT_WRITE,
+				 GM_BUCKET_PAGES, pfns, errs);
+	if (!b->host) {
+		log_guest_warn("guest_mem: cannot map guest frames at 0x%llx: "
+			       "%s",
+			       (unsigned long long)(index << GM_BUCKET_SHIFT),
+			       strerror(errno));
+		free(b);
+		*err = -EFAULT;
+		return NULL;
+	}
+	for (i = 0; i < GM_BUCKET_PAGES; i++)
+		if (errs[i] == 0)
+			b->valid[i / 64] |= 1ULL << (i % 64);
+	b->index = index;
+	b->hash_next = *hash_slot(gm, index);
+	*hash_slot(gm, index) = b;
+	link_add_front(&gm->lru, &b->link);
+	gm->nbuckets++;
+	gm->stats.mapped_bytes += GM_BUCKET_SIZE;
+	return b;
+}
+
+/* The live bucket holding `index`, mapped on a miss. Not pinned. */
+static struct gm_bucket *bucket_get(struct guest_mem *gm, uint64_t index,
+				    int *err)
+{
+	struct gm_bucket *b = gm->last;
+
+	if (b && b->index == index)
+		goto hit;
+	for (b = *hash_slot(gm, index); b; b = b->hash_next)
+		if (b->index == index)
+			break;
+	if (!b)
+		return gm->last = bucket_map(gm, index, err);
+	gm->last = b;
+hit:
+	if (!b->pins && gm->lru.next != &b->link) {
+		link_del(&b->link);
+		link_add_front(&gm->lru, &b->link);
+	}
+	return b;
+}
+
+static void bucket_pin(struct gm_bucket *b)
+{
+	/* Pinned buckets leave the LRU so that eviction never sees them. */
+	if (b->pins++ == 0 && !b->stale)
+		link_del(&b->link);
+}
+
+static void bucket_unpin(struct guest_mem *gm, struct gm_bucket *b)
+{
+	if (--b->pins)
+		return;
+	if (b->stale) {
+		link_del(&b->link);
+		bucket_unmap(gm, b);
+	} else {
+		link_add_front(&gm->lru, &b->link);
+	}
+}
+
+/* Frames [first, last] (indices inside the bucket) all mapped? */
+static bool frames_valid(const struct gm_bucket *b, unsigned first,
+			 unsigned last)
+{
+	unsigned w;
+
+	for (w = first / 64; w <= last / 64; w++) {
+		unsigned lo = w == first / 64 ? first % 64 : 0;
+		unsigned hi = w == last / 64 ? last % 64 : 63;
+		uint64_t mask = (~0ULL >> (63 - hi)) & (~0ULL << lo);
+
+		if ((b->valid[w] & mask) != mask)
+			return false;
+	}
+	return true;
+}
+
+/* Host pointer for [gpa, gpa + *len) clipped to the bucket of gpa; *len is
+ * reduced to the part inside that bucket. */
+static uint8_t *piece_get(struct guest_mem *gm, uint64_t gpa, uint64_t *len,
+			  struct gm_bucket **bp, int *err)
+{
+	uint64_t off = gpa & (GM_BUCKET_SIZE - 1);
+	struct gm_bucket *b;
+
+	if (*len > GM_BUCKET_SIZE - off)
+		*len = GM_BUCKET_SIZE - off;
+	b = bucket_get(gm, gpa >> GM_BUCKET_SHIFT, err);
+	if (!b)
+		return NULL;
+	if (!frames_valid(b, off >> GM_PAGE_SHIFT,
+			  (off + *len - 1) >> GM_PAGE_SHIFT)) {
+		*err = -EFAULT;
+		return NULL;
+	}
+	*bp = b;
+	return b->host + off;
+}
+
+struct guest_mem *guest_mem_new(xenforeignmemory_handle *fmem, uint32_t domid,
+				size_t max_mapped_bytes)
+{
+	struct guest_mem *gm = calloc(1, sizeof(*gm));
+	size_t nhash = 64;
+
+	if (!gm)
+		return NULL;
+	gm->fmem = fmem;
+	gm->domid = domid;
+	gm->max_buckets = max_mapped_bytes >> GM_BUCKET_SHIFT;
+	if (gm->max_buckets == 0)
+		gm->max_buckets = 1;
+	/* About one slot per bucket keeps chains short. */
+	while (nhash < gm->max_buckets && nhash < (1U << 16))
+		nhash <<= 1;
+	gm->hash = calloc(nhash, sizeof(*gm->hash));
+	if (!gm->hash) {
+		free(gm);
+		return NULL;
+	}
+	gm->hash_mask = nhash - 1;
+	link_init(&gm->lru);
+	link_init(&gm->stale);
+	link_init(&gm->ranges);
+	return gm;
+}
+
+void guest_mem_free(struct guest_mem *gm)
+{
+	struct gm_bucket *b;
+	uint64_t i;
+
+	if (!gm)
+		return;
+	for (i = 0; i <= gm->hash_mask; i++) {
+		while ((b = gm->hash[i])) {
+			gm->hash[i] = b->hash_next;
+			bucket_unmap(gm, b);
+		}
+	}
+	while (!link_empty(&gm->stale)) {
+		b = gm_container(gm->stale.next, struct gm_bucket);
+		link_del(&b->link);
+		log_error("guest_mem: freeing a bucket with %u pins", b->pins);
+		bucket_unmap(gm, b);
+	}
+	while (!link_empty(&gm->ranges))
+		guest_mem_unmap_range(
+		    gm, gm_container(gm->ranges.next, struct gm_range));
+	free(gm->hash);
+	free(gm);
+}
+
+int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
+		     uint64_t len)
+{
+	unsigned n0 = sg->n;
+	uint64_t bytes0 = sg->bytes;
+	int rc = 0;
+
+	if (len == 0)
+		return 0;
+	if (range_wraps(gpa, len))
+		return -EFAULT;
+	while (len) {
+		uint64_t piece = len;
+		struct gm_bucket *b;
+		uint8_t *host;
+
+		if (sg->n == sg->max) {
+			rc = -E2BIG;
+			goto undo;
+		}
+		host = piece_get(gm, gpa, &piece, &b, &rc);
+		if (!host)
+			goto undo;
+		bucket_pin(b);
+		sg->iov[sg->n].iov_base = host;
+		sg->iov[sg->n].iov_len = piece;
+		sg->pin[sg->n++] = b;
+		sg->bytes += piece;
+		gpa += piece;
+		len -= piece;
+	}
+	return 0;
+undo:
+	while (sg->n > n0)
+		bucket_unpin(gm, sg->pin[--sg->n]);
+	sg->bytes = bytes0;
+	return rc;
+}
+
+void guest_mem_sg_release(struct guest_mem *gm, struct guest_sg *sg)
+{
+	unsigned i;
+
+	for (i = 0; i < sg->n; i++)
+		bucket_unpin(gm, sg->pin[i]);
+	sg->n = 0;
+	sg->bytes = 0;
+}
+
+/* Copy loop shared by read and write. No pin is taken: nothing can evict a
+ * bucket between the lookup and the memcpy on this single thread. */
+static int copy_range(struct guest_mem *gm, uint64_t gpa, uint8_t *buf,
+		      size_t len, bool to_guest)
+{
+	int rc = 0;
+
+	while (len) {
+		uint64_t piece = len;
+		struct gm_bucket *b;
+		uint8_t *host = piece_get(gm, gpa, &piece, &b, &rc);
+
+		if (!host)
+			return rc;
+		if (to_guest)
+			memcpy(host, buf, piece);
+		else if (buf)
+			memcpy(buf, host, piece);
+		buf = buf ? buf + piece : NULL;
+		gpa += piece;
+		len -= piece;
+	}
+	return 0;
+}
+
+int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (range_wraps(gpa, len))
+		return -EFAULT;
+	return copy_range(gm, gpa, dst, len, false);
+}
+
+int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src,
+		    size_t len)
+{
+	int rc;
+
+	if (len == 0)
+		return 0;
+	if (range_wraps(gpa, len))
+		return -EFAULT;
+	/* Check the whole range first (a dry read) so that a bad tail never
+	 * leaves a half-written structure in guest memory. */
+	if (len > GM_BUCKET_SIZE - (gpa & (GM_BUCKET_SIZE - 1))) {
+		rc = copy_range(gm, gpa, NULL, len, false);
+		if (rc)
+			return rc;
+	}
+	return copy_range(gm, gpa, (uint8_t *)(uintptr_t)src, len, true);
+}
+
+void *guest_mem_map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
+			  void **handle)
+{
+	uint64_t first, pages, i;
+	xen_pfn_t *pfns = NULL;
+	int *errs = NULL;
+	struct gm_range *r = NULL;
+	void *host = NULL;
+
+	*handle = NULL;
+	if (len == 0 || range_wraps(gpa, len))
+		return NULL;
+	first = gpa >> GM_PAGE_SHIFT;
+	pages = ((gpa + (len - 1)) >> GM_PAGE_SHIFT) - first + 1;
+	if (pages > GM_RANGE_MAX_PAGES)
+		return NULL;
+	pfns = calloc(pages, sizeof(*pfns));
+	errs = calloc(pages, sizeof(*errs));
+	r = malloc(sizeof(*r));
+	if (!pfns || !errs || !r)
+		goto fail;
+	for (i = 0; i < pages; i++) {
+		pfns[i] = (xen_pfn_t)(first + i);
+		errs[i] = -EINVAL;
+	}
+	gm->stats.map_calls++;
+	host = xenforeignmemory_map(gm->fmem, gm->domid, PROT_READ | PROT_WRITE,
+				    pages, pfns, errs);
+	if (!host) {
+		log_guest_warn("guest_mem: cannot map ring at 0x%llx: %s",
+			       (unsigned long long)gpa, strerror(errno));
+		goto fail;
+	}
+	for (i = 0; i < pages; i++) {
+		if (errs[i] != 0) {
+			xenforeignmemory_unmap(gm->fmem, host, pages);
+			gm->stats.unmap_calls++;
+			log_guest_warn("guest_mem: ring at 0x%llx is not RAM",
+				       (unsigned long long)gpa);
+			goto fail;
+		}
+	}
+	r->host = host;
+	r->pages = pages;
+	link_add_front(&gm->ranges, &r->link);
+	gm->stats.mapped_bytes += pages << GM_PAGE_SHIFT;
+	free(pfns);
+	free(errs);
+	*handle = r;
+	return (uint8_t *)host + (gpa & (GM_PAGE_SIZE - 1));
+fail:
+	free(pfns);
+	free(errs);
+	free(r);
+	return NULL;
+}
+
+void guest_mem_unmap_range(struct guest_mem *gm, void *handle)
+{
+	struct gm_range *r = handle;
+
+	if (!r)
+		return;
+	link_del(&r->link);
+	if (xenforeignmemory_unmap(gm->fmem, r->host, r->pages) < 0)
+		log_error("guest_mem: unmapping a ring: %s", strerror(errno));
+	gm->stats.unmap_calls++;
+	gm->stats.mapped_bytes -= r->pages << GM_PAGE_SHIFT;
+	free(r);
+}
+
+void guest_mem_invalidate(struct guest_mem *gm)
+{
+	struct gm_bucket *b;
+	uint64_t i;
+
+	for (i = 0; i <= gm->hash_mask; i++) {
+		while ((b = gm->hash[i])) {
+			gm->hash[i] = b->hash_next;
+			b->hash_next = NULL;
+			b->stale = true;
+			if (b->pins) {
+				link_add_front(&gm->stale, &b->link);
+			} else {
+				link_del(&b->link);
+				bucket_unmap(gm, b);
+			}
+		}
+	}
+	gm->last = NULL;
+	gm->stats.invalidations++;
+}
+
+void guest_mem_get_stats(const struct guest_mem *gm, struct guest_mem_stats *s)
+{
+	*s = gm->stats;
+}
