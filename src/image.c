@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Opening the disk image: a raw file or a block device. */
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECTOR 512u
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+/* Open with O_DIRECT first: only O_DIRECT keeps libaio asynchronous. Some
+ * file systems (tmpfs before 6.6, some FUSE) refuse it with EINVAL; the
+ * engine then sends reads and writes to its worker threads instead. */
+static int open_image(struct image *img, const char *path, int flags)
+{
+	int fd = open(path, flags | O_DIRECT | O_CLOEXEC);
+
+	if (fd < 0 && errno == EINVAL)
+		fd = open(path, flags | O_CLOEXEC);
+	else if (fd >= 0)
+		img->direct = true;
+	return fd < 0 ? -errno : fd;
+}
+
+static int power_of_two(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* Returns false when the kernel says this file cannot do O_DIRECT even
+ * though open() accepted the flag. */
+static bool probe_alignment(struct image *img)
+{
+	int lbs;
+
+	img->logical_block = SECTOR;
+	img->mem_align = SECTOR;
+	if (img->is_blkdev && ioctl(img->fd, BLKSSZGET, &lbs) == 0 &&
+	    lbs >= (int)SECTOR && power_of_two((uint32_t)lbs)) {
+		img->logical_block = (uint32_t)lbs;
+		img->mem_align = (uint32_t)lbs;
+	}
+#ifdef STATX_DIOALIGN
+	/* Linux >= 6.1 reports the exact O_DIRECT constraints; zero offset
+	 * alignment means the file does not support direct I/O at all. */
+	struct statx stx;
+
+	if (statx(img->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		if (!stx.stx_dio_offset_align)
+			return false;
+		if (power_of_two(stx.stx_dio_offset_align) &&
+		    power_of_two(stx.stx_dio_mem_align)) {
+			img->logical_block = stx.stx_dio_offset_align < SECTOR
+						 ? SECTOR
+						 : stx.stx_dio_offset_align;
+			img->mem_align = stx.stx_dio_mem_align;
+		}
+	}
+#endif
+	return true;
+}
+
+/* Punching a hole past the end of the file with KEEP_SIZE changes nothing
+ * but tells whether the file system can deallocate at all. */
+static bool probe_punch_hole(const struct image *img)
+{
+	return fallocate(img->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t)img->size, img->logical_block) == 0;
+}
+
+int image_open(struct image *img, const char *path, bool ro, char *err,
+	       size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	memset(img, 0, sizeof(*img));
+	img->fd = -1;
+	if (!path || !*path)
+		return fail(err, errlen, -EINVAL, "no image path given");
+	if (strlen(path) >= sizeof(img->path))
+		return fail(err, errlen, -ENAMETOOLONG,
+			    "cannot open image: path too long");
+	strcpy(img->path, path);
+	img->read_only = ro;
+
+	fd = open_image(img, path, ro ? O_RDONLY : O_RDWR);
+	if (fd < 0)
+		return fail(err, errlen, fd, "cannot open %s: %s", path,
+			    strerror(-fd));
+	img->fd = fd;
+
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+
+		image_close(img);
+		return fail(err, errlen, e, "cannot stat %s: %s", path,
+			    strerror(-e));
+	}
+	if (S_ISREG(st.st_mode)) {
+		img->size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		img->is_blkdev = true;
+		if (ioctl(fd, BLKGETSIZE64, &img->size) < 0) {
+			int e = -errno;
+
+			image_close(img);
+			return fail(err, errlen, e, "cannot size %s: %s", path,
+				    strerror(-e));
+		}
+	} else {
+		image_close(img);
+		return fail(err, errlen, -EINVAL,
+			    "%s: not a regular file or block device", path);
+	}
+	if (img->size < SECTOR) {
+		image_close(img);
+		return fail(err, errlen, -EINVAL,
+			    "%s: image is smaller than one sector", path);
+	}
+
+	if (!probe_alignment(img) && img->direct) {
+		/* Reopen buffered: the engine then uses its worker threads. */
+		image_close(img);
+		img->direct = false;
+		fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+
+			return fail(err, errlen, -e, "cannot open %s: %s", path,
+				    strerror(e));
+		}
+		img->fd = fd;
+		img->logical_block = SECTOR;
+		img->mem_align = SECTOR;
+	}
+
+	if (!ro) {
+		/* Block devices: BLKDISCARD/BLKZEROOUT exist on every kernel we
+		 * support; on a device without discard the engine makes the
+		 * request a no-op (discard is only a hint). */
+		img->can_discard = img->is_blkdev || probe_punch_hole(img);
+		/* Write-zeroes always works: the engine writes zeroes itself
+		 * when the file system has no ZERO_RANGE. */
+		img->can_write_zeroes = true;
+	}
+	return 0;
+}
+
+void image_close(struct image *img)
+{
+	if (img->fd >= 0)
+		close(img->fd);
+	img->fd = -1;
+}

@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The virtio block device (virtio 1.2 §5.2). Every chain is parsed by byte
+ * offset (VERSION_1 implies ANY_LAYOUT, §2.6.4): the header is the first 16
+ * readable bytes, the status the last writable byte, and data whatever lies
+ * between, however the driver split it into descriptors. */
+#include "virtio_blk.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "aio_engine.h"
+#include "image.h"
+#include "log.h"
+
+#define SECTOR_SHIFT	  9
+#define SECTOR_SIZE	  512u
+#define BLK_NUM_QUEUES	  1
+#define BLK_DEFAULT_QUEUE 256
+#define BLK_MIN_QUEUE	  4
+/* Largest data transfer of one IN/OUT request; with seg_max it sets
+ * size_max, and it keeps every request within the engine's bounce budget. */
+#define BLK_MAX_DATA	    (32u << 20)
+#define BLK_DWZ_MAX_SEG	    16
+#define BLK_DWZ_MAX_SECTORS (1u << 22) /* 2 GiB per segment */
+/* guest_mem maps in buckets of at least this size; a segment splits at
+ * most once per bucket edge it crosses. */
+#define GM_BUCKET_MIN  (1u << 20)
+#define BLK_HDR_SIZE   16
+#define DWZ_ENTRY_SIZE 16
+#define STATUS_PENDING 0xff /* not a virtio status: the engine has it */
+
+#define F(bit) (1ULL << (bit))
+
+enum { ST_READ, ST_WRITE, ST_FLUSH, ST_DWZ, ST_OTHER };
+
+struct blk_req;
+
+/* One engine request; DISCARD/WRITE_ZEROES have one per segment. */
+struct blk_part {
+	struct aio_req aio;
+	struct blk_req *r;
+};
+
+struct blk_req {
+	struct blk_queue *q;
+	struct blk_req *next_free;
+	uint64_t gen; /* device generation at pop */
+	uint16_t head;
+	bool has_status;
+	uint64_t status_gpa;
+	uint8_t status;	       /* worst so far */
+	uint32_t data_written; /* device-writable data bytes on success */
+	unsigned parts_left;
+	struct guest_sg sg;
+	struct blk_part part[BLK_DWZ_MAX_SEG];
+};
+
+/* Per-virtqueue state, so that multiqueue is one array away. */
+struct blk_queue {
+	struct virtio_blk *b;
+	unsigned index;
+	struct virtq *vq;
+	struct blk_req *reqs, *free;
+	struct iovec *iov_pool;
+	struct gm_bucket **pin_pool;
+	unsigned in_flight;
+	bool stalled;	 /* out of requests: resume on completion */
+	bool broken;	 /* needs_reset reported */
+	bool need_flush; /* pushed entries not yet published */
+	struct virtq_chain chain;
+};
+
+struct virtio_blk {
+	struct loop *loop;
+	struct guest_mem *gm;
+	struct image img;
+	struct aio_engine *eng;
+	uint64_t offered, negotiated;
+	uint64_t capacity; /* sectors */
+	struct virtio_blk_config cfg;
+	char serial[VIRTIO_BLK_SERIAL_MAX];
+	unsigned queue_size, seg_max, size_max, max_pieces;
+	uint64_t max_data;
+	struct virtio_notify notify;
+	bool running; /* started, not reset or quiesced since */
+	uint64_t gen; /* bumped by reset */
+	struct blk_queue q[BLK_NUM_QUEUES];
+	struct virtio_blk_stats st;
+};
+
+static void process_queue(struct blk_queue *q);
+
+/* ------------------------------------------------------ chain helpers */
+
+enum chain_op { CH_READ, CH_WRITE, CH_SG };
+
+/* Apply op to bytes [off, off + len) of the chain's readable (or writable)
+ * part, across descriptor boundaries. 0, -EFAULT, -E2BIG, or -EINVAL if
+ * the part is shorter. */
+static int chain_io(struct guest_mem *gm, const struct virtq_chain *c,
+		    bool writable, uint64_t off, uint64_t len, enum chain_op op,
+		    void *buf, struct guest_sg *sg)
+{
+	unsigned i = writable ? c->nreadable : 0;
+	unsigned end = writable ? c->nseg : c->nreadable;
+	char *p = buf;
+
+	for (; i < end && len; i++) {
+		uint64_t sl = c->seg[i].len, gpa, n;
+		int r;
+
+		if (off >= sl) {
+			off -= sl;
+			continue;
+		}
+		n = sl - off < len ? sl - off : len;
+		gpa = c->seg[i].gpa + off;
+		if (gpa < c->seg[i].gpa)
+			return -EFAULT;
+		if (op == CH_READ)
+			r = guest_mem_read(gm, gpa, p, n);
+		else if (op == CH_WRITE)
+			r = guest_mem_write(gm, gpa, p, n);
+		else
+			r = guest_mem_sg_add(gm, sg, gpa, n);
+		if (r)
+			return r;
+		if (p)
+			p += n;
+		len -= n;
+		off = 0;
+	}
+	return len ? -EINVAL : 0;
+}
+
+/* The status byte: the last device-writable byte of the chain. */
+static bool find_status(const struct virtq_chain *c, uint64_t *gpa)
+{
+	for (unsigned i = c->nseg; i-- > c->nreadable;) {
+		if (c->seg[i].len) {
+			*gpa = c->seg[i].gpa + c->seg[i].len - 1;
+			return *gpa >= c->seg[i].gpa;
+		}
+	}
+	return false;
+}
+
+/* --------------------------------------------------------- completion */
+
+static void flush_used(struct blk_queue *q)
+{
+	struct virtio_blk *b = q->b;
+
+	if (!q->need_flush)
+		return;
+	q->need_flush = false;
+	if (virtq_flush_used(q->vq) && b->notify.used) {
+		b->st.interrupts++;
+		b->notify.used(b->notify.opaque);
+	}
+}
+
+static void complete(struct blk_req *r, uint8_t status)
+{
+	struct blk_queue *q = r->q;
+	struct virtio_blk *b = q->b;
+
+	guest_mem_sg_release(b->gm, &r->sg);
+	if (status == VIRTIO_BLK_S_IOERR)
+		b->st.errors++;
+	else if (status == VIRTIO_BLK_S_UNSUPP)
+		b->st.unsupported++;
+	/* After a reset the rings belong to the next driver instance: write
+	 * nothing (virtio 1.2 §2.4: the device is quiet until re-init). */
+	if (r->gen == b->gen) {
+		/* len: data read into the driver's buffers plus the status
+		 * byte; 0 if not even the status could be written. */
+		uint32_t data = status == VIRTIO_BLK_S_OK ? r->data_written : 0;
+		uint32_t len = 0;
+
+		if (r->has_status &&
+		    !guest_mem_write(b->gm, r->status_gpa, &status, 1))
+			len = data + 1;
+		else if (r->has_status)
+			log_guest_warn("virtio-blk: status byte at %#llx not "
+				       "in RAM",
+				       (unsigned long long)r->status_gpa);
+		virtq_push(q->vq, r->head, len);
+		q->need_flush = true;
+	}
+	r->next_free = q->free;
+	q->free = r;
+	q->in_flight--;
+}
+
+static void blk_done(struct aio_req *aio, int res)
+{
+	struct blk_part *p = (struct blk_part *)aio;
+	struct blk_req *r = p->r;
+	struct virtio_blk *b = r->q->b;
+
+	if (res < 0) {
+		log_guest_warn("%s: I/O error at byte %llu (+%llu): %s",
+			       b->img.path, (unsigned long long)aio->offset,
+			       (unsigned long long)aio->len, strerror(-res));
+		r->status = VIRTIO_BLK_S_IOERR;
+	} else if (aio->op == AIO_READ) {
+		b->st.bytes_read += aio->len;
+	} else if (aio->op == AIO_WRITE) {
+		b->st.bytes_written += aio->len;
+	}
+	if (--r->parts_left == 0)
+		complete(r, r->status);
+}
+
+static void blk_batch_done(void *opaque)
+{
+	struct virtio_blk *b = opaque;
+
+	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+		struct blk_queue *q = &b->q[i];
+
+		if (!q->vq)
+			continue;
+		flush_used(q);
+		if (q->stalled && b->running)
+			process_queue(q);
+	}
+}
+
+/* ------------------------------------------------------------ requests */
+
+struct dwz_entry {
+	uint64_t sector;
+	uint32_t num_sectors, flags;
+};
+
+static bool in_range(const struct virtio_blk *b, uint64_t sector,
+		     uint64_t bytes)
+{
+	/* sector <= capacity keeps sector << 9 from overflowing. */
+	return sector <= b->capacity &&
+	       bytes <= ((b->capacity - sector) << SECTOR_SHIFT);
+}
+
+static void queue_part(struct blk_req *r, unsigned i, enum aio_op op,
+		       uint64_t offset, uint64_t len, bool unmap)
+{
+	struct blk_part *p = &r->part[i];
+
+	p->r = r;
+	p->aio.op = op;
+	p->aio.offset = offset;
+	p->aio.len = len;
+	p->aio.iov = r->sg.iov;
+	p->aio.iovcnt = r->sg.n;
+	p->aio.unmap = unmap;
+	p->aio.done = blk_done;
+	aio_engine_queue(r->q->b->eng, &p->aio);
+}
+
+/* IN and OUT (§5.2.6): data is every writable byte before the status
+ * (IN) or every readable byte after the header (OUT). */
+static uint8_t start_rw(struct blk_req *r, const struct virtq_chain *c,
+			bool write, uint64_t sector)
+{
+	struct virtio_blk *b = r->q->b;
+	uint64_t len =
+	    write ? c->readable_bytes - BLK_HDR_SIZE : c->writable_bytes - 1;
+	int err;
+
+	b->st.reqs[write ? ST_WRITE : ST_READ]++;
+	if (write && b->img.read_only) {
+		log_guest_warn("virtio-blk: write to a read-only disk");
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (len % SECTOR_SIZE || len > b->max_data ||
+	    !in_range(b, sector, len)) {
+		log_guest_warn("virtio-blk: bad %s: sector %llu, %llu bytes",
+			       write ? "write" : "read",
+			       (unsigned long long)sector,
+			       (unsigned long long)len);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	err = chain_io(b->gm, c, !write, write ? BLK_HDR_SIZE : 0, len, CH_SG,
+		       NULL, &r->sg);
+	if (err) {
+		log_guest_warn("virtio-blk: data buffer not usable: %s",
+			       strerror(-err));
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (!write)
+		r->data_written = (uint32_t)len;
+	r->parts_left = 1;
+	queue_part(r, 0, write ? AIO_WRITE : AIO_READ, sector << SECTOR_SHIFT,
+		   len, false);
+	return STATUS_PENDING;
+}
+
+/* DISCARD and WRITE_ZEROES (§5.2.6.2): an array of 16-byte segments.
+ * Everything is copied and checked before anything is queued. */
+static uint8_t start_dwz(struct blk_req *r, const struct virtq_chain *c,
+			 bool wz)
+{
+	struct virtio_blk *b = r->q->b;
+	uint8_t raw[BLK_DWZ_MAX_SEG * DWZ_ENTRY_SIZE];
+	struct dwz_entry ent[BLK_DWZ_MAX_SEG];
+	uint64_t len = c->readable_bytes - BLK_HDR_SIZE;
+	const char *what = wz ? "write-zeroes" : "discard";
+	unsigned n, nparts = 0;
+
+	b->st.reqs[ST_DWZ]++;
+	if (b->img.read_only) {
+		log_guest_warn("virtio-blk: %s on a read-only disk", what);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (!(b->negotiated &
+	      F(wz ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD)))
+		return VIRTIO_BLK_S_UNSUPP;
+	if (!len || len % DWZ_ENTRY_SIZE ||
+	    len > BLK_DWZ_MAX_SEG * DWZ_ENTRY_SIZE) {
+		log_guest_warn("virtio-blk: %s with %llu bytes of segments",
+			       what, (unsigned long long)len);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	n = (unsigned)(len / DWZ_ENTRY_SIZE);
+	if (chain_io(b->gm, c, false, BLK_HDR_SIZE, len, CH_READ, raw, NULL))
+		return VIRTIO_BLK_S_IOERR;
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *e = raw + i * DWZ_ENTRY_SIZE;
+		uint64_t s64;
+		uint32_t s32;
+
+		memcpy(&s64, e, 8);
+		ent[i].sector = le64toh(s64);
+		memcpy(&s32, e + 8, 4);
+		ent[i].num_sectors = le32toh(s32);
+		memcpy(&s32, e + 12, 4);
+		ent[i].flags = le32toh(s32);
+		/* Only WRITE_ZEROES knows a flag: UNMAP. */
+		if (ent[i].flags &
+		    ~(wz ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0u)) {
+			log_guest_warn("virtio-blk: %s with flags %#x", what,
+				       ent[i].flags);
+			return VIRTIO_BLK_S_UNSUPP;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (ent[i].num_sectors > BLK_DWZ_MAX_SECTORS ||
+		    !in_range(b, ent[i].sector,
+			      (uint64_t)ent[i].num_sectors << SECTOR_SHIFT)) {
+			log_guest_warn("virtio-blk: bad %s: sector %llu, "
+				       "%u sectors",
+				       what, (unsigned long long)ent[i].sector,
+				       ent[i].num_sectors);
+			return VIRTIO_BLK_S_IOERR;
+		}
+		if (ent[i].num_sectors)
+			nparts++;
+	}
+	if (!nparts)
+		return VIRTIO_BLK_S_OK;
+	/* All parts are counted before the first is queued, so an early
+	 * completion cannot finish the request. */
+	r->parts_left = nparts;
+	for (unsigned i = 0, j = 0; i < n; i++) {
+		if (!ent[i].num_sectors)
+			continue;
+		queue_part(
+		    r, j++, wz ? AIO_WRITE_ZEROES : AIO_DISCARD,
+		    ent[i].sector << SECTOR_SHIFT,
+		    (uint64_t)ent[i].num_sectors << SECTOR_SHIFT,
+		    wz && (ent[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP));
+	}
+	return STATUS_PENDING;
+}
+
+/* GET_ID: up to 20 bytes of serial, NUL padded, not necessarily
+ * terminated, truncated to the buffer (§5.2.6). */
+static uint8_t do_get_id(struct blk_req *r, const struct virtq_chain *c)
+{
+	struct virtio_blk *b = r->q->b;
+	uint64_t len = c->writable_bytes - 1;
+
+	if (len > VIRTIO_BLK_SERIAL_MAX)
+		len = VIRTIO_BLK_SERIAL_MAX;
+	if (chain_io(b->gm, c, true, 0, len, CH_WRITE, b->serial, NULL))
+		return VIRTIO_BLK_S_IOERR;
+	r->data_written = (uint32_t)len;
+	return VIRTIO_BLK_S_OK;
+}
+
+/* Start one request. Returns the final status, or STATUS_PENDING when
+ * the engine owns it now. */
+static uint8_t start_request(struct blk_req *r, const struct virtq_chain *c)
+{
+	struct virtio_blk *b = r->q->b;
+	uint8_t hdr[BLK_HDR_SIZE];
+	uint32_t type;
+	uint64_t sector;
+
+	if (chain_io(b->gm, c, false, 0, BLK_HDR_SIZE, CH_READ, hdr, NULL)) {
+		log_guest_warn("virtio-blk: request header not in RAM");
+		b->st.reqs[ST_OTHER]++;
+		return VIRTIO_BLK_S_IOERR;
+	}
+	memcpy(&type, hdr, 4);
+	type = le32toh(type);
+	memcpy(&sector, hdr + 8, 8);
+	sector = le64toh(sector);
+
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		return start_rw(r, c, false, sector);
+	case VIRTIO_BLK_T_OUT:
+		return start_rw(r, c, true, sector);
+	case VIRTIO_BLK_T_FLUSH:
+		b->st.reqs[ST_FLUSH]++;
+		r->parts_left = 1;
+		queue_part(r, 0, AIO_FLUSH, 0, 0, false);
+		return STATUS_PENDING;
+	case VIRTIO_BLK_T_GET_ID:
+		b->st.reqs[ST_OTHER]++;
+		return do_get_id(r, c);
+	case VIRTIO_BLK_T_DISCARD:
+		return start_dwz(r, c, false);
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return start_dwz(r, c, true);
+	default:
+		b->st.reqs[ST_OTHER]++;
+		log_guest_warn("virtio-blk: unsupported request type %u", type);
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+static void handle_chain(struct blk_queue *q, const struct virtq_chain *c)
+{
+	struct virtio_blk *b = q->b;
+	struct blk_req *r = q->free;
+	uint8_t status;
+
+	q->free = r->next_free;
+	q->in_flight++;
+	r->gen = b->gen;
+	r->head = c->head;
+	r->status = VIRTIO_BLK_S_OK;
+	r->data_written = 0;
+	r->parts_left = 0;
+	r->has_status = find_status(c, &r->status_gpa);
+
+	if (!r->has_status || c->readable_bytes < BLK_HDR_SIZE) {
+		/* No room for a header or a status: answer with IOERR where
+		 * possible, else with an empty used entry. */
+		log_guest_warn("virtio-blk: malformed request: %llu readable, "
+			       "%llu writable bytes",
+			       (unsigned long long)c->readable_bytes,
+			       (unsigned long long)c->writable_bytes);
+		b->st.reqs[ST_OTHER]++;
+		complete(r, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	status = start_request(r, c);
+	if (status != STATUS_PENDING)
+		complete(r, status);
+}
+
+static void process_queue(struct blk_queue *q)
+{
+	struct virtio_blk *b = q->b;
+	int r;
+
+	if (!b->running || !q->vq || q->broken)
+		return;
+	q->stalled = false;
+	for (;;) {
+		virtq_disable_notify(q->vq);
+		for (;;) {
+			if (!q->free) {
+				/* More requests than we can hold (a driver
+				 * reusing heads): resume on completion. */
+				q->stalled = true;
+				break;
+			}
+			r = virtq_pop(q->vq, &q->chain);
+			if (r == 0)
+				break;
+			if (r == -EIO) {
+				log_guest_warn("virtio-blk: queue %u: avail "
+					       "ring broken; needs reset",
+					       q->index);
+				q->broken = true;
+				if (b->notify.needs_reset)
+					b->notify.needs_reset(b->notify.opaque);
+				break;
+			}
+			if (r < 0) {
+				/* virtq_pop logged why. The chain's addresses
+				 * are not trusted, so no status byte is
+				 * written: used len 0. */
+				b->st.errors++;
+				virtq_push(q->vq, q->chain.head, 0);
+				q->need_flush = true;
+				continue;
+			}
+			handle_chain(q, &q->chain);
+		}
+		/* One io_submit for everything popped. */
+		aio_engine_submit(b->eng);
+		if (q->stalled || q->broken || !virtq_enable_notify(q->vq))
+			break;
+	}
+	flush_used(q);
+}
+
+/* ----------------------------------------------------------------- ops */
+
+static uint64_t blk_features(void *dev)
+{
+	return ((struct virtio_blk *)dev)->offered;
+}
+
+static bool blk_set_features(void *dev, uint64_t features)
+{
+	struct virtio_blk *b = dev;
+
+	/* Legacy drivers are not served; nor are bits we never offered. */
+	if (!(features & F(VIRTIO_F_VERSION_1)) || (features & ~b->offered))
+		return false;
+	b->negotiated = features;
+	return true;
+}
+
+static uint32_t blk_config_read(void *dev, uint32_t off, void *buf,
+				uint32_t len)
+{
+	struct virtio_blk *b = dev;
+	uint32_t size = sizeof(b->cfg);
+
+	if (off < size)
+		memcpy(buf, (const char *)&b->cfg + off,
+		       len < size - off ? len : size - off);
+	return size;
+}
+
+static void blk_config_write(void *dev, uint32_t off, const void *buf,
+			     uint32_t len)
+{
+	/* No writable field is offered (no CONFIG_WCE). */
+	(void)dev;
+	(void)off;
+	(void)buf;
+	(void)len;
+}
+
+static void blk_start(void *dev, struct virtq *vqs, unsigned nvq,
+		      const struct virtio_notify *notify)
+{
+	struct virtio_blk *b = dev;
+
+	b->notify = *notify;
+	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+		struct blk_queue *q = &b->q[i];
+
+		q->vq = i < nvq ? &vqs[i] : NULL;
+		q->stalled = q->broken = q->need_flush = false;
+	}
+	b->running = true;
+}
+
+static void blk_queue_notify(void *dev, unsigned qi)
+{
+	struct virtio_blk *b = dev;
+
+	b->st.notifies++;
+	if (qi < BLK_NUM_QUEUES)
+		process_queue(&b->q[qi]);
+}
+
+static void blk_reset(void *dev, void (*done)(void *opaque), void *opaque)
+{
+	struct virtio_blk *b = dev;
+
+	b->running = false;
+	b->gen++; /* in-flight completions now only free resources */
+	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+		b->q[i].vq = NULL;
+		b->q[i].stalled = b->q[i].need_flush = false;
+	}
+	memset(&b->notify, 0, sizeof(b->notify));
+	b->negotiated = 0;
+	aio_engine_when_idle(b->eng, done, opaque);
+}
+
+static void blk_quiesce(void *dev, void (*done)(void *opaque), void *opaque)
+{
+	struct virtio_blk *b = dev;
+
+	b->running = false;
+	aio_engine_when_idle(b->eng, done, opaque);
+}
+
+const struct virtio_device_ops virtio_blk_ops = {
+    .device_id = 2, /* VIRTIO_ID_BLOCK */
+    .num_queues = BLK_NUM_QUEUES,
+    .queue_num_max = BLK_DEFAULT_QUEUE,
+    .features = blk_features,
+    .set_features = blk_set_features,
+    .config_read = blk_config_read,
+    .config_write = blk_config_write,
+    .start = blk_start,
+    .queue_notify = blk_queue_notify,
+    .reset = blk_reset,
+    .quiesce = blk_quiesce,
+};
+
+/* ---------------------------------------------------------- lifecycle */
+
+/* Stable across restarts: a hash of where the image lives. */
+static void derive_serial(struct virtio_blk *b, const struct stat *st)
+{
+	uint64_t v[2] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino};
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	char buf[VIRTIO_BLK_SERIAL_MAX + 1];
+
+	if (S_ISBLK(st->st_mode)) {
+		v[0] = (uint64_t)st->st_rdev;
+		v[1] = 0;
+	}
+	for (unsigned i = 0; i < sizeof(v); i++) {
+		h ^= ((const uint8_t *)v)[i];
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(buf, sizeof(buf), "xvb-%016llx", (unsigned long long)h);
+	memcpy(b->serial, buf, VIRTIO_BLK_SERIAL_MAX);
+}
+
+static void setup_config(struct virtio_blk *b, const struct stat *st)
+{
+	struct virtio_blk_config *c = &b->cfg;
+	const struct image *img = &b->img;
+	/* Files: 512, so an image keeps its LBA size when it moves between
+	 * hosts (unaligned I/O to a 4 KiB O_DIRECT file is handled by the
+	 * engine). Block devices: their own logical block. */
+	uint32_t blk_size = img->is_blkdev ? img->logical_block : SECTOR_SIZE;
+	uint32_t align = img->is_blkdev ? img->logical_block : SECTOR_SIZE;
+
+	if (!img->is_blkdev && st->st_blksize > 0 &&
+	    st->st_blksize <= (1 << 20) &&
+	    !(st->st_blksize & (st->st_blksize - 1)) &&
+	    (uint32_t)st->st_blksize > align)
+		align = (uint32_t)st->st_blksize;
+	align /= SECTOR_SIZE;
+
+	memset(c, 0, sizeof(*c));
+	c->capacity = htole64(b->capacity);
+	c->size_max = htole32(b->size_max);
+	c->seg_max = htole32(b->seg_max);
+	c->blk_size = htole32(blk_size);
+	c->num_queues = htole16(BLK_NUM_QUEUES);
+	if (b->offered & F(VIRTIO_BLK_F_DISCARD)) {
+		c->max_discard_sectors = htole32(BLK_DWZ_MAX_SECTORS);
+		c->max_discard_seg = htole32(BLK_DWZ_MAX_SEG);
+		c->discard_sector_alignment = htole32(align);
+	}
+	if (b->offered & F(VIRTIO_BLK_F_WRITE_ZEROES)) {
+		c->max_write_zeroes_sectors = htole32(BLK_DWZ_MAX_SECTORS);
+		c->max_write_zeroes_seg = htole32(BLK_DWZ_MAX_SEG);
+		c->write_zeroes_may_unmap = img->can_discard;
+	}
+}
+
+static int setup_queue(struct virtio_blk *b, unsigned index)
+{
+	struct blk_queue *q = &b->q[index];
+	size_t n = (size_t)b->queue_size * b->max_pieces;
+
+	q->b = b;
+	q->index = index;
+	q->reqs = calloc(b->queue_size, sizeof(*q->reqs));
+	q->iov_pool = calloc(n, sizeof(*q->iov_pool));
+	q->pin_pool = calloc(n, sizeof(*q->pin_pool));
+	if (!q->reqs || !q->iov_pool || !q->pin_pool)
+		return -ENOMEM;
+	for (unsigned i = b->queue_size; i-- > 0;) {
+		struct blk_req *r = &q->reqs[i];
+
+		r->q = q;
+		r->sg.max = b->max_pieces;
+		r->sg.iov = q->iov_pool + (size_t)i * b->max_pieces;
+		r->sg.pin = q->pin_pool + (size_t)i * b->max_pieces;
+		r->next_free = q->free;
+		q->free = r;
+	}
+	return 0;
+}
+
+struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
+				  const struct virtio_blk_params *p, char *err,
+				  size_t errlen)
+{
+	struct virtio_blk *b;
+	unsigned qs = p->queue_size ? p->queue_size : BLK_DEFAULT_QUEUE;
+	struct stat st;
+	int r;
+
+	if (qs < BLK_MIN_QUEUE || qs > VIRTQ_MAX_SIZE || (qs & (qs - 1))) {
+		snprintf(err, errlen,
+			 "queue size %u: not a power of two in [%u, %u]", qs,
+			 BLK_MIN_QUEUE, VIRTQ_MAX_SIZE);
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	b->loop = loop;
+	b->gm = gm;
+	b->img.fd = -1;
+	r = image_open(&b->img, p->path, p->read_only, err, errlen);
+	if (r)
+		goto fail;
+	if (fstat(b->img.fd, &st) < 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", p->path,
+			 strerror(errno));
+		goto fail;
+	}
+	b->capacity = b->img.size >> SECTOR_SHIFT;
+	b->queue_size = qs;
+	/* Room for the header and status descriptors in a direct chain. */
+	b->seg_max = (qs < 256 ? qs : 256) - 2;
+	b->size_max = (BLK_MAX_DATA / b->seg_max) & ~4095u;
+	if (b->size_max < 4096)
+		b->size_max = 4096;
+	b->max_data = (uint64_t)b->seg_max * b->size_max;
+	/* Worst case for a driver within seg_max: every segment (and the two
+	 * that may share header or status) split at bucket edges. */
+	b->max_pieces =
+	    2 * (b->seg_max + 2) + (unsigned)(b->max_data / GM_BUCKET_MIN) + 2;
+
+	if (p->serial) {
+		size_t n = strnlen(p->serial, VIRTIO_BLK_SERIAL_MAX);
+
+		memcpy(b->serial, p->serial, n);
+	} else {
+		derive_serial(b, &st);
+	}
+
+	b->offered = F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_INDIRECT_DESC) |
+		     F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_BLK_F_SEG_MAX) |
+		     F(VIRTIO_BLK_F_SIZE_MAX) | F(VIRTIO_BLK_F_BLK_SIZE) |
+		     F(VIRTIO_BLK_F_FLUSH);
+	if (b->img.read_only)
+		b->offered |= F(VIRTIO_BLK_F_RO);
+	if (!b->img.read_only && b->img.can_discard)
+		b->offered |= F(VIRTIO_BLK_F_DISCARD);
+	if (!b->img.read_only && b->img.can_write_zeroes)
+		b->offered |= F(VIRTIO_BLK_F_WRITE_ZEROES);
+	setup_config(b, &st);
+
+	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+		if (setup_queue(b, i)) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	b->eng = aio_engine_new(loop, &b->img, qs * BLK_NUM_QUEUES,
+				blk_batch_done, b);
+	if (!b->eng) {
+		snprintf(err, errlen, "%s: cannot start the I/O engine",
+			 p->path);
+		goto fail;
+	}
+	b->st.capacity_sectors = b->capacity;
+	return b;
+
+fail:
+	virtio_blk_free(b);
+	return NULL;
+}
+
+void virtio_blk_free(struct virtio_blk *b)
+{
+	if (!b)
+		return;
+	/* Whatever is still in flight completes without touching rings. */
+	b->running = false;
+	b->gen++;
+	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++)
+		b->q[i].vq = NULL;
+	if (b->eng)
+		aio_engine_free(b->eng);
+	image_close(&b->img);
+	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+		free(b->q[i].reqs);
+		free(b->q[i].iov_pool);
+		free(b->q[i].pin_pool);
+	}
+	free(b);
+}
+
+void virtio_blk_get_stats(const struct virtio_blk *b,
+			  struct virtio_blk_stats *s)
+{
+	*s = b->st;
+	s->in_flight = 0;
+	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++)
+		s->in_flight += b->q[i].in_flight;
+	s->capacity_sectors = b->capacity;
+}
