@@ -7,24 +7,34 @@
 
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-/* Choose the sink once at start-up; ident is e.g. "xen-virtio-blk[dom5]". */
+/* Choose the sink at start-up; ident is e.g. "xen-virtio-blk[dom5]". May be
+ * called again (e.g. once the domid is known); until the first call, lines
+ * go to stderr as "xen-virtio-blk" at info level. */
 void log_init(const char *ident, bool use_syslog, enum log_level level);
+/* With syslog chosen, also copy every line to stderr: a detached daemon
+ * keeps its start-up errors visible to whoever started it until it has
+ * finished starting and let go of the terminal. */
+void log_also_stderr(bool on);
 /* Parse "error|warn|info|debug"; returns -1 if unknown. */
 int log_level_parse(const char *s);
 void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* For messages a guest can trigger: at most a burst per interval per call
- * site, then one "suppressed N messages" line. `state` is a static per site. */
+    __attribute__((format(printf, 2, 3)));
+/* For messages a guest can trigger: at most LOG_RATELIMIT_BURST lines per
+ * LOG_RATELIMIT_INTERVAL_MS per call site (CLOCK_MONOTONIC), then, at the
+ * first message after the interval, one "N similar messages suppressed"
+ * line. `rl` is a static per call site; loop thread only. Level: warning. */
+#define LOG_RATELIMIT_BURST	  10
+#define LOG_RATELIMIT_INTERVAL_MS 5000
 struct log_ratelimit {
 	long long window_start_ms;
 	unsigned printed, suppressed;
 };
 void log_guest(struct log_ratelimit *rl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 /* A rate-limited warning about guest behaviour, one limiter per call site. */
 #define log_guest_warn(...)                                                    \

@@ -7,17 +7,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MAX_DISKS 11	/* SPIs 33..43: GUEST_VIRTIO_MMIO_SPI_FIRST..LAST */
-#define DEFAULT_MMIO_BASE 0x02000000ULL	/* GUEST_VIRTIO_MMIO_BASE */
-#define DEFAULT_SPI 33			/* GUEST_VIRTIO_MMIO_SPI_FIRST */
+#define MAX_DISKS	  11 /* SPIs 33..43: GUEST_VIRTIO_MMIO_SPI_FIRST..LAST */
+#define DEFAULT_MMIO_BASE 0x02000000ULL /* GUEST_VIRTIO_MMIO_BASE */
+#define DEFAULT_SPI	  33		/* GUEST_VIRTIO_MMIO_SPI_FIRST */
+#define DISK_MMIO_STRIDE  0x200 /* libxl's VIRTIO_MMIO_DEV_SIZE (one window) */
+#define DISK_IRQ_MIN	  32	/* SPIs: 32..987 (GICv2/v3 SPI range) */
+#define DISK_IRQ_MAX	  987
+#define MAX_DOMID	  0x7FEF /* DOMID_FIRST_RESERVED - 1 */
 
 struct disk_opts {
 	char path[4096];
 	bool read_only;
-	uint64_t base;	/* defaults: DEFAULT_MMIO_BASE + n * 0x200 */
-	unsigned irq;	/* defaults: DEFAULT_SPI + n */
-	char serial[21];/* empty: derived from the image */
+	uint64_t base;	 /* defaults: DEFAULT_MMIO_BASE + n * 0x200 */
+	unsigned irq;	 /* defaults: DEFAULT_SPI + n */
+	char serial[21]; /* empty: derived from the image */
 	bool has_serial;
+	bool has_base, has_irq; /* given explicitly */
 };
 
 struct options {
@@ -25,18 +30,23 @@ struct options {
 	bool has_domid;
 	bool watch;
 	bool foreground;
-	int log_level;	/* enum log_level */
+	int log_level;	    /* enum log_level; default LOG_LVL_INFO */
+	char pidfile[4096]; /* empty: none */
 	unsigned ndisks;
 	struct disk_opts disks[MAX_DISKS];
 };
 
 enum { OPTIONS_OK = 0, OPTIONS_EXIT = 1, OPTIONS_ERROR = -1 };
 /* Parse argv. OPTIONS_EXIT: --help/--version printed, exit 0.
- * OPTIONS_ERROR: a one-line reason in err, exit 2. */
+ * OPTIONS_ERROR: a one-line reason in err naming the offending argument,
+ * e.g. "xen-virtio-blk: --disk 'x.img,irq=abc': irq must be a number";
+ * print it and exit 2. Callable more than once (getopt is reset). */
 int options_parse(int argc, char **argv, struct options *o, char *err,
 		  size_t errlen);
 /* Parse one --disk value "PATH[,ro][,base=ADDR][,irq=N][,serial=S]" into d
- * (defaults already filled in by the caller). 0 or -1 with err. */
+ * (defaults already filled in by the caller). 0 or -1 with a one-line
+ * reason in err. Checks each value alone; clashes between disks are
+ * options_parse()'s business. */
 int options_parse_disk(const char *spec, struct disk_opts *d, char *err,
 		       size_t errlen);
 

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Detaching from the terminal (not --foreground) and the pidfile.
+ *
+ * The fork happens first, before any disk, Xen handle, thread or libaio
+ * context exists (none of those survive a fork), and the parent stays until
+ * the child has finished starting: it exits 0 once the child calls
+ * daemonize_ready(), or with the child's own exit status if the child dies
+ * first. So whoever started the daemon sees start-up errors and a truthful
+ * exit code, and by the time it returns the guest's devices are served. */
+#ifndef XVB_DAEMONIZE_H
+#define XVB_DAEMONIZE_H
+
+#include <stddef.h>
+
+/* Fork and become a session leader. Returns 0 in the child only (the parent
+ * never returns), or -1 with a one-line reason in err (nothing forked). */
+int daemonize_start(char *err, size_t errlen);
+/* In the child: chdir to /, point stdin/stdout/stderr at /dev/null and let
+ * the parent exit 0. Open relative paths (images, pidfile) before this.
+ * 0, or -1 with err (the parent then exits 1 when the child does). */
+int daemonize_ready(char *err, size_t errlen);
+
+/* Write getpid() to path (created or truncated, mode 0644 before umask).
+ * 0, or -1 with err. */
+int pidfile_write(const char *path, char *err, size_t errlen);
+/* Remove it again at exit, if it still holds our pid. */
+void pidfile_remove(const char *path);
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* SIGTERM and SIGINT arrive through a signalfd in the event loop, so a
+ * shutdown runs as an ordinary callback; SIGPIPE is ignored (a write to a
+ * closed socket or pipe reports EPIPE instead of killing the daemon). */
+#ifndef XVB_SIGNALS_H
+#define XVB_SIGNALS_H
+
+#include <stddef.h>
+
+#include "loop.h"
+
+/* Block SIGTERM/SIGINT and ignore SIGPIPE. Call before any thread exists:
+ * threads inherit the mask, and a thread with the signals unblocked would
+ * take the default action (exit) instead of leaving them to the signalfd.
+ * 0, or -1 with a one-line reason in err. */
+int signals_block(char *err, size_t errlen);
+
+struct signals;
+/* Read the blocked signals from a signalfd watched in loop and call
+ * fn(opaque, signo) once per signal. Signals that arrived before this call
+ * are delivered too. NULL with a one-line reason in err. */
+struct signals *signals_new(struct loop *loop,
+			    void (*fn)(void *opaque, int signo), void *opaque,
+			    char *err, size_t errlen);
+/* Stop watching and close the signalfd; not from inside fn. */
+void signals_free(struct signals *s);
+
+#endif

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* fork/setsid with a start-up handshake over a pipe; the pidfile. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemonize.h"
+
+/* Write end of the handshake pipe, in the child until daemonize_ready(). */
+static int ready_fd = -1;
+
+static ssize_t read_retry(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+static ssize_t write_retry(int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* The parent: a byte means "ready"; end-of-file means the child died (or
+ * closed the pipe) without getting there, so mirror its exit status. */
+static void __attribute__((noreturn)) parent_wait(pid_t child, int fd)
+{
+	char c;
+	int st;
+
+	if (read_retry(fd, &c, 1) == 1)
+		_exit(0);
+	while (waitpid(child, &st, 0) < 0)
+		if (errno != EINTR)
+			_exit(1);
+	if (WIFEXITED(st))
+		_exit(WEXITSTATUS(st));
+	_exit(1);
+}
+
+int daemonize_start(char *err, size_t errlen)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot detach: pipe: %s",
+			 strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot detach: fork: %s",
+			 strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		parent_wait(pid, p[0]);
+	}
+	close(p[0]);
+	ready_fd = p[1];
+	/* Leave the terminal's session: no SIGHUP or SIGINT from it. Cannot
+	 * fail, as a fresh child is never a process group leader. */
+	setsid();
+	return 0;
+}
+
+int daemonize_ready(char *err, size_t errlen)
+{
+	int fd;
+
+	/* Do not pin the mount the daemon was started from. */
+	if (chdir("/") < 0) {
+		snprintf(err, errlen, "chdir /: %s", strerror(errno));
+		return -1;
+	}
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "/dev/null: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	for (int i = 0; i <= 2; i++) {
+		if (dup2(fd, i) < 0) {
+			snprintf(err, errlen, "dup2 /dev/null: %s",
+				 strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	if (ready_fd >= 0) {
+		char c = 1;
+
+		if (write_retry(ready_fd, &c, 1) != 1) {
+			snprintf(err, errlen, "cannot tell the parent: %s",
+				 strerror(errno));
+			return -1;
+		}
+		close(ready_fd);
+		ready_fd = -1;
+	}
+	return 0;
+}
+
+int pidfile_write(const char *path, char *err, size_t errlen)
+{
+	char buf[32];
+	int fd, len;
+	bool ok;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "--pidfile '%s': %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	ok = write_retry(fd, buf, (size_t)len) == len;
+	if (close(fd) < 0)
+		ok = false;
+	if (!ok) {
+		snprintf(err, errlen, "--pidfile '%s': write failed: %s", path,
+			 strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+void pidfile_remove(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read_retry(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	/* A newer instance may have taken the file over: leave it alone. */
+	if (n > 0 && strtol(buf, NULL, 10) == (long)getpid())
+		unlink(path);
+}

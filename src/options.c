@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The command line: getopt_long plus the --disk mini-language. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "options.h"
+
+#define PROG "xen-virtio-blk"
+
+#ifndef XVB_VERSION
+#define XVB_VERSION "unknown"
+#endif
+
+_Static_assert(DEFAULT_SPI + MAX_DISKS - 1 <= DISK_IRQ_MAX,
+	       "default SPIs must be valid");
+_Static_assert(DEFAULT_MMIO_BASE % DISK_MMIO_STRIDE == 0,
+	       "default base must be aligned");
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Every error is one line, "xen-virtio-blk: <argument>: <reason>". */
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "%s: ", PROG);
+
+	if (n < 0 || (size_t)n >= errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Unsigned decimal, or hexadecimal after "0x" when hex_ok. No sign, no
+ * blanks, nothing after the digits: strtoull alone would take " -1" and
+ * "12abc". A leading 0 is decimal, not octal. 0, -EINVAL or -ERANGE. */
+static int parse_u64(const char *s, bool hex_ok, uint64_t *v)
+{
+	unsigned long long x;
+	char *end;
+	int base = 10;
+
+	if (hex_ok && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		base = 16;
+		if (!isxdigit((unsigned char)*s))
+			return -EINVAL;
+	} else if (!isdigit((unsigned char)*s)) {
+		return -EINVAL;
+	}
+	errno = 0;
+	x = strtoull(s, &end, base);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE)
+		return -ERANGE;
+	*v = x;
+	return 0;
+}
+
+static int disk_base(const char *spec, const char *val, struct disk_opts *d,
+		     char *err, size_t errlen)
+{
+	uint64_t v;
+	int r = parse_u64(val, true, &v);
+
+	if (r == -ERANGE)
+		return fail(err, errlen, "--disk '%s': base '%s' out of range",
+			    spec, val);
+	if (r)
+		return fail(err, errlen,
+			    "--disk '%s': base must be a number (decimal or "
+			    "0x-hex)",
+			    spec);
+	if (v % DISK_MMIO_STRIDE)
+		return fail(err, errlen,
+			    "--disk '%s': base 0x%llx is not 0x%x-aligned",
+			    spec, (unsigned long long)v, DISK_MMIO_STRIDE);
+	if (v > UINT64_MAX - DISK_MMIO_STRIDE)
+		return fail(err, errlen,
+			    "--disk '%s': base 0x%llx: window passes the end "
+			    "of the address space",
+			    spec, (unsigned long long)v);
+	d->base = v;
+	return 0;
+}
+
+static int disk_irq(const char *spec, const char *val, struct disk_opts *d,
+		    char *err, size_t errlen)
+{
+	uint64_t v;
+	int r = parse_u64(val, false, &v);
+
+	if (r == -EINVAL)
+		return fail(err, errlen, "--disk '%s': irq must be a number",
+			    spec);
+	if (r || v < DISK_IRQ_MIN || v > DISK_IRQ_MAX)
+		return fail(err, errlen,
+			    "--disk '%s': irq %s is outside the SPI range "
+			    "%d..%d",
+			    spec, val, DISK_IRQ_MIN, DISK_IRQ_MAX);
+	d->irq = (unsigned)v;
+	return 0;
+}
+
+/* virtio-blk's ID string is 20 bytes (VIRTIO_BLK_ID_BYTES); the guest
+ * shows it in sysfs, so only printable ASCII. */
+static int disk_serial(const char *spec, const char *val, struct disk_opts *d,
+		       char *err, size_t errlen)
+{
+	size_t len = strlen(val);
+
+	if (len == 0)
+		return fail(err, errlen, "--disk '%s': serial is empty", spec);
+	if (len > sizeof(d->serial) - 1)
+		return fail(err, errlen,
+			    "--disk '%s': serial longer than %zu bytes", spec,
+			    sizeof(d->serial) - 1);
+	for (size_t i = 0; i < len; i++)
+		if (val[i] < 0x20 || val[i] > 0x7e || val[i] == ',')
+			return fail(err, errlen,
+				    "--disk '%s': serial must be printable "
+				    "ASCII without commas",
+				    spec);
+	memcpy(d->serial, val, len + 1);
+	d->has_serial = true;
+	return 0;
+}
+
+int options_parse_disk(const char *spec, struct disk_opts *d, char *err,
+		       size_t errlen)
+{
+	struct disk_opts t = *d;
+	char *copy = strdup(spec), *rest, *item;
+	bool after_serial = false;
+	int ret = -1;
+
+	if (!copy)
+		return fail(err, errlen, "--disk '%s': out of memory", spec);
+	rest = copy;
+	item = strsep(&rest, ",");
+	if (!*item) {
+		fail(err, errlen, "--disk '%s': empty path", spec);
+		goto out;
+	}
+	if (strlen(item) >= sizeof(t.path)) {
+		fail(err, errlen, "--disk '%.64s...': path too long", spec);
+		goto out;
+	}
+	strcpy(t.path, item);
+	t.read_only = false;
+	t.has_serial = false;
+	t.serial[0] = '\0';
+	t.has_base = false;
+	t.has_irq = false;
+
+	while ((item = strsep(&rest, ",")) != NULL) {
+		char *val = strchr(item, '=');
+
+		if (val)
+			*val++ = '\0';
+		if (!*item) {
+			fail(err, errlen, "--disk '%s': empty option", spec);
+			goto out;
+		}
+		if (strcmp(item, "ro") == 0) {
+			after_serial = false;
+			if (val) {
+				fail(err, errlen,
+				     "--disk '%s': 'ro' takes no value", spec);
+				goto out;
+			}
+			if (t.read_only) {
+				fail(err, errlen,
+				     "--disk '%s': 'ro' given twice", spec);
+				goto out;
+			}
+			t.read_only = true;
+			continue;
+		}
+		bool *seen = strcmp(item, "base") == 0	   ? &t.has_base
+			     : strcmp(item, "irq") == 0	   ? &t.has_irq
+			     : strcmp(item, "serial") == 0 ? &t.has_serial
+							   : NULL;
+		if (!seen) {
+			fail(err, errlen,
+			     "--disk '%s': unknown disk option '%s'%s", spec,
+			     item,
+			     after_serial ? " (a serial cannot contain ',')"
+					  : "");
+			goto out;
+		}
+		after_serial = seen == &t.has_serial;
+		if (*seen) {
+			fail(err, errlen, "--disk '%s': '%s' given twice", spec,
+			     item);
+			goto out;
+		}
+		if (!val) {
+			fail(err, errlen, "--disk '%s': '%s' needs a value",
+			     spec, item);
+			goto out;
+		}
+		if (seen == &t.has_base) {
+			if (disk_base(spec, val, &t, err, errlen))
+				goto out;
+			t.has_base = true;
+		} else if (seen == &t.has_irq) {
+			if (disk_irq(spec, val, &t, err, errlen))
+				goto out;
+			t.has_irq = true;
+		} else if (disk_serial(spec, val, &t, err, errlen)) {
+			goto out;
+		}
+	}
+	*d = t;
+	ret = 0;
+out:
+	free(copy);
+	return ret;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " --domid N --disk SPEC [--disk SPEC]... "
+		"[OPTION]...\n"
+		"Serve virtio-mmio block devices to Xen guest domain N.\n"
+		"\n"
+		"  --domid N          the guest's domain id (0..%d)\n"
+		"  --disk SPEC        one disk (up to %d), in guest order:\n"
+		"                       PATH[,ro][,base=ADDR][,irq=N]"
+		"[,serial=S]\n"
+		"                     PATH  raw image file or block device\n"
+		"                     ro    read-only\n"
+		"                     base  MMIO window, decimal or 0x-hex, "
+		"0x%x-aligned\n"
+		"                           (default 0x%llx + n * 0x%x for the "
+		"n-th disk)\n"
+		"                     irq   SPI %d..%d (default %d + n)\n"
+		"                     serial  up to 20 printable characters, "
+		"no comma\n"
+		"  -F, --foreground   stay attached and log to stderr "
+		"(default: detach, syslog)\n"
+		"  --log-level LEVEL  error, warn, info (default) or debug\n"
+		"  --pidfile PATH     write the daemon's pid to PATH\n"
+		"  --watch            serve the disks xl sets up in xenstore "
+		"(not available yet)\n"
+		"  -h, --help         show this help and exit\n"
+		"  --version          show the version and exit\n",
+		MAX_DOMID, MAX_DISKS, DISK_MMIO_STRIDE, DEFAULT_MMIO_BASE,
+		DISK_MMIO_STRIDE, DISK_IRQ_MIN, DISK_IRQ_MAX, DEFAULT_SPI);
+}
+
+enum {
+	OPT_DOMID = 256,
+	OPT_DISK,
+	OPT_LOG_LEVEL,
+	OPT_PIDFILE,
+	OPT_WATCH,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+    {"domid", required_argument, NULL, OPT_DOMID},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"foreground", no_argument, NULL, 'F'},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+    {"watch", no_argument, NULL, OPT_WATCH},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* The argument getopt stopped at: "--name[=value]" as typed, or "-c". */
+static void bad_option(int argc, char **argv, char *err, size_t errlen,
+		       const char *what)
+{
+	const char *arg =
+	    optind - 1 < argc && optind >= 1 ? argv[optind - 1] : "";
+
+	/* glibc sets optopt for a known long option given a value it does
+	 * not take, and leaves it 0 for an unknown one. */
+	if (strncmp(arg, "--", 2) == 0 && optopt && strchr(arg, '='))
+		fail(err, errlen, "option '%s' takes no value", arg);
+	else if (strncmp(arg, "--", 2) == 0 || !optopt)
+		fail(err, errlen, "%s option '%s'", what, arg);
+	else
+		fail(err, errlen, "%s option '-%c'", what, optopt);
+}
+
+static int cross_check(const struct options *o, const char *const *specs,
+		       char *err, size_t errlen)
+{
+	for (unsigned j = 1; j < o->ndisks; j++) {
+		const struct disk_opts *b = &o->disks[j];
+
+		for (unsigned i = 0; i < j; i++) {
+			const struct disk_opts *a = &o->disks[i];
+
+			if (a->base < b->base + DISK_MMIO_STRIDE &&
+			    b->base < a->base + DISK_MMIO_STRIDE)
+				return fail(
+				    err, errlen,
+				    "--disk '%s': base 0x%llx%s "
+				    "overlaps --disk '%s' at 0x%llx",
+				    specs[j], (unsigned long long)b->base,
+				    b->has_base ? "" : " (default)", specs[i],
+				    (unsigned long long)a->base);
+			if (a->irq == b->irq)
+				return fail(err, errlen,
+					    "--disk '%s': irq %u%s is already "
+					    "used by --disk '%s'",
+					    specs[j], b->irq,
+					    b->has_irq ? "" : " (default)",
+					    specs[i]);
+		}
+	}
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *o, char *err,
+		  size_t errlen)
+{
+	const char *specs[MAX_DISKS];
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->log_level = LOG_LVL_INFO;
+	/* 0, not 1: glibc then also resets its internal state, so tests can
+	 * parse several command lines in one process. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:Fh", long_options, NULL)) !=
+	       -1) {
+		uint64_t v;
+		int r;
+
+		switch (c) {
+		case OPT_DOMID:
+			if (o->has_domid)
+				return fail(err, errlen,
+					    "--domid '%s': --domid given twice",
+					    optarg);
+			r = parse_u64(optarg, false, &v);
+			if (r == -EINVAL)
+				return fail(err, errlen,
+					    "--domid '%s': must be a number",
+					    optarg);
+			if (r || v > MAX_DOMID)
+				return fail(err, errlen,
+					    "--domid '%s': out of range 0..%d",
+					    optarg, MAX_DOMID);
+			o->domid = (uint32_t)v;
+			o->has_domid = true;
+			break;
+		case OPT_DISK: {
+			unsigned n = o->ndisks;
+			struct disk_opts *d;
+
+			if (n == MAX_DISKS)
+				return fail(err, errlen,
+					    "--disk '%s': at most %d disks",
+					    optarg, MAX_DISKS);
+			d = &o->disks[n];
+			d->base = DEFAULT_MMIO_BASE + n * DISK_MMIO_STRIDE;
+			d->irq = DEFAULT_SPI + n;
+			if (options_parse_disk(optarg, d, err, errlen))
+				return OPTIONS_ERROR;
+			specs[n] = optarg;
+			o->ndisks++;
+			break;
+		}
+		case 'F':
+			o->foreground = true;
+			break;
+		case OPT_LOG_LEVEL:
+			o->log_level = log_level_parse(optarg);
+			if (o->log_level < 0)
+				return fail(err, errlen,
+					    "--log-level '%s': must be error, "
+					    "warn, info or debug",
+					    optarg);
+			break;
+		case OPT_PIDFILE:
+			if (!*optarg)
+				return fail(err, errlen,
+					    "--pidfile '': empty path");
+			if (strlen(optarg) >= sizeof(o->pidfile))
+				return fail(err, errlen,
+					    "--pidfile: path too long");
+			strcpy(o->pidfile, optarg);
+			break;
+		case OPT_WATCH:
+			o->watch = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return OPTIONS_EXIT;
+		case OPT_VERSION:
+			printf(PROG " " XVB_VERSION "\n");
+			return OPTIONS_EXIT;
+		case ':':
+			bad_option(argc, argv, err, errlen,
+				   "missing argument for");
+			return OPTIONS_ERROR;
+		default:
+			bad_option(argc, argv, err, errlen,
+				   "unknown or ambiguous");
+			return OPTIONS_ERROR;
+		}
+	}
+	if (optind < argc)
+		return fail(err, errlen,
+			    "'%s': unexpected argument (see --help)",
+			    argv[optind]);
+	if (o->ndisks && !o->has_domid)
+		return fail(err, errlen, "--disk '%s': --disk requires --domid",
+			    specs[0]);
+	if (!o->watch && !o->has_domid)
+		return fail(err, errlen, "--domid: required (see --help)");
+	if (!o->watch && !o->ndisks)
+		return fail(err, errlen,
+			    "--disk: at least one is required (see --help)");
+	if (cross_check(o, specs, err, errlen))
+		return OPTIONS_ERROR;
+	return OPTIONS_OK;
+}
