@@ -54,10 +54,12 @@ void aio_engine_submit(struct aio_engine *e);
 /* Requests queued or in flight and not yet completed. */
 unsigned aio_engine_pending(const struct aio_engine *e);
 /* Call fn(opaque) from the loop once nothing is pending (at once, before
- * returning, if nothing is). One waiter at a time; a new call replaces it.
- * Device reset and SIGTERM use it so the loop keeps serving meanwhile. */
-void aio_engine_when_idle(struct aio_engine *e, void (*fn)(void *opaque),
-			  void *opaque);
+ * returning, if nothing is). Device reset and SIGTERM use it so the loop
+ * keeps serving meanwhile; both may wait at once. 0, or -EBUSY when
+ * AIO_IDLE_WAITERS callers already wait. */
+#define AIO_IDLE_WAITERS 4
+int aio_engine_when_idle(struct aio_engine *e, void (*fn)(void *opaque),
+			 void *opaque);
 /* Block until nothing is pending; only for teardown outside the loop. */
 void aio_engine_drain(struct aio_engine *e);
 

@@ -80,6 +80,11 @@ struct elist {
 	struct ereq *head, *tail;
 };
 
+struct idle_waiter {
+	void (*fn)(void *opaque);
+	void *opaque;
+};
+
 struct aio_engine {
 	struct loop *loop;
 	struct image *img;
@@ -122,8 +127,9 @@ struct aio_engine {
 	bool stop;
 	void *zeroes;
 
-	void (*idle_fn)(void *opaque);
-	void *idle_opaque;
+	/* A reset and a shutdown drain may wait at the same time. */
+	struct idle_waiter idle[AIO_IDLE_WAITERS];
+	unsigned nidle;
 	struct aio_engine_stats st;
 };
 
@@ -655,6 +661,18 @@ static void dispatch(struct aio_engine *e)
 
 /* ---------------------------------------------------------- completion */
 
+/* Waiters may queue new requests (a restarted device): take the list first. */
+static void run_idle_waiters(struct aio_engine *e)
+{
+	unsigned n = e->nidle;
+	struct idle_waiter w[AIO_IDLE_WAITERS];
+
+	memcpy(w, e->idle, sizeof(w));
+	e->nidle = 0;
+	for (unsigned i = 0; i < n; i++)
+		w[i].fn(w[i].opaque);
+}
+
 static void wlist_remove(struct aio_engine *e, struct ereq *er)
 {
 	if (!er->in_wlist)
@@ -732,12 +750,8 @@ static void finish_batch(struct aio_engine *e, bool completed)
 	dispatch(e);
 	if (completed && e->batch_done)
 		e->batch_done(e->opaque);
-	if (!e->npending && e->idle_fn) {
-		void (*fn)(void *) = e->idle_fn;
-
-		e->idle_fn = NULL;
-		fn(e->idle_opaque);
-	}
+	if (!e->npending)
+		run_idle_waiters(e);
 }
 
 static bool reap_aio(struct aio_engine *e)
@@ -877,16 +891,19 @@ unsigned aio_engine_pending(const struct aio_engine *e)
 	return e->npending;
 }
 
-void aio_engine_when_idle(struct aio_engine *e, void (*fn)(void *opaque),
-			  void *opaque)
+int aio_engine_when_idle(struct aio_engine *e, void (*fn)(void *opaque),
+			 void *opaque)
 {
 	if (!e->npending) {
-		e->idle_fn = NULL;
 		fn(opaque);
-		return;
+		return 0;
 	}
-	e->idle_fn = fn;
-	e->idle_opaque = opaque;
+	if (e->nidle == AIO_IDLE_WAITERS)
+		return -EBUSY;
+	e->idle[e->nidle].fn = fn;
+	e->idle[e->nidle].opaque = opaque;
+	e->nidle++;
+	return 0;
 }
 
 void aio_engine_drain(struct aio_engine *e)

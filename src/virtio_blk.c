@@ -595,7 +595,11 @@ static void blk_reset(void *dev, void (*done)(void *opaque), void *opaque)
 	}
 	memset(&b->notify, 0, sizeof(b->notify));
 	b->negotiated = 0;
-	aio_engine_when_idle(b->eng, done, opaque);
+	if (aio_engine_when_idle(b->eng, done, opaque)) {
+		/* Cannot happen with one reset and one quiesce at most. */
+		aio_engine_drain(b->eng);
+		done(opaque);
+	}
 }
 
 static void blk_quiesce(void *dev, void (*done)(void *opaque), void *opaque)
@@ -603,7 +607,10 @@ static void blk_quiesce(void *dev, void (*done)(void *opaque), void *opaque)
 	struct virtio_blk *b = dev;
 
 	b->running = false;
-	aio_engine_when_idle(b->eng, done, opaque);
+	if (aio_engine_when_idle(b->eng, done, opaque)) {
+		aio_engine_drain(b->eng);
+		done(opaque);
+	}
 }
 
 const struct virtio_device_ops virtio_blk_ops = {
