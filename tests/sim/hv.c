@@ -1,0 +1,928 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The simulated hypervisor: Xen 4.17 on Arm as seen by one device model.
+ *
+ * Design. The hypervisor lives in the sim-guest process; the daemon runs
+ * unmodified on drop-in builds of the Xen libraries (tests/sim/lib), which
+ * connect to $XEN_SIM_SOCKET. Only set-up and slow paths cross the socket;
+ * the per-request paths run on shared memory and eventfds:
+ * - guest RAM is a memfd at SIM_RAM_BASE; each foreignmemory handle gets it
+ *   once and maps runs of valid frames MAP_SHARED into one PROT_NONE
+ *   reservation, so maps are contiguous like privcmd's and bad frames stay
+ *   untouchable. Counters (maps, pages, refused, mapped now) live in a
+ *   shared page (struct sim_shared) that the library updates atomically;
+ * - each ioreq server's page is a 4 KiB memfd, handed out by map_resource;
+ * - each vCPU has one eventfd, the Xen side of all its event channels: a
+ *   bound port gives the library a copy, so xenevtchn_notify() is one
+ *   write(), and the vCPU blocked in sim_hv_mmio() polls it;
+ * - each xenevtchn handle has a page of port words (bound, masked, queued,
+ *   pending) and a semaphore eventfd, the fd the daemon polls: raising an
+ *   event is a compare-and-swap on the word plus one eventfd count when the
+ *   port gets queued; pending() and unmask() never leave the daemon;
+ * - set_irq_level() updates per-SPI level and edge counters in the shared
+ *   page and wakes sim_hv_wait_irq() through a futex on it;
+ * - xenstore watch events are queued here and signalled on an eventfd that
+ *   is the handle's xs_fileno().
+ * One mutex (hv->lock) protects the hypervisor state; vCPU threads hold it
+ * only while they fill or inspect their slot, not while they wait. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "hv_internal.h"
+
+extern char **environ;
+
+void hv_log(struct sim_hv *hv, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!hv->cfg.verbose)
+		return;
+	va_start(ap, fmt);
+	fputs("sim-hv: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* -1: forever */
+static int64_t deadline_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+/* Remaining ms (INT_MAX-capped), -1 forever, 0 expired. */
+static int remaining_ms(int64_t deadline)
+{
+	int64_t r;
+
+	if (deadline < 0)
+		return -1;
+	r = deadline - now_ms();
+	if (r <= 0)
+		return 0;
+	return r > INT_MAX ? INT_MAX : (int)r;
+}
+
+/* Timed wait on hv->cond; false once the deadline passed. */
+static bool cond_wait_until(struct sim_hv *hv, int64_t deadline)
+{
+	struct timespec ts;
+
+	if (deadline < 0) {
+		pthread_cond_wait(&hv->cond, &hv->lock);
+		return true;
+	}
+	if (remaining_ms(deadline) == 0)
+		return false;
+	ts.tv_sec = deadline / 1000;
+	ts.tv_nsec = (deadline % 1000) * 1000000;
+	pthread_cond_timedwait(&hv->cond, &hv->lock, &ts);
+	return true;
+}
+
+static void efd_signal(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* only EAGAIN at a counter near 2^64 */
+	}
+}
+
+static void efd_drain(int fd)
+{
+	uint64_t cnt;
+
+	if (read(fd, &cnt, sizeof(cnt)) < 0) {
+		/* EAGAIN: nothing to drain */
+	}
+}
+
+static bool daemon_dead(const struct sim_hv *hv)
+{
+	return hv->spawned && hv->reaped;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+struct sim_hv *sim_hv_new(const struct sim_hv_config *cfg)
+{
+	struct sim_hv *hv;
+	pthread_condattr_t ca;
+	char path[64], val[32];
+	unsigned i;
+
+	if (!cfg || !cfg->vcpus || cfg->vcpus > SIM_MAX_VCPUS ||
+	    !cfg->ram_bytes || cfg->ram_bytes % SIM_PAGE_SIZE ||
+	    cfg->ram_bytes > 0xc0000000ULL /* GUEST_RAM0_SIZE */ ||
+	    !cfg->domid || cfg->domid >= 0x7ff0 /* DOMID_FIRST_RESERVED */) {
+		errno = EINVAL;
+		return NULL;
+	}
+	hv = calloc(1, sizeof(*hv));
+	if (!hv)
+		return NULL;
+	hv->cfg = *cfg;
+	hv->cfg.socket_path = NULL;
+	hv->listen_fd = hv->stop_efd = hv->wake_efd = -1;
+	hv->ram_fd = hv->shared_fd = hv->pidfd = hv->dead_efd = -1;
+	pthread_mutex_init(&hv->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&hv->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	for (i = 0; i < SIM_NR_PORTS; i++) {
+		hv->local_ports[i].xen_port = -1;
+		hv->xen_ports[i].local = -1;
+	}
+
+	hv->ram_fd = memfd_create("sim-guest-ram", MFD_CLOEXEC);
+	if (hv->ram_fd < 0 || ftruncate(hv->ram_fd, (off_t)cfg->ram_bytes))
+		goto fail;
+	hv->ram = mmap(NULL, cfg->ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       hv->ram_fd, 0);
+	if (hv->ram == MAP_FAILED) {
+		hv->ram = NULL;
+		goto fail;
+	}
+	hv->shared_fd = memfd_create("sim-shared", MFD_CLOEXEC);
+	if (hv->shared_fd < 0 || ftruncate(hv->shared_fd, SIM_SHARED_SIZE))
+		goto fail;
+	hv->sh = mmap(NULL, SIM_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      hv->shared_fd, 0);
+	if (hv->sh == MAP_FAILED) {
+		hv->sh = NULL;
+		goto fail;
+	}
+	hv->sh->magic = SIM_PROTO_MAGIC;
+	hv->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (hv->dead_efd < 0)
+		goto fail;
+	hv->vcpus = calloc(cfg->vcpus, sizeof(*hv->vcpus));
+	if (!hv->vcpus)
+		goto fail;
+	for (i = 0; i < cfg->vcpus; i++) {
+		hv->vcpus[i].efd = -1;
+		hv->vcpus[i].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (hv->vcpus[i].efd < 0)
+			goto fail;
+	}
+
+	/* What the toolstack put in xenstore when it built the domain. */
+	hv->xs = hv_xs_new();
+	if (!hv->xs)
+		goto fail;
+	snprintf(path, sizeof(path), "/local/domain/%u/name", cfg->domid);
+	hv_xs_write(hv->xs, path, "sim-guest", 9);
+	snprintf(path, sizeof(path), "/local/domain/%u/domid", cfg->domid);
+	snprintf(val, sizeof(val), "%u", cfg->domid);
+	hv_xs_write(hv->xs, path, val, strlen(val));
+	snprintf(path, sizeof(path), "/local/domain/%u/memory/static-max",
+		 cfg->domid);
+	snprintf(val, sizeof(val), "%llu",
+		 (unsigned long long)(cfg->ram_bytes >> 10));
+	hv_xs_write(hv->xs, path, val, strlen(val));
+
+	if (cfg->socket_path) {
+		if (strlen(cfg->socket_path) >= sizeof(hv->sock_path)) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		strcpy(hv->sock_path, cfg->socket_path);
+	} else {
+		strcpy(hv->sock_dir, "/tmp/xen-sim-XXXXXX");
+		if (!mkdtemp(hv->sock_dir)) {
+			hv->sock_dir[0] = '\0';
+			goto fail;
+		}
+		snprintf(hv->sock_path, sizeof(hv->sock_path), "%s/sock",
+			 hv->sock_dir);
+	}
+	i = (unsigned)-hv_server_start(hv);
+	if (i) {
+		errno = (int)i;
+		goto fail;
+	}
+	hv_log(hv, "domain %u: %u vCPUs, %llu MiB RAM, socket %s", cfg->domid,
+	       cfg->vcpus, (unsigned long long)(cfg->ram_bytes >> 20),
+	       hv->sock_path);
+	return hv;
+fail:
+	i = (unsigned)errno;
+	sim_hv_free(hv);
+	errno = (int)i;
+	return NULL;
+}
+
+void sim_hv_free(struct sim_hv *hv)
+{
+	unsigned i;
+
+	if (!hv)
+		return;
+	pthread_mutex_lock(&hv->lock);
+	if (hv->spawned && !hv->reaped) {
+		kill(hv->pid, SIGKILL);
+		waitpid(hv->pid, &hv->wstatus, 0);
+		hv->reaped = true;
+	}
+	pthread_mutex_unlock(&hv->lock);
+	hv_server_stop(hv);
+	for (i = 0; i < SIM_MAX_SERVERS; i++)
+		if (hv->servers[i].used)
+			hv_destroy_server(hv, i);
+	hv_xs_free(hv->xs);
+	if (hv->vcpus)
+		for (i = 0; i < hv->cfg.vcpus; i++)
+			if (hv->vcpus[i].efd >= 0)
+				close(hv->vcpus[i].efd);
+	free(hv->vcpus);
+	if (hv->ram)
+		munmap(hv->ram, hv->cfg.ram_bytes);
+	if (hv->sh)
+		munmap(hv->sh, SIM_SHARED_SIZE);
+	if (hv->ram_fd >= 0)
+		close(hv->ram_fd);
+	if (hv->shared_fd >= 0)
+		close(hv->shared_fd);
+	if (hv->pidfd >= 0)
+		close(hv->pidfd);
+	if (hv->dead_efd >= 0)
+		close(hv->dead_efd);
+	if (hv->stop_efd >= 0)
+		close(hv->stop_efd);
+	if (hv->wake_efd >= 0)
+		close(hv->wake_efd);
+	if (hv->sock_dir[0])
+		rmdir(hv->sock_dir);
+	pthread_cond_destroy(&hv->cond);
+	pthread_mutex_destroy(&hv->lock);
+	free(hv);
+}
+
+/* ------------------------------------------------------------ the daemon */
+
+static char *env_join(const char *name, const char *a, const char *b)
+{
+	size_t len = strlen(name) + strlen(a) + (b ? strlen(b) + 1 : 0) + 2;
+	char *s = malloc(len);
+
+	if (s)
+		snprintf(s, len, "%s=%s%s%s", name, a, b ? ":" : "",
+			 b ? b : "");
+	return s;
+}
+
+pid_t sim_hv_spawn(struct sim_hv *hv, const char *libdir, char *const argv[])
+{
+	const char *old_llp = getenv("LD_LIBRARY_PATH");
+	size_t n = 0, k = 0, i;
+	char **envp;
+	pid_t pid;
+	int pidfd, saved;
+
+	if (!argv || !argv[0] || !libdir) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (environ && environ[n])
+		n++;
+	envp = calloc(n + 3, sizeof(*envp));
+	if (!envp)
+		return -1;
+	envp[k++] = env_join(SIM_ENV_SOCKET, hv->sock_path, NULL);
+	envp[k++] = env_join("LD_LIBRARY_PATH", libdir,
+			     old_llp && *old_llp ? old_llp : NULL);
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], SIM_ENV_SOCKET "=",
+			    strlen(SIM_ENV_SOCKET) + 1) &&
+		    strncmp(environ[i], "LD_LIBRARY_PATH=", 16))
+			envp[k++] = environ[i];
+	if (!envp[0] || !envp[1]) {
+		pid = -1;
+		errno = ENOMEM;
+		goto out;
+	}
+
+	pthread_mutex_lock(&hv->lock);
+	if (hv->spawned && !hv->reaped) {
+		pthread_mutex_unlock(&hv->lock);
+		errno = EBUSY;
+		pid = -1;
+		goto out;
+	}
+	pid = hv_server_spawn(hv, argv, envp);
+	if (pid > 0) {
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (pidfd < 0) {
+			saved = errno;
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			errno = saved;
+			pid = -1;
+		} else {
+			if (hv->pidfd >= 0)
+				close(hv->pidfd);
+			hv->pidfd = pidfd;
+			hv->pid = pid;
+			hv->spawned = true;
+			hv->reaped = false;
+			hv->wstatus = 0;
+			efd_drain(hv->dead_efd);
+			efd_signal(hv->wake_efd); /* listener: watch pidfd */
+			hv_log(hv, "spawned %s as pid %d", argv[0], (int)pid);
+		}
+	}
+	pthread_mutex_unlock(&hv->lock);
+out:
+	free(envp[0]);
+	free(envp[1]);
+	free(envp);
+	return pid;
+}
+
+void hv_daemon_exited(struct sim_hv *hv)
+{
+	int st = 0;
+
+	if (!hv->spawned || hv->reaped)
+		return;
+	if (waitpid(hv->pid, &st, 0) != hv->pid)
+		st = 0; /* someone else reaped it */
+	hv->wstatus = st;
+	hv->reaped = true;
+	hv_log(hv, "daemon pid %d exited, status 0x%x", (int)hv->pid, st);
+	/* Its mappings died with it. */
+	__atomic_store_n(&hv->sh->pages_mapped_now, 0, __ATOMIC_SEQ_CST);
+	hv->resource_mapped = 0;
+	efd_signal(hv->dead_efd);
+	hv_check_gone(hv);
+	pthread_cond_broadcast(&hv->cond);
+}
+
+int sim_hv_signal_daemon(struct sim_hv *hv, int sig)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&hv->lock);
+	if (!hv->spawned || hv->reaped)
+		rc = -ECHILD;
+	else if (kill(hv->pid, sig))
+		rc = -errno;
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+int sim_hv_wait_daemon(struct sim_hv *hv, int timeout_ms, int *wstatus)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	int rc;
+
+	pthread_mutex_lock(&hv->lock);
+	if (!hv->spawned) {
+		rc = -ECHILD;
+		goto out;
+	}
+	while (!hv->reaped)
+		if (!cond_wait_until(hv, deadline)) {
+			rc = -ETIMEDOUT;
+			goto out;
+		}
+	rc = hv->wstatus;
+	if (wstatus)
+		*wstatus = hv->wstatus;
+out:
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+bool sim_hv_daemon_alive(struct sim_hv *hv)
+{
+	bool alive;
+
+	pthread_mutex_lock(&hv->lock);
+	alive = hv->spawned && !hv->reaped;
+	if (alive) {
+		struct pollfd p = {.fd = hv->pidfd, .events = POLLIN};
+
+		alive = poll(&p, 1, 0) == 0;
+	}
+	pthread_mutex_unlock(&hv->lock);
+	return alive;
+}
+
+/* ------------------------------------------------------------ servers */
+
+static bool server_ready_for(const struct sim_hv *hv, const struct hv_server *s,
+			     uint64_t first, uint64_t last)
+{
+	unsigned i;
+
+	if (!s->used || !s->enabled)
+		return false;
+	for (i = 0; i < s->nr_mmio; i++)
+		if (s->mmio[i].start <= first && last <= s->mmio[i].end)
+			break;
+	if (i == s->nr_mmio)
+		return false;
+	for (i = 0; i < hv->cfg.vcpus; i++)
+		if (hv->xen_ports[s->xen_port[i]].local < 0)
+			return false;
+	return true;
+}
+
+int sim_hv_wait_ready(struct sim_hv *hv, uint64_t base, uint64_t size,
+		      int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	uint64_t last = base + (size ? size - 1 : 0);
+	int rc = 0;
+	unsigned i;
+
+	if (last < base)
+		return -EINVAL;
+	pthread_mutex_lock(&hv->lock);
+	for (;;) {
+		for (i = 0; i < SIM_MAX_SERVERS; i++)
+			if (server_ready_for(hv, &hv->servers[i], base, last))
+				goto out;
+		if (daemon_dead(hv)) {
+			rc = -EPIPE;
+			break;
+		}
+		if (!cond_wait_until(hv, deadline)) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+/* Xen destroys a server: its channels close, the ioreq page stays wherever
+ * the daemon mapped it (the memfd lives on in those mappings). */
+void hv_destroy_server(struct sim_hv *hv, unsigned id)
+{
+	struct hv_server *s = &hv->servers[id];
+	unsigned v;
+
+	for (v = 0; v < hv->cfg.vcpus; v++) {
+		struct hv_xen_port *xp = &hv->xen_ports[s->xen_port[v]];
+
+		if (xp->local >= 0)
+			hv->local_ports[xp->local].xen_port = -1;
+		memset(xp, 0, sizeof(*xp));
+		xp->local = -1;
+		/* a vCPU waiting on this server must notice */
+		efd_signal(hv->vcpus[v].efd);
+	}
+	free(s->xen_port);
+	munmap(s->page, SIM_PAGE_SIZE);
+	close(s->memfd);
+	unsigned gen = s->gen + 1;
+	memset(s, 0, sizeof(*s));
+	s->gen = gen;
+	s->memfd = -1;
+	hv->stats.servers_destroyed++;
+	pthread_cond_broadcast(&hv->cond);
+}
+
+void hv_raise(struct sim_hv *hv, uint32_t port)
+{
+	struct hv_xen_port *xp = &hv->xen_ports[port];
+	struct hv_local_port *lp;
+
+	if (!xp->used || xp->local < 0)
+		return; /* unbound: Xen drops it */
+	lp = &hv->local_ports[xp->local];
+	if (sim_evw_raise(&lp->evh->words[xp->local]))
+		efd_signal(lp->evh->efd);
+}
+
+void hv_check_gone(struct sim_hv *hv)
+{
+	if (hv->dom_state != SIM_DOM_DYING)
+		return;
+	if (__atomic_load_n(&hv->sh->pages_mapped_now, __ATOMIC_SEQ_CST) > 0 ||
+	    hv->resource_mapped)
+		return;
+	hv->dom_state = SIM_DOM_GONE;
+	__atomic_store_n(&hv->sh->dom_state, SIM_DOM_GONE, __ATOMIC_SEQ_CST);
+	hv_log(hv, "domain %u gone (nothing mapped any more)", hv->cfg.domid);
+	hv_xs_fire_special(hv->xs, "@releaseDomain");
+	pthread_cond_broadcast(&hv->cond);
+}
+
+/* ------------------------------------------------------------ ioreqs */
+
+/* Wait for the daemon's answer to vCPU `vcpu`'s outstanding request, as
+ * Xen's wait_for_io(): re-read the state after each notification; NONE is
+ * taken as an answer of ~0 (an emulator racing its own death; counted as a
+ * protocol error here, since a live daemon must never write it), a state
+ * going backwards or out of range is a protocol error (Xen crashes the
+ * domain). Lock held; dropped while blocked. */
+static int wait_answer(struct sim_hv *hv, unsigned vcpu, int64_t deadline,
+		       uint64_t *data)
+{
+	struct hv_vcpu *vc = &hv->vcpus[vcpu];
+	bool woken = false; /* Xen looks at the slot only when notified */
+
+	for (;;) {
+		struct hv_server *s = &hv->servers[vc->server];
+		struct pollfd p[2];
+		struct sim_ioreq *r;
+		uint8_t bits, st;
+		int ms;
+
+		if (!s->used || s->gen != vc->gen) {
+			vc->outstanding = false;
+			return hv->dom_state != SIM_DOM_ALIVE ? -ESRCH
+							      : -ENODEV;
+		}
+		r = &s->page[vcpu];
+		bits = __atomic_load_n(&r->bits, __ATOMIC_ACQUIRE);
+		st = bits & SIM_IOREQ_STATE_MASK;
+		if (woken && st != vc->prev) {
+			if (st == SIM_STATE_IORESP_READY) {
+				*data =
+				    __atomic_load_n(&r->data, __ATOMIC_RELAXED);
+				__atomic_store_n(
+				    &r->bits,
+				    (uint8_t)(bits & ~SIM_IOREQ_STATE_MASK),
+				    __ATOMIC_RELEASE);
+				vc->outstanding = false;
+				return 0;
+			}
+			if (st == SIM_STATE_IOREQ_NONE) {
+				hv->stats.protocol_errors++;
+				hv_log(hv, "vcpu %u: daemon set state NONE",
+				       vcpu);
+				vc->outstanding = false;
+				*data = ~0ULL;
+				return 0;
+			}
+			if (st < vc->prev || st > SIM_STATE_IORESP_READY) {
+				hv->stats.protocol_errors++;
+				hv_log(hv,
+				       "vcpu %u: weird ioreq state %u -> %u",
+				       vcpu, vc->prev, st);
+				__atomic_store_n(
+				    &r->bits,
+				    (uint8_t)(bits & ~SIM_IOREQ_STATE_MASK),
+				    __ATOMIC_RELEASE);
+				vc->outstanding = false;
+				return -EPROTO;
+			}
+			vc->prev = st;
+		}
+		if (daemon_dead(hv))
+			return -EPIPE;
+		ms = remaining_ms(deadline);
+		if (ms == 0)
+			return -ETIMEDOUT;
+		p[0] = (struct pollfd){.fd = vc->efd, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = hv->dead_efd, .events = POLLIN};
+		pthread_mutex_unlock(&hv->lock);
+		woken = false;
+		if (poll(p, 2, ms) > 0) {
+			if (p[0].revents)
+				efd_drain(vc->efd);
+			woken = true;
+		}
+		pthread_mutex_lock(&hv->lock);
+	}
+}
+
+/* Put one request in server s's slot for vcpu and wait for the answer. */
+static int send_wait(struct sim_hv *hv, unsigned id, unsigned vcpu,
+		     uint8_t type, uint64_t addr, unsigned size, bool write,
+		     uint64_t *data, int64_t deadline)
+{
+	struct hv_server *s = &hv->servers[id];
+	struct hv_vcpu *vc = &hv->vcpus[vcpu];
+	struct sim_ioreq *r = &s->page[vcpu];
+	uint8_t bits = __atomic_load_n(&r->bits, __ATOMIC_ACQUIRE);
+	uint8_t dir = write ? 0 : SIM_IOREQ_DIR_READ;
+
+	/* ioreq_send(): the slot must be idle with our port in it. */
+	if ((bits & SIM_IOREQ_STATE_MASK) != SIM_STATE_IOREQ_NONE ||
+	    r->vp_eport != s->xen_port[vcpu]) {
+		hv->stats.protocol_errors++;
+		hv_log(hv, "vcpu %u: bad slot (state %u, port %u) in server %u",
+		       vcpu, bits & SIM_IOREQ_STATE_MASK, r->vp_eport, id);
+		return -EPROTO;
+	}
+	r->addr = addr;
+	r->data = write ? *data : 0;
+	r->count = 1;
+	r->size = size;
+	r->pad0 = 0;
+	r->type = type;
+	__atomic_store_n(&r->bits, dir, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&r->bits, (uint8_t)(dir | SIM_STATE_IOREQ_READY),
+			 __ATOMIC_RELEASE);
+	hv->stats.ioreqs++;
+	vc->outstanding = true;
+	vc->server = (int)id;
+	vc->gen = s->gen;
+	vc->prev = SIM_STATE_IOREQ_READY;
+	hv_raise(hv, s->xen_port[vcpu]);
+	return wait_answer(hv, vcpu, deadline, data);
+}
+
+/* A vCPU whose earlier request timed out is still blocked in Xen: give it
+ * the new deadline to finish first. */
+static int finish_stale(struct sim_hv *hv, unsigned vcpu, int64_t deadline)
+{
+	uint64_t junk;
+
+	if (!hv->vcpus[vcpu].outstanding)
+		return 0;
+	return wait_answer(hv, vcpu, deadline, &junk);
+}
+
+/* ioreq_server_select(): highest id first, all bytes in one range. */
+static int select_server(struct sim_hv *hv, uint64_t addr, unsigned size)
+{
+	uint64_t last = addr + size - 1;
+	int id;
+	unsigned i;
+
+	if (last < addr)
+		return -1;
+	for (id = SIM_MAX_SERVERS - 1; id >= 0; id--) {
+		struct hv_server *s = &hv->servers[id];
+
+		if (!s->used || !s->enabled)
+			continue;
+		for (i = 0; i < s->nr_mmio; i++)
+			if (s->mmio[i].start <= addr && last <= s->mmio[i].end)
+				return id;
+	}
+	return -1;
+}
+
+int sim_hv_mmio(struct sim_hv *hv, unsigned vcpu, uint64_t gpa, unsigned size,
+		bool write, uint64_t *data, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	uint64_t val = write ? *data : 0;
+	int rc, id;
+
+	if (vcpu >= hv->cfg.vcpus || !data ||
+	    (size != 1 && size != 2 && size != 4 && size != 8))
+		return -EINVAL;
+	pthread_mutex_lock(&hv->lock);
+	rc = finish_stale(hv, vcpu, deadline);
+	if (rc)
+		goto out;
+	if (hv->dom_state != SIM_DOM_ALIVE) {
+		rc = -ESRCH;
+		goto out;
+	}
+	id = select_server(hv, gpa, size);
+	if (id < 0) {
+		rc = -ENODEV;
+		goto out;
+	}
+	if (daemon_dead(hv)) {
+		rc = -EPIPE;
+		goto out;
+	}
+	rc = send_wait(hv, (unsigned)id, vcpu, SIM_IOREQ_TYPE_COPY, gpa, size,
+		       write, &val, deadline);
+	if (!rc && !write)
+		*data = size == 8 ? val : val & ((1ULL << (8 * size)) - 1);
+out:
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+/* ioreq_broadcast(): every enabled server, one after the other. */
+static int broadcast(struct sim_hv *hv, unsigned vcpu, uint8_t type,
+		     uint64_t addr, unsigned size, uint64_t data,
+		     int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	bool any = false;
+	int rc = 0;
+	unsigned id;
+
+	if (vcpu >= hv->cfg.vcpus)
+		return -EINVAL;
+	pthread_mutex_lock(&hv->lock);
+	rc = finish_stale(hv, vcpu, deadline);
+	if (rc)
+		goto out;
+	if (hv->dom_state != SIM_DOM_ALIVE) {
+		rc = -ESRCH;
+		goto out;
+	}
+	for (id = 0; id < SIM_MAX_SERVERS && !rc; id++) {
+		uint64_t val = data;
+
+		if (!hv->servers[id].used || !hv->servers[id].enabled)
+			continue;
+		any = true;
+		if (daemon_dead(hv)) {
+			rc = -EPIPE;
+			break;
+		}
+		rc = send_wait(hv, id, vcpu, type, addr, size, true, &val,
+			       deadline);
+	}
+	if (!rc && !any)
+		rc = -ENODEV;
+out:
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+int sim_hv_invalidate(struct sim_hv *hv, unsigned vcpu, int timeout_ms)
+{
+	int rc = broadcast(hv, vcpu, SIM_IOREQ_TYPE_INVALIDATE, 0, 4, ~0ULL,
+			   timeout_ms);
+
+	/* No enabled server: nothing to invalidate, as in Xen. */
+	return rc == -ENODEV ? 0 : rc;
+}
+
+int sim_hv_send_ioreq(struct sim_hv *hv, unsigned vcpu, uint8_t type,
+		      uint64_t addr, uint64_t data, int timeout_ms)
+{
+	return broadcast(hv, vcpu, type, addr, 8, data, timeout_ms);
+}
+
+/* ------------------------------------------------------------ memory */
+
+uint8_t *sim_hv_ram(struct sim_hv *hv)
+{
+	return hv->ram;
+}
+
+uint64_t sim_hv_ram_size(struct sim_hv *hv)
+{
+	return hv->cfg.ram_bytes;
+}
+
+/* ------------------------------------------------------------ interrupts */
+
+uint64_t sim_hv_irq_edges(struct sim_hv *hv, unsigned irq)
+{
+	if (irq < SIM_SPI_FIRST || irq >= SIM_SPI_FIRST + SIM_SPI_COUNT)
+		return 0;
+	return __atomic_load_n(&hv->sh->irq_edges[irq - SIM_SPI_FIRST],
+			       __ATOMIC_SEQ_CST);
+}
+
+int sim_hv_wait_irq(struct sim_hv *hv, unsigned irq, uint64_t seen,
+		    int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	unsigned i = irq - SIM_SPI_FIRST;
+	uint32_t *seq, *waiters;
+	int rc = 0;
+
+	if (irq < SIM_SPI_FIRST || irq >= SIM_SPI_FIRST + SIM_SPI_COUNT)
+		return -EINVAL;
+	seq = &hv->sh->irq_seq[i];
+	waiters = &hv->sh->irq_waiters[i];
+	/* The library wakes the futex only when it sees a waiter; counting
+	 * ourselves before re-reading the edges closes the race. */
+	__atomic_add_fetch(waiters, 1, __ATOMIC_SEQ_CST);
+	for (;;) {
+		uint32_t s = __atomic_load_n(seq, __ATOMIC_SEQ_CST);
+		struct timespec ts, *tsp = NULL;
+		int ms;
+
+		if (__atomic_load_n(&hv->sh->irq_edges[i], __ATOMIC_SEQ_CST) >
+		    seen)
+			break;
+		ms = remaining_ms(deadline);
+		if (ms == 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (ms > 0) {
+			ts.tv_sec = ms / 1000;
+			ts.tv_nsec = (long)(ms % 1000) * 1000000;
+			tsp = &ts;
+		}
+		syscall(SYS_futex, seq, FUTEX_WAIT, s, tsp, NULL, 0);
+	}
+	__atomic_sub_fetch(waiters, 1, __ATOMIC_SEQ_CST);
+	return rc;
+}
+
+/* ------------------------------------------------------------ xenstore */
+
+int sim_hv_xs_write(struct sim_hv *hv, const char *path, const char *value)
+{
+	int rc;
+
+	pthread_mutex_lock(&hv->lock);
+	rc = hv_xs_write(hv->xs, path, value, strlen(value));
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+char *sim_hv_xs_read(struct sim_hv *hv, const char *path)
+{
+	char *v;
+	int saved;
+
+	pthread_mutex_lock(&hv->lock);
+	v = hv_xs_read(hv->xs, path, NULL);
+	saved = errno;
+	pthread_mutex_unlock(&hv->lock);
+	errno = saved;
+	return v;
+}
+
+int sim_hv_xs_rm(struct sim_hv *hv, const char *path)
+{
+	int rc;
+
+	pthread_mutex_lock(&hv->lock);
+	rc = hv_xs_rm(hv->xs, path);
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+/* ------------------------------------------------------------ the domain */
+
+void sim_hv_destroy_domain(struct sim_hv *hv)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&hv->lock);
+	if (hv->dom_state != SIM_DOM_ALIVE) {
+		pthread_mutex_unlock(&hv->lock);
+		return;
+	}
+	hv_log(hv, "destroying domain %u", hv->cfg.domid);
+	hv->dom_state = SIM_DOM_DYING;
+	__atomic_store_n(&hv->sh->dom_state, SIM_DOM_DYING, __ATOMIC_SEQ_CST);
+	/* domain_relinquish_resources -> ioreq_server_destroy_all */
+	for (i = 0; i < SIM_MAX_SERVERS; i++)
+		if (hv->servers[i].used)
+			hv_destroy_server(hv, i);
+	hv_xs_fire_special(hv->xs, "@releaseDomain");
+	hv_check_gone(hv);
+	pthread_cond_broadcast(&hv->cond);
+	pthread_mutex_unlock(&hv->lock);
+}
+
+void sim_hv_shutdown_domain(struct sim_hv *hv, unsigned reason)
+{
+	pthread_mutex_lock(&hv->lock);
+	if (hv->dom_state == SIM_DOM_ALIVE && !hv->shutdown) {
+		hv->shutdown = true;
+		hv->shutdown_reason = reason;
+		hv_log(hv, "domain %u shut down, reason %u", hv->cfg.domid,
+		       reason);
+		hv_xs_fire_special(hv->xs, "@releaseDomain");
+	}
+	pthread_mutex_unlock(&hv->lock);
+}
+
+void sim_hv_get_stats(struct sim_hv *hv, struct sim_hv_stats *st)
+{
+	struct sim_shared *sh = hv->sh;
+	int64_t now;
+
+	pthread_mutex_lock(&hv->lock);
+	*st = hv->stats;
+	st->foreign_maps = __atomic_load_n(&sh->foreign_maps, __ATOMIC_SEQ_CST);
+	st->foreign_pages =
+	    __atomic_load_n(&sh->foreign_pages, __ATOMIC_SEQ_CST);
+	st->foreign_pages_refused =
+	    __atomic_load_n(&sh->foreign_pages_refused, __ATOMIC_SEQ_CST);
+	now = __atomic_load_n(&sh->pages_mapped_now, __ATOMIC_SEQ_CST);
+	st->pages_mapped_now = now > 0 ? (uint64_t)now : 0;
+	pthread_mutex_unlock(&hv->lock);
+}

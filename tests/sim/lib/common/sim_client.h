@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Client side of the simulator protocol (sim_proto.h), linked into every
+ * drop-in Xen library: one connection per library handle. */
+#ifndef SIM_CLIENT_H
+#define SIM_CLIENT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim_proto.h"
+
+struct sim_conn {
+	int fd;
+	pthread_mutex_t lock; /* one request in flight per connection */
+	struct sim_hello hello;
+	char *buf; /* reply buffer, SIM_MSG_MAX */
+};
+
+struct sim_reply {
+	int rc;
+	struct sim_args a;
+	char *tail; /* malloc'd copy, NUL-terminated, or NULL */
+	size_t tail_len;
+	int fds[SIM_MAX_FDS]; /* take one by setting it to -1 */
+	int nfds;
+};
+
+/* Connect to $XEN_SIM_SOCKET as a handle of `kind`; the fds that come with
+ * the hello are returned in fds[] (SIM_MAX_FDS), their count in *nfds.
+ * 0, or -1 with errno (ENOENT when the variable is unset). */
+int sim_conn_open(struct sim_conn *c, uint32_t kind, int *fds, int *nfds);
+void sim_conn_close(struct sim_conn *c);
+
+/* One request and its reply: returns the reply's rc (0 or -errno) or a
+ * transport error (-errno). Release rep with sim_reply_free(). */
+int sim_call(struct sim_conn *c, uint32_t op, const struct sim_args *a,
+	     const void *tail, size_t tail_len, struct sim_reply *rep);
+/* Same, when only rc and the scalar results matter. */
+int sim_call_simple(struct sim_conn *c, uint32_t op, struct sim_args *a);
+void sim_reply_free(struct sim_reply *rep);
+
+/* errno = -rc, return -1: the libraries' error convention. */
+int sim_fail(int rc);
+/* The same, for functions returning a pointer. */
+void *sim_fail_null(int rc);
+
+/* Map the shared page (struct sim_shared) from its fd; NULL on error. */
+struct sim_shared *sim_map_shared(int fd);
+void sim_unmap_shared(struct sim_shared *sh);
+
+/* Log a call to stderr when the hypervisor runs verbose. */
+void sim_trace(const struct sim_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

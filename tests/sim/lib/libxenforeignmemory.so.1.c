@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Drop-in libxenforeignmemory.so.1 for the simulator.
+ *
+ * Guest RAM arrives once per handle as a memfd. A map reserves one
+ * PROT_NONE region for all the pages and maps each run of consecutive valid
+ * frames MAP_SHARED into it, so a multi-frame map is contiguous as with
+ * privcmd, and a frame that is not guest RAM (or any frame once the domain
+ * is dying) reports err[i] = -EINVAL and stays PROT_NONE: touching it
+ * faults, as privcmd's SIGBUS does. The counters the hypervisor reports
+ * (maps, pages, refused, mapped now) are kept in the shared page; a
+ * process-wide list of regions makes unmap account exactly what it drops.
+ * The ioreq page comes from map_resource (frame 1 of resource type 0). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include <xenforeignmemory.h>
+
+#include "sim_client.h"
+
+#define DOMID_UNRESTRICTED UINT32_MAX
+
+struct xenforeignmemory_handle {
+	struct sim_conn conn;
+	struct sim_shared *sh;
+	int ram_fd;
+	uint64_t ram_gfn, ram_frames;
+	uint32_t restrict_domid;
+};
+
+struct xenforeignmemory_resource_handle {
+	void *addr;
+	unsigned long nr_frames;
+};
+
+/* A foreign mapping: which of its pages hold guest RAM. */
+struct region {
+	struct region *next;
+	uintptr_t start;
+	size_t pages, valid;
+	uint8_t bits[]; /* one bit per page, set = valid and mapped */
+};
+
+static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct region *regions;
+
+xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
+					       unsigned open_flags)
+{
+	xenforeignmemory_handle *h = calloc(1, sizeof(*h));
+	int fds[SIM_MAX_FDS], nfds = 0, saved;
+
+	(void)logger;
+	(void)open_flags;
+	if (!h)
+		return NULL;
+	h->ram_fd = -1;
+	h->restrict_domid = DOMID_UNRESTRICTED;
+	if (sim_conn_open(&h->conn, SIM_KIND_FM, fds, &nfds))
+		goto fail;
+	if (nfds < 2) {
+		errno = EPROTO;
+		goto fail;
+	}
+	h->sh = sim_map_shared(fds[0]);
+	if (!h->sh)
+		goto fail;
+	close(fds[0]);
+	h->ram_fd = fds[1];
+	h->ram_gfn = h->conn.hello.ram_base >> SIM_PAGE_SHIFT;
+	h->ram_frames = h->conn.hello.ram_bytes >> SIM_PAGE_SHIFT;
+	return h;
+fail:
+	saved = errno;
+	while (nfds-- > 0)
+		close(fds[nfds]);
+	sim_conn_close(&h->conn);
+	free(h);
+	errno = saved;
+	return NULL;
+}
+
+/* Mappings outlive the handle, as privcmd VMAs outlive the fd. */
+int xenforeignmemory_close(xenforeignmemory_handle *fmem)
+{
+	if (!fmem)
+		return 0;
+	sim_unmap_shared(fmem->sh);
+	close(fmem->ram_fd);
+	sim_conn_close(&fmem->conn);
+	free(fmem);
+	return 0;
+}
+
+int xenforeignmemory_restrict(xenforeignmemory_handle *fmem, domid_t domid)
+{
+	fmem->restrict_domid = domid;
+	return 0;
+}
+
+static void count(uint64_t *field, uint64_t n)
+{
+	__atomic_add_fetch(field, n, __ATOMIC_SEQ_CST);
+}
+
+/* Is frame `gfn` guest RAM the domain still has? */
+static bool frame_ok(const xenforeignmemory_handle *fmem, uint32_t st,
+		     xen_pfn_t gfn)
+{
+	return st == SIM_DOM_ALIVE && gfn >= fmem->ram_gfn &&
+	       gfn - fmem->ram_gfn < fmem->ram_frames;
+}
+
+/* Forget the pages of [addr, addr+len) in the region list and account
+ * them as unmapped. */
+static void account_unmap(xenforeignmemory_handle *fmem, uintptr_t addr,
+			  size_t len)
+{
+	struct region **pp, *r;
+	size_t dropped = 0;
+
+	pthread_mutex_lock(&regions_lock);
+	for (pp = &regions; (r = *pp);) {
+		uintptr_t end = r->start + (r->pages << SIM_PAGE_SHIFT);
+		uintptr_t lo = addr > r->start ? addr : r->start;
+		uintptr_t hi = addr + len < end ? addr + len : end;
+
+		if (lo < hi) {
+			size_t i = (lo - r->start) >> SIM_PAGE_SHIFT;
+			size_t e = (hi - r->start + SIM_PAGE_SIZE - 1) >>
+				   SIM_PAGE_SHIFT;
+
+			for (; i < e; i++)
+				if (r->bits[i / 8] & (1U << (i % 8))) {
+					r->bits[i / 8] &= ~(1U << (i % 8));
+					r->valid--;
+					dropped++;
+				}
+		}
+		if (!r->valid) {
+			*pp = r->next;
+			free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+	pthread_mutex_unlock(&regions_lock);
+	if (!dropped)
+		return;
+	__atomic_sub_fetch(&fmem->sh->pages_mapped_now, (int64_t)dropped,
+			   __ATOMIC_SEQ_CST);
+	/* A dying domain disappears with its last mapping: tell Xen. */
+	if (__atomic_load_n(&fmem->sh->dom_state, __ATOMIC_SEQ_CST) ==
+	    SIM_DOM_DYING) {
+		struct sim_args a = {{0}};
+
+		sim_call_simple(&fmem->conn, SIM_OP_FM_UNMAPPED, &a);
+	}
+}
+
+void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
+			    void *addr, int prot, int flags, size_t pages,
+			    const xen_pfn_t arr[], int err[])
+{
+	struct sim_shared *sh = fmem->sh;
+	size_t i, j, bad = 0, len;
+	struct region *r = NULL;
+	uint32_t st;
+	uint8_t *base;
+
+	if (fmem->restrict_domid != DOMID_UNRESTRICTED &&
+	    fmem->restrict_domid != dom)
+		return sim_fail_null(-EPERM);
+	st = __atomic_load_n(&sh->dom_state, __ATOMIC_SEQ_CST);
+	if (dom != fmem->conn.hello.domid || st == SIM_DOM_GONE)
+		return sim_fail_null(-ESRCH);
+	if (!pages || pages > (SIZE_MAX >> SIM_PAGE_SHIFT))
+		return sim_fail_null(-EINVAL);
+	len = pages << SIM_PAGE_SHIFT;
+
+	/* A dying domain's p2m is gone: every frame fails. */
+	for (i = 0; i < pages; i++)
+		bad += !frame_ok(fmem, st, arr[i]);
+	count(&sh->foreign_maps, 1);
+	count(&sh->foreign_pages_refused, bad);
+	if (bad && !err) {
+		sim_trace(&fmem->conn, "map(%zu pages) = NULL, %zu bad", pages,
+			  bad);
+		return sim_fail_null(-EINVAL);
+	}
+
+	r = calloc(1, sizeof(*r) + (pages + 7) / 8);
+	if (!r)
+		return sim_fail_null(-ENOMEM);
+	if (addr && (flags & MAP_FIXED))
+		account_unmap(fmem, (uintptr_t)addr, len);
+	base = mmap(addr, len, PROT_NONE,
+		    (flags & ~(MAP_SHARED | MAP_PRIVATE)) | MAP_PRIVATE |
+			MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	if (base == MAP_FAILED) {
+		free(r);
+		return NULL;
+	}
+	for (i = 0; i < pages; i = j) {
+		void *p;
+
+		j = i + 1;
+		if (!frame_ok(fmem, st, arr[i])) {
+			if (err)
+				err[i] = -EINVAL;
+			continue;
+		}
+		while (j < pages && arr[j] == arr[j - 1] + 1 &&
+		       frame_ok(fmem, st, arr[j]))
+			j++;
+		p = mmap(base + (i << SIM_PAGE_SHIFT),
+			 (j - i) << SIM_PAGE_SHIFT, prot,
+			 MAP_SHARED | MAP_FIXED, fmem->ram_fd,
+			 (off_t)((arr[i] - fmem->ram_gfn) << SIM_PAGE_SHIFT));
+		if (p == MAP_FAILED) {
+			int e = errno;
+
+			/* out of VMAs: the frames fail, the rest goes on */
+			if (!err) {
+				munmap(base, len);
+				free(r);
+				return sim_fail_null(-e);
+			}
+			for (; i < j; i++)
+				err[i] = -e;
+			continue;
+		}
+		for (; i < j; i++) {
+			if (err)
+				err[i] = 0;
+			r->bits[i / 8] |= 1U << (i % 8);
+			r->valid++;
+		}
+	}
+	r->start = (uintptr_t)base;
+	r->pages = pages;
+	count(&sh->foreign_pages, r->valid);
+	__atomic_add_fetch(&sh->pages_mapped_now, (int64_t)r->valid,
+			   __ATOMIC_SEQ_CST);
+	if (r->valid) {
+		pthread_mutex_lock(&regions_lock);
+		r->next = regions;
+		regions = r;
+		pthread_mutex_unlock(&regions_lock);
+	} else {
+		free(r);
+	}
+	sim_trace(&fmem->conn, "map(%zu pages from gfn 0x%llx) = %p, %zu bad",
+		  pages, (unsigned long long)arr[0], (void *)base, bad);
+	return base;
+}
+
+void *xenforeignmemory_map(xenforeignmemory_handle *fmem, uint32_t dom,
+			   int prot, size_t pages, const xen_pfn_t arr[],
+			   int err[])
+{
+	return xenforeignmemory_map2(fmem, dom, NULL, prot, 0, pages, arr, err);
+}
+
+int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr,
+			   size_t pages)
+{
+	size_t len = pages << SIM_PAGE_SHIFT;
+
+	if (munmap(addr, len))
+		return -1;
+	account_unmap(fmem, (uintptr_t)addr, len);
+	sim_trace(&fmem->conn, "unmap(%p, %zu pages)", addr, pages);
+	return 0;
+}
+
+xenforeignmemory_resource_handle *
+xenforeignmemory_map_resource(xenforeignmemory_handle *fmem, domid_t domid,
+			      unsigned int type, unsigned int id,
+			      unsigned long frame, unsigned long nr_frames,
+			      void **paddr, int prot, int flags)
+{
+	struct sim_args a = {.u32 = {domid, type, id},
+			     .u64 = {frame, nr_frames}};
+	xenforeignmemory_resource_handle *fres;
+	struct sim_reply rep;
+	void *p;
+	int rc;
+
+	if (fmem->restrict_domid != DOMID_UNRESTRICTED &&
+	    fmem->restrict_domid != domid)
+		return sim_fail_null(-EPERM);
+	fres = calloc(1, sizeof(*fres));
+	if (!fres)
+		return NULL;
+	rc = sim_call(&fmem->conn, SIM_OP_FM_MAP_RESOURCE, &a, NULL, 0, &rep);
+	sim_trace(&fmem->conn,
+		  "map_resource(type %u, id %u, frame %lu, %lu) = %d", type, id,
+		  frame, nr_frames, rc);
+	if (!rc && rep.nfds != 1)
+		rc = -EPROTO;
+	if (rc) {
+		sim_reply_free(&rep);
+		free(fres);
+		return sim_fail_null(rc);
+	}
+	p = mmap(*paddr, nr_frames << SIM_PAGE_SHIFT, prot, flags | MAP_SHARED,
+		 rep.fds[0], 0);
+	sim_reply_free(&rep);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		a.u64[1] = nr_frames;
+		sim_call_simple(&fmem->conn, SIM_OP_FM_UNMAP_RESOURCE, &a);
+		free(fres);
+		return sim_fail_null(-e);
+	}
+	fres->addr = p;
+	fres->nr_frames = nr_frames;
+	*paddr = p;
+	return fres;
+}
+
+int xenforeignmemory_unmap_resource(xenforeignmemory_handle *fmem,
+				    xenforeignmemory_resource_handle *fres)
+{
+	struct sim_args a = {{0}};
+	int rc = 0;
+
+	if (!fres)
+		return 0;
+	if (fres->addr && munmap(fres->addr, fres->nr_frames << SIM_PAGE_SHIFT))
+		rc = -1;
+	a.u64[1] = fres->nr_frames;
+	sim_call_simple(&fmem->conn, SIM_OP_FM_UNMAP_RESOURCE, &a);
+	sim_trace(&fmem->conn, "unmap_resource(%p) = %d", fres->addr, rc);
+	free(fres);
+	return rc;
+}
+
+int xenforeignmemory_resource_size(xenforeignmemory_handle *fmem, domid_t domid,
+				   unsigned int type, unsigned int id,
+				   size_t *size)
+{
+	struct sim_args a = {.u32 = {domid, type, id}};
+	int rc;
+
+	if (fmem->restrict_domid != DOMID_UNRESTRICTED &&
+	    fmem->restrict_domid != domid)
+		return sim_fail(-EPERM);
+	rc = sim_call_simple(&fmem->conn, SIM_OP_FM_RESOURCE_SIZE, &a);
+	if (rc)
+		return sim_fail(rc);
+	*size = (size_t)a.u64[0];
+	return 0;
+}
