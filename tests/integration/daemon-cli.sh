@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# The daemon's command line, run directly: bad arguments and unusable images
+# give one line on stderr and exit 2; --help and --version exit 0.
+. "$(dirname "$0")/lib.sh"
+
+mkimage "$T/disk.img" 1M
+mkdir "$T/dir"
+: >"$T/empty.img"
+
+# bad ARGS...: exit 2, exactly one line on stderr, nothing on stdout.
+bad() {
+	"$DAEMON" "$@" >"$T/o" 2>"$T/e" </dev/null
+	rc=$?
+	{
+		echo "\$ xen-virtio-blk $*"
+		cat "$T/o" "$T/e"
+		echo "[exit $rc]"
+	} >>"$LOG"
+	[ $rc -eq 2 ] || fail "'$*' exited $rc, expected 2"
+	[ "$(wc -l <"$T/e")" -eq 1 ] ||
+		fail "'$*' printed $(wc -l <"$T/e") lines on stderr, expected 1"
+	[ ! -s "$T/o" ] || fail "'$*' printed on stdout"
+}
+
+bad
+bad --domid 1
+bad --disk "$T/disk.img"
+bad --domid x --disk "$T/disk.img"
+bad --domid 1 --disk "$T/disk.img" --frobnicate
+bad --domid 1 --disk "$T/disk.img" extra
+bad --domid 1 --disk "$T/disk.img,bogus"
+bad --domid 1 --disk "$T/disk.img,serial=123456789012345678901"
+bad --domid 1 --disk "$T/disk.img" --disk "$T/disk.img,base=0x2000000"
+bad --domid 1 --foreground --disk "$T/missing.img"
+bad --domid 1 --foreground --disk "$T/dir"
+bad --domid 1 --foreground --disk "$T/empty.img"
+chmod 0444 "$T/disk.img"
+if [ "$(id -u)" -ne 0 ]; then
+	bad --domid 1 --foreground --disk "$T/disk.img"
+fi
+
+"$DAEMON" --help >"$T/o" 2>"$T/e" || fail "--help did not exit 0"
+grep -q -- '--disk' "$T/o" || fail "--help does not mention --disk"
+"$DAEMON" --version >"$T/o" 2>"$T/e" || fail "--version did not exit 0"
+grep -Eq '[0-9]+\.[0-9]+\.[0-9]+' "$T/o" || fail "--version shows no version"
+pass "bad arguments and images: one line, exit 2; --help/--version exit 0"

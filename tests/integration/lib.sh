@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Helpers for tests/integration/*.sh, sourced first thing:
+#   . "$(dirname "$0")/lib.sh"
+# Each test takes the build directory as $1 (build, build-asan), prints one
+# line (PASS name / FAIL name: why) on stdout, the failing session's output
+# on stderr, and exits 0 (pass) or 1 (fail).
+
+set -u
+
+TEST_NAME=$(basename "$0" .sh)
+if [ $# -lt 1 ] || [ ! -d "$1" ]; then
+	echo "FAIL $TEST_NAME: usage: $0 BUILD_DIR"
+	exit 1
+fi
+BUILD=$(cd "$1" && pwd)
+SIM="$BUILD/sim-guest"
+DAEMON="$BUILD/xen-virtio-blk"
+for f in "$SIM" "$DAEMON"; do
+	if [ ! -x "$f" ]; then
+		echo "FAIL $TEST_NAME: $f is not built"
+		exit 1
+	fi
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/xvb-$TEST_NAME.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+LOG="$T/session.log"
+: >"$LOG"
+
+pass() {
+	echo "PASS $TEST_NAME${1:+: $1}"
+	exit 0
+}
+
+# fail WHY: one line on stdout, the log of the sessions so far on stderr.
+fail() {
+	echo "FAIL $TEST_NAME: $*"
+	if [ -s "$LOG" ]; then
+		tail -n 60 "$LOG" >&2
+	fi
+	exit 1
+}
+
+# sim ARGS...: run sim-guest; its output is appended to $LOG and also left
+# in $T/out (stdout only) for the caller to inspect. Returns its status.
+sim() {
+	echo "\$ sim-guest $*" >>"$LOG"
+	"$SIM" "$@" >"$T/out" 2>"$T/err"
+	sim_rc=$?
+	cat "$T/out" "$T/err" >>"$LOG"
+	echo "[exit $sim_rc]" >>"$LOG"
+	return $sim_rc
+}
+
+# sim_ok ARGS...: the session must succeed.
+sim_ok() {
+	sim "$@" || fail "sim-guest failed: $(grep -m1 'failed\|sim-guest:' "$T/err" || tail -n1 "$T/err")"
+}
+
+# out_has REGEX: the last session's stdout has a matching line.
+out_has() {
+	grep -Eq "$1" "$T/out" || fail "no line matching '$1' in the output"
+}
+
+# mkimage PATH SIZE: a sparse image of SIZE bytes (any suffix truncate takes).
+mkimage() {
+	rm -f "$1"
+	truncate -s "$2" "$1" || fail "cannot create $1"
+}
+
+# mkdata PATH BYTES: random data (never all zero).
+mkdata() {
+	head -c "$2" /dev/urandom >"$1" || fail "cannot create $1"
+}
+
+# fill_random PATH: overwrite a whole image with random bytes, size kept.
+fill_random() {
+	fill_size=$(stat -c %s "$1") || fail "cannot stat $1"
+	head -c "$fill_size" /dev/urandom >"$T/.fill" || fail "cannot fill $1"
+	mv "$T/.fill" "$1" || fail "cannot fill $1"
+}
+
+# host_extract IMAGE OFFSET LENGTH OUT: bytes of the image read on the host.
+host_extract() {
+	dd if="$1" of="$4" bs=512 skip=$(($2 / 512)) count=$(($3 / 512)) \
+		status=none || fail "dd from $1 failed"
+}
+
+# same A B WHAT: the two files are identical.
+same() {
+	cmp -s "$1" "$2" || fail "$3: $(cmp "$1" "$2" 2>&1 | head -n1)"
+}
+
+# le N BYTES: N as BYTES little-endian bytes on stdout (binary).
+le() {
+	le_v=$1
+	le_i=0
+	while [ $le_i -lt "$2" ]; do
+		# shellcheck disable=SC2059 # an octal escape built on purpose
+		printf "\\$(printf '%03o' $((le_v & 255)))"
+		le_v=$((le_v >> 8))
+		le_i=$((le_i + 1))
+	done
+}
+
+# desc ADDR LEN FLAGS NEXT: one 16-byte split-ring descriptor.
+desc() {
+	le "$1" 8
+	le "$2" 4
+	le "$3" 2
+	le "$4" 2
+}
