@@ -25,58 +25,10 @@
 #include <linux/virtio_ring.h>
 
 #include "guest.h"
+#include "sim_guest.h"
 #include "sim_hv.h"
 
-#define MAX_DISKS	 11
-#define MAX_CMDS	 256
-#define MMIO_BASE	 0x02000000ULL /* GUEST_VIRTIO_MMIO_BASE */
-#define MMIO_SIZE	 0x200ULL      /* VIRTIO_MMIO_DEV_SIZE */
-#define FIRST_SPI	 33	       /* GUEST_VIRTIO_MMIO_SPI_FIRST */
-#define MAX_IO_BYTES	 (1ULL << 30)
-#define CMD_USAGE	 1000 /* a malformed command: never an expected outcome */
-#define STATUS_NONE	 (-1)
-#define STATUS_UNWRITTEN 0xff
-
-struct disk {
-	char spec[4200]; /* what the daemon gets, base and irq added */
-	char path[4096];
-	bool ro;
-	uint64_t base;
-	unsigned irq;
-	struct gdev *dev;
-	bool dirty; /* raw accesses happened: re-initialise first */
-	uint64_t feature_mask;
-};
-
-struct session {
-	struct sim_hv *hv;
-	struct guest *g;
-	struct disk disks[MAX_DISKS];
-	unsigned ndisks, cur;
-	unsigned vcpus;
-	int timeout_ms;
-	bool verbose;
-	/* per-request knobs */
-	enum greq_layout layout;
-	bool no_indirect;
-	unsigned nseg;
-	/* the last request's virtio status, STATUS_NONE if none */
-	int last_status;
-	/* the daemon */
-	bool daemon_exit_expected;
-	bool daemon_reaped;
-	int daemon_wstatus;
-};
-
-struct result {
-	int rc;	    /* 0, -errno, or CMD_USAGE */
-	int status; /* virtio status of the failing request */
-	char msg[512];
-};
-
-static void fail_msg(struct result *res, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail_msg(struct result *res, int rc, const char *fmt, ...)
+void fail_msg(struct result *res, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -90,7 +42,7 @@ static void fail_msg(struct result *res, int rc, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *status_name(int st)
+const char *status_name(int st)
 {
 	switch (st) {
 	case VIRTIO_BLK_S_OK:
@@ -111,7 +63,7 @@ static const char *status_name(int st)
 }
 
 /* Decimal or 0x-hex, nothing else; no sign, no overflow. */
-static bool parse_u64(const char *s, uint64_t *v)
+bool parse_u64(const char *s, uint64_t *v)
 {
 	uint64_t x = 0;
 	unsigned base = 10;
@@ -141,7 +93,7 @@ static bool parse_u64(const char *s, uint64_t *v)
 	return true;
 }
 
-static bool parse_uint(const char *s, unsigned max, unsigned *v)
+bool parse_uint(const char *s, unsigned max, unsigned *v)
 {
 	uint64_t x;
 
@@ -151,8 +103,7 @@ static bool parse_uint(const char *s, unsigned max, unsigned *v)
 	return true;
 }
 
-static int read_file(const char *path, uint8_t **buf, size_t *len,
-		     struct result *res)
+int read_file(const char *path, uint8_t **buf, size_t *len, struct result *res)
 {
 	FILE *f = fopen(path, "rb");
 	struct stat st;
@@ -181,8 +132,8 @@ static int read_file(const char *path, uint8_t **buf, size_t *len,
 	return 0;
 }
 
-static int write_file(const char *path, const uint8_t *buf, size_t len,
-		      struct result *res)
+int write_file(const char *path, const uint8_t *buf, size_t len,
+	       struct result *res)
 {
 	FILE *f = fopen(path, "wb");
 
@@ -194,7 +145,7 @@ static int write_file(const char *path, const uint8_t *buf, size_t len,
 }
 
 /* Read the image from the host side, the ground truth for comparisons. */
-static int host_pread(const char *path, uint64_t off, uint8_t *buf, size_t len)
+int host_pread(const char *path, uint64_t off, uint8_t *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY);
 	size_t done = 0;
@@ -218,7 +169,7 @@ static int host_pread(const char *path, uint64_t off, uint8_t *buf, size_t len)
 }
 
 /* xorshift64*: reproducible from the seed. */
-static uint64_t rnd(uint64_t *s)
+uint64_t rnd(uint64_t *s)
 {
 	uint64_t x = *s;
 
@@ -229,12 +180,12 @@ static uint64_t rnd(uint64_t *s)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
-static uint64_t rnd_range(uint64_t *s, uint64_t lo, uint64_t hi)
+uint64_t rnd_range(uint64_t *s, uint64_t lo, uint64_t hi)
 {
 	return lo + rnd(s) % (hi - lo + 1);
 }
 
-static void rnd_fill(uint64_t *s, uint8_t *buf, size_t len)
+void rnd_fill(uint64_t *s, uint8_t *buf, size_t len)
 {
 	size_t i = 0;
 
@@ -247,19 +198,19 @@ static void rnd_fill(uint64_t *s, uint8_t *buf, size_t len)
 		buf[i] = (uint8_t)rnd(s);
 }
 
-static uint64_t seed_of(uint64_t seed)
+uint64_t seed_of(uint64_t seed)
 {
 	return seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
 }
 
 /* ---------------------------------------------------------------- devices */
 
-static struct disk *cur_disk(struct session *s)
+struct disk *cur_disk(struct session *s)
 {
 	return &s->disks[s->cur];
 }
 
-static const char *rc_name(int rc)
+const char *rc_name(int rc)
 {
 	switch (rc) {
 	case 0:
@@ -289,7 +240,7 @@ static const char *rc_name(int rc)
 
 /* A high-level command needs a working device: initialise it the first time,
  * after raw accesses, and after the device broke or asked for a reset. */
-static int ensure_ready(struct session *s, struct disk *dk, struct result *res)
+int ensure_ready(struct session *s, struct disk *dk, struct result *res)
 {
 	char err[256];
 	int rc;
@@ -308,7 +259,7 @@ static int ensure_ready(struct session *s, struct disk *dk, struct result *res)
 	return 0;
 }
 
-static void req_defaults(struct session *s, struct greq *r)
+void req_defaults(struct session *s, struct greq *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->layout = s->layout;
@@ -317,8 +268,8 @@ static void req_defaults(struct session *s, struct greq *r)
 }
 
 /* Run one request synchronously; a non-OK status fails with -EIO. */
-static int run_req(struct session *s, struct disk *dk, struct greq *r,
-		   struct result *res)
+int run_req(struct session *s, struct disk *dk, struct greq *r,
+	    struct result *res)
 {
 	int rc = gdev_run(dk->dev, 0, r, s->timeout_ms);
 
@@ -348,8 +299,8 @@ static int run_req(struct session *s, struct disk *dk, struct greq *r,
 	return 0;
 }
 
-static int check_block_args(const char *off_s, const char *len_s, uint64_t *off,
-			    uint64_t *len, struct result *res)
+int check_block_args(const char *off_s, const char *len_s, uint64_t *off,
+		     uint64_t *len, struct result *res)
 {
 	if (!parse_u64(off_s, off)) {
 		fail_msg(res, CMD_USAGE, "bad offset '%s'", off_s);
@@ -381,8 +332,8 @@ static int check_block_args(const char *off_s, const char *len_s, uint64_t *off,
 }
 
 /* Read or write [off, off+len) in requests the driver can express. */
-static int do_rw(struct session *s, struct disk *dk, bool write, uint64_t off,
-		 uint8_t *buf, uint64_t len, struct result *res)
+int do_rw(struct session *s, struct disk *dk, bool write, uint64_t off,
+	  uint8_t *buf, uint64_t len, struct result *res)
 {
 	uint32_t max = gdev_max_request_bytes(dk->dev, s->layout);
 
@@ -405,15 +356,6 @@ static int do_rw(struct session *s, struct disk *dk, bool write, uint64_t off,
 }
 
 /* ---------------------------------------------------------------- commands */
-
-struct cmd {
-	const char *name;
-	int min_args, max_args; /* after the name */
-	bool high_level;	/* needs an initialised device */
-	void (*fn)(struct session *s, int argc, char **argv,
-		   struct result *res);
-	const char *usage, *help;
-};
 
 static void print_features(const char *label, uint64_t f)
 {
@@ -1919,11 +1861,22 @@ static const struct cmd cmds[] = {
      "or FAIL (any failure)"},
 };
 
+static const struct cmd_table base_cmds = {cmds,
+					   sizeof(cmds) / sizeof(cmds[0])};
+/* Commands defined in files of their own (cmd_*.c). */
+static const struct cmd_table *const cmd_tables[] = {
+    &base_cmds,
+    &hostile_cmds,
+    &bench_cmds,
+    &xl_cmds,
+};
+
 static const struct cmd *find_cmd(const char *name)
 {
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(cmds[i].name, name))
-			return &cmds[i];
+	for (size_t t = 0; t < sizeof(cmd_tables) / sizeof(cmd_tables[0]); t++)
+		for (size_t i = 0; i < cmd_tables[t]->n; i++)
+			if (!strcmp(cmd_tables[t]->cmds[i].name, name))
+				return &cmd_tables[t]->cmds[i];
 	return NULL;
 }
 

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* sim-guest's session and command table, shared by sim_guest.c and the
+ * files that add commands of their own (cmd_hostile.c, cmd_bench.c,
+ * cmd_xl.c). */
+#ifndef SIM_GUEST_CMDS_H
+#define SIM_GUEST_CMDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest.h"
+
+#define MAX_DISKS	 11
+#define MAX_CMDS	 256
+#define MMIO_BASE	 0x02000000ULL /* GUEST_VIRTIO_MMIO_BASE */
+#define MMIO_SIZE	 0x200ULL      /* VIRTIO_MMIO_DEV_SIZE */
+#define FIRST_SPI	 33	       /* GUEST_VIRTIO_MMIO_SPI_FIRST */
+#define MAX_IO_BYTES	 (1ULL << 30)
+#define CMD_USAGE	 1000 /* a malformed command: never an expected outcome */
+#define STATUS_NONE	 (-1)
+#define STATUS_UNWRITTEN 0xff
+
+struct disk {
+	char spec[4200]; /* what the daemon gets, base and irq added */
+	char path[4096];
+	bool ro;
+	uint64_t base;
+	unsigned irq;
+	struct gdev *dev;
+	bool dirty; /* raw accesses happened: re-initialise first */
+	uint64_t feature_mask;
+};
+
+struct session {
+	struct sim_hv *hv;
+	struct guest *g;
+	struct disk disks[MAX_DISKS];
+	unsigned ndisks, cur;
+	unsigned vcpus;
+	int timeout_ms;
+	bool verbose;
+	/* per-request knobs */
+	enum greq_layout layout;
+	bool no_indirect;
+	unsigned nseg;
+	/* the last request's virtio status, STATUS_NONE if none */
+	int last_status;
+	/* the daemon */
+	bool daemon_exit_expected;
+	bool daemon_reaped;
+	int daemon_wstatus;
+};
+
+struct result {
+	int rc;	    /* 0, -errno, or CMD_USAGE */
+	int status; /* virtio status of the failing request */
+	char msg[512];
+};
+
+struct cmd {
+	const char *name;
+	int min_args, max_args; /* after the name */
+	bool high_level;	/* needs an initialised device */
+	void (*fn)(struct session *s, int argc, char **argv,
+		   struct result *res);
+	const char *usage, *help;
+};
+
+/* A table of commands; find_cmd() searches every table in order. */
+struct cmd_table {
+	const struct cmd *cmds;
+	size_t n;
+};
+extern const struct cmd_table hostile_cmds, bench_cmds, xl_cmds;
+
+/* Helpers for command implementations (defined in sim_guest.c). */
+void fail_msg(struct result *res, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *status_name(int st);
+const char *rc_name(int rc);
+/* Decimal or 0x-hex, nothing else; no sign, no overflow. */
+bool parse_u64(const char *s, uint64_t *v);
+bool parse_uint(const char *s, unsigned max, unsigned *v);
+int read_file(const char *path, uint8_t **buf, size_t *len, struct result *res);
+int write_file(const char *path, const uint8_t *buf, size_t len,
+	       struct result *res);
+int host_pread(const char *path, uint64_t off, uint8_t *buf, size_t len);
+uint64_t rnd(uint64_t *s);
+uint64_t rnd_range(uint64_t *s, uint64_t lo, uint64_t hi);
+void rnd_fill(uint64_t *s, uint8_t *buf, size_t len);
+uint64_t seed_of(uint64_t seed);
+struct disk *cur_disk(struct session *s);
+/* Initialise the current device if it is not ready (after raw accesses). */
+int ensure_ready(struct session *s, struct disk *dk, struct result *res);
+void req_defaults(struct session *s, struct greq *r);
+/* Run one request synchronously; a non-OK status fails with -EIO. */
+int run_req(struct session *s, struct disk *dk, struct greq *r,
+	    struct result *res);
+int check_block_args(const char *off_s, const char *len_s, uint64_t *off,
+		     uint64_t *len, struct result *res);
+int do_rw(struct session *s, struct disk *dk, bool write, uint64_t off,
+	  uint8_t *buf, uint64_t len, struct result *res);
+
+#endif
