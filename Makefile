@@ -18,6 +18,11 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+# Boot integration: Debian 12's SysV layout, and systemd (which also looks
+# in /usr/local/lib/systemd/system).
+INITDIR ?= /etc/init.d
+DEFAULTDIR ?= /etc/default
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
 XEN_PKGS := xencontrol xendevicemodel xenforeignmemory xenevtchn xenstore
 
@@ -101,6 +106,7 @@ UNIT_DEPS_test_virtqueue := virtqueue.o log.o
 UNIT_DEPS_test_blk := virtio_blk.o virtqueue.o aio_engine.o image.o loop.o log.o
 # test_guest_mem tests the real guest_mem.o over its own fake Xen library.
 UNIT_DEPS_test_guest_mem := guest_mem.o log.o
+UNIT_DEPS_test_xs_backend := xs_values.o log.o
 UNIT_NO_FAKES := test_guest_mem
 unit_fakes = $(if $(filter $(1),$(UNIT_NO_FAKES)),,$(UNIT_FAKES))
 
@@ -138,12 +144,22 @@ bench: deps
 	scripts/bench $(BUILD)
 
 fuzz:
-	@echo "make fuzz: not built yet (issue 5)"; exit 1
+	$(MAKE) -f tests/fuzz/fuzz.mk run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# The init script and unit get the daemon's installed path; an existing
+# /etc/default file (the administrator's settings) is kept.
 install: $(DAEMON)
 	install -D -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/xen-virtio-blk
-	if [ -f docs/xen-virtio-blk.8 ]; then \
-		install -D -m 0644 docs/xen-virtio-blk.8 $(DESTDIR)$(MANDIR)/man8/xen-virtio-blk.8; fi
+	install -D -m 0644 docs/xen-virtio-blk.8 $(DESTDIR)$(MANDIR)/man8/xen-virtio-blk.8
+	sed 's|/usr/sbin/xen-virtio-blk|$(SBINDIR)/xen-virtio-blk|' \
+		scripts/init.d/xen-virtio-blk >$(BUILD)/xen-virtio-blk.init
+	install -D -m 0755 $(BUILD)/xen-virtio-blk.init $(DESTDIR)$(INITDIR)/xen-virtio-blk
+	sed 's|/usr/sbin/xen-virtio-blk|$(SBINDIR)/xen-virtio-blk|' \
+		scripts/systemd/xen-virtio-blk.service >$(BUILD)/xen-virtio-blk.service
+	install -D -m 0644 $(BUILD)/xen-virtio-blk.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/xen-virtio-blk.service
+	[ -e $(DESTDIR)$(DEFAULTDIR)/xen-virtio-blk ] || \
+		install -D -m 0644 scripts/default/xen-virtio-blk $(DESTDIR)$(DEFAULTDIR)/xen-virtio-blk
 
 format:
 	clang-format -i src/*.c include/*.h tests/sim/*.[ch] tests/sim/lib/*.c \

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The command line. */
+/* The command line. Three modes: --domid N --disk SPEC... serves the given
+ * disks (manual, for debugging); --domid N alone serves every virtio disk
+ * xenstore lists for guest N (one process per guest); --watch is the dom0
+ * service that starts one --domid process per new guest. */
 #ifndef XVB_OPTIONS_H
 #define XVB_OPTIONS_H
 
@@ -14,6 +17,9 @@
 #define DISK_IRQ_MIN	  32	/* SPIs: 32..987 (GICv2/v3 SPI range) */
 #define DISK_IRQ_MAX	  987
 #define MAX_DOMID	  0x7FEF /* DOMID_FIRST_RESERVED - 1 */
+/* Where --watch writes its pid when detached and no --pidfile is given
+ * (XEN_RUN_DIR, as xencommons' daemons do). */
+#define DEFAULT_WATCH_PIDFILE "/run/xen/xen-virtio-blk.pid"
 
 struct disk_opts {
 	char path[4096];
@@ -30,6 +36,7 @@ struct options {
 	bool has_domid;
 	bool watch;
 	bool foreground;
+	bool syslog;	    /* log to syslog even in the foreground */
 	int log_level;	    /* enum log_level; default LOG_LVL_INFO */
 	char pidfile[4096]; /* empty: none */
 	unsigned ndisks;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* SIGTERM and SIGINT arrive through a signalfd in the event loop, so a
- * shutdown runs as an ordinary callback; SIGPIPE is ignored (a write to a
+/* SIGTERM and SIGINT (shutdown), SIGUSR1 (statistics) and SIGCHLD (the
+ * supervisor's children) arrive through a signalfd in the event loop, so
+ * each runs as an ordinary callback; SIGPIPE is ignored (a write to a
  * closed socket or pipe reports EPIPE instead of killing the daemon). */
 #ifndef XVB_SIGNALS_H
 #define XVB_SIGNALS_H
@@ -9,10 +10,10 @@
 
 #include "loop.h"
 
-/* Block SIGTERM/SIGINT and ignore SIGPIPE. Call before any thread exists:
- * threads inherit the mask, and a thread with the signals unblocked would
- * take the default action (exit) instead of leaving them to the signalfd.
- * 0, or -1 with a one-line reason in err. */
+/* Block SIGTERM/SIGINT/SIGUSR1/SIGCHLD and ignore SIGPIPE. Call before any
+ * thread exists: threads inherit the mask, and a thread with the signals
+ * unblocked would take the default action (exit) instead of leaving them to
+ * the signalfd. 0, or -1 with a one-line reason in err. */
 int signals_block(char *err, size_t errlen);
 
 struct signals;

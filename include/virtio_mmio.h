@@ -20,6 +20,11 @@ struct virtio_mmio_host {
 	void (*raise_irq)(void *opaque);
 	/* A write that returned VIRTIO_MMIO_DEFERRED is now done. */
 	void (*complete_deferred)(void *opaque, unsigned vcpu);
+	/* Optional (may be NULL): the device went live (DRIVER_OK accepted
+	 * and the device started; status has VIRTIO_CONFIG_S_DRIVER_OK) or
+	 * a reset finished (status 0). For the toolstack's view of the
+	 * device (xenstore state), not for the data path. */
+	void (*status_changed)(void *opaque, uint32_t status);
 	void *opaque;
 };
 

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* Wiring for one guest: handles, loop, memory, server, devices, signals. */
+#include <endian.h>
 #include <errno.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +53,7 @@ struct guest {
 	bool draining, forced;
 	unsigned busy; /* devices still finishing in-flight requests */
 	unsigned sigints;
+	struct guest_hooks hooks;
 };
 
 /* The Xen libraries' own messages: our callers report every failure in
@@ -137,6 +142,16 @@ static void host_complete_deferred(void *opaque, unsigned vcpu)
 	ioreq_server_complete(d->g->srv, vcpu);
 }
 
+static void host_status_changed(void *opaque, uint32_t status)
+{
+	struct guest_disk *d = opaque;
+	struct guest *g = d->g;
+	bool live = (status & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
+
+	if (g->hooks.driver_state)
+		g->hooks.driver_state(g->hooks.opaque, d->index, live);
+}
+
 static void on_invalidate(void *opaque)
 {
 	guest_mem_invalidate(opaque);
@@ -161,24 +176,42 @@ static void disk_quiesced(void *opaque)
 	one_drained(d->g);
 }
 
+static void start_drain(struct guest *g, const char *why)
+{
+	log_info("%s: finishing in-flight requests, then exiting", why);
+	g->draining = true;
+	/* One extra count held across the loop: a device may report done
+	 * from inside virtio_mmio_quiesce(). */
+	g->busy = g->ndisks + 1;
+	for (unsigned i = 0; i < g->ndisks; i++)
+		virtio_mmio_quiesce(g->disk[i].mmio, disk_quiesced,
+				    &g->disk[i]);
+	one_drained(g);
+}
+
+void guest_stop(struct guest *g, const char *why)
+{
+	if (!g->draining)
+		start_drain(g, why);
+}
+
 static void on_signal(void *opaque, int signo)
 {
 	struct guest *g = opaque;
 	const char *name = signo == SIGINT ? "SIGINT" : "SIGTERM";
 
+	if (signo == SIGUSR1) {
+		guest_log_stats(g);
+		if (g->hooks.stats)
+			g->hooks.stats(g->hooks.opaque);
+		return;
+	}
+	if (signo != SIGINT && signo != SIGTERM)
+		return; /* SIGCHLD: this process has no children of its own */
 	if (signo == SIGINT)
 		g->sigints++;
 	if (!g->draining) {
-		log_info("%s: finishing in-flight requests, then exiting",
-			 name);
-		g->draining = true;
-		/* One extra count held across the loop: a device may report
-		 * done from inside virtio_mmio_quiesce(). */
-		g->busy = g->ndisks + 1;
-		for (unsigned i = 0; i < g->ndisks; i++)
-			virtio_mmio_quiesce(g->disk[i].mmio, disk_quiesced,
-					    &g->disk[i]);
-		one_drained(g);
+		start_drain(g, name);
 		return;
 	}
 	if (signo == SIGINT && g->sigints >= 2) {
@@ -235,6 +268,8 @@ static int open_handles(struct guest *g, char *err, size_t errlen)
 	return 0;
 }
 
+/* Builds disk i; on failure frees what it built, so the caller's count of
+ * disks stays valid for guest_free(). */
 static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 		    int *status, char *err, size_t errlen)
 {
@@ -247,6 +282,7 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	struct virtio_mmio_host host = {
 	    .raise_irq = host_raise_irq,
 	    .complete_deferred = host_complete_deferred,
+	    .status_changed = host_status_changed,
 	    .opaque = d,
 	};
 	struct ioreq_window w = {
@@ -259,6 +295,7 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	char why[512];
 	int r;
 
+	memset(d, 0, sizeof(*d));
 	d->g = g;
 	d->index = i;
 	d->irq = o->irq;
@@ -273,7 +310,7 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	if (!d->mmio) {
 		set_err(err, errlen, "%s: cannot create the virtio-mmio device",
 			o->path);
-		return -1;
+		goto fail;
 	}
 	r = ioreq_server_add_window(g->srv, &w);
 	if (r == -EINVAL || r == -ENOSPC || r == -EEXIST)
@@ -282,11 +319,17 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	else if (r)
 		err[0] = '\0'; /* the ioreq layer has logged Xen's refusal */
 	if (r)
-		return -1;
+		goto fail;
 	log_info("disk %u: %s%s at 0x%llx, irq %u", i, o->path,
 		 o->read_only ? " (read-only)" : "",
 		 (unsigned long long)o->base, o->irq);
 	return 0;
+fail:
+	/* Never live: nothing is in flight and no ring is mapped. */
+	virtio_mmio_free(d->mmio);
+	virtio_blk_free(d->blk);
+	memset(d, 0, sizeof(*d));
+	return -1;
 }
 
 struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
@@ -329,18 +372,129 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 		goto fail;
 	ioreq_server_on_invalidate(g->srv, on_invalidate, g->gm);
 	for (unsigned i = 0; i < ndisks; i++) {
-		g->ndisks = i + 1; /* guest_free() takes the partial one too */
 		if (add_disk(g, i, &disks[i], status, err, errlen) < 0)
 			goto fail;
+		g->ndisks = i + 1;
 	}
 	g->sig = signals_new(g->loop, on_signal, g, err, errlen);
 	if (!g->sig)
 		goto fail;
-	log_info("ready: domain %u, %u disk(s)", domid, ndisks);
+	if (ndisks)
+		log_info("ready: domain %u, %u disk(s)", domid, ndisks);
 	return g;
 fail:
 	guest_free(g);
 	return NULL;
+}
+
+void guest_set_hooks(struct guest *g, const struct guest_hooks *h)
+{
+	if (h)
+		g->hooks = *h;
+	else
+		memset(&g->hooks, 0, sizeof(g->hooks));
+}
+
+int guest_add_disk(struct guest *g, const struct disk_opts *d, int *status,
+		   char *err, size_t errlen)
+{
+	unsigned i = g->ndisks;
+
+	*status = 1;
+	err[0] = '\0';
+	if (g->draining) {
+		set_err(err, errlen, "%s: the backend is shutting down",
+			d->path);
+		return -1;
+	}
+	if (i >= MAX_DISKS) {
+		set_err(err, errlen, "%s: at most %d disks per guest", d->path,
+			MAX_DISKS);
+		*status = 2;
+		return -1;
+	}
+	if (add_disk(g, i, d, status, err, errlen) < 0)
+		return -1;
+	g->ndisks = i + 1;
+	return (int)i;
+}
+
+unsigned guest_ndisks(const struct guest *g)
+{
+	return g->ndisks;
+}
+
+struct loop *guest_loop(struct guest *g)
+{
+	return g->loop;
+}
+
+void guest_disk_info(const struct guest *g, unsigned i,
+		     struct guest_disk_info *info)
+{
+	const struct guest_disk *d = &g->disk[i];
+	struct virtio_blk_stats st;
+	uint32_t blk_size = 0;
+
+	memset(info, 0, sizeof(*info));
+	virtio_blk_get_stats(d->blk, &st);
+	info->sectors = st.capacity_sectors;
+	info->features = virtio_blk_ops.features(d->blk);
+	/* The config space is little-endian (virtio 1.2 §5.2.4). */
+	virtio_blk_ops.config_read(d->blk,
+				   offsetof(struct virtio_blk_config, blk_size),
+				   &blk_size, sizeof(blk_size));
+	info->sector_size = le32toh(blk_size);
+	if (!(info->features & (1ULL << VIRTIO_BLK_F_BLK_SIZE)) ||
+	    !info->sector_size)
+		info->sector_size = 512;
+	info->queues = virtio_blk_ops.num_queues;
+	info->queue_size = virtio_blk_ops.queue_num_max;
+	info->read_only = (info->features & (1ULL << VIRTIO_BLK_F_RO)) != 0;
+}
+
+void guest_disk_stats(const struct guest *g, unsigned i,
+		      struct virtio_blk_stats *st)
+{
+	virtio_blk_get_stats(g->disk[i].blk, st);
+}
+
+void guest_log_stats(const struct guest *g)
+{
+	struct ioreq_stats is;
+
+	for (unsigned i = 0; i < g->ndisks; i++) {
+		struct virtio_blk_stats st;
+
+		virtio_blk_get_stats(g->disk[i].blk, &st);
+		log_info("stats: disk %u (%s): read %llu req %llu B, write "
+			 "%llu req %llu B, flush %llu, discard/write-zeroes "
+			 "%llu, other %llu, errors %llu, unsupported %llu, in "
+			 "flight %llu, notifications %llu, interrupts %llu",
+			 i, g->disk[i].path, (unsigned long long)st.reqs[0],
+			 (unsigned long long)st.bytes_read,
+			 (unsigned long long)st.reqs[1],
+			 (unsigned long long)st.bytes_written,
+			 (unsigned long long)st.reqs[2],
+			 (unsigned long long)st.reqs[3],
+			 (unsigned long long)st.reqs[4],
+			 (unsigned long long)st.errors,
+			 (unsigned long long)st.unsupported,
+			 (unsigned long long)st.in_flight,
+			 (unsigned long long)st.notifies,
+			 (unsigned long long)st.interrupts);
+	}
+	if (!g->srv)
+		return;
+	ioreq_server_get_stats(g->srv, &is);
+	log_info("stats: ioreq: %llu requests (%llu reads, %llu writes, %llu "
+		 "invalidates, %llu other, %llu outside any disk), %llu "
+		 "interrupts",
+		 (unsigned long long)is.ioreqs, (unsigned long long)is.reads,
+		 (unsigned long long)is.writes,
+		 (unsigned long long)is.invalidates,
+		 (unsigned long long)is.other, (unsigned long long)is.outside,
+		 (unsigned long long)is.irqs);
 }
 
 int guest_run(struct guest *g)

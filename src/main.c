@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* xen-virtio-blk: parse, detach, serve one guest, exit with a status that
+/* xen-virtio-blk: parse, detach, run one of the three modes (--watch,
+ * --domid N from xenstore, --domid N --disk ...), exit with a status that
  * tells why: 0 clean stop, 1 runtime failure, 2 bad configuration. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemonize.h"
@@ -11,6 +14,8 @@
 #include "log.h"
 #include "options.h"
 #include "signals.h"
+#include "supervisor.h"
+#include "xs_backend.h"
 
 /* Large (MAX_DISKS paths): static rather than on the stack. */
 static struct options opts;
@@ -30,10 +35,82 @@ static int absolute_pidfile(char *path, size_t len)
 	return 0;
 }
 
+static const char *level_name(int level)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+
+	return level >= 0 && level <= LOG_LVL_DEBUG ? names[level] : "info";
+}
+
+/* What one mode needs from main: run it, then free it. */
+struct mode {
+	struct guest *g;
+	struct xs_backend *xsb;
+	struct supervisor *sup;
+};
+
+static int mode_new(struct mode *m, char *err, size_t errlen)
+{
+	int status = 1;
+
+	err[0] = '\0';
+	if (opts.watch) {
+		struct supervisor_params p = {
+		    .exe = "/proc/self/exe",
+		    .argv0 = "xen-virtio-blk",
+		    .log_level = level_name(opts.log_level),
+		    /* A detached supervisor's stderr is /dev/null. */
+		    .child_syslog = !opts.foreground || opts.syslog,
+		};
+
+		m->sup = supervisor_new(&p, err, errlen);
+		return m->sup ? 0 : 1;
+	}
+	if (opts.ndisks == 0) {
+		m->xsb = xs_backend_new(opts.domid, &status, err, errlen);
+		return m->xsb ? 0 : status;
+	}
+	m->g = guest_new(opts.domid, opts.disks, opts.ndisks, &status, err,
+			 errlen);
+	return m->g ? 0 : status;
+}
+
+static int mode_run(struct mode *m)
+{
+	if (m->sup)
+		return supervisor_run(m->sup);
+	if (m->xsb)
+		return xs_backend_run(m->xsb);
+	return guest_run(m->g);
+}
+
+static void mode_free(struct mode *m)
+{
+	supervisor_free(m->sup);
+	xs_backend_free(m->xsb);
+	guest_free(m->g);
+}
+
+/* /run/xen is created by xencommons/Debian's xen script; make sure of it
+ * for our default pidfile (XEN_RUN_DIR is mode 0700 there too). */
+static void make_run_dir(const char *pidfile)
+{
+	char dir[sizeof(opts.pidfile)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", pidfile);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		log_warn("cannot create %s: %s", dir, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	char err[1024], ident[64];
-	struct guest *g;
+	struct mode m = {0};
 	int status;
 
 	switch (options_parse(argc, argv, &opts, err, sizeof(err))) {
@@ -43,10 +120,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
-	if (opts.watch) {
-		fprintf(stderr, "xen-virtio-blk: --watch: not available yet\n");
-		return 2;
-	}
+	if (opts.watch && !opts.foreground && !opts.pidfile[0])
+		strcpy(opts.pidfile, DEFAULT_WATCH_PIDFILE);
 	if (absolute_pidfile(opts.pidfile, sizeof(opts.pidfile)) < 0) {
 		fprintf(
 		    stderr,
@@ -55,8 +130,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	snprintf(ident, sizeof(ident), "xen-virtio-blk[dom%u]", opts.domid);
-	log_init(ident, !opts.foreground, opts.log_level);
+	if (opts.watch)
+		snprintf(ident, sizeof(ident), "xen-virtio-blk");
+	else
+		snprintf(ident, sizeof(ident), "xen-virtio-blk[dom%u]",
+			 opts.domid);
+	log_init(ident, !opts.foreground || opts.syslog, opts.log_level);
 	if (!opts.foreground) {
 		/* Start-up errors reach both syslog and the terminal. */
 		log_also_stderr(true);
@@ -71,22 +150,24 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	g = guest_new(opts.domid, opts.disks, opts.ndisks, &status, err,
-		      sizeof(err));
-	if (!g) {
+	status = mode_new(&m, err, sizeof(err));
+	if (status) {
 		if (err[0])
 			log_error("%s", err);
+		mode_free(&m);
 		return status;
 	}
+	if (opts.pidfile[0] && !strcmp(opts.pidfile, DEFAULT_WATCH_PIDFILE))
+		make_run_dir(opts.pidfile);
 	if (opts.pidfile[0] && pidfile_write(opts.pidfile, err, sizeof(err))) {
 		log_error("%s", err);
-		guest_free(g);
+		mode_free(&m);
 		return 1;
 	}
 	if (!opts.foreground) {
 		if (daemonize_ready(err, sizeof(err)) < 0) {
 			log_error("%s", err);
-			guest_free(g);
+			mode_free(&m);
 			if (opts.pidfile[0])
 				pidfile_remove(opts.pidfile);
 			return 1;
@@ -94,8 +175,8 @@ int main(int argc, char **argv)
 		log_also_stderr(false);
 	}
 
-	status = guest_run(g);
-	guest_free(g);
+	status = mode_run(&m);
+	mode_free(&m);
 	if (opts.pidfile[0])
 		pidfile_remove(opts.pidfile);
 	log_info("exiting with status %d", status);

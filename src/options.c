@@ -231,12 +231,21 @@ out:
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: " PROG " --domid N --disk SPEC [--disk SPEC]... "
+		"Usage: " PROG " --watch [OPTION]...\n"
+		"       " PROG " --domid N [OPTION]...\n"
+		"       " PROG " --domid N --disk SPEC [--disk SPEC]... "
 		"[OPTION]...\n"
-		"Serve virtio-mmio block devices to Xen guest domain N.\n"
+		"Serve virtio-mmio block devices to Xen guests.\n"
 		"\n"
-		"  --domid N          the guest's domain id (0..%d)\n"
-		"  --disk SPEC        one disk (up to %d), in guest order:\n"
+		"  --watch            the dom0 service: one backend process "
+		"per guest that xl\n"
+		"                     gives virtio disks (see "
+		"xen-virtio-blk(8))\n"
+		"  --domid N          the guest's domain id (0..%d); without "
+		"--disk, serve\n"
+		"                     every virtio disk xenstore lists for it\n"
+		"  --disk SPEC        one disk (up to %d), in guest order, "
+		"bypassing xenstore:\n"
 		"                       PATH[,ro][,base=ADDR][,irq=N]"
 		"[,serial=S]\n"
 		"                     PATH  raw image file or block device\n"
@@ -250,12 +259,16 @@ static void usage(FILE *f)
 		"no comma\n"
 		"  -F, --foreground   stay attached and log to stderr "
 		"(default: detach, syslog)\n"
+		"  --syslog           log to syslog (facility daemon) even in "
+		"the foreground\n"
 		"  --log-level LEVEL  error, warn, info (default) or debug\n"
-		"  --pidfile PATH     write the daemon's pid to PATH\n"
-		"  --watch            serve the disks xl sets up in xenstore "
-		"(not available yet)\n"
+		"  --pidfile PATH     write the daemon's pid to PATH (--watch, "
+		"detached:\n"
+		"                     " DEFAULT_WATCH_PIDFILE " unless given)\n"
 		"  -h, --help         show this help and exit\n"
-		"  --version          show the version and exit\n",
+		"  --version          show the version and exit\n"
+		"SIGTERM: finish in-flight requests, clean up, exit 0. "
+		"SIGUSR1: log statistics.\n",
 		MAX_DOMID, MAX_DISKS, DISK_MMIO_STRIDE, DEFAULT_MMIO_BASE,
 		DISK_MMIO_STRIDE, DISK_IRQ_MIN, DISK_IRQ_MAX, DEFAULT_SPI);
 }
@@ -266,6 +279,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_PIDFILE,
 	OPT_WATCH,
+	OPT_SYSLOG,
 	OPT_VERSION,
 };
 
@@ -276,6 +290,7 @@ static const struct option long_options[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"pidfile", required_argument, NULL, OPT_PIDFILE},
     {"watch", no_argument, NULL, OPT_WATCH},
+    {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -403,6 +418,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		case OPT_WATCH:
 			o->watch = true;
 			break;
+		case OPT_SYSLOG:
+			o->syslog = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return OPTIONS_EXIT;
@@ -423,14 +441,22 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		return fail(err, errlen,
 			    "'%s': unexpected argument (see --help)",
 			    argv[optind]);
+	if (o->watch && o->has_domid)
+		return fail(err, errlen,
+			    "--domid %u: --watch serves every guest and takes "
+			    "no --domid",
+			    o->domid);
+	if (o->watch && o->ndisks)
+		return fail(err, errlen,
+			    "--disk '%s': --watch takes its disks from "
+			    "xenstore, not --disk",
+			    specs[0]);
 	if (o->ndisks && !o->has_domid)
 		return fail(err, errlen, "--disk '%s': --disk requires --domid",
 			    specs[0]);
 	if (!o->watch && !o->has_domid)
-		return fail(err, errlen, "--domid: required (see --help)");
-	if (!o->watch && !o->ndisks)
 		return fail(err, errlen,
-			    "--disk: at least one is required (see --help)");
+			    "--domid: required, or --watch (see --help)");
 	if (cross_check(o, specs, err, errlen))
 		return OPTIONS_ERROR;
 	return OPTIONS_OK;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* signalfd for SIGTERM/SIGINT; SIGPIPE ignored. */
+/* signalfd for SIGTERM/SIGINT/SIGUSR1/SIGCHLD; SIGPIPE ignored. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,11 +18,13 @@ struct signals {
 	void *opaque;
 };
 
-static void shutdown_set(sigset_t *set)
+static void handled_set(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGCHLD);
 }
 
 int signals_block(char *err, size_t errlen)
@@ -36,10 +38,11 @@ int signals_block(char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
-	shutdown_set(&set);
+	handled_set(&set);
 	r = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (r) {
-		snprintf(err, errlen, "cannot block SIGTERM/SIGINT: %s",
+		snprintf(err, errlen,
+			 "cannot block SIGTERM/SIGINT/SIGUSR1/SIGCHLD: %s",
 			 strerror(r));
 		return -1;
 	}
@@ -73,7 +76,7 @@ struct signals *signals_new(struct loop *loop,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	shutdown_set(&set);
+	handled_set(&set);
 	s->fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (s->fd < 0) {
 		snprintf(err, errlen, "signalfd: %s", strerror(errno));

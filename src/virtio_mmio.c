@@ -160,6 +160,8 @@ static void reset_done(void *opaque)
 		return; /* a second done() from a confused device */
 	clear_state(t);
 	t->resetting = false;
+	if (t->host.status_changed)
+		t->host.status_changed(t->host.opaque, 0);
 	memcpy(waiters, t->reset_waiters, sizeof(waiters));
 	memset(t->reset_waiters, 0, sizeof(t->reset_waiters));
 	/* Completed inside ops->reset(): the write returns 0 to its caller,
@@ -242,6 +244,8 @@ static void driver_ok(struct virtio_mmio *t)
 		return;
 	t->started = true;
 	t->ops->start(t->dev, t->vqs, t->nq, &t->notify);
+	if (t->host.status_changed)
+		t->host.status_changed(t->host.opaque, t->status);
 }
 
 static int write_status(struct virtio_mmio *t, uint32_t val, unsigned vcpu)

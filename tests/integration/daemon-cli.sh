@@ -24,7 +24,7 @@ bad() {
 }
 
 bad
-bad --domid 1
+bad --watch --domid 1
 bad --disk "$T/disk.img"
 bad --domid x --disk "$T/disk.img"
 bad --domid 1 --disk "$T/disk.img" --frobnicate

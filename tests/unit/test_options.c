@@ -270,7 +270,15 @@ static void test_missing_required(void)
 	check_error(__LINE__, "--domid", "required",
 		    (const char *const[]){NULL});
 	ERR("--domid", "required", "-F");
-	ERR("--disk", "at least one", "--domid", "1");
+	/* --domid alone is xenstore mode; --watch takes neither. */
+	CHECK_EQ(PARSE("--domid", "1"), OPTIONS_OK);
+	CHECK(opts.has_domid && opts.ndisks == 0 && !opts.watch);
+	ERR("--domid 4", "takes no --domid", "--watch", "--domid", "4");
+	ERR("--disk 'a.img'", "not --disk", "--watch", "--disk", "a.img");
+	CHECK_EQ(PARSE("--watch", "--syslog", "-F"), OPTIONS_OK);
+	CHECK(opts.watch && opts.syslog && opts.foreground);
+	CHECK_EQ(PARSE("--domid", "1"), OPTIONS_OK);
+	CHECK(!opts.syslog);
 }
 
 static void test_bad_domid(void)
