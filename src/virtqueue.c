@@ -55,10 +55,17 @@ static void unmap_rings(struct virtq *vq)
 	vq->used = NULL;
 }
 
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
+			   uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
 int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 		bool indirect)
 {
 	unsigned num = vq->num;
+	uint64_t desc_size, avail_size, used_size;
 
 	virtq_stop(vq);
 	vq->gm = gm;
@@ -72,16 +79,28 @@ int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 		return -EINVAL;
 	/* 2.7 table "Virtqueue Part Size": the 6 covers flags, idx and the
 	 * event word after the ring. */
-	vq->desc = guest_mem_map_range(
-	    gm, vq->desc_gpa, sizeof(struct vring_desc) * num, &vq->desc_map);
-	vq->avail =
-	    guest_mem_map_range(gm, vq->avail_gpa, 6 + 2 * num, &vq->avail_map);
-	vq->used = guest_mem_map_range(gm, vq->used_gpa,
-				       6 + sizeof(struct vring_used_elem) * num,
+	desc_size = sizeof(struct vring_desc) * num;
+	avail_size = 6 + 2 * num;
+	used_size = 6 + sizeof(struct vring_used_elem) * num;
+	vq->desc = guest_mem_map_range(gm, vq->desc_gpa, desc_size,
+				       &vq->desc_map);
+	vq->avail = guest_mem_map_range(gm, vq->avail_gpa, avail_size,
+					&vq->avail_map);
+	vq->used = guest_mem_map_range(gm, vq->used_gpa, used_size,
 				       &vq->used_map);
 	if (!vq->desc || !vq->avail || !vq->used) {
 		unmap_rings(vq);
 		return -EFAULT;
+	}
+	/* The used ring is the only part we write. Overlapping it with what
+	 * the driver writes would let our flags and avail_event stores move
+	 * avail->idx under us (found by fuzzing: the notify loop then never
+	 * drains). The mappings above succeeded, so no range wraps. */
+	if (ranges_overlap(vq->used_gpa, used_size, vq->desc_gpa, desc_size) ||
+	    ranges_overlap(vq->used_gpa, used_size, vq->avail_gpa,
+			   avail_size)) {
+		unmap_rings(vq);
+		return -EINVAL;
 	}
 	vq->event_idx = event_idx;
 	vq->indirect = indirect;

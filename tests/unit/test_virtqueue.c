@@ -643,6 +643,14 @@ static void test_start_rejects(void)
 	check_start_fails(16, DESC_GPA, end - 32, USED_GPA, -EFAULT);
 	check_start_fails(16, DESC_GPA, AVAIL_GPA, end - 132, -EFAULT);
 	check_start_fails(16, DESC_GPA, AVAIL_GPA, UINT64_MAX - 3, -EFAULT);
+	/* The used ring (the part we write) over the avail ring or the
+	 * descriptor table: our stores would move the driver's indices. */
+	check_start_fails(4, DESC_GPA, DESC_GPA + 0x102, DESC_GPA + 0x104,
+			  -EINVAL);
+	check_start_fails(16, DESC_GPA, AVAIL_GPA, AVAIL_GPA + 36, -EINVAL);
+	check_start_fails(16, DESC_GPA, AVAIL_GPA, DESC_GPA + 16 * 15, -EINVAL);
+	check_start_fails(16, DESC_GPA + 0x100, AVAIL_GPA, DESC_GPA + 0x100 - 4,
+			  -EINVAL);
 
 	/* Boundaries that must work: sizes 1 and the maximum, and each ring
 	 * ending exactly at the end of RAM (sizes 16n, 6+2n, 6+8n; 2.7). */
@@ -651,6 +659,8 @@ static void test_start_rejects(void)
 		       RAM_BASE + 0x9000);
 	check_start_ok(16, end - 16 * 16, AVAIL_GPA, USED_GPA);
 	check_start_ok(16, DESC_GPA, end - (6 + 2 * 16), USED_GPA);
+	/* Adjacent but not overlapping: desc | avail | used back to back. */
+	check_start_ok(16, DESC_GPA, DESC_GPA + 256, DESC_GPA + 256 + 40);
 	fake_guest_mem_free(gm);
 	/* 6 + 8n is never a multiple of 4: give RAM an odd end. */
 	gm = fake_guest_mem_new(RAM_BASE, 0x8000 + 6 + 8 * 16);

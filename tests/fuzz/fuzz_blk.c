@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* libFuzzer target: the virtio-blk request parser (src/virtio_blk.c) with
+ * its real I/O engine, event loop and a small raw image on tmpfs. The input
+ * fills guest RAM (rings, headers, DISCARD segments), picks the features
+ * and then plays the transport and the driver: notifies, ring index bumps,
+ * RAM stores, resets, config reads, shutdown. Checked: no crash or
+ * sanitizer report; whenever the device is idle every popped chain has
+ * exactly one used entry and it is published; no guest_mem pin outlives its
+ * request; nothing is pushed after reset().
+ *
+ * io_destroy() takes tens of milliseconds, so the devices (one per
+ * read-only/serial/queue-size combination), the loop and guest RAM are made
+ * once and reused: each input starts the device like a freshly booted
+ * driver and ends with a device reset, so an input also checks that reset
+ * leaves nothing behind for the next one. A crash that needs the history of
+ * earlier inputs shows up as one that does not reproduce alone.
+ *
+ * Input: a 12-byte header { u8 cfg; u8 num; u16 n; u16 desc, avail, used;
+ * u16 unused }, n bytes copied to guest RAM (at most PREFILL_MAX), then
+ * 8-byte records { u8 op; u8 a; u16 b; u32 v } (enum rec).
+ *   cfg: 1 read-only, 2 serial given, 4 queue_size 4 (else the default),
+ *        8 rings at the header's offsets (aligned down; they may overlap)
+ *        instead of the fixed DESC_OFF, AVAIL_OFF, USED_OFF,
+ *        0x10 EVENT_IDX, 0x20 INDIRECT_DESC, 0x40 DISCARD,
+ *        0x80 WRITE_ZEROES (features only if offered)
+ *   num: QueueNum = 1 << (num % 9) */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "fake_guest_mem.h"
+#include "fuzz_input.h"
+#include "log.h"
+#include "loop.h"
+#include "virtio_blk.h"
+
+#define RAM_BASE    0x40000000ull
+#define RAM_SIZE    (256u << 10)
+#define PREFILL_MAX 0x8000u
+#define DESC_OFF    0x0000u
+#define AVAIL_OFF   0x1000u
+#define USED_OFF    0x2000u
+#define USED_END    (USED_OFF + 6 + 8 * 256 + 2)
+#define IMAGE_SIZE  (1u << 20)
+
+#define F(bit) (1ull << (bit))
+
+enum rec {
+	REC_NOTIFY,  /* QueueNotify */
+	REC_RUN,     /* let the loop run until the device is idle */
+	REC_KICK,    /* the driver makes a more entries available */
+	REC_RAM,     /* the driver stores v at RAM offset 4 * b */
+	REC_RESET,   /* device reset; restart unless a & 1 */
+	REC_CONFIG,  /* config space read */
+	REC_QUIESCE, /* shutdown, if a is 0x51 */
+	REC_STATS,   /* statistics */
+};
+
+struct fz {
+	struct loop *loop;
+	struct guest_mem *gm;
+	uint8_t *ram;
+	struct virtio_blk *b;
+	struct virtq vq;
+	uint8_t cfg;
+	bool own_rings; /* cfg & 8: the rings are where the input says */
+	uint32_t desc, avail, used; /* ring offsets in RAM */
+	uint16_t num;
+	unsigned queue_size;
+	bool started, quiesced, reset_pending, quiesce_pending;
+	int pump_fd;
+	bool (*until)(struct fz *f);
+};
+
+static char image_path[64];
+static struct fz fz;
+static struct virtio_blk *devices[8];
+
+static unsigned in_flight(struct fz *f)
+{
+	struct virtio_blk_stats st;
+
+	virtio_blk_get_stats(f->b, &st);
+	return (unsigned)st.in_flight;
+}
+
+/* ------------------------------------------------------- the transport */
+
+static void on_used(void *opaque)
+{
+	struct fz *f = opaque;
+
+	/* Interrupts only while started (after reset the device is quiet). */
+	FUZZ_ASSERT(f->started);
+}
+
+static void on_needs_reset(void *opaque)
+{
+	struct fz *f = opaque;
+
+	FUZZ_ASSERT(f->started);
+}
+
+static const struct virtio_notify notify = {
+    .used = on_used,
+    .needs_reset = on_needs_reset,
+    .opaque = &fz,
+};
+
+static void reset_done(void *opaque)
+{
+	struct fz *f = opaque;
+
+	FUZZ_ASSERT(f->reset_pending);
+	f->reset_pending = false;
+}
+
+static void quiesce_done(void *opaque)
+{
+	struct fz *f = opaque;
+
+	FUZZ_ASSERT(f->quiesce_pending);
+	f->quiesce_pending = false;
+}
+
+/* The always-readable eventfd: runs once per loop round and stops the loop
+ * when the awaited condition holds. A device that never gets there is a
+ * hang, which libFuzzer's -timeout reports. */
+static void on_pump(void *opaque, uint32_t events)
+{
+	struct fz *f = opaque;
+
+	(void)events;
+	if (f->until(f))
+		loop_stop(f->loop);
+}
+
+static bool idle(struct fz *f)
+{
+	return in_flight(f) == 0;
+}
+
+static bool reset_finished(struct fz *f)
+{
+	return !f->reset_pending;
+}
+
+static bool quiesce_finished(struct fz *f)
+{
+	return !f->quiesce_pending;
+}
+
+static void run_until(struct fz *f, bool (*until)(struct fz *f))
+{
+	if (until(f))
+		return;
+	f->until = until;
+	FUZZ_ASSERT(loop_run(f->loop) == 0);
+}
+
+/* Idle: every chain taken has its used entry, published (§2.7.8), and
+ * nothing is pinned any more. */
+static void check_idle(struct fz *f)
+{
+	uint16_t idx;
+
+	FUZZ_ASSERT(fake_guest_mem_pins(f->gm) == 0);
+	if (!f->started)
+		return;
+	FUZZ_ASSERT(f->vq.used_idx == f->vq.last_avail);
+	/* Only meaningful if nothing but the device writes the used ring. */
+	if (f->own_rings)
+		return;
+	memcpy(&idx, f->ram + USED_OFF + 2, 2);
+	FUZZ_ASSERT(le16toh(idx) == f->vq.used_idx);
+}
+
+/* FEATURES_OK, QueueReady and DRIVER_OK, as the transport does them. */
+static void start(struct fz *f)
+{
+	uint64_t offer = virtio_blk_ops.features(f->b);
+	int rc;
+	uint64_t want = F(VIRTIO_F_VERSION_1) | F(VIRTIO_BLK_F_SEG_MAX) |
+			F(VIRTIO_BLK_F_SIZE_MAX) | F(VIRTIO_BLK_F_BLK_SIZE) |
+			F(VIRTIO_BLK_F_FLUSH) | F(VIRTIO_BLK_F_RO);
+
+	FUZZ_ASSERT(offer & F(VIRTIO_F_VERSION_1));
+	if (f->cfg & 0x10)
+		want |= F(VIRTIO_RING_F_EVENT_IDX);
+	if (f->cfg & 0x20)
+		want |= F(VIRTIO_RING_F_INDIRECT_DESC);
+	if (f->cfg & 0x40)
+		want |= F(VIRTIO_BLK_F_DISCARD);
+	if (f->cfg & 0x80)
+		want |= F(VIRTIO_BLK_F_WRITE_ZEROES);
+	want &= offer;
+	/* Legacy drivers and unoffered bits are refused (the transport
+	 * filters both already; the device must not rely on it). */
+	FUZZ_ASSERT(
+	    !virtio_blk_ops.set_features(f->b, want & ~F(VIRTIO_F_VERSION_1)));
+	if (!(offer & F(50)))
+		FUZZ_ASSERT(!virtio_blk_ops.set_features(f->b, want | F(50)));
+	FUZZ_ASSERT(virtio_blk_ops.set_features(f->b, want));
+
+	/* A driver (re)initialising hands over a zeroed used ring. */
+	memset(f->ram + f->used, 0, 6 + 8u * f->num + 2);
+	memset(&f->vq, 0, sizeof(f->vq));
+	f->vq.num = f->num;
+	f->vq.desc_gpa = RAM_BASE + f->desc;
+	f->vq.avail_gpa = RAM_BASE + f->avail;
+	f->vq.used_gpa = RAM_BASE + f->used;
+	rc = virtq_start(&f->vq, f->gm, want & F(VIRTIO_RING_F_EVENT_IDX),
+			 want & F(VIRTIO_RING_F_INDIRECT_DESC));
+	/* The fixed rings are valid; the input's may be refused (overlap),
+	 * and the device then starts with its queue not ready. */
+	FUZZ_ASSERT(rc == 0 || f->own_rings);
+	f->started = true;
+	virtio_blk_ops.start(f->b, &f->vq, 1, &notify);
+}
+
+static void reset(struct fz *f)
+{
+	uint16_t used_idx = f->vq.used_idx;
+	uint16_t signalled = f->vq.signalled_used;
+
+	f->reset_pending = true;
+	f->started = false;
+	virtio_blk_ops.reset(f->b, reset_done, f);
+	run_until(f, reset_finished);
+	/* Completions after reset() only free resources. */
+	FUZZ_ASSERT(f->vq.used_idx == used_idx);
+	FUZZ_ASSERT(f->vq.signalled_used == signalled);
+	FUZZ_ASSERT(fake_guest_mem_pins(f->gm) == 0);
+	FUZZ_ASSERT(in_flight(f) == 0);
+	virtq_stop(&f->vq);
+}
+
+static void run_record(struct fz *f, struct fuzz_in *in)
+{
+	uint8_t op = fuzz_u8(in), a = fuzz_u8(in);
+	uint16_t b = fuzz_u16(in);
+	uint32_t v = fuzz_u32(in);
+	uint8_t cfg[64];
+	uint16_t idx;
+	uint32_t off;
+
+	switch (op & 7) {
+	case REC_NOTIFY:
+		/* The transport drops notifies before DRIVER_OK and after
+		 * shutdown started. */
+		if (f->started && !f->quiesced)
+			virtio_blk_ops.queue_notify(f->b, 0);
+		break;
+	case REC_RUN:
+		run_until(f, idle);
+		check_idle(f);
+		break;
+	case REC_KICK:
+		memcpy(&idx, f->ram + f->avail + 2, 2);
+		idx = htole16((uint16_t)(le16toh(idx) + a % 16));
+		memcpy(f->ram + f->avail + 2, &idx, 2);
+		break;
+	case REC_RAM:
+		/* Anywhere but the used ring, whose idx check_idle reads. */
+		off = 4u * b;
+		if (f->own_rings || off + 4 <= USED_OFF || off >= USED_END)
+			memcpy(f->ram + off, &v, 4);
+		break;
+	case REC_RESET:
+		if (f->quiesced)
+			break;
+		reset(f);
+		if (!(a & 1))
+			start(f);
+		break;
+	case REC_CONFIG:
+		off = b % 80;
+		FUZZ_ASSERT(
+		    virtio_blk_ops.config_read(f->b, off, cfg, 1u << (a % 4)) ==
+		    sizeof(struct virtio_blk_config));
+		break;
+	case REC_QUIESCE:
+		if (a != 0x51 || f->quiesced)
+			break;
+		f->quiesced = true;
+		f->quiesce_pending = true;
+		virtio_blk_ops.quiesce(f->b, quiesce_done, f);
+		run_until(f, quiesce_finished);
+		check_idle(f);
+		break;
+	case REC_STATS:
+		FUZZ_ASSERT(in_flight(f) <= f->queue_size);
+		break;
+	}
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const char *const dirs[] = {"/dev/shm", "/tmp"};
+	struct fz *f = &fz;
+	uint64_t one = 1;
+	int fd = -1;
+
+	(void)argc;
+	(void)argv;
+	log_init("fuzz_blk", false, LOG_LVL_ERROR);
+	/* An unnamed tmpfs file, opened by the device through /proc so that
+	 * nothing is left behind however the fuzzer exits. */
+	for (unsigned i = 0; i < 2 && fd < 0; i++)
+		fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, IMAGE_SIZE) < 0) {
+		perror("fuzz_blk: temporary image");
+		exit(1);
+	}
+	snprintf(image_path, sizeof(image_path), "/proc/self/fd/%d", fd);
+
+	f->gm = fake_guest_mem_new(RAM_BASE, RAM_SIZE);
+	f->ram = fake_guest_mem_ptr(f->gm);
+	f->loop = loop_new();
+	f->pump_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!f->loop || f->pump_fd < 0 ||
+	    write(f->pump_fd, &one, sizeof(one)) != sizeof(one) ||
+	    loop_add(f->loop, f->pump_fd, EPOLLIN, on_pump, f)) {
+		perror("fuzz_blk: loop");
+		exit(1);
+	}
+	return 0;
+}
+
+/* The device for cfg's low three bits, made on first use. */
+static struct virtio_blk *device(uint8_t cfg)
+{
+	static const char serial[] = "fuzz-serial-0123456789";
+	struct virtio_blk **b = &devices[cfg & 7];
+	struct virtio_blk_params p = {
+	    .path = image_path,
+	    .read_only = cfg & 1,
+	    .serial = cfg & 2 ? serial : NULL,
+	    .queue_size = cfg & 4 ? 4 : 0,
+	};
+	char err[256];
+
+	if (!*b) {
+		*b = virtio_blk_new(fz.loop, fz.gm, &p, err, sizeof(err));
+		if (!*b) {
+			fprintf(stderr, "fuzz_blk: %s\n", err);
+			abort();
+		}
+	}
+	return *b;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz *f = &fz;
+	struct fuzz_in in;
+	size_t n;
+
+	fuzz_in_init(&in, data, size);
+	f->cfg = fuzz_u8(&in);
+	f->num = (uint16_t)(1u << (fuzz_u8(&in) % 9));
+	n = fuzz_u16(&in);
+	f->own_rings = f->cfg & 8;
+	f->desc = fuzz_u16(&in) & ~15u;
+	f->avail = fuzz_u16(&in) & ~1u;
+	f->used = fuzz_u16(&in) & ~3u;
+	(void)fuzz_u16(&in);
+	if (!f->own_rings) {
+		f->desc = DESC_OFF;
+		f->avail = AVAIL_OFF;
+		f->used = USED_OFF;
+	}
+	f->queue_size = f->cfg & 4 ? 4 : 256;
+	f->b = device(f->cfg);
+	f->started = f->quiesced = false;
+	FUZZ_ASSERT(in_flight(f) == 0);
+
+	memset(f->ram, 0, RAM_SIZE);
+	if (n > PREFILL_MAX)
+		n = PREFILL_MAX;
+	fuzz_bytes(&in, f->ram, n < in.left ? n : in.left);
+
+	start(f);
+	while (in.left)
+		run_record(f, &in);
+	run_until(f, idle);
+	check_idle(f);
+	reset(f);
+	FUZZ_ASSERT(fake_guest_mem_ranges(f->gm) == 0);
+	return 0;
+}
