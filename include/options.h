@@ -39,6 +39,7 @@ struct options {
 	bool syslog;	    /* log to syslog even in the foreground */
 	int log_level;	    /* enum log_level; default LOG_LVL_INFO */
 	char pidfile[4096]; /* empty: none */
+	char runas[64];	    /* empty: stay root */
 	unsigned ndisks;
 	struct disk_opts disks[MAX_DISKS];
 };

@@ -21,6 +21,7 @@ struct supervisor_params {
 	const char *argv0;     /* the children's argv[0] */
 	const char *log_level; /* passed on as --log-level */
 	bool child_syslog;     /* children log to syslog (we are detached) */
+	const char *runas;     /* passed on as --runas, or NULL */
 };
 
 struct supervisor;

@@ -268,6 +268,23 @@ static int open_handles(struct guest *g, char *err, size_t errlen)
 	return 0;
 }
 
+/* Least privilege: from here on the handles act on this guest only, so a
+ * compromised daemon cannot reach another domain through them (the kernel
+ * enforces it). Everything later (windows, mappings, interrupts) targets
+ * the same domid. A kernel without the restrict calls gets a warning. */
+static void restrict_handles(struct guest *g)
+{
+	if (xendevicemodel_restrict(g->dmod, g->domid) < 0)
+		log_warn("cannot restrict xendevicemodel to domain %u: %s",
+			 g->domid, strerror(errno));
+	if (xenforeignmemory_restrict(g->fmem, g->domid) < 0)
+		log_warn("cannot restrict xenforeignmemory to domain %u: %s",
+			 g->domid, strerror(errno));
+	if (xenevtchn_restrict(g->xce, g->domid) < 0)
+		log_warn("cannot restrict xenevtchn to domain %u: %s", g->domid,
+			 strerror(errno));
+}
+
 /* Builds disk i; on failure frees what it built, so the caller's count of
  * disks stays valid for guest_free(). */
 static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
@@ -371,6 +388,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	if (!g->srv)
 		goto fail;
 	ioreq_server_on_invalidate(g->srv, on_invalidate, g->gm);
+	restrict_handles(g);
 	for (unsigned i = 0; i < ndisks; i++) {
 		if (add_disk(g, i, &disks[i], status, err, errlen) < 0)
 			goto fail;

@@ -15,6 +15,7 @@
 #include "options.h"
 #include "signals.h"
 #include "supervisor.h"
+#include "usergroup.h"
 #include "xs_backend.h"
 
 /* Large (MAX_DISKS paths): static rather than on the stack. */
@@ -61,6 +62,7 @@ static int mode_new(struct mode *m, char *err, size_t errlen)
 		    .log_level = level_name(opts.log_level),
 		    /* A detached supervisor's stderr is /dev/null. */
 		    .child_syslog = !opts.foreground || opts.syslog,
+		    .runas = opts.runas[0] ? opts.runas : NULL,
 		};
 
 		m->sup = supervisor_new(&p, err, errlen);
@@ -120,6 +122,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
+	if (opts.runas[0] && usergroup_check(opts.runas, err, sizeof(err))) {
+		fprintf(stderr, "xen-virtio-blk: %s\n", err);
+		return 2;
+	}
 	if (opts.watch && !opts.foreground && !opts.pidfile[0])
 		strcpy(opts.pidfile, DEFAULT_WATCH_PIDFILE);
 	if (absolute_pidfile(opts.pidfile, sizeof(opts.pidfile)) < 0) {
@@ -175,6 +181,16 @@ int main(int argc, char **argv)
 		log_also_stderr(false);
 	}
 
+	/* Set up as root; serve the guest as someone else. The supervisor
+	 * stays root: it starts the per-guest processes, which drop. */
+	if (opts.runas[0] && !opts.watch) {
+		if (usergroup_drop(opts.runas, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			mode_free(&m);
+			return 1;
+		}
+		log_info("running as %s", opts.runas);
+	}
 	status = mode_run(&m);
 	mode_free(&m);
 	if (opts.pidfile[0])

@@ -265,6 +265,9 @@ static void usage(FILE *f)
 		"  --pidfile PATH     write the daemon's pid to PATH (--watch, "
 		"detached:\n"
 		"                     " DEFAULT_WATCH_PIDFILE " unless given)\n"
+		"  --runas USER       once set up, drop root and run as USER "
+		"(--watch: its\n"
+		"                     per-guest processes do)\n"
 		"  -h, --help         show this help and exit\n"
 		"  --version          show the version and exit\n"
 		"SIGTERM: finish in-flight requests, clean up, exit 0. "
@@ -280,6 +283,7 @@ enum {
 	OPT_PIDFILE,
 	OPT_WATCH,
 	OPT_SYSLOG,
+	OPT_RUNAS,
 	OPT_VERSION,
 };
 
@@ -291,6 +295,7 @@ static const struct option long_options[] = {
     {"pidfile", required_argument, NULL, OPT_PIDFILE},
     {"watch", no_argument, NULL, OPT_WATCH},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
+    {"runas", required_argument, NULL, OPT_RUNAS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -420,6 +425,13 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			break;
 		case OPT_SYSLOG:
 			o->syslog = true;
+			break;
+		case OPT_RUNAS:
+			if (!*optarg || strlen(optarg) >= sizeof(o->runas))
+				return fail(err, errlen,
+					    "--runas '%s': not a user name",
+					    optarg);
+			strcpy(o->runas, optarg);
 			break;
 		case 'h':
 			usage(stdout);

@@ -94,17 +94,20 @@ exec_child(const char *exe, char *const argv[])
 static void spawn(struct supervisor *s, uint32_t domid)
 {
 	char dom[16];
-	char *argv[] = {
-	    (char *)s->p.argv0,
-	    "--domid",
-	    dom,
-	    "--foreground",
-	    "--log-level",
-	    (char *)s->p.log_level,
-	    s->p.child_syslog ? "--syslog" : NULL,
-	    NULL,
+	char *argv[10] = {
+	    (char *)s->p.argv0, "--domid",     dom,
+	    "--foreground",	"--log-level", (char *)s->p.log_level,
 	};
+	unsigned argc = 6;
 	pid_t pid;
+
+	if (s->p.child_syslog)
+		argv[argc++] = "--syslog";
+	if (s->p.runas) {
+		argv[argc++] = "--runas";
+		argv[argc++] = (char *)s->p.runas;
+	}
+	argv[argc] = NULL;
 
 	snprintf(dom, sizeof(dom), "%u", domid);
 	/* No restart loop, whatever happens to this one. */

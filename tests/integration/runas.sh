@@ -1,0 +1,21 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# Least privilege: with --runas the daemon sets up as root, then serves the
+# guest as an unprivileged user (and cannot become root again); a user
+# that does not exist is a configuration error (one line, exit 2).
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || pass "skipped: needs root to drop it"
+mkimage "$T/disk.img" 16M
+sim_ok --daemon-arg --runas --daemon-arg nobody --disk "$T/disk.img" \
+	-c 'random-io 200 7'
+grep -q 'running as nobody' "$T/err" ||
+	fail "the daemon did not report dropping root"
+
+"$DAEMON" --domid 1 --disk "$T/disk.img" --runas no-such-user-xvb \
+	--foreground >"$T/o" 2>"$T/e"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--runas with an unknown user: exit $rc, want 2"
+[ "$(wc -l <"$T/e")" -eq 1 ] || fail "--runas with an unknown user: not one line"
+grep -q "no-such-user-xvb" "$T/e" || fail "the error does not name the user"
+pass "serves as nobody after set-up; an unknown user is refused"
