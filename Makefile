@@ -120,6 +120,19 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call unit_fakes,test_$$*) \
 
 unit: $(UNIT_TESTS)
 
+# ------------------------------------------------ fault injection (tests)
+# libfault.so: an LD_PRELOAD library that fails, shortens or delays the
+# daemon's disk I/O from outside (tests/fault/libfault.c, used by
+# tests/faults/*.sh). Built without sanitizers: the ASan tree loads it after
+# the ASan runtime.
+LIBFAULT := $(BUILD)/libfault.so
+$(LIBFAULT): tests/fault/libfault.c | $(BUILD)
+	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -shared -o $@ $< \
+		-ldl -lpthread
+ifeq ($(CROSS_COMPILE),)
+all: $(LIBFAULT)
+endif
+
 # ------------------------------------------------------------------ targets
 DEPS_STAMP := build/.deps-installed
 deps: $(DEPS_STAMP)

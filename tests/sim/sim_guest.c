@@ -1865,10 +1865,7 @@ static const struct cmd_table base_cmds = {cmds,
 					   sizeof(cmds) / sizeof(cmds[0])};
 /* Commands defined in files of their own (cmd_*.c). */
 static const struct cmd_table *const cmd_tables[] = {
-    &base_cmds,
-    &hostile_cmds,
-    &bench_cmds,
-    &xl_cmds,
+    &base_cmds, &hostile_cmds, &bench_cmds, &xl_cmds, &fault_cmds,
 };
 
 static const struct cmd *find_cmd(const char *name)
@@ -2071,6 +2068,8 @@ static void usage(FILE *f)
 		"  --timeout-ms N  how long a request or register access may "
 		"take (default %d)\n"
 		"  --daemon-arg A  one more argument for the daemon\n"
+		"  --daemon-env NAME=VALUE  one more environment variable for "
+		"the daemon\n"
 		"  --verbose       log hypercalls and driver steps to stderr\n"
 		"\n"
 		"Offsets and lengths are bytes, decimal or 0x-hex; block "
@@ -2198,6 +2197,7 @@ int main(int argc, char **argv)
 	    {"domid", required_argument, NULL, 'i'},
 	    {"timeout-ms", required_argument, NULL, 't'},
 	    {"daemon-arg", required_argument, NULL, 'a'},
+	    {"daemon-env", required_argument, NULL, 'e'},
 	    {"verbose", no_argument, NULL, 'V'},
 	    {"disk", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
@@ -2248,6 +2248,12 @@ int main(int argc, char **argv)
 			if (ndargs == 64)
 				goto bad;
 			daemon_args[ndargs++] = optarg;
+			break;
+		case 'e':
+			/* Still one thread: the daemon inherits environ. */
+			if (optarg[0] == '=' || !strchr(optarg, '=') ||
+			    putenv(optarg))
+				goto bad;
 			break;
 		case 'V':
 			s->verbose = true;

@@ -72,7 +72,7 @@ struct cmd_table {
 	const struct cmd *cmds;
 	size_t n;
 };
-extern const struct cmd_table hostile_cmds, bench_cmds, xl_cmds;
+extern const struct cmd_table hostile_cmds, bench_cmds, xl_cmds, fault_cmds;
 
 /* Helpers for command implementations (defined in sim_guest.c). */
 void fail_msg(struct result *res, int rc, const char *fmt, ...)

@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# FLUSH means durable: the guest writes, flushes (OK), and the daemon is
+# killed with SIGKILL right after the flush completed. The image on the host
+# holds every byte, and the fault log (written unbuffered, so it survives
+# the kill) shows the FLUSH became a successful fdatasync after the last
+# write had completed, before the kill. Both engine paths, and the worker
+# thread's fdatasync (aio fsync refused by the kernel).
+. "$(dirname "$0")/lib.sh"
+
+M=1048576
+mkdata "$T/a" $M
+mkdata "$T/b" 65536
+mkdata "$T/c" 4096
+
+# synced_after_writes WHAT: a successful fdsync follows the last write.
+synced_after_writes() {
+	awk '/^write-done / { w = NR; if ($0 !~ / res=-/) ok = 1 }
+	     /^fdsync-done .* res=0$/ { s = NR }
+	     END { exit !(ok && s > w) }' "$FLOG" ||
+		fail "$1: no successful fdsync after the last write"
+}
+
+for p in $PATHS fdatasync; do
+	if [ "$p" = fdatasync ]; then
+		rules="einval:fdsync:via=aio;"
+	else
+		rules=$(path_rules "$p")
+	fi
+	mkimage "$T/disk.img" 16M
+	fsim_ok "$rules" --disk "$T/disk.img" \
+		-c "write 0 $T/a" -c "write $((5 * M)) $T/b" \
+		-c "write $((9 * M + 512)) $T/c" -c flush \
+		-c "signal-daemon KILL" -c "expect-exit KILL"
+	if [ "$p" = fdatasync ]; then
+		flog_has "^fdsync-done sync res=0" "fdatasync on a worker"
+	else
+		path_check "$p"
+	fi
+	synced_after_writes "$p"
+	host_extract "$T/disk.img" 0 $M "$T/h"
+	same "$T/a" "$T/h" "$p: 1 MiB at 0 after SIGKILL"
+	host_extract "$T/disk.img" $((5 * M)) 65536 "$T/h"
+	same "$T/b" "$T/h" "$p: 64 KiB at 5 MiB after SIGKILL"
+	host_extract "$T/disk.img" $((9 * M + 512)) 4096 "$T/h"
+	same "$T/c" "$T/h" "$p: 4 KiB at 9 MiB + 512 after SIGKILL"
+done
+pass "flushed data is in the image after SIGKILL; the flush synced after the writes ($PATHS fdatasync)"

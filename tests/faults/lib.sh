@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Helpers for tests/faults/*.sh, sourced first thing:
+#   . "$(dirname "$0")/lib.sh"
+# Same conventions as tests/integration (whose lib.sh this extends): the
+# build directory as $1, one line on stdout (PASS/FAIL/SKIP name...), exit
+# 0 or 1. Faults come from $BUILD/libfault.so (tests/fault/libfault.c),
+# preloaded into the daemon only, never into sim-guest.
+
+. "$(dirname "$0")/../integration/lib.sh"
+
+LIBFAULT="$BUILD/libfault.so"
+[ -f "$LIBFAULT" ] || fail "$LIBFAULT is not built (make all)"
+FLOG="$T/fault.log"
+
+# The ASan daemon needs its runtime first in the preload list.
+PRELOAD="$LIBFAULT"
+asan_rt=$(ldd "$DAEMON" 2>/dev/null | awk '/libasan/ { print $3 }')
+if [ -n "$asan_rt" ]; then
+	PRELOAD="$asan_rt $LIBFAULT"
+fi
+
+# fsim RULES ARGS...: sim with the daemon under libfault (XVB_FAULT=RULES,
+# may be empty); the fault log of the session is $FLOG (also in $LOG).
+fsim() {
+	fsim_rules=$1
+	shift
+	rm -f "$FLOG"
+	echo "# XVB_FAULT=$fsim_rules" >>"$LOG"
+	sim --daemon-env "LD_PRELOAD=$PRELOAD" \
+		--daemon-env "XVB_FAULT=$fsim_rules" \
+		--daemon-env "XVB_FAULT_LOG=$FLOG" "$@"
+	fsim_rc=$?
+	[ -f "$FLOG" ] && sed 's/^/  fault.log: /' "$FLOG" | tail -n 40 >>"$LOG"
+	return $fsim_rc
+}
+
+# fsim_ok RULES ARGS...: the session must succeed.
+fsim_ok() {
+	fsim "$@" || fail "sim-guest failed: $(grep -m1 'failed\|sim-guest:' "$T/err" || tail -n1 "$T/err")"
+}
+
+# flog_has REGEX [WHAT]: the last session's fault log has a matching line.
+flog_has() {
+	grep -Eq "$1" "$FLOG" 2>/dev/null ||
+		fail "${2:-fault log}: no line matching '$1'"
+}
+
+# flog_lacks REGEX WHAT: no line of the fault log matches.
+flog_lacks() {
+	if grep -Eq "$1" "$FLOG" 2>/dev/null; then
+		fail "$2: $(grep -Em1 "$1" "$FLOG")"
+	fi
+}
+
+# err_has REGEX: the daemon's (and sim-guest's) stderr has a matching line.
+err_has() {
+	grep -Eq "$1" "$T/err" || fail "no line matching '$1' on stderr"
+}
+
+# The two engine paths: reads and writes through libaio on an O_DIRECT
+# image, or on the worker threads when the file system refuses O_DIRECT
+# (simulated by refusing open(O_DIRECT)). PATHS lists both; path_rules
+# PATH gives the rule prefix and path_check PATH checks, after a session
+# that wrote something, that the writes really took that path.
+PATHS="aio sync"
+if ! dd if=/dev/zero of="$T/.direct" bs=4096 count=1 oflag=direct \
+	status=none 2>/dev/null; then
+	# Only the worker path exists on this file system; say so.
+	PATHS="sync"
+	echo "NOTE $TEST_NAME: no O_DIRECT in ${TMPDIR:-/tmp}: libaio path not tested" >&2
+fi
+rm -f "$T/.direct"
+path_rules() {
+	if [ "$1" = sync ]; then
+		echo "nodirect:open;"
+	fi
+}
+path_check() {
+	flog_has "^write-done $1 " "$1 path not taken"
+	if [ "$1" = aio ]; then
+		other=sync
+	else
+		other=aio
+	fi
+	flog_lacks "^write-done $other " "writes went through the $other path"
+}
+
+# skip WHY: the test cannot run here (one line, exit 0).
+skip() {
+	echo "SKIP $TEST_NAME: $*"
+	exit 0
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# A guest reset with requests really in flight: writes in the first 512 KiB
+# are slowed down by 300 ms (libfault delay), the guest queues up to 96
+# writes and resets the device at once. Writes published before the reset
+# completed must be OK and in the image; the device must write nothing into
+# the old rings or buffers after the reset (quarantined guest RAM), and
+# must serve the re-initialised device (random-io with a model). Both
+# engine paths.
+. "$(dirname "$0")/lib.sh"
+
+for p in $PATHS; do
+	for seed in 1 2; do
+		mkimage "$T/disk.img" 32M
+		fsim_ok "$(path_rules "$p")delay:write:ms=300:offset=0-512k" \
+			--disk "$T/disk.img" -c "reset-under-io 96 $seed" \
+			-c "random-io 200 4$seed 64 at=1048576"
+		out_has '^reset-under-io: [0-9]+ of [0-9]+ writes completed'
+		out_has '^random-io: .*verified'
+		flog_has "^fault delay write $p " "$p: no write was delayed"
+		path_check "$p"
+	done
+done
+pass "reset with delayed writes in flight: nothing written after it, device works again ($PATHS paths)"

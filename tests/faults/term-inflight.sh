@@ -1,0 +1,27 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# SIGTERM with requests really in flight: writes in the first 512 KiB are
+# slowed down by 300 ms, the guest queues up to 128 writes and the daemon
+# gets SIGTERM at once. It must exit 0; every write it reported complete
+# must be OK and in the image; and it must have waited for every write it
+# had started (each delayed write was handed back to it before it exited).
+# Both engine paths.
+. "$(dirname "$0")/lib.sh"
+
+for p in $PATHS; do
+	for seed in 1 2; do
+		mkimage "$T/disk.img" 32M
+		fsim_ok "$(path_rules "$p")delay:write:ms=300:offset=0-512k" \
+			--disk "$T/disk.img" -c "term-under-io 128 $seed"
+		out_has '^term-under-io: [0-9]+ of [0-9]+ writes completed'
+		flog_has "^fault delay write $p " "$p: no write was delayed"
+		delayed=$(grep -c "^fault delay write $p " "$FLOG")
+		done_n=$(awk '/^fault delay write/ { d[$5] = 1 }
+			/^write-done/ && ($3 in d) { n++; delete d[$3] }
+			END { print n + 0 }' "$FLOG")
+		[ "$done_n" -eq "$delayed" ] ||
+			fail "$p: exited with $((delayed - done_n)) of $delayed delayed writes unfinished"
+		path_check "$p"
+	done
+done
+pass "SIGTERM with delayed writes in flight: drained, exit 0, completed writes on disk ($PATHS paths)"
