@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Verdict of one tests/e2e/run boot.
+
+check.py LOGDIR QEMU_STATUS DISK_SPEC...
+Reads the split logs in LOGDIR (and LOGDIR/dom0/, unpacked from the log
+disk), prints one `PASS name` / `FAIL name: why` line per check, writes
+them to LOGDIR/results.txt and exits 0 only if every check passed.
+"""
+import os
+import re
+import sys
+
+# Lines that fail a run wherever they appear, unless a script allowed them
+# with `# e2e-allow: REGEX`.
+ERRORS = re.compile(
+    r"Oops|Internal error|Unable to handle|Call trace|\bBUG:|kernel BUG|"
+    r"Kernel panic|I/O error|blk_update_request|critical (target|medium)|"
+    r"virtio\S*[: ].*\b(error|fail|failed|bad|broken|wrong|invalid)\b|"
+    r"needs.?reset|Xen BUG|Xen WARN|Assertion .* failed|segfault|"
+    r"Sanitizer|blocked for more than|EXT[234]-fs error|rcu.*stall|"
+    r"Unhandled (fault|exception)|Data Abort",
+    re.IGNORECASE)
+
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def main():
+    logdir, qrc, specs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    results = []
+
+    def check(name, ok, why=""):
+        results.append((name, bool(ok), why))
+
+    def lg(name):
+        return read(os.path.join(logdir, name)) or ""
+
+    check("qemu-exit", qrc == 0,
+          "QEMU exit status %d%s" % (qrc, " (timeout)" if qrc == 124 else ""))
+    dom0 = lg("dom0.log")
+    check("dom0-finished", "E2E-DOM0-DONE" in dom0,
+          "dom0 init never reached its end (see dom0.log)")
+    check("log-disk", os.path.isdir(os.path.join(logdir, "dom0")),
+          "no logs on the log disk")
+
+    facts = {}
+    src = lg("dom0/results")
+    if src:
+        for line in src.splitlines():
+            k, _, v = line.partition(" ")
+            facts[k] = v
+    else:
+        for m in re.finditer(r"^\s*[\d.]+ \[dom0\] RESULT (\S+) (.*)$", dom0,
+                             re.M):
+            facts[m.group(1)] = m.group(2)
+    if "watchdog" in facts:
+        check("dom0-watchdog", False, "dom0 watchdog fired")
+    check("xl-create", facts.get("xl_create") == "0",
+          "xl create status %s (dom0/xl-create.log)" %
+          facts.get("xl_create", "unknown"))
+    check("daemon-ready", facts.get("daemon_ready") == "yes",
+          "no 'ready: domain N, K disk(s)' line (dom0/daemon.log)")
+    domu = lg("domu.log")
+    m = re.search(r"^E2E-GUEST-RC (\d+)", domu, re.M)
+    if "destroyed" in facts:
+        # The script asked dom0 to destroy the guest while it was busy.
+        bad = re.search(r"^E2E-CHECK \S+ fail", lg("guest.log"), re.M)
+        check("guest-script", not m and not bad,
+              "guest script failed a check before asking to be destroyed"
+              if bad else "guest finished although it was to be destroyed")
+        check("xl-destroy", facts.get("xl_destroy") == "0",
+              "xl destroy status %s (dom0/xl-destroy.log)" %
+              facts.get("xl_destroy", "unknown"))
+    else:
+        check("guest-script", m and m.group(1) == "0",
+              "guest script exit status %s" %
+              (m.group(1) if m else "missing (guest did not finish)"))
+    check("guest-gone-in-time", "guest_timeout" not in facts,
+          "guest did not go away in time; dom0 destroyed it")
+    check("daemon-survived-guest",
+          facts.get("daemon_alive_after_guest") == "yes",
+          "daemon was gone before the guest powered off")
+    check("daemon-exit-0", facts.get("daemon_exit") == "0",
+          "daemon exit status %s" % facts.get("daemon_exit", "unknown"))
+    check("no-leftover-domain", facts.get("leftover_domains") == "0",
+          "xl list still shows %s domain(s) besides Domain-0 (dom0/xl-list.txt)"
+          % facts.get("leftover_domains", "?"))
+    if "dom0_script" in facts:
+        check("dom0-script", facts["dom0_script"] == "0",
+              "dom0 script exit status %s" % facts["dom0_script"])
+    hrc = read(os.path.join(logdir, "host.rc"))
+    if hrc is not None:
+        check("host-script", hrc.strip() == "0",
+              "host script exit status %s" % hrc.strip())
+
+    # Every disk seen by the guest, with the right size and read-only flag.
+    seen = {}
+    for m in re.finditer(r"^E2E-DISK (\S+) size=(\d+) ro=(\d) serial=(\S*)",
+                         domu, re.M):
+        seen[m.group(1)] = (int(m.group(2)), m.group(3), m.group(4))
+    names = sorted(seen)
+    bad = []
+    for k, spec in enumerate(specs):
+        size = int(spec.split(",")[0]) * 2048
+        ro = "1" if spec.endswith(",ro") else "0"
+        want = "e2e-disk%d" % k
+        hit = [n for n in names if seen[n][2] == want]
+        if not hit and k < len(names) and not seen[names[k]][2]:
+            hit = [names[k]]  # no serial: go by probe order
+        if not hit:
+            bad.append("disk %d (%s) not seen" % (k, want))
+            continue
+        s, r, _ = seen[hit[0]]
+        if s != size or r != ro:
+            bad.append("%s: size %d ro %s, want %d ro %s" %
+                       (hit[0], s, r, size, ro))
+    if len(names) != len(specs):
+        bad.append("guest saw %d disk(s), want %d" % (len(names), len(specs)))
+    check("guest-saw-disks", not bad, "; ".join(bad))
+
+    # Error lines in any log.
+    allow = [re.compile(a) for a in lg("allowed-errors.txt").splitlines()
+             if a.strip()]
+    daemon = lg("dom0/daemon.log") or lg("daemon-console.log")
+    hits = []
+    for name, text in (("xen.log", lg("xen.log")), ("dom0.log", dom0),
+                       ("domu.log", domu), ("daemon.log", daemon)):
+        for line in text.splitlines():
+            if ERRORS.search(line) and not any(a.search(line) for a in allow):
+                hits.append("%s: %s" % (name, line.strip()))
+    check("no-errors-in-logs", not hits,
+          "%d line(s), first: %s" % (len(hits), hits[0] if hits else ""))
+    if hits:
+        with open(os.path.join(logdir, "error-lines.txt"), "w") as f:
+            f.write("\n".join(hits) + "\n")
+
+    # Checks the scripts report themselves.
+    for name, text in (("guest", lg("guest.log")),
+                       ("dom0", lg("dom0/dom0-script.log") or
+                        lg("dom0-script-console.log")),
+                       ("host", lg("host.log"))):
+        for m in re.finditer(r"^E2E-CHECK (\S+) (ok|fail)\b ?(.*)$", text,
+                             re.M):
+            check("%s:%s" % (name, m.group(1)), m.group(2) == "ok",
+                  m.group(3))
+
+    failed = 0
+    with open(os.path.join(logdir, "results.txt"), "w") as f:
+        for name, ok, why in results:
+            line = "PASS %s" % name if ok else "FAIL %s: %s" % (name, why)
+            failed += not ok
+            print(line)
+            f.write(line + "\n")
+    print("run %s: %d check(s) ok, %d failed (logs: %s)" %
+          (os.path.basename(logdir), len(results) - failed, failed, logdir))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

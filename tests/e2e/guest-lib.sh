@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Helpers for e2e guest scripts (busybox sh in the domU): `. /e2e/guest-lib.sh`
+# Each check prints `E2E-CHECK <name> ok|fail [why]`, which tests/e2e/run
+# counts; finish with `exit $E2E_FAILED`.
+
+E2E_FAILED=0
+
+# check NAME COMMAND...: pass if COMMAND succeeds.
+check()
+{
+	_n=$1
+	shift
+	if "$@"; then
+		echo "E2E-CHECK $_n ok"
+	else
+		echo "E2E-CHECK $_n fail: $*"
+		E2E_FAILED=1
+	fi
+}
+
+# check_fails NAME COMMAND...: pass if COMMAND fails.
+check_fails()
+{
+	_n=$1
+	shift
+	if "$@"; then
+		echo "E2E-CHECK $_n fail: succeeded: $*"
+		E2E_FAILED=1
+	else
+		echo "E2E-CHECK $_n ok"
+	fi
+}
+
+# check_eq NAME GOT WANT
+check_eq()
+{
+	if [ "$2" = "$3" ]; then
+		echo "E2E-CHECK $1 ok"
+	else
+		echo "E2E-CHECK $1 fail: got '$2', want '$3'"
+		E2E_FAILED=1
+	fi
+}
+
+# Guest uptime, for timing notes in the log.
+stamp()
+{
+	echo "T+$(cut -d' ' -f1 /proc/uptime) $*"
+}
+
+drop_caches()
+{
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# md5 of LEN_SECTORS 512-byte sectors of FILE from sector SKIP.
+md5_range()
+{
+	dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null | md5sum | cut -d' ' -f1
+}
+
+# ext4 is modular in Debian's kernel, and there is no modprobe database.
+load_ext4()
+{
+	for _m in crc16 mbcache jbd2 crc32c_generic ext4; do
+		insmod /mods/$_m.ko || return 1
+	done
+}
