@@ -41,7 +41,7 @@ struct xsv_nodes {
 
 enum xsv_verdict {
 	XSV_OK,		/* servable: *d is filled in */
-	XSV_INCOMPLETE, /* a required node is missing: look again later */
+	XSV_INCOMPLETE, /* no state node yet: look again later */
 	XSV_REFUSE,	/* malformed or unsupported: close it, say why */
 	XSV_NOT_OURS,	/* not state 1 or not online: leave it alone */
 };

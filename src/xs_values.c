@@ -143,11 +143,14 @@ enum xsv_verdict xsv_check_device(uint32_t domid, const struct xsv_nodes *n,
 		    shown(n->online, b1, sizeof(b1)));
 		return XSV_REFUSE;
 	}
+	/* libxl writes a device's nodes and its state in one transaction,
+	 * state among them: once state is 1, a missing node never comes, and
+	 * waiting would only make `xl create` time out with no reason. */
 	if (!n->params || !n->mode || !n->base || !n->irq) {
-		say(why, whylen, "missing %s%s%s%s", n->params ? "" : " params",
+		say(why, whylen, "missing%s%s%s%s", n->params ? "" : " params",
 		    n->mode ? "" : " mode", n->base ? "" : " base",
 		    n->irq ? "" : " irq");
-		return XSV_INCOMPLETE;
+		return XSV_REFUSE;
 	}
 	if (n->specification && strcmp(n->specification, "virtio") != 0) {
 		say(why, whylen, "specification '%s' is not virtio",

@@ -139,16 +139,18 @@ static void test_incomplete(void)
 	n = libxl_417();
 	n.state = NULL;
 	EXPECT(n, XSV_INCOMPLETE, "state");
+	/* With state written, a missing node never comes (libxl writes them
+	 * in one transaction): refuse at once with the reason. */
 	n = libxl_417();
 	n.params = NULL;
-	EXPECT(n, XSV_INCOMPLETE, "params");
+	EXPECT(n, XSV_REFUSE, "missing params");
 	n = libxl_417();
 	n.mode = NULL;
-	EXPECT(n, XSV_INCOMPLETE, "mode");
+	EXPECT(n, XSV_REFUSE, "missing mode");
 	n = libxl_417();
 	n.base = NULL;
 	n.irq = NULL;
-	EXPECT(n, XSV_INCOMPLETE, "base irq");
+	EXPECT(n, XSV_REFUSE, "missing base irq");
 }
 
 static void test_not_ours(void)
