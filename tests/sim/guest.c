@@ -31,6 +31,7 @@ struct extent {
 
 struct guest {
 	struct sim_hv *hv;
+	struct sim_dom *dom;
 	unsigned vcpus;
 	int timeout_ms; /* a register access that takes longer failed */
 	uint8_t *ram;
@@ -42,15 +43,23 @@ struct guest {
 
 struct guest *guest_new(struct sim_hv *hv, unsigned vcpus)
 {
+	struct sim_dom *dom = sim_hv_default_domain(hv);
+
+	return dom ? guest_new_dom(dom, vcpus) : NULL;
+}
+
+struct guest *guest_new_dom(struct sim_dom *dom, unsigned vcpus)
+{
 	struct guest *g = calloc(1, sizeof(*g));
 
 	if (!g)
 		return NULL;
-	g->hv = hv;
+	g->hv = sim_dom_hv(dom);
+	g->dom = dom;
 	g->vcpus = vcpus ? vcpus : 1;
 	g->timeout_ms = GUEST_DEFAULT_TIMEOUT_MS;
-	g->ram = sim_hv_ram(hv);
-	g->ram_size = sim_hv_ram_size(hv);
+	g->ram = sim_dom_ram(dom);
+	g->ram_size = sim_dom_ram_size(dom);
 	pthread_mutex_init(&g->mu, NULL);
 	g->maxfree = 64;
 	g->free = calloc(g->maxfree, sizeof(*g->free));
@@ -88,6 +97,11 @@ unsigned guest_vcpus(const struct guest *g)
 struct sim_hv *guest_hv(const struct guest *g)
 {
 	return g->hv;
+}
+
+struct sim_dom *guest_dom(const struct guest *g)
+{
+	return g->dom;
 }
 
 static uint64_t round_up(uint64_t v, uint64_t a)
@@ -334,7 +348,7 @@ struct gdev *gdev_new(struct guest *g, uint64_t base, unsigned irq)
 	d->info.irq = irq;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
-	d->irq_seen = sim_hv_irq_edges(g->hv, irq);
+	d->irq_seen = sim_dom_irq_edges(g->dom, irq);
 	return d;
 }
 
@@ -421,15 +435,15 @@ int gdev_mmio_read(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,
 		   uint64_t *val)
 {
 	*val = 0;
-	return sim_hv_mmio(d->g->hv, cpu, d->info.base + off, size, false, val,
-			   d->g->timeout_ms);
+	return sim_dom_mmio(d->g->dom, cpu, d->info.base + off, size, false,
+			    val, d->g->timeout_ms);
 }
 
 int gdev_mmio_write(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,
 		    uint64_t val)
 {
-	return sim_hv_mmio(d->g->hv, cpu, d->info.base + off, size, true, &val,
-			   d->g->timeout_ms);
+	return sim_dom_mmio(d->g->dom, cpu, d->info.base + off, size, true,
+			    &val, d->g->timeout_ms);
 }
 
 /* readl/writel of a control register. */
@@ -1466,8 +1480,7 @@ void gdev_poll(struct gdev *d)
  * the config change and every queue. Called without the lock. */
 int gdev_handle_irq(struct gdev *d, unsigned cpu)
 {
-	struct sim_hv *hv = d->g->hv;
-	uint64_t edges = sim_hv_irq_edges(hv, d->info.irq);
+	uint64_t edges = sim_dom_irq_edges(d->g->dom, d->info.irq);
 	uint32_t isr, st;
 	unsigned n = 0;
 	int rc;
@@ -1542,7 +1555,7 @@ static unsigned count_done(struct greq *const *reqs, unsigned n)
 int gdev_wait(struct gdev *d, unsigned cpu, struct greq *const *reqs,
 	      unsigned n, unsigned want, int timeout_ms)
 {
-	struct sim_hv *hv = d->g->hv;
+	struct sim_dom *dom = d->g->dom;
 	long long deadline = now_ms() + timeout_ms;
 	int ret = 0;
 
@@ -1580,7 +1593,7 @@ int gdev_wait(struct gdev *d, unsigned cpu, struct greq *const *reqs,
 
 		pthread_mutex_unlock(&d->mu);
 		bool dead = false;
-		int rc = sim_hv_wait_irq(hv, d->info.irq, seen, (int)left);
+		int rc = sim_dom_wait_irq(dom, d->info.irq, seen, (int)left);
 
 		if (rc == 0) {
 			rc = gdev_handle_irq(d, cpu);
@@ -1588,7 +1601,7 @@ int gdev_wait(struct gdev *d, unsigned cpu, struct greq *const *reqs,
 				dead = true;
 			else if (rc)
 				ret = rc;
-		} else if (!sim_hv_daemon_alive(hv)) {
+		} else if (!sim_dom_daemon_alive(dom)) {
 			dead = true;
 		}
 		if (dead)

@@ -10,8 +10,9 @@
  * id (one MMIO access at a time per vCPU, as on real hardware). The ring
  * state is protected by one mutex per device, like the kernel's vq lock;
  * QueueNotify and the interrupt handler's register accesses happen outside
- * it. Rings and buffers live in guest RAM (sim_hv_ram) and come from a
- * small allocator that leaves the first MiB of RAM to raw tests. */
+ * it. Rings and buffers live in the domain's guest RAM (sim_dom_ram) and
+ * come from a small allocator that leaves the first MiB of RAM to raw
+ * tests. */
 #ifndef SIM_GUEST_H
 #define SIM_GUEST_H
 
@@ -28,14 +29,17 @@
 struct guest;
 struct gdev;
 
-/* The guest: RAM allocator and vCPU count. */
+/* The guest: RAM allocator and vCPU count, in domain dom (guest_new: the
+ * hypervisor's default domain; NULL if it has none). */
 struct guest *guest_new(struct sim_hv *hv, unsigned vcpus);
+struct guest *guest_new_dom(struct sim_dom *dom, unsigned vcpus);
 void guest_free(struct guest *g);
 /* How long one register access may take (default
  * GUEST_DEFAULT_TIMEOUT_MS); longer means the vCPU would hang. */
 void guest_set_timeout(struct guest *g, int timeout_ms);
 unsigned guest_vcpus(const struct guest *g);
 struct sim_hv *guest_hv(const struct guest *g);
+struct sim_dom *guest_dom(const struct guest *g);
 
 /* Guest RAM: allocate size bytes aligned to align (power of two), returns
  * the guest physical address or 0 when RAM is exhausted. */
@@ -56,7 +60,7 @@ struct gdev *gdev_new(struct guest *g, uint64_t base, unsigned irq);
 void gdev_free(struct gdev *d);
 
 /* Register access from vCPU cpu, offset relative to the window. Returns
- * sim_hv_mmio's result (0, -ENODEV, -ETIMEDOUT, -EPIPE, -EPROTO). */
+ * sim_dom_mmio's result (0, -ENODEV, -ETIMEDOUT, -EPIPE, -EPROTO...). */
 int gdev_mmio_read(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,
 		   uint64_t *val);
 int gdev_mmio_write(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,

@@ -1,29 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The simulated hypervisor: Xen 4.17 on Arm as seen by one device model.
+/* The simulated hypervisor: Xen 4.17 on Arm as seen by device models.
  *
  * Design. The hypervisor lives in the sim-guest process; the daemon runs
  * unmodified on drop-in builds of the Xen libraries (tests/sim/lib), which
  * connect to $XEN_SIM_SOCKET. Only set-up and slow paths cross the socket;
  * the per-request paths run on shared memory and eventfds:
- * - guest RAM is a memfd at SIM_RAM_BASE; each foreignmemory handle gets it
- *   once and maps runs of valid frames MAP_SHARED into one PROT_NONE
- *   reservation, so maps are contiguous like privcmd's and bad frames stay
- *   untouchable. Counters (maps, pages, refused, mapped now) live in a
- *   shared page (struct sim_shared) that the library updates atomically;
+ * - each domain's guest RAM is a memfd at SIM_RAM_BASE; a foreignmemory
+ *   handle gets it when it first names the domain (DOM_ATTACH) and maps
+ *   runs of valid frames MAP_SHARED into one PROT_NONE reservation, so maps
+ *   are contiguous like privcmd's and bad frames stay untouchable. Counters
+ *   (maps, pages, refused, mapped now) live in the domain's shared page
+ *   (struct sim_shared) that the library updates atomically, and per
+ *   process in a page of its own, so that a process's death releases
+ *   exactly what it mapped;
  * - each ioreq server's page is a 4 KiB memfd, handed out by map_resource;
  * - each vCPU has one eventfd, the Xen side of all its event channels: a
  *   bound port gives the library a copy, so xenevtchn_notify() is one
- *   write(), and the vCPU blocked in sim_hv_mmio() polls it;
+ *   write(), and the vCPU blocked in sim_dom_mmio() polls it;
  * - each xenevtchn handle has a page of port words (bound, masked, queued,
  *   pending) and a semaphore eventfd, the fd the daemon polls: raising an
  *   event is a compare-and-swap on the word plus one eventfd count when the
  *   port gets queued; pending() and unmask() never leave the daemon;
- * - set_irq_level() updates per-SPI level and edge counters in the shared
- *   page and wakes sim_hv_wait_irq() through a futex on it;
+ * - set_irq_level() updates per-SPI level and edge counters in the domain's
+ *   shared page and wakes sim_dom_wait_irq() through a futex on it;
  * - xenstore watch events are queued here and signalled on an eventfd that
  *   is the handle's xs_fileno().
  * One mutex (hv->lock) protects the hypervisor state; vCPU threads hold it
- * only while they fill or inspect their slot, not while they wait. */
+ * only while they fill or inspect their slot, not while they wait. Domain
+ * structures are never freed before the hypervisor: a dead domain stays
+ * inspectable, and its domid is never handed out again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,6 +47,14 @@
 #include <sys/wait.h>
 
 #include "hv_internal.h"
+
+_Static_assert((int)SIM_LIFE_ALIVE == (int)SIM_DOM_ALIVE &&
+		   (int)SIM_LIFE_DYING == (int)SIM_DOM_DYING &&
+		   (int)SIM_LIFE_GONE == (int)SIM_DOM_GONE,
+	       "domain life values");
+
+#define DOMID_FIRST_RESERVED 0x7ff0U
+#define GUEST_RAM0_SIZE	     0xc0000000ULL
 
 extern char **environ;
 
@@ -125,19 +138,271 @@ static bool daemon_dead(const struct sim_hv *hv)
 	return hv->spawned && hv->reaped;
 }
 
+/* ------------------------------------------------------------ domains */
+
+struct sim_dom *hv_find_dom(struct sim_hv *hv, uint32_t domid)
+{
+	for (unsigned i = 0; i < hv->ndoms; i++)
+		if (hv->doms[i]->domid == domid)
+			return hv->doms[i];
+	return NULL;
+}
+
+static void dom_free(struct sim_dom *d)
+{
+	unsigned i;
+
+	if (!d)
+		return;
+	for (i = 0; i < SIM_MAX_SERVERS; i++)
+		if (d->servers[i].used)
+			hv_destroy_server(d, i);
+	if (d->vcpus)
+		for (i = 0; i < d->nvcpus; i++)
+			if (d->vcpus[i].efd >= 0)
+				close(d->vcpus[i].efd);
+	free(d->vcpus);
+	free(d->xen_ports);
+	if (d->ram)
+		munmap(d->ram, d->ram_bytes);
+	if (d->sh)
+		munmap(d->sh, SIM_SHARED_SIZE);
+	if (d->ram_fd >= 0)
+		close(d->ram_fd);
+	if (d->shared_fd >= 0)
+		close(d->shared_fd);
+	free(d);
+}
+
+/* What the toolstack puts in xenstore when it builds a domain. */
+static void dom_xs_home(struct sim_dom *d)
+{
+	struct sim_hv *hv = d->hv;
+	char path[64], val[32];
+
+	snprintf(path, sizeof(path), "/local/domain/%u/name", d->domid);
+	hv_xs_write(hv->xs, path, "sim-guest", 9);
+	snprintf(path, sizeof(path), "/local/domain/%u/domid", d->domid);
+	snprintf(val, sizeof(val), "%u", d->domid);
+	hv_xs_write(hv->xs, path, val, strlen(val));
+	snprintf(path, sizeof(path), "/local/domain/%u/memory/static-max",
+		 d->domid);
+	snprintf(val, sizeof(val), "%llu",
+		 (unsigned long long)(d->ram_bytes >> 10));
+	hv_xs_write(hv->xs, path, val, strlen(val));
+}
+
+/* Lock held. errno on failure. */
+static struct sim_dom *dom_new(struct sim_hv *hv, uint32_t domid,
+			       unsigned vcpus, uint64_t ram_bytes, bool paused)
+{
+	struct sim_dom *d;
+	unsigned i;
+
+	if (!vcpus || vcpus > SIM_MAX_VCPUS || !ram_bytes ||
+	    ram_bytes % SIM_PAGE_SIZE || ram_bytes > GUEST_RAM0_SIZE ||
+	    domid >= DOMID_FIRST_RESERVED) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!domid)
+		domid = hv->max_domid + 1;
+	if (domid >= DOMID_FIRST_RESERVED) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	if (hv_find_dom(hv, domid)) {
+		errno = EEXIST; /* domids are never reused */
+		return NULL;
+	}
+	if (hv->ndoms == SIM_MAX_DOMS) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->hv = hv;
+	d->domid = domid;
+	d->slot = hv->ndoms;
+	d->nvcpus = vcpus;
+	d->ram_bytes = ram_bytes;
+	d->ram_fd = d->shared_fd = -1;
+	d->paused = paused;
+	for (i = 0; i < SIM_MAX_SERVERS; i++)
+		d->servers[i].memfd = -1;
+	d->xen_ports = calloc(SIM_NR_PORTS, sizeof(*d->xen_ports));
+	d->vcpus = calloc(vcpus, sizeof(*d->vcpus));
+	if (!d->xen_ports || !d->vcpus)
+		goto fail;
+	for (i = 0; i < SIM_NR_PORTS; i++)
+		d->xen_ports[i].local = -1;
+	for (i = 0; i < vcpus; i++)
+		d->vcpus[i].efd = -1;
+	for (i = 0; i < vcpus; i++) {
+		d->vcpus[i].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->vcpus[i].efd < 0)
+			goto fail;
+	}
+	d->ram_fd = memfd_create("sim-guest-ram", MFD_CLOEXEC);
+	if (d->ram_fd < 0 || ftruncate(d->ram_fd, (off_t)ram_bytes))
+		goto fail;
+	d->ram = mmap(NULL, ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      d->ram_fd, 0);
+	if (d->ram == MAP_FAILED) {
+		d->ram = NULL;
+		goto fail;
+	}
+	d->shared_fd = memfd_create("sim-shared", MFD_CLOEXEC);
+	if (d->shared_fd < 0 || ftruncate(d->shared_fd, SIM_SHARED_SIZE))
+		goto fail;
+	d->sh = mmap(NULL, SIM_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     d->shared_fd, 0);
+	if (d->sh == MAP_FAILED) {
+		d->sh = NULL;
+		goto fail;
+	}
+	d->sh->magic = SIM_PROTO_MAGIC;
+	d->sh->domid = domid;
+	d->sh->slot = d->slot;
+	hv->doms[hv->ndoms++] = d;
+	if (domid > hv->max_domid)
+		hv->max_domid = domid;
+	dom_xs_home(d);
+	hv_log(hv, "domain %u: %u vCPUs, %llu MiB RAM%s", domid, vcpus,
+	       (unsigned long long)(ram_bytes >> 20), paused ? ", paused" : "");
+	pthread_cond_broadcast(&hv->cond);
+	return d;
+fail:
+	i = (unsigned)errno;
+	dom_free(d);
+	errno = (int)i;
+	return NULL;
+}
+
+struct sim_dom *sim_hv_create_domain(struct sim_hv *hv, uint32_t domid,
+				     unsigned vcpus, uint64_t ram_bytes)
+{
+	struct sim_dom *d;
+	int saved;
+
+	pthread_mutex_lock(&hv->lock);
+	d = dom_new(hv, domid, vcpus, ram_bytes, true);
+	saved = errno;
+	pthread_mutex_unlock(&hv->lock);
+	errno = saved;
+	return d;
+}
+
+struct sim_dom *sim_hv_find_domain(struct sim_hv *hv, uint32_t domid)
+{
+	struct sim_dom *d;
+
+	pthread_mutex_lock(&hv->lock);
+	d = hv_find_dom(hv, domid);
+	pthread_mutex_unlock(&hv->lock);
+	return d;
+}
+
+struct sim_dom *sim_hv_default_domain(struct sim_hv *hv)
+{
+	struct sim_dom *d;
+
+	pthread_mutex_lock(&hv->lock);
+	d = hv->def;
+	pthread_mutex_unlock(&hv->lock);
+	return d;
+}
+
+void sim_hv_set_default_domain(struct sim_hv *hv, struct sim_dom *d)
+{
+	pthread_mutex_lock(&hv->lock);
+	hv->def = d;
+	pthread_mutex_unlock(&hv->lock);
+}
+
+struct sim_hv *sim_dom_hv(const struct sim_dom *d)
+{
+	return d->hv;
+}
+
+uint32_t sim_dom_id(const struct sim_dom *d)
+{
+	return d->domid;
+}
+
+unsigned sim_dom_vcpus(const struct sim_dom *d)
+{
+	return d->nvcpus;
+}
+
+enum sim_dom_life sim_dom_life(struct sim_dom *d)
+{
+	enum sim_dom_life l;
+
+	pthread_mutex_lock(&d->hv->lock);
+	l = (enum sim_dom_life)d->dom_state;
+	pthread_mutex_unlock(&d->hv->lock);
+	return l;
+}
+
+bool sim_dom_paused(struct sim_dom *d)
+{
+	bool p;
+
+	pthread_mutex_lock(&d->hv->lock);
+	p = d->paused;
+	pthread_mutex_unlock(&d->hv->lock);
+	return p;
+}
+
+void sim_dom_unpause(struct sim_dom *d)
+{
+	pthread_mutex_lock(&d->hv->lock);
+	if (d->dom_state == SIM_DOM_ALIVE && d->paused) {
+		d->paused = false;
+		hv_log(d->hv, "domain %u unpaused", d->domid);
+		pthread_cond_broadcast(&d->hv->cond);
+	}
+	pthread_mutex_unlock(&d->hv->lock);
+}
+
+void sim_dom_pause(struct sim_dom *d)
+{
+	pthread_mutex_lock(&d->hv->lock);
+	if (d->dom_state == SIM_DOM_ALIVE && !d->paused) {
+		d->paused = true;
+		hv_log(d->hv, "domain %u paused", d->domid);
+		pthread_cond_broadcast(&d->hv->cond);
+	}
+	pthread_mutex_unlock(&d->hv->lock);
+}
+
+int sim_dom_wait_life(struct sim_dom *d, enum sim_dom_life life, int timeout_ms)
+{
+	struct sim_hv *hv = d->hv;
+	int64_t deadline = deadline_of(timeout_ms);
+	int rc = 0;
+
+	pthread_mutex_lock(&hv->lock);
+	while (d->dom_state < (uint32_t)life)
+		if (!cond_wait_until(hv, deadline)) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 struct sim_hv *sim_hv_new(const struct sim_hv_config *cfg)
 {
 	struct sim_hv *hv;
 	pthread_condattr_t ca;
-	char path[64], val[32];
 	unsigned i;
 
-	if (!cfg || !cfg->vcpus || cfg->vcpus > SIM_MAX_VCPUS ||
-	    !cfg->ram_bytes || cfg->ram_bytes % SIM_PAGE_SIZE ||
-	    cfg->ram_bytes > 0xc0000000ULL /* GUEST_RAM0_SIZE */ ||
-	    !cfg->domid || cfg->domid >= 0x7ff0 /* DOMID_FIRST_RESERVED */) {
+	if (!cfg || cfg->domid >= DOMID_FIRST_RESERVED) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -147,63 +412,27 @@ struct sim_hv *sim_hv_new(const struct sim_hv_config *cfg)
 	hv->cfg = *cfg;
 	hv->cfg.socket_path = NULL;
 	hv->listen_fd = hv->stop_efd = hv->wake_efd = -1;
-	hv->ram_fd = hv->shared_fd = hv->pidfd = hv->dead_efd = -1;
+	hv->pidfd = hv->dead_efd = -1;
 	pthread_mutex_init(&hv->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&hv->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	for (i = 0; i < SIM_NR_PORTS; i++) {
+	for (i = 0; i < SIM_NR_PORTS; i++)
 		hv->local_ports[i].xen_port = -1;
-		hv->xen_ports[i].local = -1;
-	}
 
-	hv->ram_fd = memfd_create("sim-guest-ram", MFD_CLOEXEC);
-	if (hv->ram_fd < 0 || ftruncate(hv->ram_fd, (off_t)cfg->ram_bytes))
-		goto fail;
-	hv->ram = mmap(NULL, cfg->ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       hv->ram_fd, 0);
-	if (hv->ram == MAP_FAILED) {
-		hv->ram = NULL;
-		goto fail;
-	}
-	hv->shared_fd = memfd_create("sim-shared", MFD_CLOEXEC);
-	if (hv->shared_fd < 0 || ftruncate(hv->shared_fd, SIM_SHARED_SIZE))
-		goto fail;
-	hv->sh = mmap(NULL, SIM_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      hv->shared_fd, 0);
-	if (hv->sh == MAP_FAILED) {
-		hv->sh = NULL;
-		goto fail;
-	}
-	hv->sh->magic = SIM_PROTO_MAGIC;
 	hv->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (hv->dead_efd < 0)
 		goto fail;
-	hv->vcpus = calloc(cfg->vcpus, sizeof(*hv->vcpus));
-	if (!hv->vcpus)
-		goto fail;
-	for (i = 0; i < cfg->vcpus; i++) {
-		hv->vcpus[i].efd = -1;
-		hv->vcpus[i].efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (hv->vcpus[i].efd < 0)
-			goto fail;
-	}
-
-	/* What the toolstack put in xenstore when it built the domain. */
 	hv->xs = hv_xs_new();
 	if (!hv->xs)
 		goto fail;
-	snprintf(path, sizeof(path), "/local/domain/%u/name", cfg->domid);
-	hv_xs_write(hv->xs, path, "sim-guest", 9);
-	snprintf(path, sizeof(path), "/local/domain/%u/domid", cfg->domid);
-	snprintf(val, sizeof(val), "%u", cfg->domid);
-	hv_xs_write(hv->xs, path, val, strlen(val));
-	snprintf(path, sizeof(path), "/local/domain/%u/memory/static-max",
-		 cfg->domid);
-	snprintf(val, sizeof(val), "%llu",
-		 (unsigned long long)(cfg->ram_bytes >> 10));
-	hv_xs_write(hv->xs, path, val, strlen(val));
+	if (cfg->domid) {
+		hv->def =
+		    dom_new(hv, cfg->domid, cfg->vcpus, cfg->ram_bytes, false);
+		if (!hv->def)
+			goto fail;
+	}
 
 	if (cfg->socket_path) {
 		if (strlen(cfg->socket_path) >= sizeof(hv->sock_path)) {
@@ -225,9 +454,7 @@ struct sim_hv *sim_hv_new(const struct sim_hv_config *cfg)
 		errno = (int)i;
 		goto fail;
 	}
-	hv_log(hv, "domain %u: %u vCPUs, %llu MiB RAM, socket %s", cfg->domid,
-	       cfg->vcpus, (unsigned long long)(cfg->ram_bytes >> 20),
-	       hv->sock_path);
+	hv_log(hv, "socket %s", hv->sock_path);
 	return hv;
 fail:
 	i = (unsigned)errno;
@@ -238,11 +465,18 @@ fail:
 
 void sim_hv_free(struct sim_hv *hv)
 {
+	struct hv_proc *p;
 	unsigned i;
 
 	if (!hv)
 		return;
 	pthread_mutex_lock(&hv->lock);
+	/* Whoever still uses the libraries would outlive the hypervisor
+	 * (the supervisor's children are not tied to us): gone too. */
+	for (p = hv->procs; p; p = p->next)
+		if (!p->dead && p->pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL,
+				0);
 	if (hv->spawned && !hv->reaped) {
 		kill(hv->pid, SIGKILL);
 		waitpid(hv->pid, &hv->wstatus, 0);
@@ -250,23 +484,9 @@ void sim_hv_free(struct sim_hv *hv)
 	}
 	pthread_mutex_unlock(&hv->lock);
 	hv_server_stop(hv);
-	for (i = 0; i < SIM_MAX_SERVERS; i++)
-		if (hv->servers[i].used)
-			hv_destroy_server(hv, i);
+	for (i = 0; i < hv->ndoms; i++)
+		dom_free(hv->doms[i]);
 	hv_xs_free(hv->xs);
-	if (hv->vcpus)
-		for (i = 0; i < hv->cfg.vcpus; i++)
-			if (hv->vcpus[i].efd >= 0)
-				close(hv->vcpus[i].efd);
-	free(hv->vcpus);
-	if (hv->ram)
-		munmap(hv->ram, hv->cfg.ram_bytes);
-	if (hv->sh)
-		munmap(hv->sh, SIM_SHARED_SIZE);
-	if (hv->ram_fd >= 0)
-		close(hv->ram_fd);
-	if (hv->shared_fd >= 0)
-		close(hv->shared_fd);
 	if (hv->pidfd >= 0)
 		close(hv->pidfd);
 	if (hv->dead_efd >= 0)
@@ -295,7 +515,8 @@ static char *env_join(const char *name, const char *a, const char *b)
 	return s;
 }
 
-pid_t sim_hv_spawn(struct sim_hv *hv, const char *libdir, char *const argv[])
+pid_t sim_hv_spawn_fd(struct sim_hv *hv, const char *libdir, char *const argv[],
+		      int stderr_fd)
 {
 	const char *old_llp = getenv("LD_LIBRARY_PATH");
 	size_t n = 0, k = 0, i;
@@ -333,7 +554,7 @@ pid_t sim_hv_spawn(struct sim_hv *hv, const char *libdir, char *const argv[])
 		pid = -1;
 		goto out;
 	}
-	pid = hv_server_spawn(hv, argv, envp);
+	pid = hv_server_spawn(hv, argv, envp, stderr_fd);
 	if (pid > 0) {
 		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (pidfd < 0) {
@@ -363,8 +584,14 @@ out:
 	return pid;
 }
 
+pid_t sim_hv_spawn(struct sim_hv *hv, const char *libdir, char *const argv[])
+{
+	return sim_hv_spawn_fd(hv, libdir, argv, -1);
+}
+
 void hv_daemon_exited(struct sim_hv *hv)
 {
+	struct hv_proc *p;
 	int st = 0;
 
 	if (!hv->spawned || hv->reaped)
@@ -374,11 +601,52 @@ void hv_daemon_exited(struct sim_hv *hv)
 	hv->wstatus = st;
 	hv->reaped = true;
 	hv_log(hv, "daemon pid %d exited, status 0x%x", (int)hv->pid, st);
-	/* Its mappings died with it. */
-	__atomic_store_n(&hv->sh->pages_mapped_now, 0, __ATOMIC_SEQ_CST);
-	hv->resource_mapped = 0;
+	/* Its mappings died with it: at once, so that whoever waited for
+	 * the exit sees them gone. */
+	for (p = hv->procs; p; p = p->next)
+		if (p->pid == hv->pid)
+			hv_proc_died(hv, p);
 	efd_signal(hv->dead_efd);
-	hv_check_gone(hv);
+	pthread_cond_broadcast(&hv->cond);
+}
+
+void hv_proc_died(struct sim_hv *hv, struct hv_proc *p)
+{
+	if (p->dead)
+		return;
+	p->dead = true;
+	hv_log(hv, "process %d is gone", (int)p->pid);
+	for (unsigned slot = 0; slot < hv->ndoms; slot++) {
+		struct sim_dom *d = hv->doms[slot];
+		int64_t pages = 0;
+		uint64_t res = p->res[slot];
+		bool owned = false;
+
+		if (p->page)
+			pages = __atomic_exchange_n(&p->page->pages[slot], 0,
+						    __ATOMIC_SEQ_CST);
+		if (pages > 0) {
+			__atomic_sub_fetch(&d->sh->pages_mapped_now, pages,
+					   __ATOMIC_SEQ_CST);
+			d->stats.pages_released_at_exit += (uint64_t)pages;
+		}
+		if (res) {
+			d->resource_mapped -=
+			    res < d->resource_mapped ? res : d->resource_mapped;
+			d->stats.pages_released_at_exit += res;
+			p->res[slot] = 0;
+		}
+		for (unsigned i = 0; i < SIM_MAX_SERVERS; i++)
+			if (d->servers[i].used && d->servers[i].owner == p)
+				owned = true;
+		if (owned) {
+			/* Nobody answers this domain's vCPUs any more. */
+			d->emulator_died = true;
+			for (unsigned v = 0; v < d->nvcpus; v++)
+				efd_signal(d->vcpus[v].efd);
+		}
+		hv_check_gone(d);
+	}
 	pthread_cond_broadcast(&hv->cond);
 }
 
@@ -433,9 +701,34 @@ bool sim_hv_daemon_alive(struct sim_hv *hv)
 	return alive;
 }
 
+pid_t sim_hv_daemon_pid(struct sim_hv *hv)
+{
+	pid_t pid;
+
+	pthread_mutex_lock(&hv->lock);
+	pid = hv->spawned && !hv->reaped ? hv->pid : -1;
+	pthread_mutex_unlock(&hv->lock);
+	return pid;
+}
+
+bool sim_dom_daemon_alive(struct sim_dom *d)
+{
+	bool died;
+
+	pthread_mutex_lock(&d->hv->lock);
+	died = d->emulator_died;
+	pthread_mutex_unlock(&d->hv->lock);
+	return !died && sim_hv_daemon_alive(d->hv);
+}
+
 /* ------------------------------------------------------------ servers */
 
-static bool server_ready_for(const struct sim_hv *hv, const struct hv_server *s,
+static bool owner_dead(const struct hv_server *s)
+{
+	return s->owner && s->owner->dead;
+}
+
+static bool server_ready_for(const struct sim_dom *d, const struct hv_server *s,
 			     uint64_t first, uint64_t last)
 {
 	unsigned i;
@@ -447,15 +740,16 @@ static bool server_ready_for(const struct sim_hv *hv, const struct hv_server *s,
 			break;
 	if (i == s->nr_mmio)
 		return false;
-	for (i = 0; i < hv->cfg.vcpus; i++)
-		if (hv->xen_ports[s->xen_port[i]].local < 0)
+	for (i = 0; i < d->nvcpus; i++)
+		if (d->xen_ports[s->xen_port[i]].local < 0)
 			return false;
 	return true;
 }
 
-int sim_hv_wait_ready(struct sim_hv *hv, uint64_t base, uint64_t size,
-		      int timeout_ms)
+int sim_dom_wait_ready(struct sim_dom *d, uint64_t base, uint64_t size,
+		       int timeout_ms)
 {
+	struct sim_hv *hv = d->hv;
 	int64_t deadline = deadline_of(timeout_ms);
 	uint64_t last = base + (size ? size - 1 : 0);
 	int rc = 0;
@@ -466,7 +760,7 @@ int sim_hv_wait_ready(struct sim_hv *hv, uint64_t base, uint64_t size,
 	pthread_mutex_lock(&hv->lock);
 	for (;;) {
 		for (i = 0; i < SIM_MAX_SERVERS; i++)
-			if (server_ready_for(hv, &hv->servers[i], base, last))
+			if (server_ready_for(d, &d->servers[i], base, last))
 				goto out;
 		if (daemon_dead(hv)) {
 			rc = -EPIPE;
@@ -484,20 +778,21 @@ out:
 
 /* Xen destroys a server: its channels close, the ioreq page stays wherever
  * the daemon mapped it (the memfd lives on in those mappings). */
-void hv_destroy_server(struct sim_hv *hv, unsigned id)
+void hv_destroy_server(struct sim_dom *d, unsigned id)
 {
-	struct hv_server *s = &hv->servers[id];
+	struct sim_hv *hv = d->hv;
+	struct hv_server *s = &d->servers[id];
 	unsigned v;
 
-	for (v = 0; v < hv->cfg.vcpus; v++) {
-		struct hv_xen_port *xp = &hv->xen_ports[s->xen_port[v]];
+	for (v = 0; v < d->nvcpus; v++) {
+		struct hv_xen_port *xp = &d->xen_ports[s->xen_port[v]];
 
 		if (xp->local >= 0)
 			hv->local_ports[xp->local].xen_port = -1;
 		memset(xp, 0, sizeof(*xp));
 		xp->local = -1;
 		/* a vCPU waiting on this server must notice */
-		efd_signal(hv->vcpus[v].efd);
+		efd_signal(d->vcpus[v].efd);
 	}
 	free(s->xen_port);
 	munmap(s->page, SIM_PAGE_SIZE);
@@ -506,34 +801,34 @@ void hv_destroy_server(struct sim_hv *hv, unsigned id)
 	memset(s, 0, sizeof(*s));
 	s->gen = gen;
 	s->memfd = -1;
-	hv->stats.servers_destroyed++;
+	d->stats.servers_destroyed++;
 	pthread_cond_broadcast(&hv->cond);
 }
 
-void hv_raise(struct sim_hv *hv, uint32_t port)
+void hv_raise(struct sim_dom *d, uint32_t port)
 {
-	struct hv_xen_port *xp = &hv->xen_ports[port];
+	struct hv_xen_port *xp = &d->xen_ports[port];
 	struct hv_local_port *lp;
 
 	if (!xp->used || xp->local < 0)
 		return; /* unbound: Xen drops it */
-	lp = &hv->local_ports[xp->local];
+	lp = &d->hv->local_ports[xp->local];
 	if (sim_evw_raise(&lp->evh->words[xp->local]))
 		efd_signal(lp->evh->efd);
 }
 
-void hv_check_gone(struct sim_hv *hv)
+void hv_check_gone(struct sim_dom *d)
 {
-	if (hv->dom_state != SIM_DOM_DYING)
+	if (d->dom_state != SIM_DOM_DYING)
 		return;
-	if (__atomic_load_n(&hv->sh->pages_mapped_now, __ATOMIC_SEQ_CST) > 0 ||
-	    hv->resource_mapped)
+	if (__atomic_load_n(&d->sh->pages_mapped_now, __ATOMIC_SEQ_CST) > 0 ||
+	    d->resource_mapped)
 		return;
-	hv->dom_state = SIM_DOM_GONE;
-	__atomic_store_n(&hv->sh->dom_state, SIM_DOM_GONE, __ATOMIC_SEQ_CST);
-	hv_log(hv, "domain %u gone (nothing mapped any more)", hv->cfg.domid);
-	hv_xs_fire_special(hv->xs, "@releaseDomain");
-	pthread_cond_broadcast(&hv->cond);
+	d->dom_state = SIM_DOM_GONE;
+	__atomic_store_n(&d->sh->dom_state, SIM_DOM_GONE, __ATOMIC_SEQ_CST);
+	hv_log(d->hv, "domain %u gone (nothing mapped any more)", d->domid);
+	hv_xs_fire_special(d->hv->xs, "@releaseDomain");
+	pthread_cond_broadcast(&d->hv->cond);
 }
 
 /* ------------------------------------------------------------ ioreqs */
@@ -544,14 +839,15 @@ void hv_check_gone(struct sim_hv *hv)
  * protocol error here, since a live daemon must never write it), a state
  * going backwards or out of range is a protocol error (Xen crashes the
  * domain). Lock held; dropped while blocked. */
-static int wait_answer(struct sim_hv *hv, unsigned vcpu, int64_t deadline,
+static int wait_answer(struct sim_dom *d, unsigned vcpu, int64_t deadline,
 		       uint64_t *data)
 {
-	struct hv_vcpu *vc = &hv->vcpus[vcpu];
+	struct sim_hv *hv = d->hv;
+	struct hv_vcpu *vc = &d->vcpus[vcpu];
 	bool woken = false; /* Xen looks at the slot only when notified */
 
 	for (;;) {
-		struct hv_server *s = &hv->servers[vc->server];
+		struct hv_server *s = &d->servers[vc->server];
 		struct pollfd p[2];
 		struct sim_ioreq *r;
 		uint8_t bits, st;
@@ -559,8 +855,7 @@ static int wait_answer(struct sim_hv *hv, unsigned vcpu, int64_t deadline,
 
 		if (!s->used || s->gen != vc->gen) {
 			vc->outstanding = false;
-			return hv->dom_state != SIM_DOM_ALIVE ? -ESRCH
-							      : -ENODEV;
+			return d->dom_state != SIM_DOM_ALIVE ? -ESRCH : -ENODEV;
 		}
 		r = &s->page[vcpu];
 		bits = __atomic_load_n(&r->bits, __ATOMIC_ACQUIRE);
@@ -577,18 +872,21 @@ static int wait_answer(struct sim_hv *hv, unsigned vcpu, int64_t deadline,
 				return 0;
 			}
 			if (st == SIM_STATE_IOREQ_NONE) {
-				hv->stats.protocol_errors++;
-				hv_log(hv, "vcpu %u: daemon set state NONE",
-				       vcpu);
+				d->stats.protocol_errors++;
+				hv_log(hv,
+				       "dom %u vcpu %u: daemon set state NONE",
+				       d->domid, vcpu);
 				vc->outstanding = false;
 				*data = ~0ULL;
 				return 0;
 			}
 			if (st < vc->prev || st > SIM_STATE_IORESP_READY) {
-				hv->stats.protocol_errors++;
-				hv_log(hv,
-				       "vcpu %u: weird ioreq state %u -> %u",
-				       vcpu, vc->prev, st);
+				d->stats.protocol_errors++;
+				hv_log(
+				    hv,
+				    "dom %u vcpu %u: weird ioreq state %u -> "
+				    "%u",
+				    d->domid, vcpu, vc->prev, st);
 				__atomic_store_n(
 				    &r->bits,
 				    (uint8_t)(bits & ~SIM_IOREQ_STATE_MASK),
@@ -598,7 +896,7 @@ static int wait_answer(struct sim_hv *hv, unsigned vcpu, int64_t deadline,
 			}
 			vc->prev = st;
 		}
-		if (daemon_dead(hv))
+		if (daemon_dead(hv) || owner_dead(s))
 			return -EPIPE;
 		ms = remaining_ms(deadline);
 		if (ms == 0)
@@ -617,12 +915,12 @@ static int wait_answer(struct sim_hv *hv, unsigned vcpu, int64_t deadline,
 }
 
 /* Put one request in server s's slot for vcpu and wait for the answer. */
-static int send_wait(struct sim_hv *hv, unsigned id, unsigned vcpu,
+static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 		     uint8_t type, uint64_t addr, unsigned size, bool write,
 		     uint64_t *data, int64_t deadline)
 {
-	struct hv_server *s = &hv->servers[id];
-	struct hv_vcpu *vc = &hv->vcpus[vcpu];
+	struct hv_server *s = &d->servers[id];
+	struct hv_vcpu *vc = &d->vcpus[vcpu];
 	struct sim_ioreq *r = &s->page[vcpu];
 	uint8_t bits = __atomic_load_n(&r->bits, __ATOMIC_ACQUIRE);
 	uint8_t dir = write ? 0 : SIM_IOREQ_DIR_READ;
@@ -630,9 +928,12 @@ static int send_wait(struct sim_hv *hv, unsigned id, unsigned vcpu,
 	/* ioreq_send(): the slot must be idle with our port in it. */
 	if ((bits & SIM_IOREQ_STATE_MASK) != SIM_STATE_IOREQ_NONE ||
 	    r->vp_eport != s->xen_port[vcpu]) {
-		hv->stats.protocol_errors++;
-		hv_log(hv, "vcpu %u: bad slot (state %u, port %u) in server %u",
-		       vcpu, bits & SIM_IOREQ_STATE_MASK, r->vp_eport, id);
+		d->stats.protocol_errors++;
+		hv_log(d->hv,
+		       "dom %u vcpu %u: bad slot (state %u, port %u) in server "
+		       "%u",
+		       d->domid, vcpu, bits & SIM_IOREQ_STATE_MASK, r->vp_eport,
+		       id);
 		return -EPROTO;
 	}
 	r->addr = addr;
@@ -645,28 +946,28 @@ static int send_wait(struct sim_hv *hv, unsigned id, unsigned vcpu,
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	__atomic_store_n(&r->bits, (uint8_t)(dir | SIM_STATE_IOREQ_READY),
 			 __ATOMIC_RELEASE);
-	hv->stats.ioreqs++;
+	d->stats.ioreqs++;
 	vc->outstanding = true;
 	vc->server = (int)id;
 	vc->gen = s->gen;
 	vc->prev = SIM_STATE_IOREQ_READY;
-	hv_raise(hv, s->xen_port[vcpu]);
-	return wait_answer(hv, vcpu, deadline, data);
+	hv_raise(d, s->xen_port[vcpu]);
+	return wait_answer(d, vcpu, deadline, data);
 }
 
 /* A vCPU whose earlier request timed out is still blocked in Xen: give it
  * the new deadline to finish first. */
-static int finish_stale(struct sim_hv *hv, unsigned vcpu, int64_t deadline)
+static int finish_stale(struct sim_dom *d, unsigned vcpu, int64_t deadline)
 {
 	uint64_t junk;
 
-	if (!hv->vcpus[vcpu].outstanding)
+	if (!d->vcpus[vcpu].outstanding)
 		return 0;
-	return wait_answer(hv, vcpu, deadline, &junk);
+	return wait_answer(d, vcpu, deadline, &junk);
 }
 
 /* ioreq_server_select(): highest id first, all bytes in one range. */
-static int select_server(struct sim_hv *hv, uint64_t addr, unsigned size)
+static int select_server(struct sim_dom *d, uint64_t addr, unsigned size)
 {
 	uint64_t last = addr + size - 1;
 	int id;
@@ -675,7 +976,7 @@ static int select_server(struct sim_hv *hv, uint64_t addr, unsigned size)
 	if (last < addr)
 		return -1;
 	for (id = SIM_MAX_SERVERS - 1; id >= 0; id--) {
-		struct hv_server *s = &hv->servers[id];
+		struct hv_server *s = &d->servers[id];
 
 		if (!s->used || !s->enabled)
 			continue;
@@ -686,34 +987,44 @@ static int select_server(struct sim_hv *hv, uint64_t addr, unsigned size)
 	return -1;
 }
 
-int sim_hv_mmio(struct sim_hv *hv, unsigned vcpu, uint64_t gpa, unsigned size,
-		bool write, uint64_t *data, int timeout_ms)
+/* The checks before a vCPU traps into Xen (lock held). */
+static int vcpu_can_run(const struct sim_dom *d)
 {
+	if (d->dom_state != SIM_DOM_ALIVE)
+		return -ESRCH;
+	if (d->paused || d->shutdown)
+		return -EBUSY;
+	return 0;
+}
+
+int sim_dom_mmio(struct sim_dom *d, unsigned vcpu, uint64_t gpa, unsigned size,
+		 bool write, uint64_t *data, int timeout_ms)
+{
+	struct sim_hv *hv = d->hv;
 	int64_t deadline = deadline_of(timeout_ms);
 	uint64_t val = write ? *data : 0;
 	int rc, id;
 
-	if (vcpu >= hv->cfg.vcpus || !data ||
+	if (vcpu >= d->nvcpus || !data ||
 	    (size != 1 && size != 2 && size != 4 && size != 8))
 		return -EINVAL;
 	pthread_mutex_lock(&hv->lock);
-	rc = finish_stale(hv, vcpu, deadline);
+	rc = finish_stale(d, vcpu, deadline);
 	if (rc)
 		goto out;
-	if (hv->dom_state != SIM_DOM_ALIVE) {
-		rc = -ESRCH;
+	rc = vcpu_can_run(d);
+	if (rc)
 		goto out;
-	}
-	id = select_server(hv, gpa, size);
+	id = select_server(d, gpa, size);
 	if (id < 0) {
 		rc = -ENODEV;
 		goto out;
 	}
-	if (daemon_dead(hv)) {
+	if (daemon_dead(hv) || owner_dead(&d->servers[id])) {
 		rc = -EPIPE;
 		goto out;
 	}
-	rc = send_wait(hv, (unsigned)id, vcpu, SIM_IOREQ_TYPE_COPY, gpa, size,
+	rc = send_wait(d, (unsigned)id, vcpu, SIM_IOREQ_TYPE_COPY, gpa, size,
 		       write, &val, deadline);
 	if (!rc && !write)
 		*data = size == 8 ? val : val & ((1ULL << (8 * size)) - 1);
@@ -723,36 +1034,36 @@ out:
 }
 
 /* ioreq_broadcast(): every enabled server, one after the other. */
-static int broadcast(struct sim_hv *hv, unsigned vcpu, uint8_t type,
+static int broadcast(struct sim_dom *d, unsigned vcpu, uint8_t type,
 		     uint64_t addr, unsigned size, uint64_t data,
 		     int timeout_ms)
 {
+	struct sim_hv *hv = d->hv;
 	int64_t deadline = deadline_of(timeout_ms);
 	bool any = false;
 	int rc = 0;
 	unsigned id;
 
-	if (vcpu >= hv->cfg.vcpus)
+	if (vcpu >= d->nvcpus)
 		return -EINVAL;
 	pthread_mutex_lock(&hv->lock);
-	rc = finish_stale(hv, vcpu, deadline);
+	rc = finish_stale(d, vcpu, deadline);
 	if (rc)
 		goto out;
-	if (hv->dom_state != SIM_DOM_ALIVE) {
-		rc = -ESRCH;
+	rc = vcpu_can_run(d);
+	if (rc)
 		goto out;
-	}
 	for (id = 0; id < SIM_MAX_SERVERS && !rc; id++) {
 		uint64_t val = data;
 
-		if (!hv->servers[id].used || !hv->servers[id].enabled)
+		if (!d->servers[id].used || !d->servers[id].enabled)
 			continue;
 		any = true;
-		if (daemon_dead(hv)) {
+		if (daemon_dead(hv) || owner_dead(&d->servers[id])) {
 			rc = -EPIPE;
 			break;
 		}
-		rc = send_wait(hv, id, vcpu, type, addr, size, true, &val,
+		rc = send_wait(d, id, vcpu, type, addr, size, true, &val,
 			       deadline);
 	}
 	if (!rc && !any)
@@ -762,45 +1073,45 @@ out:
 	return rc;
 }
 
-int sim_hv_invalidate(struct sim_hv *hv, unsigned vcpu, int timeout_ms)
+int sim_dom_invalidate(struct sim_dom *d, unsigned vcpu, int timeout_ms)
 {
-	int rc = broadcast(hv, vcpu, SIM_IOREQ_TYPE_INVALIDATE, 0, 4, ~0ULL,
+	int rc = broadcast(d, vcpu, SIM_IOREQ_TYPE_INVALIDATE, 0, 4, ~0ULL,
 			   timeout_ms);
 
 	/* No enabled server: nothing to invalidate, as in Xen. */
 	return rc == -ENODEV ? 0 : rc;
 }
 
-int sim_hv_send_ioreq(struct sim_hv *hv, unsigned vcpu, uint8_t type,
-		      uint64_t addr, uint64_t data, int timeout_ms)
+int sim_dom_send_ioreq(struct sim_dom *d, unsigned vcpu, uint8_t type,
+		       uint64_t addr, uint64_t data, int timeout_ms)
 {
-	return broadcast(hv, vcpu, type, addr, 8, data, timeout_ms);
+	return broadcast(d, vcpu, type, addr, 8, data, timeout_ms);
 }
 
 /* ------------------------------------------------------------ memory */
 
-uint8_t *sim_hv_ram(struct sim_hv *hv)
+uint8_t *sim_dom_ram(struct sim_dom *d)
 {
-	return hv->ram;
+	return d->ram;
 }
 
-uint64_t sim_hv_ram_size(struct sim_hv *hv)
+uint64_t sim_dom_ram_size(struct sim_dom *d)
 {
-	return hv->cfg.ram_bytes;
+	return d->ram_bytes;
 }
 
 /* ------------------------------------------------------------ interrupts */
 
-uint64_t sim_hv_irq_edges(struct sim_hv *hv, unsigned irq)
+uint64_t sim_dom_irq_edges(struct sim_dom *d, unsigned irq)
 {
 	if (irq < SIM_SPI_FIRST || irq >= SIM_SPI_FIRST + SIM_SPI_COUNT)
 		return 0;
-	return __atomic_load_n(&hv->sh->irq_edges[irq - SIM_SPI_FIRST],
+	return __atomic_load_n(&d->sh->irq_edges[irq - SIM_SPI_FIRST],
 			       __ATOMIC_SEQ_CST);
 }
 
-int sim_hv_wait_irq(struct sim_hv *hv, unsigned irq, uint64_t seen,
-		    int timeout_ms)
+int sim_dom_wait_irq(struct sim_dom *d, unsigned irq, uint64_t seen,
+		     int timeout_ms)
 {
 	int64_t deadline = deadline_of(timeout_ms);
 	unsigned i = irq - SIM_SPI_FIRST;
@@ -809,8 +1120,8 @@ int sim_hv_wait_irq(struct sim_hv *hv, unsigned irq, uint64_t seen,
 
 	if (irq < SIM_SPI_FIRST || irq >= SIM_SPI_FIRST + SIM_SPI_COUNT)
 		return -EINVAL;
-	seq = &hv->sh->irq_seq[i];
-	waiters = &hv->sh->irq_waiters[i];
+	seq = &d->sh->irq_seq[i];
+	waiters = &d->sh->irq_waiters[i];
 	/* The library wakes the futex only when it sees a waiter; counting
 	 * ourselves before re-reading the edges closes the race. */
 	__atomic_add_fetch(waiters, 1, __ATOMIC_SEQ_CST);
@@ -819,7 +1130,7 @@ int sim_hv_wait_irq(struct sim_hv *hv, unsigned irq, uint64_t seen,
 		struct timespec ts, *tsp = NULL;
 		int ms;
 
-		if (__atomic_load_n(&hv->sh->irq_edges[i], __ATOMIC_SEQ_CST) >
+		if (__atomic_load_n(&d->sh->irq_edges[i], __ATOMIC_SEQ_CST) >
 		    seen)
 			break;
 		ms = remaining_ms(deadline);
@@ -846,6 +1157,7 @@ int sim_hv_xs_write(struct sim_hv *hv, const char *path, const char *value)
 
 	pthread_mutex_lock(&hv->lock);
 	rc = hv_xs_write(hv->xs, path, value, strlen(value));
+	pthread_cond_broadcast(&hv->cond);
 	pthread_mutex_unlock(&hv->lock);
 	return rc;
 }
@@ -869,54 +1181,164 @@ int sim_hv_xs_rm(struct sim_hv *hv, const char *path)
 
 	pthread_mutex_lock(&hv->lock);
 	rc = hv_xs_rm(hv->xs, path);
+	pthread_cond_broadcast(&hv->cond);
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+struct sim_xs_txn {
+	struct sim_hv *hv;
+};
+
+int sim_hv_xs_txn(struct sim_hv *hv, int (*fn)(struct sim_xs_txn *t, void *arg),
+		  void *arg)
+{
+	struct sim_xs_txn t = {.hv = hv};
+	int rc;
+
+	pthread_mutex_lock(&hv->lock);
+	rc = fn(&t, arg);
+	pthread_cond_broadcast(&hv->cond);
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+char *sim_xs_txn_read(struct sim_xs_txn *t, const char *path)
+{
+	return hv_xs_read(t->hv->xs, path, NULL);
+}
+
+int sim_xs_txn_write(struct sim_xs_txn *t, const char *path, const char *value)
+{
+	return hv_xs_write(t->hv->xs, path, value, strlen(value));
+}
+
+int sim_xs_txn_rm(struct sim_xs_txn *t, const char *path)
+{
+	return hv_xs_rm(t->hv->xs, path);
+}
+
+/* any: the node exists; else value, NULL for absent. */
+static int xs_wait(struct sim_hv *hv, const char *path, bool any,
+		   const char *value, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	int rc = 0;
+
+	pthread_mutex_lock(&hv->lock);
+	for (;;) {
+		char *v = hv_xs_read(hv->xs, path, NULL);
+		bool match = any     ? v != NULL
+			     : value ? v && !strcmp(v, value)
+				     : !v;
+
+		free(v);
+		if (match)
+			break;
+		if (!cond_wait_until(hv, deadline)) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+int sim_hv_xs_wait(struct sim_hv *hv, const char *path, const char *value,
+		   int timeout_ms)
+{
+	return xs_wait(hv, path, false, value, timeout_ms);
+}
+
+int sim_hv_xs_wait_present(struct sim_hv *hv, const char *path, int timeout_ms)
+{
+	return xs_wait(hv, path, true, NULL, timeout_ms);
+}
+
+int sim_hv_xs_children(struct sim_hv *hv, const char *path)
+{
+	int n;
+
+	pthread_mutex_lock(&hv->lock);
+	n = hv_xs_children(hv->xs, path);
+	pthread_mutex_unlock(&hv->lock);
+	return n;
+}
+
+int sim_hv_xs_settle(struct sim_hv *hv, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	int rc = 0;
+
+	pthread_mutex_lock(&hv->lock);
+	while (hv_xs_queued(hv->xs))
+		if (!cond_wait_until(hv, deadline)) {
+			rc = -ETIMEDOUT;
+			break;
+		}
 	pthread_mutex_unlock(&hv->lock);
 	return rc;
 }
 
 /* ------------------------------------------------------------ the domain */
 
-void sim_hv_destroy_domain(struct sim_hv *hv)
+void sim_dom_destroy(struct sim_dom *d)
 {
+	struct sim_hv *hv = d->hv;
 	unsigned i;
 
 	pthread_mutex_lock(&hv->lock);
-	if (hv->dom_state != SIM_DOM_ALIVE) {
+	if (d->dom_state != SIM_DOM_ALIVE) {
 		pthread_mutex_unlock(&hv->lock);
 		return;
 	}
-	hv_log(hv, "destroying domain %u", hv->cfg.domid);
-	hv->dom_state = SIM_DOM_DYING;
-	__atomic_store_n(&hv->sh->dom_state, SIM_DOM_DYING, __ATOMIC_SEQ_CST);
+	hv_log(hv, "destroying domain %u", d->domid);
+	d->dom_state = SIM_DOM_DYING;
+	d->paused = true; /* domain_kill pauses it for good */
+	__atomic_store_n(&d->sh->dom_state, SIM_DOM_DYING, __ATOMIC_SEQ_CST);
 	/* domain_relinquish_resources -> ioreq_server_destroy_all */
 	for (i = 0; i < SIM_MAX_SERVERS; i++)
-		if (hv->servers[i].used)
-			hv_destroy_server(hv, i);
+		if (d->servers[i].used)
+			hv_destroy_server(d, i);
 	hv_xs_fire_special(hv->xs, "@releaseDomain");
-	hv_check_gone(hv);
+	hv_check_gone(d);
 	pthread_cond_broadcast(&hv->cond);
 	pthread_mutex_unlock(&hv->lock);
 }
 
-void sim_hv_shutdown_domain(struct sim_hv *hv, unsigned reason)
+void sim_dom_shutdown(struct sim_dom *d, unsigned reason)
 {
+	struct sim_hv *hv = d->hv;
+
 	pthread_mutex_lock(&hv->lock);
-	if (hv->dom_state == SIM_DOM_ALIVE && !hv->shutdown) {
-		hv->shutdown = true;
-		hv->shutdown_reason = reason;
-		hv_log(hv, "domain %u shut down, reason %u", hv->cfg.domid,
-		       reason);
+	if (d->dom_state == SIM_DOM_ALIVE && !d->shutdown) {
+		d->shutdown = true;
+		d->shutdown_reason = reason;
+		hv_log(hv, "domain %u shut down, reason %u", d->domid, reason);
 		hv_xs_fire_special(hv->xs, "@releaseDomain");
+		pthread_cond_broadcast(&hv->cond);
 	}
 	pthread_mutex_unlock(&hv->lock);
 }
 
-void sim_hv_get_stats(struct sim_hv *hv, struct sim_hv_stats *st)
+void sim_dom_resume(struct sim_dom *d)
 {
-	struct sim_shared *sh = hv->sh;
+	pthread_mutex_lock(&d->hv->lock);
+	if (d->dom_state == SIM_DOM_ALIVE && d->shutdown) {
+		d->shutdown = false;
+		hv_log(d->hv, "domain %u resumed", d->domid);
+		pthread_cond_broadcast(&d->hv->cond);
+	}
+	pthread_mutex_unlock(&d->hv->lock);
+}
+
+void sim_dom_get_stats(struct sim_dom *d, struct sim_hv_stats *st)
+{
+	struct sim_shared *sh = d->sh;
 	int64_t now;
 
-	pthread_mutex_lock(&hv->lock);
-	*st = hv->stats;
+	pthread_mutex_lock(&d->hv->lock);
+	*st = d->stats;
 	st->foreign_maps = __atomic_load_n(&sh->foreign_maps, __ATOMIC_SEQ_CST);
 	st->foreign_pages =
 	    __atomic_load_n(&sh->foreign_pages, __ATOMIC_SEQ_CST);
@@ -924,5 +1346,98 @@ void sim_hv_get_stats(struct sim_hv *hv, struct sim_hv_stats *st)
 	    __atomic_load_n(&sh->foreign_pages_refused, __ATOMIC_SEQ_CST);
 	now = __atomic_load_n(&sh->pages_mapped_now, __ATOMIC_SEQ_CST);
 	st->pages_mapped_now = now > 0 ? (uint64_t)now : 0;
-	pthread_mutex_unlock(&hv->lock);
+	st->servers_live = 0;
+	for (unsigned i = 0; i < SIM_MAX_SERVERS; i++)
+		st->servers_live += d->servers[i].used;
+	pthread_mutex_unlock(&d->hv->lock);
+}
+
+/* ------------------------------------------- the default domain's calls */
+
+int sim_hv_wait_ready(struct sim_hv *hv, uint64_t base, uint64_t size,
+		      int timeout_ms)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	return d ? sim_dom_wait_ready(d, base, size, timeout_ms) : -ESRCH;
+}
+
+uint8_t *sim_hv_ram(struct sim_hv *hv)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	return d ? sim_dom_ram(d) : NULL;
+}
+
+uint64_t sim_hv_ram_size(struct sim_hv *hv)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	return d ? sim_dom_ram_size(d) : 0;
+}
+
+int sim_hv_mmio(struct sim_hv *hv, unsigned vcpu, uint64_t gpa, unsigned size,
+		bool write, uint64_t *data, int timeout_ms)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	return d ? sim_dom_mmio(d, vcpu, gpa, size, write, data, timeout_ms)
+		 : -ESRCH;
+}
+
+int sim_hv_invalidate(struct sim_hv *hv, unsigned vcpu, int timeout_ms)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	return d ? sim_dom_invalidate(d, vcpu, timeout_ms) : -ESRCH;
+}
+
+int sim_hv_send_ioreq(struct sim_hv *hv, unsigned vcpu, uint8_t type,
+		      uint64_t addr, uint64_t data, int timeout_ms)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	return d ? sim_dom_send_ioreq(d, vcpu, type, addr, data, timeout_ms)
+		 : -ESRCH;
+}
+
+uint64_t sim_hv_irq_edges(struct sim_hv *hv, unsigned irq)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	return d ? sim_dom_irq_edges(d, irq) : 0;
+}
+
+int sim_hv_wait_irq(struct sim_hv *hv, unsigned irq, uint64_t seen,
+		    int timeout_ms)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	return d ? sim_dom_wait_irq(d, irq, seen, timeout_ms) : -ESRCH;
+}
+
+void sim_hv_destroy_domain(struct sim_hv *hv)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	if (d)
+		sim_dom_destroy(d);
+}
+
+void sim_hv_shutdown_domain(struct sim_hv *hv, unsigned reason)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	if (d)
+		sim_dom_shutdown(d, reason);
+}
+
+void sim_hv_get_stats(struct sim_hv *hv, struct sim_hv_stats *st)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	if (d)
+		sim_dom_get_stats(d, st);
+	else
+		memset(st, 0, sizeof(*st));
 }

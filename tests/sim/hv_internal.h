@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Internals of the simulated hypervisor, shared by hv.c (domain, vCPUs,
- * ioreq servers, event channels, IRQs, daemon), hv_server.c (the socket
- * server) and hv_xs.c (the xenstore). Everything below hv->lock unless
- * said otherwise. */
+/* Internals of the simulated hypervisor, shared by hv.c (domains, vCPUs,
+ * ioreq servers, event channels, IRQs, daemon), hv_ops.c (the hypercalls),
+ * hv_server.c (the socket server, client processes) and hv_xs.c (the
+ * xenstore). Everything below hv->lock unless said otherwise. */
 #ifndef SIM_HV_INTERNAL_H
 #define SIM_HV_INTERNAL_H
 
@@ -22,6 +22,8 @@ struct hv_range {
 	uint64_t start, end; /* inclusive */
 };
 
+struct hv_proc;
+
 struct hv_server {
 	bool used, enabled;
 	unsigned gen; /* bumped on create and destroy */
@@ -29,7 +31,8 @@ struct hv_server {
 	struct sim_ioreq *page;
 	unsigned nr_mmio, nr_pio;
 	struct hv_range mmio[SIM_MAX_RANGES], pio[SIM_MAX_RANGES];
-	uint32_t *xen_port; /* per vCPU */
+	uint32_t *xen_port;    /* per vCPU */
+	struct hv_proc *owner; /* the process that created it */
 };
 
 /* A guest-side ("Xen") event channel: one per server and vCPU. */
@@ -49,6 +52,7 @@ struct hv_evh {
 /* A dom0 port: owned by a handle; xen_port -1 once the remote end closed. */
 struct hv_local_port {
 	struct hv_evh *evh;
+	struct sim_dom *dom;
 	int xen_port;
 };
 
@@ -58,6 +62,37 @@ struct hv_vcpu {
 	int server;
 	unsigned gen;
 	uint8_t prev;
+};
+
+/* A process using the libraries (known by its first connection). */
+struct hv_proc {
+	struct hv_proc *next;
+	pid_t pid;
+	int pidfd; /* -1 once dead (or if it could not be opened) */
+	bool dead;
+	int memfd; /* its struct sim_proc_shared */
+	struct sim_proc_shared *page;
+	uint64_t res[SIM_MAX_DOMS]; /* ioreq pages it maps, per slot */
+};
+
+struct sim_dom {
+	struct sim_hv *hv;
+	uint32_t domid;
+	unsigned slot; /* index in hv->doms, creation order */
+	unsigned nvcpus;
+	uint64_t ram_bytes;
+	int ram_fd, shared_fd;
+	uint8_t *ram;
+	struct sim_shared *sh;
+	uint32_t dom_state; /* SIM_DOM_* */
+	bool paused, shutdown;
+	unsigned shutdown_reason;
+	bool emulator_died; /* a server's creator died */
+	struct hv_server servers[SIM_MAX_SERVERS];
+	struct hv_xen_port *xen_ports; /* SIM_NR_PORTS */
+	struct hv_vcpu *vcpus;
+	uint64_t resource_mapped;  /* ioreq pages the daemon holds */
+	struct sim_hv_stats stats; /* the parts not in sh */
 };
 
 struct hv_spawn_req;
@@ -74,20 +109,14 @@ struct sim_hv {
 	pthread_t listener;
 	bool listener_started;
 	struct hv_conn *conns;
+	struct hv_proc *procs;
 
-	/* the domain */
-	int ram_fd, shared_fd;
-	uint8_t *ram;
-	struct sim_shared *sh;
-	uint32_t dom_state;
-	bool shutdown;
-	unsigned shutdown_reason;
-	struct hv_server servers[SIM_MAX_SERVERS];
-	struct hv_xen_port xen_ports[SIM_NR_PORTS];
+	/* the domains */
+	struct sim_dom *doms[SIM_MAX_DOMS];
+	unsigned ndoms;
+	uint32_t max_domid;
+	struct sim_dom *def;
 	struct hv_local_port local_ports[SIM_NR_PORTS];
-	struct hv_vcpu *vcpus;
-	uint64_t resource_mapped;  /* ioreq pages the daemon holds */
-	struct sim_hv_stats stats; /* the parts not in hv->sh */
 
 	/* the daemon */
 	pid_t pid;
@@ -107,19 +136,24 @@ void hv_log(struct sim_hv *hv, const char *fmt, ...)
 int hv_handle(struct sim_hv *hv, struct hv_conn *c, uint32_t kind,
 	      const struct sim_wire *req, const char *tail,
 	      struct sim_wire *rep, char *rtail, int *out_fds, int *nfds);
-/* A connection's hello: the fds the library needs. */
-int hv_hello(struct sim_hv *hv, uint32_t kind, struct hv_evh **evh,
-	     int *out_fds, int *nfds);
+/* A connection's hello: the fds the library needs (proc: the process
+ * behind the connection). */
+int hv_hello(struct sim_hv *hv, uint32_t kind, struct hv_proc *proc,
+	     struct hv_evh **evh, int *out_fds, int *nfds);
 /* A closed connection: release what Linux would release on close(). */
 void hv_evh_release(struct sim_hv *hv, struct hv_evh *evh);
 /* The spawned daemon exited (listener thread, lock held). */
 void hv_daemon_exited(struct sim_hv *hv);
+/* The domain with that domid, NULL if it never existed. */
+struct sim_dom *hv_find_dom(struct sim_hv *hv, uint32_t domid);
 /* Xen destroys server `id` (the daemon asked, or the domain died). */
-void hv_destroy_server(struct sim_hv *hv, unsigned id);
+void hv_destroy_server(struct sim_dom *d, unsigned id);
 /* Raise the Xen-side channel `port` towards whoever bound it. */
-void hv_raise(struct sim_hv *hv, uint32_t port);
+void hv_raise(struct sim_dom *d, uint32_t port);
 /* Domain gone check after unmaps (lock held). */
-void hv_check_gone(struct sim_hv *hv);
+void hv_check_gone(struct sim_dom *d);
+/* A client process died: what it mapped is released (lock held). */
+void hv_proc_died(struct sim_hv *hv, struct hv_proc *p);
 
 /* hv_server.c */
 int hv_server_start(struct sim_hv *hv);
@@ -127,10 +161,11 @@ void hv_server_stop(struct sim_hv *hv);
 struct hv_xs_conn *hv_conn_xs(struct hv_conn *c);
 void hv_conn_set_xs(struct hv_conn *c, struct hv_xs_conn *x);
 struct hv_evh *hv_conn_evh(struct hv_conn *c);
+struct hv_proc *hv_conn_proc(struct hv_conn *c);
 /* Ask the listener thread to fork the daemon (so that PDEATHSIG follows
  * the hypervisor's lifetime, not a caller thread's). */
-pid_t hv_server_spawn(struct sim_hv *hv, char *const argv[],
-		      char *const envp[]);
+pid_t hv_server_spawn(struct sim_hv *hv, char *const argv[], char *const envp[],
+		      int stderr_fd);
 
 /* hv_xs.c */
 struct hv_xs *hv_xs_new(void);
@@ -144,7 +179,11 @@ int hv_xs_write(struct hv_xs *xs, const char *path, const void *val,
 		size_t len);
 char *hv_xs_read(struct hv_xs *xs, const char *path, size_t *len);
 int hv_xs_rm(struct hv_xs *xs, const char *path);
+/* The number of children of a node, or -errno. */
+int hv_xs_children(struct hv_xs *xs, const char *path);
 /* Fire a special watch (@releaseDomain, @introduceDomain). */
 void hv_xs_fire_special(struct hv_xs *xs, const char *name);
+/* Watch events queued and not yet fetched, over all connections. */
+unsigned hv_xs_queued(struct hv_xs *xs);
 
 #endif

@@ -8,7 +8,8 @@
  * - the ioreq page is frame 1 of resource type 0; frame 0 is ENOENT with
  *   buffering off, any other frame EINVAL;
  * - binding a channel of a dying domain is EINVAL; a new binding always
- *   gets one event (Xen makes up for notifications lost while unbound).
+ *   gets one event (Xen makes up for notifications lost while unbound);
+ * - a domain that does not exist (never did, or is gone) is ESRCH.
  * Every handler runs with hv->lock held. */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,43 +20,77 @@
 
 #include "hv_internal.h"
 
-static int dom_check(const struct sim_hv *hv, uint32_t domid)
+/* The domain a call names: ESRCH if it does not exist (any more). */
+static struct sim_dom *dom_check(struct sim_hv *hv, uint32_t domid, int *rc)
 {
-	if (domid != hv->cfg.domid || hv->dom_state == SIM_DOM_GONE)
-		return -ESRCH;
-	return 0;
+	struct sim_dom *d = hv_find_dom(hv, domid);
+
+	if (!d || d->dom_state == SIM_DOM_GONE) {
+		*rc = -ESRCH;
+		return NULL;
+	}
+	*rc = 0;
+	return d;
 }
 
 static struct hv_server *get_server(struct sim_hv *hv, uint32_t domid,
-				    uint32_t id, int *rc)
+				    uint32_t id, struct sim_dom **dp, int *rc)
 {
-	*rc = dom_check(hv, domid);
-	if (*rc)
+	struct sim_dom *d = dom_check(hv, domid, rc);
+
+	*dp = d;
+	if (!d)
 		return NULL;
-	if (id >= SIM_MAX_SERVERS || !hv->servers[id].used) {
+	if (id >= SIM_MAX_SERVERS || !d->servers[id].used) {
 		*rc = -ENOENT;
 		return NULL;
 	}
-	return &hv->servers[id];
+	return &d->servers[id];
 }
 
-int hv_hello(struct sim_hv *hv, uint32_t kind, struct hv_evh **evhp, int *fds,
-	     int *nfds)
+/* The page counting what a process maps, created at its first
+ * foreignmemory handle. */
+static int proc_page(struct hv_proc *p)
+{
+	if (p->page)
+		return 0;
+	p->memfd = memfd_create("sim-proc", MFD_CLOEXEC);
+	if (p->memfd < 0 || ftruncate(p->memfd, SIM_PROC_SHARED_SIZE))
+		goto fail;
+	p->page = mmap(NULL, SIM_PROC_SHARED_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, p->memfd, 0);
+	if (p->page == MAP_FAILED) {
+		p->page = NULL;
+		goto fail;
+	}
+	return 0;
+fail:
+	if (p->memfd >= 0)
+		close(p->memfd);
+	p->memfd = -1;
+	return -ENOMEM;
+}
+
+int hv_hello(struct sim_hv *hv, uint32_t kind, struct hv_proc *proc,
+	     struct hv_evh **evhp, int *fds, int *nfds)
 {
 	struct hv_evh *evh;
+	int rc;
 
+	(void)hv;
 	switch (kind) {
 	case SIM_KIND_XC:
+	case SIM_KIND_DM:
 		*nfds = 0;
 		return 0;
-	case SIM_KIND_DM:
-		fds[0] = hv->shared_fd;
-		*nfds = 1;
-		return 0;
 	case SIM_KIND_FM:
-		fds[0] = hv->shared_fd;
-		fds[1] = hv->ram_fd;
-		*nfds = 2;
+		if (!proc)
+			return -EPROTO;
+		rc = proc_page(proc);
+		if (rc)
+			return rc;
+		fds[0] = proc->memfd;
+		*nfds = 1;
 		return 0;
 	case SIM_KIND_EV:
 		evh = calloc(1, sizeof(*evh));
@@ -97,9 +132,10 @@ static void unbind_local(struct sim_hv *hv, uint32_t port)
 {
 	struct hv_local_port *lp = &hv->local_ports[port];
 
-	if (lp->xen_port >= 0)
-		hv->xen_ports[lp->xen_port].local = -1;
+	if (lp->xen_port >= 0 && lp->dom)
+		lp->dom->xen_ports[lp->xen_port].local = -1;
 	lp->evh = NULL;
+	lp->dom = NULL;
 	lp->xen_port = -1;
 }
 
@@ -119,35 +155,36 @@ void hv_evh_release(struct sim_hv *hv, struct hv_evh *evh)
 
 /* ------------------------------------------------------------ devicemodel */
 
-static int dm_create(struct sim_hv *hv, uint32_t domid, uint32_t bufioreq,
-		     uint32_t *idp)
+static int dm_create(struct sim_hv *hv, struct hv_proc *owner, uint32_t domid,
+		     uint32_t bufioreq, uint32_t *idp)
 {
 	struct hv_server *s;
 	unsigned id, v, port = SIM_FIRST_XEN_PORT;
-	int rc = dom_check(hv, domid);
+	int rc;
+	struct sim_dom *d = dom_check(hv, domid, &rc);
 
-	if (rc)
+	if (!d)
 		return rc;
-	if (hv->dom_state != SIM_DOM_ALIVE)
+	if (d->dom_state != SIM_DOM_ALIVE)
 		return -EINVAL;
 	if (bufioreq) {
 		/* ioreq_server_create(): no buffered ioreqs off x86 */
-		hv->stats.bufioreq_refused = true;
+		d->stats.bufioreq_refused = true;
 		return -EINVAL;
 	}
 	for (id = 0; id < SIM_MAX_SERVERS; id++)
-		if (!hv->servers[id].used)
+		if (!d->servers[id].used)
 			break;
 	if (id == SIM_MAX_SERVERS)
 		return -ENOSPC;
-	s = &hv->servers[id];
+	s = &d->servers[id];
 	s->memfd = -1;
-	s->xen_port = calloc(hv->cfg.vcpus, sizeof(*s->xen_port));
+	s->xen_port = calloc(d->nvcpus, sizeof(*s->xen_port));
 	if (!s->xen_port)
 		return -ENOMEM;
 	/* one unbound Xen channel per vCPU, remote end dom0 */
-	for (v = 0; v < hv->cfg.vcpus; v++) {
-		while (port < SIM_NR_PORTS && hv->xen_ports[port].used)
+	for (v = 0; v < d->nvcpus; v++) {
+		while (port < SIM_NR_PORTS && d->xen_ports[port].used)
 			port++;
 		if (port == SIM_NR_PORTS) {
 			rc = -ENOSPC;
@@ -167,8 +204,8 @@ static int dm_create(struct sim_hv *hv, uint32_t domid, uint32_t bufioreq,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	for (v = 0; v < hv->cfg.vcpus; v++) {
-		struct hv_xen_port *xp = &hv->xen_ports[s->xen_port[v]];
+	for (v = 0; v < d->nvcpus; v++) {
+		struct hv_xen_port *xp = &d->xen_ports[s->xen_port[v]];
 
 		xp->used = true;
 		xp->server = (int)id;
@@ -179,7 +216,8 @@ static int dm_create(struct sim_hv *hv, uint32_t domid, uint32_t bufioreq,
 	s->enabled = false;
 	s->gen++;
 	s->nr_mmio = s->nr_pio = 0;
-	hv->stats.servers_created++;
+	s->owner = owner;
+	d->stats.servers_created++;
 	*idp = id;
 	return 0;
 fail:
@@ -191,7 +229,7 @@ fail:
 	return rc;
 }
 
-static int dm_map_range(struct sim_hv *hv, struct hv_server *s, bool mmio,
+static int dm_map_range(struct sim_dom *d, struct hv_server *s, bool mmio,
 			uint64_t start, uint64_t end)
 {
 	struct hv_range *r = mmio ? s->mmio : s->pio;
@@ -205,8 +243,8 @@ static int dm_map_range(struct sim_hv *hv, struct hv_server *s, bool mmio,
 	if (*nr == SIM_MAX_RANGES)
 		return -ENOSPC;
 	r[(*nr)++] = (struct hv_range){start, end};
-	hv->stats.ranges_mapped++;
-	pthread_cond_broadcast(&hv->cond);
+	d->stats.ranges_mapped++;
+	pthread_cond_broadcast(&d->hv->cond);
 	return 0;
 }
 
@@ -239,7 +277,7 @@ static int dm_unmap_range(struct hv_server *s, bool mmio, uint64_t start,
 	return 0;
 }
 
-static int dm_set_state(struct sim_hv *hv, struct hv_server *s, bool on)
+static int dm_set_state(struct sim_dom *d, struct hv_server *s, bool on)
 {
 	unsigned v;
 
@@ -248,10 +286,10 @@ static int dm_set_state(struct sim_hv *hv, struct hv_server *s, bool on)
 	s->enabled = on;
 	/* ioreq_server_enable() -> ioreq_server_update_evtchn() */
 	if (on)
-		for (v = 0; v < hv->cfg.vcpus; v++)
+		for (v = 0; v < d->nvcpus; v++)
 			__atomic_store_n(&s->page[v].vp_eport, s->xen_port[v],
 					 __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&hv->cond);
+	pthread_cond_broadcast(&d->hv->cond);
 	return 0;
 }
 
@@ -273,28 +311,29 @@ static const char *dm_name(uint32_t op)
 	}
 }
 
-static int handle_dm(struct sim_hv *hv, const struct sim_wire *req,
-		     struct sim_wire *rep)
+static int handle_dm(struct sim_hv *hv, struct hv_proc *proc,
+		     const struct sim_wire *req, struct sim_wire *rep)
 {
 	const uint32_t *a = req->a.u32;
 	struct hv_server *s = NULL;
+	struct sim_dom *d;
 	int rc = 0;
 
 	switch (req->op) {
 	case SIM_OP_DM_CREATE:
-		rc = dm_create(hv, a[0], a[1], &rep->a.u32[2]);
+		rc = dm_create(hv, proc, a[0], a[1], &rep->a.u32[2]);
 		hv_log(hv,
 		       "create_ioreq_server(dom %u, bufioreq %u) = %d, id %u",
 		       a[0], a[1], rc, rc ? 0 : rep->a.u32[2]);
 		return rc;
 	case SIM_OP_DM_NR_VCPUS:
-		rc = dom_check(hv, a[0]);
-		rep->a.u32[2] = hv->cfg.vcpus;
+		d = dom_check(hv, a[0], &rc);
+		rep->a.u32[2] = d ? d->nvcpus : 0;
 		return rc;
 	default:
 		break;
 	}
-	s = get_server(hv, a[0], a[1], &rc);
+	s = get_server(hv, a[0], a[1], &d, &rc);
 	if (s) {
 		switch (req->op) {
 		case SIM_OP_DM_INFO:
@@ -303,7 +342,7 @@ static int handle_dm(struct sim_hv *hv, const struct sim_wire *req,
 			rep->a.u32[3] = 0; /* no bufioreq channel */
 			break;
 		case SIM_OP_DM_MAP_RANGE:
-			rc = dm_map_range(hv, s, a[2], req->a.u64[0],
+			rc = dm_map_range(d, s, a[2], req->a.u64[0],
 					  req->a.u64[1]);
 			break;
 		case SIM_OP_DM_UNMAP_RANGE:
@@ -311,10 +350,10 @@ static int handle_dm(struct sim_hv *hv, const struct sim_wire *req,
 					    req->a.u64[1]);
 			break;
 		case SIM_OP_DM_SET_STATE:
-			rc = dm_set_state(hv, s, a[2] != 0);
+			rc = dm_set_state(d, s, a[2] != 0);
 			break;
 		case SIM_OP_DM_DESTROY:
-			hv_destroy_server(hv, a[1]);
+			hv_destroy_server(d, a[1]);
 			break;
 		default:
 			rc = -ENOSYS;
@@ -329,24 +368,26 @@ static int handle_dm(struct sim_hv *hv, const struct sim_wire *req,
 
 /* ------------------------------------------------------------ foreign mem */
 
-static int handle_fm(struct sim_hv *hv, const struct sim_wire *req,
-		     struct sim_wire *rep, int *fds, int *nfds)
+static int handle_fm(struct sim_hv *hv, struct hv_proc *proc,
+		     const struct sim_wire *req, struct sim_wire *rep, int *fds,
+		     int *nfds)
 {
 	const uint32_t *a = req->a.u32;
 	struct hv_server *s;
+	struct sim_dom *d;
 	uint64_t frame = req->a.u64[0], nr = req->a.u64[1], f;
 	int rc = 0;
 
 	switch (req->op) {
 	case SIM_OP_FM_MAP_RESOURCE:
-		rc = dom_check(hv, a[0]);
-		if (rc)
+		d = dom_check(hv, a[0], &rc);
+		if (!d)
 			break;
 		if (a[1] != 0 /* XENMEM_resource_ioreq_server */) {
 			rc = -EOPNOTSUPP;
 			break;
 		}
-		s = get_server(hv, a[0], a[2], &rc);
+		s = get_server(hv, a[0], a[2], &d, &rc);
 		if (!s)
 			break;
 		if (!nr) {
@@ -363,29 +404,42 @@ static int handle_fm(struct sim_hv *hv, const struct sim_wire *req,
 			break;
 		fds[0] = s->memfd;
 		*nfds = 1;
-		hv->resource_mapped += nr;
+		/* What a dead process held is released already: do not
+		 * count a late request of it. */
+		if (proc && !proc->dead) {
+			d->resource_mapped += nr;
+			proc->res[d->slot] += nr;
+		}
 		break;
 	case SIM_OP_FM_UNMAP_RESOURCE:
-		hv->resource_mapped -=
-		    nr < hv->resource_mapped ? nr : hv->resource_mapped;
-		hv_check_gone(hv);
+		d = hv_find_dom(hv, a[0]);
+		if (!d || !proc || proc->dead)
+			break;
+		if (nr > proc->res[d->slot])
+			nr = proc->res[d->slot];
+		proc->res[d->slot] -= nr;
+		d->resource_mapped -=
+		    nr < d->resource_mapped ? nr : d->resource_mapped;
+		hv_check_gone(d);
 		break;
 	case SIM_OP_FM_RESOURCE_SIZE:
-		rc = dom_check(hv, a[0]);
-		if (rc)
+		d = dom_check(hv, a[0], &rc);
+		if (!d)
 			break;
 		if (a[1] != 0) {
 			rc = -EINVAL;
 			break;
 		}
 		/* ioreq_server_max_frames(): bufioreq + ioreq pages */
-		rep->a.u64[0] = (1 + (hv->cfg.vcpus * sizeof(struct sim_ioreq) +
+		rep->a.u64[0] = (1 + (d->nvcpus * sizeof(struct sim_ioreq) +
 				      SIM_PAGE_SIZE - 1) /
 					 SIM_PAGE_SIZE) *
 				SIM_PAGE_SIZE;
 		break;
 	case SIM_OP_FM_UNMAPPED:
-		hv_check_gone(hv);
+		d = hv_find_dom(hv, a[0]);
+		if (d)
+			hv_check_gone(d);
 		break;
 	default:
 		rc = -ENOSYS;
@@ -405,15 +459,18 @@ static int ev_bind(struct sim_hv *hv, struct hv_evh *evh, uint32_t domid,
 		   uint32_t remote, uint32_t *local, int *fds, int *nfds)
 {
 	struct hv_xen_port *xp;
+	struct sim_dom *d;
 	uint32_t p;
+	int rc;
 
-	if (domid != hv->cfg.domid || hv->dom_state == SIM_DOM_GONE)
-		return -ESRCH;
-	if (hv->dom_state != SIM_DOM_ALIVE)
+	d = dom_check(hv, domid, &rc);
+	if (!d)
+		return rc;
+	if (d->dom_state != SIM_DOM_ALIVE)
 		return -EINVAL;
 	if (remote >= SIM_NR_PORTS)
 		return -EINVAL;
-	xp = &hv->xen_ports[remote];
+	xp = &d->xen_ports[remote];
 	/* evtchn_bind_interdomain(): remote must be unbound, for dom0 */
 	if (!xp->used || xp->local >= 0)
 		return -EINVAL;
@@ -423,6 +480,7 @@ static int ev_bind(struct sim_hv *hv, struct hv_evh *evh, uint32_t domid,
 	if (p == SIM_NR_PORTS)
 		return -ENOSPC;
 	hv->local_ports[p].evh = evh;
+	hv->local_ports[p].dom = d;
 	hv->local_ports[p].xen_port = (int)remote;
 	xp->local = (int)p;
 	/* "We may have lost notifications on the remote unbound port":
@@ -438,7 +496,7 @@ static int ev_bind(struct sim_hv *hv, struct hv_evh *evh, uint32_t domid,
 		}
 	}
 	*local = p;
-	fds[0] = hv->vcpus[xp->vcpu].efd;
+	fds[0] = d->vcpus[xp->vcpu].efd;
 	*nfds = 1;
 	pthread_cond_broadcast(&hv->cond);
 	return 0;
@@ -474,45 +532,91 @@ static int handle_ev(struct sim_hv *hv, struct hv_evh *evh,
 
 /* ------------------------------------------------------------ xenctrl */
 
+/* The next domain from `first` on that getinfo reports (not gone), in
+ * domid order; NULL if none. */
+static struct sim_dom *next_dom(struct sim_hv *hv, uint32_t first)
+{
+	struct sim_dom *best = NULL;
+
+	for (unsigned i = 0; i < hv->ndoms; i++) {
+		struct sim_dom *d = hv->doms[i];
+
+		if (d->dom_state == SIM_DOM_GONE || d->domid < first)
+			continue;
+		if (!best || d->domid < best->domid)
+			best = d;
+	}
+	return best;
+}
+
+/* XEN_DOMCTL_getdomaininfo in a loop, as libxenctrl does: the domains
+ * from `first` on, dom0 included, at most `max` (bounded by the tail). */
 static int handle_dominfo(struct sim_hv *hv, const struct sim_wire *req,
 			  struct sim_wire *rep, char *rtail)
 {
 	uint32_t first = req->a.u32[0], max = req->a.u32[1], n = 0;
-	struct sim_dominfo d[2];
+	struct sim_dominfo di;
+	struct sim_dom *d;
 
-	memset(d, 0, sizeof(d));
+	if (max > SIM_TAIL_MAX / sizeof(di))
+		max = SIM_TAIL_MAX / sizeof(di);
 	if (first == 0 && n < max) {
-		d[n].domid = 0;
-		d[n].flags = SIM_DOMF_RUNNING;
-		d[n].vcpus = 1;
-		d[n].tot_pages = d[n].max_pages = 262144;
-		n++;
+		memset(&di, 0, sizeof(di));
+		di.domid = 0;
+		di.flags = SIM_DOMF_RUNNING;
+		di.vcpus = 1;
+		di.tot_pages = di.max_pages = 262144;
+		memcpy(rtail + n++ * sizeof(di), &di, sizeof(di));
+		first = 1;
 	}
-	if (hv->dom_state != SIM_DOM_GONE && first <= hv->cfg.domid &&
-	    n < max) {
-		d[n].domid = hv->cfg.domid;
-		d[n].vcpus = hv->cfg.vcpus;
-		d[n].max_pages = hv->cfg.ram_bytes >> SIM_PAGE_SHIFT;
-		if (hv->dom_state == SIM_DOM_DYING) {
+	for (; n < max && (d = next_dom(hv, first)); first = d->domid + 1) {
+		memset(&di, 0, sizeof(di));
+		di.domid = d->domid;
+		di.vcpus = d->nvcpus;
+		di.max_pages = d->ram_bytes >> SIM_PAGE_SHIFT;
+		if (d->dom_state == SIM_DOM_DYING) {
 			/* a zombie held by what the backend maps */
-			int64_t m = __atomic_load_n(&hv->sh->pages_mapped_now,
+			int64_t m = __atomic_load_n(&d->sh->pages_mapped_now,
 						    __ATOMIC_SEQ_CST);
 
-			d[n].flags = SIM_DOMF_DYING | SIM_DOMF_PAUSED;
-			d[n].tot_pages =
-			    (uint64_t)(m > 0 ? m : 0) + hv->resource_mapped;
+			di.flags = SIM_DOMF_DYING | SIM_DOMF_PAUSED;
+			di.tot_pages =
+			    (uint64_t)(m > 0 ? m : 0) + d->resource_mapped;
 		} else {
-			d[n].flags = SIM_DOMF_BLOCKED;
-			d[n].tot_pages = d[n].max_pages;
+			di.flags =
+			    d->paused ? SIM_DOMF_PAUSED : SIM_DOMF_BLOCKED;
+			di.tot_pages = di.max_pages;
 		}
-		if (hv->shutdown) {
-			d[n].flags |= SIM_DOMF_SHUTDOWN;
-			d[n].shutdown_reason = hv->shutdown_reason;
+		if (d->shutdown) {
+			di.flags |= SIM_DOMF_SHUTDOWN;
+			di.shutdown_reason = d->shutdown_reason;
 		}
-		n++;
+		memcpy(rtail + n++ * sizeof(di), &di, sizeof(di));
 	}
-	memcpy(rtail, d, n * sizeof(d[0]));
-	rep->tail_len = n * (uint32_t)sizeof(d[0]);
+	rep->tail_len = n * (uint32_t)sizeof(di);
+	return 0;
+}
+
+/* A handle's first use of a domain: its shared page (and RAM for a
+ * foreignmemory handle). */
+static int dom_attach(struct sim_hv *hv, uint32_t kind,
+		      const struct sim_wire *req, struct sim_wire *rep,
+		      int *fds, int *nfds)
+{
+	int rc;
+	struct sim_dom *d = dom_check(hv, req->a.u32[0], &rc);
+
+	if (!d)
+		return rc;
+	rep->a.u32[1] = d->slot;
+	rep->a.u32[2] = d->nvcpus;
+	rep->a.u64[0] = d->ram_bytes;
+	fds[0] = d->shared_fd;
+	*nfds = 1;
+	if (kind == SIM_KIND_FM) {
+		fds[1] = d->ram_fd;
+		*nfds = 2;
+	}
 	return 0;
 }
 
@@ -530,12 +634,17 @@ int hv_handle(struct sim_hv *hv, struct hv_conn *c, uint32_t kind,
 	case SIM_KIND_DM:
 		if (req->op >= SIM_OP_DM_CREATE &&
 		    req->op <= SIM_OP_DM_NR_VCPUS)
-			return handle_dm(hv, req, rep);
+			return handle_dm(hv, hv_conn_proc(c), req, rep);
+		if (req->op == SIM_OP_DOM_ATTACH)
+			return dom_attach(hv, kind, req, rep, fds, nfds);
 		break;
 	case SIM_KIND_FM:
 		if (req->op >= SIM_OP_FM_MAP_RESOURCE &&
 		    req->op <= SIM_OP_FM_UNMAPPED)
-			return handle_fm(hv, req, rep, fds, nfds);
+			return handle_fm(hv, hv_conn_proc(c), req, rep, fds,
+					 nfds);
+		if (req->op == SIM_OP_DOM_ATTACH)
+			return dom_attach(hv, kind, req, rep, fds, nfds);
 		break;
 	case SIM_KIND_EV:
 		if (req->op == SIM_OP_EV_BIND || req->op == SIM_OP_EV_UNBIND)
@@ -544,11 +653,11 @@ int hv_handle(struct sim_hv *hv, struct hv_conn *c, uint32_t kind,
 		break;
 	case SIM_KIND_XS:
 		if (req->op == SIM_OP_XS_INTRODUCED) {
-			uint32_t d = req->a.u32[0];
+			uint32_t id = req->a.u32[0];
+			struct sim_dom *d = hv_find_dom(hv, id);
 
 			rep->a.u32[1] =
-			    d == 0 || (d == hv->cfg.domid &&
-				       hv->dom_state == SIM_DOM_ALIVE);
+			    id == 0 || (d && d->dom_state == SIM_DOM_ALIVE);
 			return 0;
 		}
 		break;

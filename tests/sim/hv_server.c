@@ -9,7 +9,12 @@
  * A connection is one library handle; closing it (or the daemon dying)
  * releases what the handle owned, as Linux releases /dev/xen/evtchn bindings
  * on close. A peer that misbehaves (short or truncated message, fds sent to
- * us) is disconnected; nothing it sends can hang or crash the hypervisor. */
+ * us) is disconnected; nothing it sends can hang or crash the hypervisor.
+ *
+ * Each connecting process (SO_PEERCRED) is tracked with a pidfd, whoever
+ * started it (the daemon, or a backend process its supervisor forked): when
+ * it dies, what it still mapped is released, as Linux tears down a dead
+ * process's privcmd mappings; when the hypervisor stops, it is killed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,8 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include "hv_internal.h"
@@ -34,15 +41,22 @@ struct hv_conn {
 	uint32_t kind;
 	struct hv_evh *evh;
 	struct hv_xs_conn *xs;
+	struct hv_proc *proc; /* NULL if the peer could not be identified */
 };
 
 struct hv_spawn_req {
 	char *const *argv;
 	char *const *envp;
+	int stderr_fd;
 	pid_t pid;
 	int err;
 	bool done;
 };
+
+struct hv_proc *hv_conn_proc(struct hv_conn *c)
+{
+	return c->proc;
+}
 
 struct hv_xs_conn *hv_conn_xs(struct hv_conn *c)
 {
@@ -160,7 +174,7 @@ static int do_hello(struct sim_hv *hv, struct hv_conn *c,
 		fds[0] = efd;
 		*nfds = 1;
 	} else {
-		rc = hv_hello(hv, kind, &c->evh, fds, nfds);
+		rc = hv_hello(hv, kind, c->proc, &c->evh, fds, nfds);
 		if (rc)
 			return rc;
 	}
@@ -194,9 +208,11 @@ static void *conn_thread(void *arg)
 		else if (!c->kind)
 			rc = -EPROTO;
 		else if (c->kind == SIM_KIND_XS && req->op >= SIM_OP_XS_READ &&
-			 req->op != SIM_OP_XS_INTRODUCED)
+			 req->op != SIM_OP_XS_INTRODUCED) {
 			rc = hv_xs_handle(hv->xs, c->xs, req, tail, rep, rtail);
-		else
+			/* sim_hv_xs_wait / sim_hv_xs_settle look again */
+			pthread_cond_broadcast(&hv->cond);
+		} else
 			rc = hv_handle(hv, c, c->kind, req, tail, rep, rtail,
 				       fds, &nfds);
 		/* Send duplicates: once the lock is dropped the originals may
@@ -234,6 +250,7 @@ static void *conn_thread(void *arg)
 	if (c->xs) {
 		hv_xs_conn_free(hv->xs, c->xs);
 		c->xs = NULL;
+		pthread_cond_broadcast(&hv->cond);
 	}
 	c->finished = true;
 	pthread_mutex_unlock(&hv->lock);
@@ -270,6 +287,54 @@ static void reap_conns(struct sim_hv *hv, bool all)
 	}
 }
 
+/* The process behind a new connection (lock held): known, or tracked
+ * from now on. NULL if it cannot be identified. */
+static struct hv_proc *proc_of(struct sim_hv *hv, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	struct hv_proc *p;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    cr.pid <= 0)
+		return NULL;
+	for (p = hv->procs; p; p = p->next)
+		if (p->pid == cr.pid && !p->dead)
+			return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = cr.pid;
+	p->memfd = -1;
+	p->pidfd = (int)syscall(SYS_pidfd_open, cr.pid, 0);
+	if (p->pidfd < 0) {
+		/* Already gone: nothing of it to release later. */
+		p->dead = true;
+	} else {
+		fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
+	}
+	p->next = hv->procs;
+	hv->procs = p;
+	hv_log(hv, "process %d connected", (int)cr.pid);
+	return p;
+}
+
+static void procs_free(struct sim_hv *hv)
+{
+	struct hv_proc *p;
+
+	while ((p = hv->procs)) {
+		hv->procs = p->next;
+		if (p->pidfd >= 0)
+			close(p->pidfd);
+		if (p->page)
+			munmap(p->page, SIM_PROC_SHARED_SIZE);
+		if (p->memfd >= 0)
+			close(p->memfd);
+		free(p);
+	}
+}
+
 static void accept_one(struct sim_hv *hv)
 {
 	struct hv_conn *c;
@@ -284,6 +349,10 @@ static void accept_one(struct sim_hv *hv)
 	}
 	c->hv = hv;
 	c->fd = fd;
+	/* Before the thread runs: its hello needs the process. */
+	pthread_mutex_lock(&hv->lock);
+	c->proc = proc_of(hv, fd);
+	pthread_mutex_unlock(&hv->lock);
 	if (pthread_create(&c->thread, NULL, conn_thread, c)) {
 		close(fd);
 		free(c);
@@ -316,6 +385,9 @@ static void do_spawn(struct sim_hv *hv, struct hv_spawn_req *r)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
+		if (r->stderr_fd >= 0 && r->stderr_fd != 2 &&
+		    dup2(r->stderr_fd, 2) < 0)
+			_exit(127);
 		execve(r->argv[0], r->argv, r->envp);
 		_exit(127);
 	}
@@ -324,9 +396,11 @@ static void do_spawn(struct sim_hv *hv, struct hv_spawn_req *r)
 	(void)hv;
 }
 
-pid_t hv_server_spawn(struct sim_hv *hv, char *const argv[], char *const envp[])
+pid_t hv_server_spawn(struct sim_hv *hv, char *const argv[], char *const envp[],
+		      int stderr_fd)
 {
-	struct hv_spawn_req r = {.argv = argv, .envp = envp};
+	struct hv_spawn_req r = {
+	    .argv = argv, .envp = envp, .stderr_fd = stderr_fd};
 	uint64_t one = 1;
 
 	/* lock held by the caller */
@@ -349,24 +423,38 @@ pid_t hv_server_spawn(struct sim_hv *hv, char *const argv[], char *const envp[])
 	return r.pid;
 }
 
+/* Fixed slots of the listener's poll set; client processes follow. */
+#define NFIXED	  4
+#define MAX_WATCH (NFIXED + 256)
+
 static void *listener_thread(void *arg)
 {
 	struct sim_hv *hv = arg;
 
 	for (;;) {
-		struct pollfd p[4] = {
+		struct pollfd p[MAX_WATCH] = {
 		    {.fd = hv->listen_fd, .events = POLLIN},
 		    {.fd = hv->stop_efd, .events = POLLIN},
 		    {.fd = hv->wake_efd, .events = POLLIN},
 		    {.fd = -1, .events = POLLIN},
 		};
+		struct hv_proc *watched[MAX_WATCH];
+		struct hv_proc *pr;
+		nfds_t n = NFIXED;
 		uint64_t cnt;
 
 		pthread_mutex_lock(&hv->lock);
 		if (hv->spawned && !hv->reaped)
 			p[3].fd = hv->pidfd;
+		/* Only this thread closes pidfds (at stop): safe to poll. */
+		for (pr = hv->procs; pr && n < MAX_WATCH; pr = pr->next)
+			if (!pr->dead && pr->pidfd >= 0) {
+				watched[n] = pr;
+				p[n++] = (struct pollfd){.fd = pr->pidfd,
+							 .events = POLLIN};
+			}
 		pthread_mutex_unlock(&hv->lock);
-		if (poll(p, 4, -1) < 0) {
+		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -390,6 +478,12 @@ static void *listener_thread(void *arg)
 			hv_daemon_exited(hv);
 			pthread_mutex_unlock(&hv->lock);
 		}
+		for (nfds_t i = NFIXED; i < n; i++)
+			if (p[i].revents) {
+				pthread_mutex_lock(&hv->lock);
+				hv_proc_died(hv, watched[i]);
+				pthread_mutex_unlock(&hv->lock);
+			}
 		if (p[0].revents & POLLIN)
 			accept_one(hv);
 		reap_conns(hv, false);
@@ -439,6 +533,7 @@ void hv_server_stop(struct sim_hv *hv)
 			shutdown(c->fd, SHUT_RDWR);
 	pthread_mutex_unlock(&hv->lock);
 	reap_conns(hv, true);
+	procs_free(hv);
 	if (hv->listen_fd >= 0)
 		close(hv->listen_fd);
 	hv->listen_fd = -1;

@@ -10,8 +10,10 @@
  *   path); special watches (@releaseDomain, @introduceDomain) fire only by
  *   name and carry no domid;
  * - a transaction works on a copy of the tree taken at start and is
- *   replayed on commit (commit always succeeds: the daemon's retry loop is
- *   not exercised);
+ *   replayed on commit; as in C xenstored, the commit fails with EAGAIN if
+ *   a node the transaction read or wrote (or the parent of one it created
+ *   or removed) changed since the start: every node carries a generation,
+ *   bumped when its value, permissions or list of children change;
  * - relative paths are relative to /local/domain/0 (we are dom0).
  * Callers hold hv->lock. */
 #include <errno.h>
@@ -31,10 +33,14 @@ struct xs_perm {
 	uint32_t id, perms;
 };
 
+/* The generation of a node a transaction created itself. */
+#define GEN_TXN_NEW UINT64_MAX
+
 struct xs_node {
 	char *name;
 	char *value;
 	size_t len;
+	uint64_t gen; /* 0 never: a node exists with gen >= 1 */
 	struct xs_perm *perms;
 	unsigned nperms;
 	struct xs_node *parent, *child, *next;
@@ -66,11 +72,20 @@ struct xs_txop {
 	unsigned nperms;
 };
 
+/* A node a transaction depends on: its generation at the start, 0 if it
+ * did not exist. */
+struct xs_access {
+	struct xs_access *next;
+	char *path;
+	uint64_t gen;
+};
+
 struct xs_txn {
 	struct xs_txn *next;
 	uint32_t id;
 	struct xs_node *root;
 	struct xs_txop *ops, **ops_tail;
+	struct xs_access *seen;
 };
 
 struct hv_xs_conn {
@@ -86,6 +101,7 @@ struct hv_xs_conn {
 struct hv_xs {
 	struct xs_node *root;
 	struct hv_xs_conn *conns;
+	uint64_t gen; /* last generation handed out */
 };
 
 /* ------------------------------------------------------------ nodes */
@@ -164,6 +180,7 @@ static struct xs_node *node_clone(const struct xs_node *n,
 	}
 	memcpy(c->value, n->value, n->len + 1);
 	c->len = n->len;
+	c->gen = n->gen;
 	struct xs_node **tail = &c->child;
 	for (k = n->child; k; k = k->next) {
 		*tail = node_clone(k, c);
@@ -176,9 +193,11 @@ static struct xs_node *node_clone(const struct xs_node *n,
 	return c;
 }
 
-/* Walk an absolute, canonical path; with `create`, make missing nodes. */
-static struct xs_node *node_walk(struct xs_node *root, const char *path,
-				 bool create)
+/* Walk an absolute, canonical path; with `create`, make missing nodes:
+ * in the main tree (gen non-NULL) they and their parents get new
+ * generations, in a transaction's copy they are marked as its own. */
+static struct xs_node *node_walk_gen(struct xs_node *root, const char *path,
+				     bool create, uint64_t *gen)
 {
 	struct xs_node *n = root;
 	const char *p = path + 1;
@@ -197,11 +216,30 @@ static struct xs_node *node_walk(struct xs_node *root, const char *path,
 			k = node_new(p, len, n);
 			if (!k)
 				return NULL;
+			if (gen) {
+				k->gen = ++*gen;
+				n->gen = ++*gen;
+			} else {
+				k->gen = GEN_TXN_NEW;
+			}
 		}
 		n = k;
 		p = *e ? e + 1 : e;
 	}
 	return n;
+}
+
+static struct xs_node *node_walk(struct xs_node *root, const char *path,
+				 bool create)
+{
+	return node_walk_gen(root, path, create, NULL);
+}
+
+/* The generation counter of the tree ops work on: the main tree's, or
+ * none for a transaction's copy. */
+static uint64_t *gen_of(struct hv_xs *xs)
+{
+	return xs ? &xs->gen : NULL;
 }
 
 static void node_unlink(struct xs_node *n)
@@ -308,6 +346,15 @@ static void fire(struct hv_xs *xs, const char *path, bool recurse)
 		}
 }
 
+unsigned hv_xs_queued(struct hv_xs *xs)
+{
+	unsigned n = 0;
+
+	for (struct hv_xs_conn *x = xs->conns; x; x = x->next)
+		n += x->nr_events;
+	return n;
+}
+
 void hv_xs_fire_special(struct hv_xs *xs, const char *name)
 {
 	struct hv_xs_conn *x;
@@ -330,7 +377,7 @@ static int op_write(struct hv_xs *xs, struct xs_node *root, const char *path,
 
 	if (len > SIM_XS_VALUE_MAX)
 		return -E2BIG;
-	n = node_walk(root, path, true);
+	n = node_walk_gen(root, path, true, gen_of(xs));
 	if (!n)
 		return -ENOMEM;
 	v = malloc(len + 1);
@@ -341,8 +388,10 @@ static int op_write(struct hv_xs *xs, struct xs_node *root, const char *path,
 	free(n->value);
 	n->value = v;
 	n->len = len;
-	if (xs)
+	if (xs) {
+		n->gen = ++xs->gen;
 		fire(xs, path, false);
+	}
 	return 0;
 }
 
@@ -350,7 +399,7 @@ static int op_mkdir(struct hv_xs *xs, struct xs_node *root, const char *path)
 {
 	if (node_walk(root, path, false))
 		return 0;
-	if (!node_walk(root, path, true))
+	if (!node_walk_gen(root, path, true, gen_of(xs)))
 		return -ENOMEM;
 	if (xs)
 		fire(xs, path, false);
@@ -375,6 +424,8 @@ static int op_rm(struct hv_xs *xs, struct xs_node *root, const char *path)
 			*slash = '\0';
 		return node_walk(root, parent, false) ? 0 : -ENOENT;
 	}
+	if (xs)
+		n->parent->gen = ++xs->gen;
 	node_unlink(n);
 	if (xs)
 		fire(xs, path, true);
@@ -398,8 +449,10 @@ static int op_perms(struct hv_xs *xs, struct xs_node *root, const char *path,
 	free(n->perms);
 	n->perms = p;
 	n->nperms = nperms;
-	if (xs)
+	if (xs) {
+		n->gen = ++xs->gen;
 		fire(xs, path, false);
+	}
 	return 0;
 }
 
@@ -408,7 +461,13 @@ static int op_perms(struct hv_xs *xs, struct xs_node *root, const char *path,
 static void txn_free(struct xs_txn *t)
 {
 	struct xs_txop *o, *next;
+	struct xs_access *a;
 
+	while ((a = t->seen)) {
+		t->seen = a->next;
+		free(a->path);
+		free(a);
+	}
 	for (o = t->ops; o; o = next) {
 		next = o->next;
 		free(o->path);
@@ -463,6 +522,71 @@ static int txn_log(struct xs_txn *t, int op, const char *path, const void *val,
 	return 0;
 }
 
+/* Note what a transaction is about to depend on: the node as the
+ * transaction's copy has it (i.e. as at the start, unless the transaction
+ * made it itself), before the operation changes the copy. */
+static int txn_note(struct xs_txn *t, const char *path)
+{
+	struct xs_access *a;
+	struct xs_node *n;
+
+	for (a = t->seen; a; a = a->next)
+		if (!strcmp(a->path, path))
+			return 0;
+	a = calloc(1, sizeof(*a));
+	if (!a || !(a->path = strdup(path))) {
+		free(a);
+		return -ENOMEM;
+	}
+	n = node_walk(t->root, path, false);
+	a->gen = n && n->gen != GEN_TXN_NEW ? n->gen : 0;
+	a->next = t->seen;
+	t->seen = a;
+	return 0;
+}
+
+/* The node an operation works on and, when it adds nodes (a write or
+ * mkdir of a missing node: up to the first ancestor that exists) or
+ * removes one, the parents whose lists of children change. */
+static int txn_note_op(struct xs_txn *t, uint32_t op, const char *path)
+{
+	bool exists = node_walk(t->root, path, false) != NULL;
+	char up[SIM_XS_PATH_MAX + 1];
+	int rc = txn_note(t, path);
+
+	if (rc || !strcmp(path, "/"))
+		return rc;
+	if (op == SIM_OP_XS_RM
+		? !exists
+		: (op != SIM_OP_XS_WRITE && op != SIM_OP_XS_MKDIR) || exists)
+		return 0;
+	snprintf(up, sizeof(up), "%s", path);
+	for (;;) {
+		char *slash = strrchr(up, '/');
+
+		if (slash == up)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		rc = txn_note(t, up);
+		if (rc || op == SIM_OP_XS_RM || !strcmp(up, "/") ||
+		    node_walk(t->root, up, false))
+			return rc;
+	}
+}
+
+/* Has anything the transaction depends on changed since its start? */
+static bool txn_conflicts(struct hv_xs *xs, const struct xs_txn *t)
+{
+	for (const struct xs_access *a = t->seen; a; a = a->next) {
+		struct xs_node *n = node_walk(xs->root, a->path, false);
+
+		if ((n ? n->gen : 0) != a->gen)
+			return true;
+	}
+	return false;
+}
+
 static void txn_commit(struct hv_xs *xs, struct xs_txn *t)
 {
 	struct xs_txop *o;
@@ -504,9 +628,11 @@ struct hv_xs *hv_xs_new(void)
 		*xs->root->perms = root_perm;
 		xs->root->nperms = 1;
 	}
-	if (op_write(NULL, xs->root, "/local/domain/0/name", "Domain-0", 8) ||
-	    op_write(NULL, xs->root, "/local/domain/0/domid", "0", 1) ||
-	    op_mkdir(NULL, xs->root, "/tool")) {
+	xs->root->gen = ++xs->gen;
+	/* No connection yet: no watch fires. */
+	if (op_write(xs, xs->root, "/local/domain/0/name", "Domain-0", 8) ||
+	    op_write(xs, xs->root, "/local/domain/0/domid", "0", 1) ||
+	    op_mkdir(xs, xs->root, "/tool")) {
 		hv_xs_free(xs);
 		return NULL;
 	}
@@ -627,6 +753,22 @@ char *hv_xs_read(struct hv_xs *xs, const char *path, size_t *len)
 	if (len)
 		*len = n->len;
 	return v;
+}
+
+int hv_xs_children(struct hv_xs *xs, const char *path)
+{
+	char abs[SIM_XS_PATH_MAX + 1];
+	struct xs_node *n, *k;
+	int rc = xs_canon(path, abs, sizeof(abs), false), cnt = 0;
+
+	if (rc < 0)
+		return rc;
+	n = node_walk(xs->root, abs, false);
+	if (!n)
+		return -ENOENT;
+	for (k = n->child; k; k = k->next)
+		cnt++;
+	return cnt;
 }
 
 int hv_xs_rm(struct hv_xs *xs, const char *path)
@@ -796,10 +938,15 @@ int hv_xs_handle(struct hv_xs *xs, struct hv_xs_conn *x,
 		if (!t)
 			return -ENOENT;
 		*pp = t->next;
-		if (!req->a.u32[1])
-			txn_commit(xs, t);
+		rc = 0;
+		if (!req->a.u32[1]) {
+			if (txn_conflicts(xs, t))
+				rc = -EAGAIN;
+			else
+				txn_commit(xs, t);
+		}
 		txn_free(t);
-		return 0;
+		return rc;
 	}
 	case SIM_OP_XS_INTRODUCED:
 		return -EINVAL; /* answered by hv.c, which knows the domains */
@@ -826,6 +973,9 @@ int hv_xs_handle(struct hv_xs *xs, struct hv_xs_conn *x,
 		if (!t)
 			return -ENOENT;
 		root = t->root;
+		rc = txn_note_op(t, req->op, abs);
+		if (rc)
+			return rc;
 	}
 
 	switch (req->op) {

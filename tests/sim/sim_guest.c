@@ -1886,7 +1886,7 @@ static const char *outcome(struct session *s, const struct result *res)
 		return "OK";
 	if (res->rc == CMD_USAGE)
 		return "USAGE";
-	if (res->rc == -EIO) {
+	if (res->rc == -EIO && d) {
 		if (gdev_needs_reset(d))
 			return "NEEDS_RESET";
 		if (gdev_error(d))
@@ -1897,6 +1897,21 @@ static const char *outcome(struct session *s, const struct result *res)
 		return "FAIL";
 	}
 	return rc_name(res->rc);
+}
+
+/* In the xenstore modes there is no device before xl-create. */
+static bool works_without_device(const struct cmd *c)
+{
+	static const char *const ok[] = {"signal-daemon", "expect-exit",
+					 "stats", "expect", "status"};
+
+	for (size_t i = 0; i < xl_cmds.n; i++)
+		if (c == &xl_cmds.cmds[i])
+			return true;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcmp(c->name, ok[i]))
+			return true;
+	return false;
 }
 
 static void run_cmd(struct session *s, int argc, char **argv,
@@ -1910,6 +1925,11 @@ static void run_cmd(struct session *s, int argc, char **argv,
 	}
 	if (argc - 1 < c->min_args || argc - 1 > c->max_args) {
 		fail_msg(res, CMD_USAGE, "usage: %s", c->usage);
+		return;
+	}
+	if (!cur_disk(s)->dev && !works_without_device(c)) {
+		fail_msg(res, CMD_USAGE, "%s: no device (xl-create first)",
+			 c->name);
 		return;
 	}
 	if (c->high_level && ensure_ready(s, cur_disk(s), res))
@@ -2071,6 +2091,12 @@ static void usage(FILE *f)
 		"  --daemon-env NAME=VALUE  one more environment variable for "
 		"the daemon\n"
 		"  --verbose       log hypercalls and driver steps to stderr\n"
+		"  --mode disk|domid|watch  how the daemon gets its disks: "
+		"--disk (default);\n"
+		"                  or from xenstore, guests made by xl-create "
+		"(no --disk):\n"
+		"                  one --domid N process per guest, or the "
+		"--watch supervisor\n"
 		"\n"
 		"Offsets and lengths are bytes, decimal or 0x-hex; block "
 		"offsets and lengths\n"
@@ -2199,6 +2225,7 @@ int main(int argc, char **argv)
 	    {"daemon-arg", required_argument, NULL, 'a'},
 	    {"daemon-env", required_argument, NULL, 'e'},
 	    {"verbose", no_argument, NULL, 'V'},
+	    {"mode", required_argument, NULL, 'M'},
 	    {"disk", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -2258,6 +2285,16 @@ int main(int argc, char **argv)
 		case 'V':
 			s->verbose = true;
 			break;
+		case 'M':
+			if (!strcmp(optarg, "disk"))
+				s->mode = MODE_DISK;
+			else if (!strcmp(optarg, "domid"))
+				s->mode = MODE_DOMID;
+			else if (!strcmp(optarg, "watch"))
+				s->mode = MODE_WATCH;
+			else
+				goto bad;
+			break;
 		case 'd':
 			if (s->ndisks == MAX_DISKS ||
 			    parse_disk(&s->disks[s->ndisks], s->ndisks,
@@ -2282,7 +2319,8 @@ int main(int argc, char **argv)
 			goto bad;
 		}
 	}
-	if (optind != argc || s->ndisks == 0)
+	/* --disk in disk mode only, and needed there. */
+	if (optind != argc || (s->mode == MODE_DISK) != (s->ndisks > 0))
 		goto bad;
 
 	/* Defaults next to this program. */
@@ -2309,7 +2347,7 @@ int main(int argc, char **argv)
 	struct sim_hv_config cfg = {
 	    .vcpus = s->vcpus,
 	    .ram_bytes = (uint64_t)ram_mb << 20,
-	    .domid = domid,
+	    .domid = s->mode == MODE_DISK ? domid : 0,
 	    .socket_path = NULL,
 	    .verbose = s->verbose,
 	};
@@ -2318,6 +2356,12 @@ int main(int argc, char **argv)
 	if (!s->hv) {
 		fprintf(stderr, "sim-guest: cannot start the hypervisor\n");
 		return 1;
+	}
+	if (s->mode != MODE_DISK) {
+		/* Guests come and go with xl-create and xl-destroy. */
+		if (xl_start(s, daemon, libdir, daemon_args, ndargs, domid))
+			goto out;
+		goto session;
 	}
 	s->g = guest_new(s->hv, s->vcpus);
 	if (!s->g) {
@@ -2393,6 +2437,7 @@ int main(int argc, char **argv)
 	}
 
 	/* The session. */
+session:;
 	bool failed = false;
 
 	for (unsigned i = 0; i < ncmds && !failed; i++) {
@@ -2431,6 +2476,8 @@ int main(int argc, char **argv)
 		free(line);
 	}
 
+	if (s->mode != MODE_DISK && xl_finish(s))
+		failed = true;
 	/* Poweroff: Linux resets its virtio devices, then dom0 stops the
 	 * daemon. */
 	char why[256];
@@ -2485,6 +2532,8 @@ out:
 		gdev_free(s->disks[i].dev);
 	guest_free(s->g);
 	sim_hv_free(s->hv);
+	if (s->mode != MODE_DISK)
+		xl_cleanup(s);
 	return ret;
 bad:
 	fprintf(stderr, "sim-guest: bad command line (see --help)\n");

@@ -32,7 +32,13 @@ struct disk {
 	uint64_t feature_mask;
 };
 
+/* How the daemon is started: on the --disk list, or from xenstore with the
+ * guests created by xl-create (cmd_xl.c): one `--domid N` process per
+ * guest, or one `--watch` supervisor. */
+enum sim_mode { MODE_DISK, MODE_DOMID, MODE_WATCH };
+
 struct session {
+	enum sim_mode mode;
 	struct sim_hv *hv;
 	struct guest *g;
 	struct disk disks[MAX_DISKS];
@@ -73,6 +79,17 @@ struct cmd_table {
 	size_t n;
 };
 extern const struct cmd_table hostile_cmds, bench_cmds, xl_cmds, fault_cmds;
+
+/* The xenstore modes (cmd_xl.c). xl_start starts the supervisor (watch
+ * mode; a --domid daemon is started by each xl-create instead) with the
+ * daemon's path, library directory and extra arguments; first_domid is the
+ * domid of the first guest (0: 1). xl_finish, after the commands, checks
+ * every domain and detaches the session from the guests (true if
+ * something failed); xl_cleanup frees them after sim_hv_free. */
+int xl_start(struct session *s, const char *daemon, const char *libdir,
+	     char *const *args, unsigned nargs, unsigned first_domid);
+bool xl_finish(struct session *s);
+void xl_cleanup(struct session *s);
 
 /* Helpers for command implementations (defined in sim_guest.c). */
 void fail_msg(struct result *res, int rc, const char *fmt, ...)

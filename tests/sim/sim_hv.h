@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* The simulated hypervisor, as the simulated guest sees it.
  *
- * It lives inside the sim-guest process and plays Xen 4.17 on Arm for one
- * guest domain: guest RAM in shared memory at the Arm guest layout, one
- * ioreq page with a slot per vCPU, one event channel per vCPU, the IRQ
- * lines, and a small xenstore. The daemon under test talks to it through
- * the drop-in Xen libraries in build/sim-lib (tests/sim/lib), which reach
- * this process over the Unix socket named by $XEN_SIM_SOCKET. */
+ * It lives inside the sim-guest process and plays Xen 4.17 on Arm for any
+ * number of guest domains (up to SIM_MAX_DOMS over its lifetime): each with
+ * guest RAM in shared memory at the Arm guest layout, its own ioreq servers
+ * (one ioreq page with a slot per vCPU), event channels and IRQ lines; plus
+ * one xenstore. Domids are never reused: a rebooted guest is a new domain.
+ * The daemon under test talks to it through the drop-in Xen libraries in
+ * build/sim-lib (tests/sim/lib), which reach this process over the Unix
+ * socket named by $XEN_SIM_SOCKET; every process using them is tracked, so
+ * that what it mapped is released when it dies (as Linux does) and it is
+ * killed when the hypervisor goes away.
+ *
+ * The sim_hv_* calls that take no domain act on the default domain: the
+ * first one (sim_hv_config.domid) unless sim_hv_set_default_domain() says
+ * otherwise; with none they fail with -ESRCH (or return 0 / NULL). */
 #ifndef SIM_HV_H
 #define SIM_HV_H
 
@@ -18,18 +26,22 @@
 #define SIM_ENV_SOCKET "XEN_SIM_SOCKET"
 
 struct sim_hv;
+struct sim_dom;
 
 struct sim_hv_config {
 	unsigned vcpus;	    /* 1..128 */
 	uint64_t ram_bytes; /* guest RAM at SIM_RAM_BASE, multiple of 4 KiB */
-	uint32_t domid;	    /* the guest's domid (the daemon's --domid) */
+	uint32_t domid;	    /* the first guest's domid (the daemon's --domid);
+			     * 0: no domain at first (sim_hv_create_domain) */
 	const char *socket_path; /* NULL: a fresh path under /tmp */
 	bool verbose;		 /* log hypercalls to stderr */
 };
 
-/* Create the hypervisor and start serving the socket (own thread). */
+/* Create the hypervisor and start serving the socket (own thread). The
+ * first domain, if any, is created running (unpaused). */
 struct sim_hv *sim_hv_new(const struct sim_hv_config *cfg);
-/* Stop serving, free everything (the daemon, if alive, is killed). */
+/* Stop serving, free everything (the daemon and every other process that
+ * used the libraries, if alive, are killed). */
 void sim_hv_free(struct sim_hv *hv);
 
 /* Start the daemon as a child: argv[0] is its path; the environment gets
@@ -37,6 +49,9 @@ void sim_hv_free(struct sim_hv *hv);
  * (errno; EBUSY if a daemon is still running). The daemon gets SIGKILL if
  * the sim-guest process dies. */
 pid_t sim_hv_spawn(struct sim_hv *hv, const char *libdir, char *const argv[]);
+/* The same with the daemon's standard error on stderr_fd (-1: inherited). */
+pid_t sim_hv_spawn_fd(struct sim_hv *hv, const char *libdir, char *const argv[],
+		      int stderr_fd);
 /* Send a signal to the daemon (0 or -ECHILD/-errno); wait for its exit
  * (timeout_ms, -1 forever): returns the wait status (>= 0, also stored in
  * *wstatus if not NULL), -ETIMEDOUT, or -ECHILD if no daemon. The daemon
@@ -44,6 +59,9 @@ pid_t sim_hv_spawn(struct sim_hv *hv, const char *libdir, char *const argv[]);
 int sim_hv_signal_daemon(struct sim_hv *hv, int sig);
 int sim_hv_wait_daemon(struct sim_hv *hv, int timeout_ms, int *wstatus);
 bool sim_hv_daemon_alive(struct sim_hv *hv);
+/* The daemon's pid while it runs (not yet reaped), else -1: for reading
+ * its /proc entries (CPU time in benchmarks). */
+pid_t sim_hv_daemon_pid(struct sim_hv *hv);
 
 /* Wait until an enabled IOREQ server has mapped a range that contains all of
  * [base, base+size) and bound every vCPU's port: 0, or -ETIMEDOUT / -EPIPE
@@ -62,15 +80,17 @@ uint64_t sim_hv_ram_size(struct sim_hv *hv);
  * Reads return the low `size` bytes of the answer in *data.
  * Returns 0; -ENODEV when no enabled server covers every byte (real Xen
  * injects a data abort); -ETIMEDOUT after timeout_ms with no answer (the
- * vCPU would hang); -EPIPE when the daemon died; -EPROTO when the daemon
- * broke the slot protocol (Xen would crash the domain); -ESRCH once the
- * domain is dying. One call at a time per vCPU; different vCPUs may call
- * concurrently from their own threads. timeout_ms < 0 waits forever.
- * A vCPU whose call timed out stays blocked in "Xen": its next call first
- * waits (with the new timeout) for the old answer. A slot set back to NONE
- * by the daemon completes the access with ~0 as Xen does, but is counted
- * in stats.protocol_errors. Xen sends INVALIDATE once before the guest's
- * first MMIO access: the guest side calls sim_hv_invalidate() for that. */
+ * vCPU would hang); -EPIPE when the daemon (or the process that created the
+ * server) died; -EPROTO when the daemon broke the slot protocol (Xen would
+ * crash the domain); -ESRCH once the domain is dying; -EBUSY while it is
+ * paused or shut down (its vCPUs do not run). One call at a time per vCPU;
+ * different vCPUs may call concurrently from their own threads. timeout_ms < 0
+ * waits forever. A vCPU whose call timed out stays blocked in "Xen": its next
+ * call first waits (with the new timeout) for the old answer. A slot set
+ * back to NONE by the daemon completes the access with ~0 as Xen does, but
+ * is counted in stats.protocol_errors. Xen sends INVALIDATE once before the
+ * guest's first MMIO access: the guest side calls sim_hv_invalidate() for
+ * that. */
 int sim_hv_mmio(struct sim_hv *hv, unsigned vcpu, uint64_t gpa, unsigned size,
 		bool write, uint64_t *data, int timeout_ms);
 /* IOREQ_TYPE_INVALIDATE broadcast from vcpu (size 4, write, data ~0) to
@@ -97,6 +117,30 @@ int sim_hv_wait_irq(struct sim_hv *hv, unsigned irq, uint64_t seen,
 int sim_hv_xs_write(struct sim_hv *hv, const char *path, const char *value);
 char *sim_hv_xs_read(struct sim_hv *hv, const char *path);
 int sim_hv_xs_rm(struct sim_hv *hv, const char *path);
+/* Several operations as one committed transaction: fn runs with the store
+ * locked, using the sim_xs_txn_* calls on t; nobody sees a state in
+ * between, and the daemon's transactions that read or wrote any node
+ * touched here fail their commit with EAGAIN (as in C xenstored). Returns
+ * fn's result. fn must not call other sim_hv_* functions. */
+struct sim_xs_txn;
+int sim_hv_xs_txn(struct sim_hv *hv, int (*fn)(struct sim_xs_txn *t, void *arg),
+		  void *arg);
+char *sim_xs_txn_read(struct sim_xs_txn *t, const char *path);
+int sim_xs_txn_write(struct sim_xs_txn *t, const char *path, const char *value);
+int sim_xs_txn_rm(struct sim_xs_txn *t, const char *path);
+/* Wait until the node's value is `value` (NULL: until the node is absent)
+ * when looked at after a change, as a toolstack looks at a node when its
+ * watch fires: a value that only lasts between two looks can be missed.
+ * 0 or -ETIMEDOUT. */
+int sim_hv_xs_wait(struct sim_hv *hv, const char *path, const char *value,
+		   int timeout_ms);
+/* The same, until the node exists (whatever its value). */
+int sim_hv_xs_wait_present(struct sim_hv *hv, const char *path, int timeout_ms);
+/* How many children the node has, or -ENOENT. */
+int sim_hv_xs_children(struct sim_hv *hv, const char *path);
+/* Wait until every xenstore client has fetched every watch event queued
+ * for it: 0 or -ETIMEDOUT. */
+int sim_hv_xs_settle(struct sim_hv *hv, int timeout_ms);
 
 /* Kill the domain as Xen does: servers destroyed, later DMOPs on them fail
  * with ENOENT, new foreign maps fail per frame, @releaseDomain fires. The
@@ -114,7 +158,69 @@ struct sim_hv_stats {
 	uint64_t pages_mapped_now; /* foreign pages currently mapped */
 	uint64_t protocol_errors;  /* slot state machine violations */
 	bool bufioreq_refused;	   /* a create with buffered ioreqs on */
+	/* Pages (guest pages and ioreq pages) a process still mapped when
+	 * it died: released by its death, not by the process itself. */
+	uint64_t pages_released_at_exit;
+	uint64_t servers_live; /* created and not yet destroyed */
 };
 void sim_hv_get_stats(struct sim_hv *hv, struct sim_hv_stats *st);
+
+/* ------------------------------------------------------------ domains */
+
+/* Where a domain is in its life (getinfo: running, dying, not found). */
+enum sim_dom_life {
+	SIM_LIFE_ALIVE = 0,
+	SIM_LIFE_DYING = 1, /* a zombie while anything of it is mapped */
+	SIM_LIFE_GONE = 2,
+};
+
+/* A new domain with a domid never used before (domid 0: the next one,
+ * i.e. one more than the highest so far; else that one, EEXIST if used),
+ * paused as Xen's domain_create leaves it until the toolstack unpauses it,
+ * with its xenstore home (name, domid, memory/static-max). NULL with errno
+ * (EINVAL bad size or domid, ENOSPC after SIM_MAX_DOMS domains). The
+ * structure stays valid until sim_hv_free, whatever happens to the
+ * domain. */
+struct sim_dom *sim_hv_create_domain(struct sim_hv *hv, uint32_t domid,
+				     unsigned vcpus, uint64_t ram_bytes);
+/* The domain with that domid (in any state), or NULL if it never was. */
+struct sim_dom *sim_hv_find_domain(struct sim_hv *hv, uint32_t domid);
+/* The domain the domain-less sim_hv_* calls act on (NULL: none). */
+struct sim_dom *sim_hv_default_domain(struct sim_hv *hv);
+void sim_hv_set_default_domain(struct sim_hv *hv, struct sim_dom *d);
+
+struct sim_hv *sim_dom_hv(const struct sim_dom *d);
+uint32_t sim_dom_id(const struct sim_dom *d);
+unsigned sim_dom_vcpus(const struct sim_dom *d);
+enum sim_dom_life sim_dom_life(struct sim_dom *d);
+bool sim_dom_paused(struct sim_dom *d);
+void sim_dom_unpause(struct sim_dom *d);
+void sim_dom_pause(struct sim_dom *d);
+/* Wait until the domain reaches `life` (or a later one): 0, -ETIMEDOUT. */
+int sim_dom_wait_life(struct sim_dom *d, enum sim_dom_life life,
+		      int timeout_ms);
+/* False once the daemon died, or a process that created one of this
+ * domain's IOREQ servers did (nobody will answer its vCPUs). */
+bool sim_dom_daemon_alive(struct sim_dom *d);
+
+/* The per-domain forms of the calls above. */
+int sim_dom_wait_ready(struct sim_dom *d, uint64_t base, uint64_t size,
+		       int timeout_ms);
+uint8_t *sim_dom_ram(struct sim_dom *d);
+uint64_t sim_dom_ram_size(struct sim_dom *d);
+int sim_dom_mmio(struct sim_dom *d, unsigned vcpu, uint64_t gpa, unsigned size,
+		 bool write, uint64_t *data, int timeout_ms);
+int sim_dom_invalidate(struct sim_dom *d, unsigned vcpu, int timeout_ms);
+int sim_dom_send_ioreq(struct sim_dom *d, unsigned vcpu, uint8_t type,
+		       uint64_t addr, uint64_t data, int timeout_ms);
+uint64_t sim_dom_irq_edges(struct sim_dom *d, unsigned irq);
+int sim_dom_wait_irq(struct sim_dom *d, unsigned irq, uint64_t seen,
+		     int timeout_ms);
+void sim_dom_destroy(struct sim_dom *d);
+void sim_dom_shutdown(struct sim_dom *d, unsigned reason);
+/* A suspended domain resumes (xl save -c, a checkpoint): the shutdown
+ * flag is cleared and @releaseDomain does not fire. */
+void sim_dom_resume(struct sim_dom *d);
+void sim_dom_get_stats(struct sim_dom *d, struct sim_hv_stats *st);
 
 #endif

@@ -34,6 +34,7 @@
 #define SIM_SPI_COUNT	     (SIM_SPI_MAX - SIM_SPI_MIN + 1)
 #define SIM_XS_VALUE_MAX     4096 /* XENSTORE_PAYLOAD_MAX */
 #define SIM_XS_PATH_MAX	     3072 /* XENSTORE_ABS_PATH_MAX */
+#define SIM_MAX_DOMS	     64	  /* domains one hypervisor creates, ever */
 
 /* Connection kinds, one per library. */
 enum sim_kind {
@@ -72,6 +73,8 @@ enum sim_op {
 	SIM_OP_XS_TXN_END,    /* a.u32[0] txn, a.u32[1] abort */
 	SIM_OP_XS_SET_PERMS,  /* txn; tail path NUL + (u32 id, u32 perm)[] */
 	SIM_OP_XS_INTRODUCED, /* a.u32[0] domid; reply a.u32[1] */
+	SIM_OP_DOM_ATTACH,    /* a.u32[0] domid; reply: see below;
+			       * fds: shared page (+ guest RAM for FM) */
 	SIM_OP_MAX
 };
 
@@ -90,7 +93,12 @@ struct sim_wire {
 
 #define SIM_TAIL_MAX (SIM_MSG_MAX - sizeof(struct sim_wire))
 
-/* HELLO reply, in the tail. */
+/* DOM_ATTACH reply: a.u32[1] the domain's slot (index into the proc
+ * page), a.u32[2] its vCPUs, a.u64[0] its RAM bytes at SIM_RAM_BASE. */
+
+/* HELLO reply, in the tail. domid, vcpus and ram_bytes describe the
+ * default domain (0 if there is none); a handle reaches any domain by
+ * attaching to it (DOM_ATTACH). */
 struct sim_hello {
 	uint32_t magic, version;
 	uint32_t domid, vcpus;
@@ -112,12 +120,14 @@ struct sim_dominfo {
 /* Domain life, in struct sim_shared.dom_state. */
 enum { SIM_DOM_ALIVE = 0, SIM_DOM_DYING = 1, SIM_DOM_GONE = 2 };
 
-/* A page shared by the hypervisor with every devicemodel and
- * foreignmemory handle: the paths taken per request (interrupt injection,
- * foreign maps) run on it without a socket round trip. All fields are
- * accessed with __atomic builtins from both processes. */
+/* A page per domain, shared by the hypervisor with every devicemodel and
+ * foreignmemory handle attached to the domain: the paths taken per request
+ * (interrupt injection, foreign maps) run on it without a socket round
+ * trip. All fields are accessed with __atomic builtins from both
+ * processes. */
 struct sim_shared {
 	uint32_t magic, dom_state;
+	uint32_t domid, slot;
 	uint64_t foreign_maps, foreign_pages, foreign_pages_refused;
 	int64_t pages_mapped_now;
 	uint32_t irq_level[SIM_SPI_COUNT];
@@ -126,6 +136,15 @@ struct sim_shared {
 	uint64_t irq_edges[SIM_SPI_COUNT];
 };
 #define SIM_SHARED_SIZE 4096
+
+/* A page per client process (handed to its foreignmemory handles): the
+ * guest pages it maps, per domain slot. When the process dies, Linux tears
+ * its mappings down; the hypervisor then takes these counts off the
+ * domains' pages_mapped_now (and may let a dying domain go). */
+struct sim_proc_shared {
+	int64_t pages[SIM_MAX_DOMS];
+};
+#define SIM_PROC_SHARED_SIZE 4096
 
 /* One event channel handle's port words (shared, SIM_NR_PORTS of them).
  * Delivery follows the Linux evtchn driver: an event on an unmasked port

@@ -69,22 +69,26 @@ static int dominfo(xc_interface *xch, uint32_t first, unsigned max,
 	n = (int)(rep.tail_len / sizeof(*out));
 	if ((unsigned)n > max)
 		n = (int)max;
-	memcpy(out, rep.tail, (size_t)n * sizeof(*out));
+	/* No domain from `first` on: no tail at all. */
+	if (n > 0)
+		memcpy(out, rep.tail, (size_t)n * sizeof(*out));
 	sim_reply_free(&rep);
 	sim_trace(&xch->conn, "xc_domain_getinfo(%u, %u) = %d", first, max, n);
 	return n;
 }
 
-#define SIM_MAX_DOMS 2
+/* Domains per call, at most (callers loop for more, as with the real
+ * library's bounded buffers). */
+#define GETINFO_BATCH 64
 
 int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
 		      unsigned int max_doms, xc_dominfo_t *info)
 {
-	struct sim_dominfo d[SIM_MAX_DOMS];
+	struct sim_dominfo d[GETINFO_BATCH];
 	int n, i;
 
 	n = dominfo(xch, first_domid,
-		    max_doms < SIM_MAX_DOMS ? max_doms : SIM_MAX_DOMS, d);
+		    max_doms < GETINFO_BATCH ? max_doms : GETINFO_BATCH, d);
 	if (n < 0)
 		return sim_fail(n);
 	for (i = 0; i < n; i++) {
@@ -111,11 +115,12 @@ int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
 int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
 			  unsigned int max_domains, xc_domaininfo_t *info)
 {
-	struct sim_dominfo d[SIM_MAX_DOMS];
+	struct sim_dominfo d[GETINFO_BATCH];
 	int n, i;
 
 	n = dominfo(xch, first_domain,
-		    max_domains < SIM_MAX_DOMS ? max_domains : SIM_MAX_DOMS, d);
+		    max_domains < GETINFO_BATCH ? max_domains : GETINFO_BATCH,
+		    d);
 	if (n < 0)
 		return sim_fail(n);
 	for (i = 0; i < n; i++) {

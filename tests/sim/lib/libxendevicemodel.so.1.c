@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* Drop-in libxendevicemodel.so.1 for the simulator: the IOREQ server DMOPs
  * go to the simulated hypervisor over the socket; set_irq_level, called
- * per completion, runs on the shared page without a round trip (level and
- * edge counters per SPI, a futex wake when the test waits on it). */
+ * per completion, runs on the domain's shared page without a round trip
+ * (level and edge counters per SPI, a futex wake when the test waits on
+ * it), attached when the handle first names the domain. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 
 struct xendevicemodel_handle {
 	struct sim_conn conn;
-	struct sim_shared *sh;
+	struct sim_domtab doms;
 	uint32_t restrict_domid;
 };
 
@@ -35,15 +36,9 @@ xendevicemodel_handle *xendevicemodel_open(struct xentoollog_logger *logger,
 	h->restrict_domid = DOMID_UNRESTRICTED;
 	if (sim_conn_open(&h->conn, SIM_KIND_DM, fds, &nfds))
 		goto fail;
-	if (nfds < 1) {
-		errno = EPROTO;
-		goto fail;
-	}
-	h->sh = sim_map_shared(fds[0]);
-	if (!h->sh)
-		goto fail;
 	while (nfds--)
 		close(fds[nfds]);
+	sim_domtab_init(&h->doms);
 	return h;
 fail:
 	saved = errno;
@@ -59,7 +54,7 @@ int xendevicemodel_close(xendevicemodel_handle *dmod)
 {
 	if (!dmod)
 		return 0;
-	sim_unmap_shared(dmod->sh);
+	sim_domtab_fini(&dmod->doms);
 	sim_conn_close(&dmod->conn);
 	free(dmod);
 	return 0;
@@ -167,17 +162,23 @@ int xendevicemodel_nr_vcpus(xendevicemodel_handle *dmod, domid_t domid,
 	return rc;
 }
 
-/* The domain as the shared page shows it: 0 alive, 1 dying, -errno. */
-static int dom_state(xendevicemodel_handle *dmod, domid_t domid)
+/* The domain as its shared page shows it: 0 alive, 1 dying, -errno. */
+static int dom_state(xendevicemodel_handle *dmod, domid_t domid,
+		     struct sim_shared **sh)
 {
+	struct sim_domref *d;
 	uint32_t st;
 
 	if (dmod->restrict_domid != DOMID_UNRESTRICTED &&
 	    dmod->restrict_domid != domid)
 		return -EPERM;
-	st = __atomic_load_n(&dmod->sh->dom_state, __ATOMIC_SEQ_CST);
-	if (domid != dmod->conn.hello.domid || st == SIM_DOM_GONE)
+	d = sim_domtab_get(&dmod->doms, &dmod->conn, domid, false);
+	if (!d)
+		return -errno;
+	st = __atomic_load_n(&d->sh->dom_state, __ATOMIC_SEQ_CST);
+	if (st == SIM_DOM_GONE)
 		return -ESRCH;
+	*sh = d->sh;
 	return st == SIM_DOM_DYING;
 }
 
@@ -186,9 +187,9 @@ static int dom_state(xendevicemodel_handle *dmod, domid_t domid)
 int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid,
 				 unsigned int irq, unsigned int level)
 {
-	struct sim_shared *sh = dmod->sh;
+	struct sim_shared *sh = NULL;
 	unsigned i = irq - SIM_SPI_FIRST;
-	int st = dom_state(dmod, domid);
+	int st = dom_state(dmod, domid, &sh);
 
 	if (st < 0)
 		return sim_fail(st);
@@ -215,7 +216,8 @@ int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid,
 int xendevicemodel_set_isa_irq_level(xendevicemodel_handle *dmod, domid_t domid,
 				     uint8_t irq, unsigned int level)
 {
-	int st = dom_state(dmod, domid);
+	struct sim_shared *sh;
+	int st = dom_state(dmod, domid, &sh);
 
 	(void)irq;
 	(void)level;

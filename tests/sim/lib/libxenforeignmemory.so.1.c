@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* Drop-in libxenforeignmemory.so.1 for the simulator.
  *
- * Guest RAM arrives once per handle as a memfd. A map reserves one
- * PROT_NONE region for all the pages and maps each run of consecutive valid
- * frames MAP_SHARED into it, so a multi-frame map is contiguous as with
- * privcmd, and a frame that is not guest RAM (or any frame once the domain
- * is dying) reports err[i] = -EINVAL and stays PROT_NONE: touching it
- * faults, as privcmd's SIGBUS does. The counters the hypervisor reports
- * (maps, pages, refused, mapped now) are kept in the shared page; a
- * process-wide list of regions makes unmap account exactly what it drops.
- * The ioreq page comes from map_resource (frame 1 of resource type 0). */
+ * A domain's guest RAM arrives as a memfd the first time a handle of the
+ * process names the domain (kept for the process's life, since mappings
+ * outlive handles). A map reserves one PROT_NONE region for all the pages
+ * and maps each run of consecutive valid frames MAP_SHARED into it, so a
+ * multi-frame map is contiguous as with privcmd, and a frame that is not
+ * guest RAM (or any frame once the domain is dying) reports err[i] =
+ * -EINVAL and stays PROT_NONE: touching it faults, as privcmd's SIGBUS
+ * does. The counters the hypervisor reports (maps, pages, refused, mapped
+ * now) are kept in the domain's shared page, and the pages mapped also in
+ * the process's own page (so that the hypervisor can release them when the
+ * process dies); a process-wide list of regions makes unmap account
+ * exactly what it drops. The ioreq page comes from map_resource (frame 1 of
+ * resource type 0). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -26,27 +30,37 @@
 
 struct xenforeignmemory_handle {
 	struct sim_conn conn;
-	struct sim_shared *sh;
-	int ram_fd;
-	uint64_t ram_gfn, ram_frames;
 	uint32_t restrict_domid;
 };
 
 struct xenforeignmemory_resource_handle {
 	void *addr;
 	unsigned long nr_frames;
+	uint32_t domid;
 };
 
-/* A foreign mapping: which of its pages hold guest RAM. */
+/* A foreign mapping: which of its pages hold guest RAM, of which domain. */
 struct region {
 	struct region *next;
 	uintptr_t start;
 	size_t pages, valid;
+	struct sim_domref *dom;
 	uint8_t bits[]; /* one bit per page, set = valid and mapped */
 };
 
 static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct region *regions;
+
+/* Process-wide, like the mappings they account for. */
+static pthread_once_t doms_once = PTHREAD_ONCE_INIT;
+static struct sim_domtab doms;
+static pthread_mutex_t proc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sim_proc_shared *proc;
+
+static void doms_init(void)
+{
+	sim_domtab_init(&doms);
+}
 
 xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
 					       unsigned open_flags)
@@ -58,21 +72,28 @@ xenforeignmemory_handle *xenforeignmemory_open(struct xentoollog_logger *logger,
 	(void)open_flags;
 	if (!h)
 		return NULL;
-	h->ram_fd = -1;
 	h->restrict_domid = DOMID_UNRESTRICTED;
+	pthread_once(&doms_once, doms_init);
 	if (sim_conn_open(&h->conn, SIM_KIND_FM, fds, &nfds))
 		goto fail;
-	if (nfds < 2) {
+	if (nfds < 1) {
 		errno = EPROTO;
 		goto fail;
 	}
-	h->sh = sim_map_shared(fds[0]);
-	if (!h->sh)
+	/* The same page for every handle of this process. */
+	pthread_mutex_lock(&proc_lock);
+	if (!proc) {
+		void *p = mmap(NULL, SIM_PROC_SHARED_SIZE,
+			       PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+
+		if (p != MAP_FAILED)
+			proc = p;
+	}
+	pthread_mutex_unlock(&proc_lock);
+	if (!proc)
 		goto fail;
-	close(fds[0]);
-	h->ram_fd = fds[1];
-	h->ram_gfn = h->conn.hello.ram_base >> SIM_PAGE_SHIFT;
-	h->ram_frames = h->conn.hello.ram_bytes >> SIM_PAGE_SHIFT;
+	while (nfds--)
+		close(fds[nfds]);
 	return h;
 fail:
 	saved = errno;
@@ -89,8 +110,6 @@ int xenforeignmemory_close(xenforeignmemory_handle *fmem)
 {
 	if (!fmem)
 		return 0;
-	sim_unmap_shared(fmem->sh);
-	close(fmem->ram_fd);
 	sim_conn_close(&fmem->conn);
 	free(fmem);
 	return 0;
@@ -107,12 +126,25 @@ static void count(uint64_t *field, uint64_t n)
 	__atomic_add_fetch(field, n, __ATOMIC_SEQ_CST);
 }
 
+#define RAM_GFN (SIM_RAM_BASE >> SIM_PAGE_SHIFT)
+
 /* Is frame `gfn` guest RAM the domain still has? */
-static bool frame_ok(const xenforeignmemory_handle *fmem, uint32_t st,
-		     xen_pfn_t gfn)
+static bool frame_ok(const struct sim_domref *d, uint32_t st, xen_pfn_t gfn)
 {
-	return st == SIM_DOM_ALIVE && gfn >= fmem->ram_gfn &&
-	       gfn - fmem->ram_gfn < fmem->ram_frames;
+	return st == SIM_DOM_ALIVE && gfn >= RAM_GFN &&
+	       gfn - RAM_GFN < d->ram_frames;
+}
+
+/* Pages of domain d mapped (n > 0) or unmapped (n < 0) by this process. */
+static void account(struct sim_domref *d, int64_t n)
+{
+	/* The process's count first: a death in between releases no more
+	 * than the domain's count holds. */
+	if (n > 0)
+		__atomic_add_fetch(&proc->pages[d->slot], n, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&d->sh->pages_mapped_now, n, __ATOMIC_SEQ_CST);
+	if (n < 0)
+		__atomic_add_fetch(&proc->pages[d->slot], n, __ATOMIC_SEQ_CST);
 }
 
 /* Forget the pages of [addr, addr+len) in the region list and account
@@ -120,8 +152,9 @@ static bool frame_ok(const xenforeignmemory_handle *fmem, uint32_t st,
 static void account_unmap(xenforeignmemory_handle *fmem, uintptr_t addr,
 			  size_t len)
 {
+	struct sim_domref *gone[SIM_MAX_DOMS];
+	unsigned ngone = 0;
 	struct region **pp, *r;
-	size_t dropped = 0;
 
 	pthread_mutex_lock(&regions_lock);
 	for (pp = &regions; (r = *pp);) {
@@ -134,12 +167,23 @@ static void account_unmap(xenforeignmemory_handle *fmem, uintptr_t addr,
 			size_t e = (hi - r->start + SIM_PAGE_SIZE - 1) >>
 				   SIM_PAGE_SHIFT;
 
+			size_t dropped = 0;
+
 			for (; i < e; i++)
 				if (r->bits[i / 8] & (1U << (i % 8))) {
 					r->bits[i / 8] &= ~(1U << (i % 8));
 					r->valid--;
 					dropped++;
 				}
+			if (dropped) {
+				unsigned k;
+
+				account(r->dom, -(int64_t)dropped);
+				for (k = 0; k < ngone && gone[k] != r->dom; k++)
+					;
+				if (k == ngone)
+					gone[ngone++] = r->dom;
+			}
 		}
 		if (!r->valid) {
 			*pp = r->next;
@@ -149,24 +193,22 @@ static void account_unmap(xenforeignmemory_handle *fmem, uintptr_t addr,
 		}
 	}
 	pthread_mutex_unlock(&regions_lock);
-	if (!dropped)
-		return;
-	__atomic_sub_fetch(&fmem->sh->pages_mapped_now, (int64_t)dropped,
-			   __ATOMIC_SEQ_CST);
 	/* A dying domain disappears with its last mapping: tell Xen. */
-	if (__atomic_load_n(&fmem->sh->dom_state, __ATOMIC_SEQ_CST) ==
-	    SIM_DOM_DYING) {
-		struct sim_args a = {{0}};
+	for (unsigned k = 0; k < ngone; k++)
+		if (__atomic_load_n(&gone[k]->sh->dom_state,
+				    __ATOMIC_SEQ_CST) == SIM_DOM_DYING) {
+			struct sim_args a = {.u32 = {gone[k]->domid}};
 
-		sim_call_simple(&fmem->conn, SIM_OP_FM_UNMAPPED, &a);
-	}
+			sim_call_simple(&fmem->conn, SIM_OP_FM_UNMAPPED, &a);
+		}
 }
 
 void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 			    void *addr, int prot, int flags, size_t pages,
 			    const xen_pfn_t arr[], int err[])
 {
-	struct sim_shared *sh = fmem->sh;
+	struct sim_domref *d;
+	struct sim_shared *sh;
 	size_t i, j, bad = 0, len;
 	struct region *r = NULL;
 	uint32_t st;
@@ -175,8 +217,12 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 	if (fmem->restrict_domid != DOMID_UNRESTRICTED &&
 	    fmem->restrict_domid != dom)
 		return sim_fail_null(-EPERM);
+	d = sim_domtab_get(&doms, &fmem->conn, dom, true);
+	if (!d)
+		return NULL;
+	sh = d->sh;
 	st = __atomic_load_n(&sh->dom_state, __ATOMIC_SEQ_CST);
-	if (dom != fmem->conn.hello.domid || st == SIM_DOM_GONE)
+	if (st == SIM_DOM_GONE)
 		return sim_fail_null(-ESRCH);
 	if (!pages || pages > (SIZE_MAX >> SIM_PAGE_SHIFT))
 		return sim_fail_null(-EINVAL);
@@ -184,7 +230,7 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 
 	/* A dying domain's p2m is gone: every frame fails. */
 	for (i = 0; i < pages; i++)
-		bad += !frame_ok(fmem, st, arr[i]);
+		bad += !frame_ok(d, st, arr[i]);
 	count(&sh->foreign_maps, 1);
 	count(&sh->foreign_pages_refused, bad);
 	if (bad && !err) {
@@ -210,18 +256,18 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 		void *p;
 
 		j = i + 1;
-		if (!frame_ok(fmem, st, arr[i])) {
+		if (!frame_ok(d, st, arr[i])) {
 			if (err)
 				err[i] = -EINVAL;
 			continue;
 		}
 		while (j < pages && arr[j] == arr[j - 1] + 1 &&
-		       frame_ok(fmem, st, arr[j]))
+		       frame_ok(d, st, arr[j]))
 			j++;
 		p = mmap(base + (i << SIM_PAGE_SHIFT),
 			 (j - i) << SIM_PAGE_SHIFT, prot,
-			 MAP_SHARED | MAP_FIXED, fmem->ram_fd,
-			 (off_t)((arr[i] - fmem->ram_gfn) << SIM_PAGE_SHIFT));
+			 MAP_SHARED | MAP_FIXED, d->ram_fd,
+			 (off_t)((arr[i] - RAM_GFN) << SIM_PAGE_SHIFT));
 		if (p == MAP_FAILED) {
 			int e = errno;
 
@@ -244,10 +290,10 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 	}
 	r->start = (uintptr_t)base;
 	r->pages = pages;
+	r->dom = d;
 	count(&sh->foreign_pages, r->valid);
-	__atomic_add_fetch(&sh->pages_mapped_now, (int64_t)r->valid,
-			   __ATOMIC_SEQ_CST);
 	if (r->valid) {
+		account(d, (int64_t)r->valid);
 		pthread_mutex_lock(&regions_lock);
 		r->next = regions;
 		regions = r;
@@ -315,6 +361,7 @@ xenforeignmemory_map_resource(xenforeignmemory_handle *fmem, domid_t domid,
 	if (p == MAP_FAILED) {
 		int e = errno;
 
+		a.u32[0] = domid;
 		a.u64[1] = nr_frames;
 		sim_call_simple(&fmem->conn, SIM_OP_FM_UNMAP_RESOURCE, &a);
 		free(fres);
@@ -322,6 +369,7 @@ xenforeignmemory_map_resource(xenforeignmemory_handle *fmem, domid_t domid,
 	}
 	fres->addr = p;
 	fres->nr_frames = nr_frames;
+	fres->domid = domid;
 	*paddr = p;
 	return fres;
 }
@@ -336,6 +384,7 @@ int xenforeignmemory_unmap_resource(xenforeignmemory_handle *fmem,
 		return 0;
 	if (fres->addr && munmap(fres->addr, fres->nr_frames << SIM_PAGE_SHIFT))
 		rc = -1;
+	a.u32[0] = fres->domid;
 	a.u64[1] = fres->nr_frames;
 	sim_call_simple(&fmem->conn, SIM_OP_FM_UNMAP_RESOURCE, &a);
 	sim_trace(&fmem->conn, "unmap_resource(%p) = %d", fres->addr, rc);

@@ -226,3 +226,81 @@ void sim_unmap_shared(struct sim_shared *sh)
 	if (sh)
 		munmap(sh, SIM_SHARED_SIZE);
 }
+
+void sim_domtab_init(struct sim_domtab *t)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->lock, NULL);
+}
+
+void sim_domtab_fini(struct sim_domtab *t)
+{
+	for (unsigned i = 0; i < t->n; i++) {
+		sim_unmap_shared(t->dom[i].sh);
+		if (t->dom[i].ram_fd >= 0)
+			close(t->dom[i].ram_fd);
+	}
+	t->n = 0;
+	pthread_mutex_destroy(&t->lock);
+}
+
+static struct sim_domref *domtab_find(struct sim_domtab *t, uint32_t domid)
+{
+	unsigned n = __atomic_load_n(&t->n, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < n; i++)
+		if (t->dom[i].domid == domid)
+			return &t->dom[i];
+	return NULL;
+}
+
+struct sim_domref *sim_domtab_get(struct sim_domtab *t, struct sim_conn *c,
+				  uint32_t domid, bool want_ram)
+{
+	struct sim_domref *d = domtab_find(t, domid);
+	struct sim_args a = {.u32 = {domid}};
+	struct sim_reply rep;
+	int rc;
+
+	if (d)
+		return d;
+	pthread_mutex_lock(&t->lock);
+	d = domtab_find(t, domid);
+	if (d)
+		goto out;
+	if (t->n == SIM_MAX_DOMS) {
+		errno = ESRCH;
+		goto out;
+	}
+	rc = sim_call(c, SIM_OP_DOM_ATTACH, &a, NULL, 0, &rep);
+	if (!rc && rep.nfds < (want_ram ? 2 : 1))
+		rc = -EPROTO;
+	if (rc) {
+		sim_reply_free(&rep);
+		sim_fail(rc);
+		goto out;
+	}
+	d = &t->dom[t->n];
+	d->domid = domid;
+	d->slot = rep.a.u32[1];
+	d->vcpus = rep.a.u32[2];
+	d->ram_frames = rep.a.u64[0] >> SIM_PAGE_SHIFT;
+	d->ram_fd = -1;
+	d->sh = sim_map_shared(rep.fds[0]);
+	if (!d->sh || d->slot >= SIM_MAX_DOMS) {
+		sim_unmap_shared(d->sh);
+		sim_reply_free(&rep);
+		errno = EPROTO;
+		d = NULL;
+		goto out;
+	}
+	if (want_ram) {
+		d->ram_fd = rep.fds[1];
+		rep.fds[1] = -1;
+	}
+	sim_reply_free(&rep);
+	__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&t->lock);
+	return d;
+}

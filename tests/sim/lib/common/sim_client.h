@@ -5,6 +5,7 @@
 #define SIM_CLIENT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,30 @@ void *sim_fail_null(int rc);
 /* Map the shared page (struct sim_shared) from its fd; NULL on error. */
 struct sim_shared *sim_map_shared(int fd);
 void sim_unmap_shared(struct sim_shared *sh);
+
+/* A domain a handle has named: its shared page, and for foreignmemory its
+ * RAM (ram_fd, else -1). Filled once, then read without a lock. */
+struct sim_domref {
+	uint32_t domid, slot, vcpus;
+	uint64_t ram_frames;
+	struct sim_shared *sh;
+	int ram_fd;
+};
+
+/* The domains a handle has attached to, in attach order. */
+struct sim_domtab {
+	pthread_mutex_t lock; /* attach only */
+	unsigned n;	      /* published with release semantics */
+	struct sim_domref dom[SIM_MAX_DOMS];
+};
+
+void sim_domtab_init(struct sim_domtab *t);
+/* Unmap and close everything attached. */
+void sim_domtab_fini(struct sim_domtab *t);
+/* The domain's entry, attaching over c on first use (want_ram: take the
+ * RAM fd too). NULL with errno (ESRCH: no such domain). */
+struct sim_domref *sim_domtab_get(struct sim_domtab *t, struct sim_conn *c,
+				  uint32_t domid, bool want_ram);
 
 /* Log a call to stderr when the hypervisor runs verbose. */
 void sim_trace(const struct sim_conn *c, const char *fmt, ...)
