@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The disk image: a raw file or a block device, opened once. */
+/* The disk image: a raw file or a block device, opened once; or the null
+ * backend "null:SIZE" (e.g. null:1G), an image with no storage behind it
+ * for measuring the daemon's own per-request cost: the engine completes
+ * every request at once, reads leave the guest's buffer untouched and
+ * writes are dropped. For benchmarks only. */
 #ifndef XVB_IMAGE_H
 #define XVB_IMAGE_H
 
@@ -17,9 +21,12 @@ struct image {
 	uint32_t mem_align;	/* O_DIRECT alignment: buffer address */
 	bool can_discard;	/* punch hole / BLKDISCARD accepted */
 	bool can_write_zeroes;
+	bool is_null;		/* "null:SIZE": no fd, nothing stored */
 	char path[4096];
 };
 
+/* The prefix that names the null backend instead of a file. */
+#define IMAGE_NULL_PREFIX "null:"
 /* Open path; `ro` opens read-only. 0, or -errno with a one-line reason
  * written to err (size errlen). */
 int image_open(struct image *img, const char *path, bool ro, char *err,

@@ -73,6 +73,13 @@ bool virtq_flush_used(struct virtq *vq);
  * virtq_enable_notify(); if it returns true more buffers arrived in the race
  * window and the caller must pop again. */
 bool virtq_enable_notify(struct virtq *vq);
+/* The same, but the driver is asked to notify only once it has made more
+ * than `slack` further buffers available (EVENT_IDX; without it a non-zero
+ * slack leaves notifications off). Up to `slack` buffers may then sit in
+ * the ring without a notification: the caller must look at the ring again
+ * on its own (e.g. when the requests it has in flight complete). Returns
+ * true if the caller must pop again now. */
+bool virtq_enable_notify_slack(struct virtq *vq, uint16_t slack);
 void virtq_disable_notify(struct virtq *vq);
 
 #endif

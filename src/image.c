@@ -91,6 +91,67 @@ static bool probe_punch_hole(const struct image *img)
 			 (off_t)img->size, img->logical_block) == 0;
 }
 
+/* "null:SIZE": SIZE in bytes with an optional K, M, G or T suffix (powers
+ * of 1024), a positive multiple of 512. */
+static int open_null(struct image *img, const char *spec, char *err,
+		     size_t errlen)
+{
+	const char *s = spec + strlen(IMAGE_NULL_PREFIX);
+	uint64_t v = 0;
+	unsigned shift = 0;
+
+	if (*s < '0' || *s > '9')
+		goto bad;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			goto bad;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	switch (*s) {
+	case 'K':
+	case 'k':
+		shift = 10;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		break;
+	case 'T':
+	case 't':
+		shift = 40;
+		break;
+	case '\0':
+		break;
+	default:
+		goto bad;
+	}
+	if (shift && *++s)
+		goto bad;
+	if (v > (UINT64_MAX >> shift))
+		goto bad;
+	v <<= shift;
+	if (!v || v % SECTOR)
+		goto bad;
+	img->is_null = true;
+	img->size = v;
+	/* Everything "succeeds" without alignment constraints. */
+	img->direct = true;
+	img->logical_block = SECTOR;
+	img->mem_align = 1;
+	img->can_discard = !img->read_only;
+	img->can_write_zeroes = !img->read_only;
+	return 0;
+bad:
+	return fail(err, errlen, -EINVAL,
+		    "%s: the null backend needs a size, a positive multiple "
+		    "of 512 bytes (suffixes K, M, G, T), e.g. null:1G",
+		    spec);
+}
+
 int image_open(struct image *img, const char *path, bool ro, char *err,
 	       size_t errlen)
 {
@@ -106,6 +167,8 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 			    "cannot open image: path too long");
 	strcpy(img->path, path);
 	img->read_only = ro;
+	if (!strncmp(path, IMAGE_NULL_PREFIX, strlen(IMAGE_NULL_PREFIX)))
+		return open_null(img, path, err, errlen);
 
 	fd = open_image(img, path, ro ? O_RDONLY : O_RDWR);
 	if (fd < 0)

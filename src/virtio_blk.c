@@ -35,6 +35,9 @@
 #define BLK_HDR_SIZE   16
 #define DWZ_ENTRY_SIZE 16
 #define STATUS_PENDING 0xff /* not a virtio status: the engine has it */
+/* Notification slack: in-flight reads and writes >> this (see
+ * notify_slack()). */
+#define BLK_NOTIFY_SLACK_SHIFT 1
 
 #define F(bit) (1ULL << (bit))
 
@@ -53,6 +56,7 @@ struct blk_req {
 	struct blk_req *next_free;
 	uint64_t gen; /* device generation at pop */
 	uint16_t head;
+	bool rw; /* a READ or WRITE counted in rw_in_flight */
 	bool has_status;
 	uint64_t status_gpa;
 	uint8_t status;	       /* worst so far */
@@ -71,9 +75,10 @@ struct blk_queue {
 	struct iovec *iov_pool;
 	struct gm_bucket **pin_pool;
 	unsigned in_flight;
-	bool stalled;	 /* out of requests: resume on completion */
-	bool broken;	 /* needs_reset reported */
-	bool need_flush; /* pushed entries not yet published */
+	unsigned rw_in_flight; /* READ/WRITE requests the engine holds */
+	bool stalled;	       /* out of requests: resume on completion */
+	bool broken;	       /* needs_reset reported */
+	bool need_flush;       /* pushed entries not yet published */
 	struct virtq_chain chain;
 };
 
@@ -198,6 +203,8 @@ static void complete(struct blk_req *r, uint8_t status)
 	r->next_free = q->free;
 	q->free = r;
 	q->in_flight--;
+	if (r->rw)
+		q->rw_in_flight--;
 }
 
 static void blk_done(struct aio_req *aio, int res)
@@ -220,6 +227,9 @@ static void blk_done(struct aio_req *aio, int res)
 		complete(r, r->status);
 }
 
+/* After each batch of completions: publish them (one interrupt at most),
+ * then collect what the driver queued meanwhile without notifying us (see
+ * notify_slack) and refresh the notification threshold. */
 static void blk_batch_done(void *opaque)
 {
 	struct virtio_blk *b = opaque;
@@ -230,7 +240,7 @@ static void blk_batch_done(void *opaque)
 		if (!q->vq)
 			continue;
 		flush_used(q);
-		if (q->stalled && b->running)
+		if (b->running)
 			process_queue(q);
 	}
 }
@@ -299,6 +309,8 @@ static uint8_t start_rw(struct blk_req *r, const struct virtq_chain *c,
 	if (!write)
 		r->data_written = (uint32_t)len;
 	r->parts_left = 1;
+	r->rw = true;
+	r->q->rw_in_flight++;
 	queue_part(r, 0, write ? AIO_WRITE : AIO_READ, sector << SECTOR_SHIFT,
 		   len, false);
 	return STATUS_PENDING;
@@ -453,6 +465,7 @@ static void handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 	r->status = VIRTIO_BLK_S_OK;
 	r->data_written = 0;
 	r->parts_left = 0;
+	r->rw = false;
 	r->has_status = find_status(c, &r->status_gpa);
 
 	if (!r->has_status || c->readable_bytes < BLK_HDR_SIZE) {
@@ -469,6 +482,20 @@ static void handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 	status = start_request(r, c);
 	if (status != STATUS_PENDING)
 		complete(r, status);
+}
+
+/* How many more requests the driver may queue without notifying us. A
+ * notification costs the guest a full ioreq round trip (trap, event
+ * channel, our answer), so while reads and writes are in flight we let the
+ * driver queue up to half as many again silently and collect them at the
+ * next completion batch, which those in-flight requests guarantee; with
+ * nothing in flight every new request notifies at once. A request so
+ * collected waits at most until the next of the in-flight ones completes. */
+static uint16_t notify_slack(const struct blk_queue *q)
+{
+	unsigned slack = q->rw_in_flight >> BLK_NOTIFY_SLACK_SHIFT;
+
+	return (uint16_t)(slack < q->vq->num ? slack : q->vq->num);
 }
 
 static void process_queue(struct blk_queue *q)
@@ -513,7 +540,8 @@ static void process_queue(struct blk_queue *q)
 		}
 		/* One io_submit for everything popped. */
 		aio_engine_submit(b->eng);
-		if (q->stalled || q->broken || !virtq_enable_notify(q->vq))
+		if (q->stalled || q->broken ||
+		    !virtq_enable_notify_slack(q->vq, notify_slack(q)))
 			break;
 	}
 	flush_used(q);
@@ -734,7 +762,8 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 	r = image_open(&b->img, p->path, p->read_only, err, errlen);
 	if (r)
 		goto fail;
-	if (fstat(b->img.fd, &st) < 0) {
+	memset(&st, 0, sizeof(st)); /* the null backend has nothing to stat */
+	if (!b->img.is_null && fstat(b->img.fd, &st) < 0) {
 		snprintf(err, errlen, "cannot stat %s: %s", p->path,
 			 strerror(errno));
 		goto fail;

@@ -264,18 +264,31 @@ bool virtq_flush_used(struct virtq *vq)
 	return !(le16toh(vq->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
-bool virtq_enable_notify(struct virtq *vq)
+bool virtq_enable_notify_slack(struct virtq *vq, uint16_t slack)
 {
+	uint16_t waiting;
+
 	if (!vq->started || vq->broken)
 		return false;
-	if (vq->event_idx)
-		*avail_event(vq) = htole16(vq->last_avail);
-	else
-		vq->used->flags = htole16(0);
+	if (vq->event_idx) {
+		/* 2.7.10: the driver notifies once its avail idx passes
+		 * avail_event, i.e. at the (slack + 1)-th new buffer. */
+		*avail_event(vq) = htole16((uint16_t)(vq->last_avail + slack));
+	} else {
+		/* Flags cannot count: with slack the caller polls instead. */
+		vq->used->flags = htole16(slack ? VRING_USED_F_NO_NOTIFY : 0);
+	}
 	/* A buffer made available before the driver saw the store above got
-	 * no kick (2.7.10): look again after a full fence. */
+	 * no kick (2.7.10): look again after a full fence. Up to `slack` of
+	 * them are the caller's to collect later; more must be popped now. */
 	atomic_thread_fence(memory_order_seq_cst);
-	return le16toh(vq->avail->idx) != vq->last_avail;
+	waiting = (uint16_t)(le16toh(vq->avail->idx) - vq->last_avail);
+	return slack && vq->event_idx ? waiting > slack : waiting != 0;
+}
+
+bool virtq_enable_notify(struct virtq *vq)
+{
+	return virtq_enable_notify_slack(vq, 0);
 }
 
 void virtq_disable_notify(struct virtq *vq)

@@ -385,6 +385,47 @@ static void test_enable_notify_race(void)
 	teardown();
 }
 
+/* Notification slack: the driver is asked to notify at the (slack+1)-th
+ * new buffer; up to slack buffers may wait, more must be popped at once. */
+static void test_enable_notify_slack(void)
+{
+	setup_ring(16, true, false);
+	desc(0, DATA_GPA, 16, 0, 0);
+	make_avail(0);
+	CHECK_EQ(virtq_pop(&vq, &chain), 1);
+	CHECK(!virtq_enable_notify_slack(&vq, 3));
+	CHECK_EQ(get_avail_event(), 4); /* last_avail 1 + slack 3 */
+	make_avail(0);
+	make_avail(0);
+	make_avail(0);
+	/* Three waiting = the slack: the caller may leave them. */
+	CHECK(!virtq_enable_notify_slack(&vq, 3));
+	/* A fourth is past what the driver was told: pop now. */
+	make_avail(0);
+	CHECK(virtq_enable_notify_slack(&vq, 3));
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(virtq_pop(&vq, &chain), 1);
+	/* Slack 0 is plain virtq_enable_notify(). */
+	CHECK(!virtq_enable_notify_slack(&vq, 0));
+	CHECK_EQ(get_avail_event(), 5);
+	make_avail(0);
+	CHECK(virtq_enable_notify_slack(&vq, 0));
+	teardown();
+
+	/* Flags mode cannot count: slack leaves notifications off, and any
+	 * buffer already there must be popped. */
+	setup_ring(16, false, false);
+	CHECK(!virtq_enable_notify_slack(&vq, 2));
+	CHECK_EQ(le16toh(used()->flags), VRING_USED_F_NO_NOTIFY);
+	desc(0, DATA_GPA, 16, 0, 0);
+	make_avail(0);
+	CHECK(virtq_enable_notify_slack(&vq, 2));
+	CHECK_EQ(virtq_pop(&vq, &chain), 1);
+	CHECK(!virtq_enable_notify_slack(&vq, 0));
+	CHECK_EQ(le16toh(used()->flags), 0);
+	teardown();
+}
+
 static void test_direct_loop(void)
 {
 	setup_ring(16, false, false);
@@ -680,6 +721,7 @@ int main(void)
 	UNIT_RUN(test_event_idx_interrupt);
 	UNIT_RUN(test_no_interrupt_flag);
 	UNIT_RUN(test_enable_notify_race);
+	UNIT_RUN(test_enable_notify_slack);
 	UNIT_RUN(test_direct_loop);
 	UNIT_RUN(test_indirect_loop);
 	UNIT_RUN(test_chain_too_long);
