@@ -129,8 +129,14 @@ LIBFAULT := $(BUILD)/libfault.so
 $(LIBFAULT): tests/fault/libfault.c | $(BUILD)
 	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -shared -o $@ $< \
 		-ldl -lpthread
+# libprobe.so: tries the daemon's restricted Xen handles on another domain
+# (tests/integration/restricted.sh).
+LIBPROBE := $(BUILD)/libprobe.so
+$(LIBPROBE): tests/fault/libprobe.c | $(BUILD)
+	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) $(XEN_CFLAGS) -fPIC -shared \
+		-o $@ $< -ldl
 ifeq ($(CROSS_COMPILE),)
-all: $(LIBFAULT)
+all: $(LIBFAULT) $(LIBPROBE)
 endif
 
 # ------------------------------------------------------------------ targets
