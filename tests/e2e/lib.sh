@@ -23,11 +23,13 @@ python3 e2fsprogs make gcc libc6-dev gzip xz-utils"
 # arm64 packages unpacked (dpkg -x) into the staging tree on top of
 # scripts/arm64-staging's cross-build set: dom0 tools and their libraries,
 # busybox, e2fsprogs for the guest, the hypervisor package (only for its
-# .config) and the kernel (resolved from the linux-image-arm64 metapackage).
+# .config), the kernel (resolved from the linux-image-arm64 metapackage),
+# and what Debian 12 runs our SysV init script with: /bin/sh = dash,
+# start-stop-daemon (dpkg) and /lib/lsb/init-functions (sysvinit-utils).
 ARM64_PKGS="xen-hypervisor-4.17-arm64 xen-utils-4.17 xen-utils-common
 xenstore-utils libncurses6 libtinfo6 libext2fs2 libfdt1 libuuid1 zlib1g
 libcom-err2 libblkid1 libzstd1 liblzma5 libbz2-1.0 busybox-static
-e2fsprogs libss2"
+e2fsprogs libss2 dash dpkg sysvinit-utils"
 
 # Print a phase banner with the wall time since the start of the run.
 phase()
@@ -352,6 +354,16 @@ prepare_dom0_base()
 		usr/lib/$TRIPLET/libxenevtchn.so.1 \
 		usr/lib/$TRIPLET/libxenstore.so.4 \
 		usr/lib/$TRIPLET/libxenctrl.so.4.17
+	# The SysV script's environment as on Debian 12, so that the service
+	# case runs the installed script unchanged: /bin/sh is dash, dpkg's
+	# start-stop-daemon, sysvinit-utils' init-functions. Busybox's sh
+	# would run its own start-stop-daemon applet whatever PATH says, and
+	# that one drops the first argument after `--` (seen: the daemon
+	# started without --watch). dom0's /init names busybox itself.
+	copy_with_libs "$r" bin/dash sbin/start-stop-daemon
+	ln -sf dash "$r/bin/sh"
+	mkdir -p "$r/lib/lsb"
+	cp -a "$STAGE/lib/lsb/." "$r/lib/lsb/"
 	mkdir -p "$r/etc/xen" "$r/var/lib/xen" "$r/var/log/xen" \
 		"$r/var/run/xen" "$r/domu"
 	[ -d "$STAGE/etc/xen" ] && cp -a "$STAGE/etc/xen/." "$r/etc/xen/"
