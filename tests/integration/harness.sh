@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # sim-guest itself can fail: a daemon that dies, an outcome that differs
 # from the expectation, malformed offsets, and a daemon killed mid-session
-# all give exit 1. --help documents every command.
+# all give exit 1. --help documents every command, of every table.
 . "$(dirname "$0")/lib.sh"
 
 mkimage "$T/disk.img" 1M
@@ -28,7 +28,9 @@ sim_ok --disk "$T/disk.img" -c 'signal-daemon KILL' -c 'expect-exit KILL'
 sim_ok --help
 for c in info write read flush discard write-zeroes get-id mmio-read \
 	mmio-write mem-write mem-read wait-irq device random-io invalidate \
-	signal-daemon expect-exit status expect; do
+	signal-daemon expect-exit status expect raw-init sweep-read bench \
+	xl-create xl-destroy host-rm domain-death-under-io xen-destroy \
+	expect-domain ioreq-trace; do
 	grep -q "^  $c" "$T/out" || fail "--help does not document '$c'"
 done
 pass "failures are detected, --help is complete"

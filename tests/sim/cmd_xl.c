@@ -16,9 +16,10 @@
  *   (unless already 6), waits at most LIBXL_DESTROY_TIMEOUT (10 s) for
  *   exactly 6, removes the directories and destroys the domain
  *   (libxl_device.c libxl__initiate_device_generic_remove, libxl_domain.c);
- * - xl-reboot is a destroy and a create with a new domid (on_reboot=
- *   restart), xl-shutdown the guest's own shutdown followed by the on_*
- *   action, xl-kill a death without any toolstack step.
+ * - xl-reboot is the guest's own shutdown for a reboot, then a destroy
+ *   and a create with a new domid (on_reboot=restart), xl-shutdown the
+ *   guest's own shutdown followed by the on_* action, xl-kill a death
+ *   without any toolstack step.
  * With --mode watch the daemon is the supervisor; its children (one per
  * guest) are followed through its log, which passes through a pipe: the
  * lines "started backend process P" and "backend process P exited with
@@ -1067,17 +1068,43 @@ static void recreate(struct session *s, struct xl_guest *old, const char *who,
 		printf("%s: dom %u is now dom %u\n", who, was, g->domid);
 }
 
+/* xl's background process learns of a shutdown from @releaseDomain, as
+ * the backends do, and reads the domain's state and its config before it
+ * destroys the domain: by then the backends have seen the event (e2e case
+ * service, docs/xen-notes.md 5: the per-guest process wrote 6 before libxl
+ * touched the devices). */
+static void xl_notices_shutdown(struct session *s)
+{
+	sim_hv_xs_settle(s->hv, s->timeout_ms);
+}
+
+/* xl reboot only asks the guest (control/shutdown = reboot); Linux resets
+ * its virtio devices and tells Xen it shuts down for a reboot, then xl's
+ * on_reboot=restart destroys the domain and creates a new one
+ * (docs/xen-notes.md 5). */
 static void cmd_xl_reboot(struct session *s, int argc, char **argv,
 			  struct result *res)
 {
 	struct xl_guest *g = guest_arg(argc, argv, 1, res);
+	char path[64];
 
 	if (!g)
 		return;
-	/* An orderly reboot: the guest resets its devices first. */
+	if (g->destroyed) {
+		fail_msg(res, -ESRCH, "dom %u is already destroyed", g->domid);
+		return;
+	}
+	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown",
+		 g->domid);
+	sim_hv_xs_write(s->hv, path, "reboot");
 	for (unsigned i = 0; X.cur == g && X.attached && i < s->ndisks; i++)
-		if (gdev_ready(s->disks[i].dev))
+		if (gdev_ready(s->disks[i].dev)) {
 			gdev_reset(s->disks[i].dev, 0);
+			s->disks[i].dirty = true;
+		}
+	sim_dom_shutdown(g->dom, 1 /* SHUTDOWN_reboot */);
+	printf("xl-reboot: dom %u shut down (reboot)\n", g->domid);
+	xl_notices_shutdown(s);
 	if (!destroy_guest(s, g, "xl-reboot", res))
 		return;
 	recreate(s, g, "xl-reboot", res);
@@ -1144,6 +1171,7 @@ static void cmd_xl_shutdown(struct session *s, int argc, char **argv,
 		action = reason == 1 ? "restart" : "destroy";
 	if (!strcmp(action, "preserve"))
 		return;
+	xl_notices_shutdown(s);
 	if (!destroy_guest(s, g, "xl-shutdown", res))
 		return;
 	if (!strcmp(action, "restart"))
@@ -1703,8 +1731,10 @@ static const struct cmd cmds[] = {
      "at most 10 s for state 6 (the time is printed), the directories "
      "removed, the domain destroyed"},
     {"xl-reboot", 0, 1, false, cmd_xl_reboot, "xl-reboot [GUEST]",
-     "devices reset by the guest, destroy, and create again with a new "
-     "domid"},
+     "as xl reboot with a Linux guest: control/shutdown = reboot, the "
+     "guest resets its devices and shuts down (reason reboot, "
+     "@releaseDomain); once the backends have seen it, xl destroys the "
+     "domain and creates it again with a new domid"},
     {"xl-shutdown", 1, 2, false, cmd_xl_shutdown,
      "xl-shutdown poweroff|reboot|suspend|crash|watchdog|soft_reset "
      "[action=destroy|restart|preserve]",

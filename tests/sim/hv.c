@@ -5,8 +5,11 @@
  * unmodified on drop-in builds of the Xen libraries (tests/sim/lib), which
  * connect to $XEN_SIM_SOCKET. Only set-up and slow paths cross the socket;
  * the per-request paths run on shared memory and eventfds:
- * - each domain's guest RAM is a memfd at SIM_RAM_BASE; a foreignmemory
- *   handle gets it when it first names the domain (DOM_ATTACH) and maps
+ * - each domain's guest RAM is a memfd at SIM_RAM_BASE, secret memory
+ *   (memfd_secret) when the kernel allows it, so that O_DIRECT into the
+ *   daemon's mappings fails with EFAULT as into privcmd's VM_PFNMAP ones
+ *   (docs/xen-notes.md 1); a foreignmemory handle gets the fd when it
+ *   first names the domain (DOM_ATTACH) and maps
  *   runs of valid frames MAP_SHARED into one PROT_NONE reservation, so maps
  *   are contiguous like privcmd's and bad frames stay untouchable. Counters
  *   (maps, pages, refused, mapped now) live in the domain's shared page
@@ -43,6 +46,7 @@
 #include <linux/futex.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -192,6 +196,80 @@ static void dom_xs_home(struct sim_dom *d)
 	hv_xs_write(hv->xs, path, val, strlen(val));
 }
 
+/* Give the domain the RAM in fd (sized and mapped here); 0, or an errno
+ * with fd closed. */
+static int ram_map(struct sim_dom *d, int fd)
+{
+	void *p;
+	int e;
+
+	if (fd < 0)
+		return errno;
+	if (ftruncate(fd, (off_t)d->ram_bytes))
+		goto fail;
+	/* Secret memory is mapped MAP_SHARED or not at all. */
+	p = mmap(NULL, d->ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	d->ram_fd = fd;
+	d->ram = p;
+	return 0;
+fail:
+	e = errno;
+	close(fd);
+	return e;
+}
+
+static int secret_memfd(void)
+{
+#ifdef SYS_memfd_secret
+	return (int)syscall(SYS_memfd_secret, O_CLOEXEC);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* Guest RAM as the configuration asks (enum sim_ram_backing): secret
+ * memory, so that O_DIRECT into the daemon's mappings fails with EFAULT as
+ * on privcmd mappings, or a plain memfd. Lock held; 0 or an errno. */
+static int ram_open(struct sim_dom *d)
+{
+	struct sim_hv *hv = d->hv;
+	int e;
+
+	if (hv->cfg.ram_backing != SIM_RAM_MEMFD) {
+		e = ram_map(d, secret_memfd());
+		if (!e) {
+			d->ram_secret = true;
+			return 0;
+		}
+		if (hv->cfg.ram_backing == SIM_RAM_SECRET)
+			return e;
+		if (!hv->ram_warned) {
+			hv->ram_warned = true;
+			fprintf(
+			    stderr,
+			    "sim-hv: no secret memory for guest RAM (%s%s): "
+			    "plain memfd, where O_DIRECT works unlike on "
+			    "Xen\n",
+			    strerror(e), e == EAGAIN ? ", RLIMIT_MEMLOCK" : "");
+		}
+	}
+	return ram_map(d, memfd_create("sim-guest-ram", MFD_CLOEXEC));
+}
+
+bool sim_hv_memlock_unlimited(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &r) == 0 && r.rlim_cur == RLIM_INFINITY)
+		return true;
+	/* Needs CAP_SYS_RESOURCE unless the hard limit is infinite. */
+	r.rlim_cur = r.rlim_max = RLIM_INFINITY;
+	return setrlimit(RLIMIT_MEMLOCK, &r) == 0;
+}
+
 /* Lock held. errno on failure. */
 static struct sim_dom *dom_new(struct sim_hv *hv, uint32_t domid,
 			       unsigned vcpus, uint64_t ram_bytes, bool paused)
@@ -244,13 +322,9 @@ static struct sim_dom *dom_new(struct sim_hv *hv, uint32_t domid,
 		if (d->vcpus[i].efd < 0)
 			goto fail;
 	}
-	d->ram_fd = memfd_create("sim-guest-ram", MFD_CLOEXEC);
-	if (d->ram_fd < 0 || ftruncate(d->ram_fd, (off_t)ram_bytes))
-		goto fail;
-	d->ram = mmap(NULL, ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      d->ram_fd, 0);
-	if (d->ram == MAP_FAILED) {
-		d->ram = NULL;
+	i = (unsigned)ram_open(d);
+	if (i) {
+		errno = (int)i;
 		goto fail;
 	}
 	d->shared_fd = memfd_create("sim-shared", MFD_CLOEXEC);
@@ -269,8 +343,9 @@ static struct sim_dom *dom_new(struct sim_hv *hv, uint32_t domid,
 	if (domid > hv->max_domid)
 		hv->max_domid = domid;
 	dom_xs_home(d);
-	hv_log(hv, "domain %u: %u vCPUs, %llu MiB RAM%s", domid, vcpus,
-	       (unsigned long long)(ram_bytes >> 20), paused ? ", paused" : "");
+	hv_log(hv, "domain %u: %u vCPUs, %llu MiB RAM (%s)%s", domid, vcpus,
+	       (unsigned long long)(ram_bytes >> 20), sim_dom_ram_backing(d),
+	       paused ? ", paused" : "");
 	pthread_cond_broadcast(&hv->cond);
 	return d;
 fail:
@@ -421,6 +496,10 @@ struct sim_hv *sim_hv_new(const struct sim_hv_config *cfg)
 	for (i = 0; i < SIM_NR_PORTS; i++)
 		hv->local_ports[i].xen_port = -1;
 
+	/* The daemon inherits the limit: let it map secret guest RAM as it
+	 * maps privcmd pages on Xen, where no limit applies. */
+	if (cfg->ram_backing != SIM_RAM_MEMFD)
+		sim_hv_memlock_unlimited();
 	hv->dead_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (hv->dead_efd < 0)
 		goto fail;
@@ -924,6 +1003,7 @@ static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 	struct sim_ioreq *r = &s->page[vcpu];
 	uint8_t bits = __atomic_load_n(&r->bits, __ATOMIC_ACQUIRE);
 	uint8_t dir = write ? 0 : SIM_IOREQ_DIR_READ;
+	int rc;
 
 	/* ioreq_send(): the slot must be idle with our port in it. */
 	if ((bits & SIM_IOREQ_STATE_MASK) != SIM_STATE_IOREQ_NONE ||
@@ -952,7 +1032,33 @@ static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 	vc->gen = s->gen;
 	vc->prev = SIM_STATE_IOREQ_READY;
 	hv_raise(d, s->xen_port[vcpu]);
-	return wait_answer(d, vcpu, deadline, data);
+	rc = wait_answer(d, vcpu, deadline, data);
+	if (d->ntrace < SIM_TRACE_MAX)
+		d->trace[d->ntrace++] = (struct sim_ioreq_rec){
+		    .type = type,
+		    .write = write,
+		    .size = (uint8_t)size,
+		    .vcpu = vcpu,
+		    .rc = rc,
+		    .addr = addr,
+		    .data = !write && size < 8
+				? *data & ((1ULL << (8 * size)) - 1)
+				: *data,
+		};
+	return rc;
+}
+
+unsigned sim_dom_ioreq_trace(struct sim_dom *d, struct sim_ioreq_rec *rec,
+			     unsigned max)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&d->hv->lock);
+	n = d->ntrace;
+	if (rec && max)
+		memcpy(rec, d->trace, (max < n ? max : n) * sizeof(*rec));
+	pthread_mutex_unlock(&d->hv->lock);
+	return n;
 }
 
 /* A vCPU whose earlier request timed out is still blocked in Xen: give it
@@ -966,7 +1072,8 @@ static int finish_stale(struct sim_dom *d, unsigned vcpu, int64_t deadline)
 	return wait_answer(d, vcpu, deadline, &junk);
 }
 
-/* ioreq_server_select(): highest id first, all bytes in one range. */
+/* ioreq_server_select(): highest id first, all bytes in one range of the
+ * server's rangeset (where adjacent ranges have merged, dm_map_range). */
 static int select_server(struct sim_dom *d, uint64_t addr, unsigned size)
 {
 	uint64_t last = addr + size - 1;
@@ -1098,6 +1205,11 @@ uint8_t *sim_dom_ram(struct sim_dom *d)
 uint64_t sim_dom_ram_size(struct sim_dom *d)
 {
 	return d->ram_bytes;
+}
+
+const char *sim_dom_ram_backing(struct sim_dom *d)
+{
+	return d->ram_secret ? "memfd_secret" : "memfd";
 }
 
 /* ------------------------------------------------------------ interrupts */
@@ -1374,6 +1486,13 @@ uint64_t sim_hv_ram_size(struct sim_hv *hv)
 	struct sim_dom *d = sim_hv_default_domain(hv);
 
 	return d ? sim_dom_ram_size(d) : 0;
+}
+
+const char *sim_hv_ram_backing(struct sim_hv *hv)
+{
+	struct sim_dom *d = sim_hv_default_domain(hv);
+
+	return d ? sim_dom_ram_backing(d) : NULL;
 }
 
 int sim_hv_mmio(struct sim_hv *hv, unsigned vcpu, uint64_t gpa, unsigned size,

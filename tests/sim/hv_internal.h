@@ -83,6 +83,7 @@ struct sim_dom {
 	uint64_t ram_bytes;
 	int ram_fd, shared_fd;
 	uint8_t *ram;
+	bool ram_secret; /* memfd_secret, not a plain memfd */
 	struct sim_shared *sh;
 	uint32_t dom_state; /* SIM_DOM_* */
 	bool paused, shutdown;
@@ -91,7 +92,9 @@ struct sim_dom {
 	struct hv_server servers[SIM_MAX_SERVERS];
 	struct hv_xen_port *xen_ports; /* SIM_NR_PORTS */
 	struct hv_vcpu *vcpus;
-	uint64_t resource_mapped;  /* ioreq pages the daemon holds */
+	uint64_t resource_mapped; /* ioreq pages the daemon holds */
+	struct sim_ioreq_rec trace[SIM_TRACE_MAX];
+	unsigned ntrace;
 	struct sim_hv_stats stats; /* the parts not in sh */
 };
 
@@ -117,6 +120,7 @@ struct sim_hv {
 	uint32_t max_domid;
 	struct sim_dom *def;
 	struct hv_local_port local_ports[SIM_NR_PORTS];
+	bool ram_warned; /* the plain-memfd fallback was reported */
 
 	/* the daemon */
 	pid_t pid;

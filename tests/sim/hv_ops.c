@@ -5,6 +5,7 @@
  * - DMOPs name a server by id; an unknown id is ENOENT, another domain is
  *   ESRCH; a dying domain has no servers left, and create is EINVAL;
  * - buffered ioreqs are refused on Arm (EINVAL), at most 8 servers (ENOSPC);
+ * - a server's ranges form a rangeset: adjacent ranges merge;
  * - the ioreq page is frame 1 of resource type 0; frame 0 is ENOENT with
  *   buffering off, any other frame EINVAL;
  * - binding a channel of a dying domain is EINVAL; a new binding always
@@ -229,26 +230,49 @@ fail:
 	return rc;
 }
 
+/* ioreq_server_map_io_range(): an overlap is EEXIST; then
+ * rangeset_add_range() merges the range with adjacent ones, so that two
+ * adjacent windows of one server become one range and an access
+ * straddling them is routed to the server (ioreq_server_select() asks
+ * rangeset_contains_range(); docs/xen-notes.md). A new range beyond the
+ * rangeset's limit (MAX_NR_IO_RANGES) is ENOMEM; a merge needs none. */
 static int dm_map_range(struct sim_dom *d, struct hv_server *s, bool mmio,
 			uint64_t start, uint64_t end)
 {
 	struct hv_range *r = mmio ? s->mmio : s->pio;
 	unsigned *nr = mmio ? &s->nr_mmio : &s->nr_pio, i;
+	int lo = -1, hi = -1;
 
 	if (start > end)
 		return -EINVAL;
-	for (i = 0; i < *nr; i++)
+	for (i = 0; i < *nr; i++) {
 		if (start <= r[i].end && r[i].start <= end)
 			return -EEXIST;
-	if (*nr == SIM_MAX_RANGES)
-		return -ENOSPC;
-	r[(*nr)++] = (struct hv_range){start, end};
+		if (r[i].end != UINT64_MAX && r[i].end + 1 == start)
+			lo = (int)i;
+		if (end != UINT64_MAX && end + 1 == r[i].start)
+			hi = (int)i;
+	}
+	if (lo >= 0 && hi >= 0) {
+		r[lo].end = r[hi].end;
+		r[hi] = r[--(*nr)];
+	} else if (lo >= 0) {
+		r[lo].end = end;
+	} else if (hi >= 0) {
+		r[hi].start = start;
+	} else if (*nr == SIM_MAX_RANGES) {
+		return -ENOMEM;
+	} else {
+		r[(*nr)++] = (struct hv_range){start, end};
+	}
 	d->stats.ranges_mapped++;
 	pthread_cond_broadcast(&d->hv->cond);
 	return 0;
 }
 
-/* rangeset_remove_range(): the whole [start, end] must be registered. */
+/* ioreq_server_unmap_io_range(): the whole [start, end] must be in one
+ * (merged) range, else ENOENT; rangeset_remove_range() then trims or
+ * splits it, a split beyond the limit being ENOMEM. */
 static int dm_unmap_range(struct hv_server *s, bool mmio, uint64_t start,
 			  uint64_t end)
 {
@@ -264,7 +288,7 @@ static int dm_unmap_range(struct hv_server *s, bool mmio, uint64_t start,
 		return -ENOENT;
 	if (r[i].start < start && end < r[i].end) {
 		if (*nr == SIM_MAX_RANGES)
-			return -ENOSPC;
+			return -ENOMEM;
 		r[(*nr)++] = (struct hv_range){end + 1, r[i].end};
 		r[i].end = start - 1;
 	} else if (r[i].start < start) {

@@ -233,6 +233,12 @@ const char *rc_name(int rc)
 		return "EIO";
 	case -ESRCH:
 		return "ESRCH";
+	case -EBUSY:
+		return "EBUSY";
+	case -EPERM:
+		return "EPERM";
+	case -EOPNOTSUPP:
+		return "EOPNOTSUPP";
 	default:
 		return "ERROR";
 	}
@@ -331,12 +337,27 @@ int check_block_args(const char *off_s, const char *len_s, uint64_t *off,
 	return 0;
 }
 
+/* Linux marks a disk offering VIRTIO_BLK_F_RO read-only and its block
+ * layer refuses writes and zeroouts with EPERM before any request is made
+ * (docs/xen-notes.md 2): the Linux-like commands do the same. A hostile
+ * guest still sends them with `request` or the raw ring. */
+static int refuse_on_ro(struct disk *dk, const char *what, struct result *res)
+{
+	if (!gdev_has(dk->dev, VIRTIO_BLK_F_RO))
+		return 0;
+	fail_msg(res, -EPERM, "%s: read-only disk (the guest refuses it)",
+		 what);
+	return -1;
+}
+
 /* Read or write [off, off+len) in requests the driver can express. */
 int do_rw(struct session *s, struct disk *dk, bool write, uint64_t off,
 	  uint8_t *buf, uint64_t len, struct result *res)
 {
 	uint32_t max = gdev_max_request_bytes(dk->dev, s->layout);
 
+	if (write && refuse_on_ro(dk, "write", res))
+		return -1;
 	if (max < 512)
 		max = 512;
 	for (uint64_t done = 0; done < len;) {
@@ -616,7 +637,8 @@ static void cmd_write_zeroes(struct session *s, int argc, char **argv,
 		}
 		unmap = true;
 	}
-	if (!check_block_args(argv[1], argv[2], &off, &len, res))
+	if (!check_block_args(argv[1], argv[2], &off, &len, res) &&
+	    !refuse_on_ro(cur_disk(s), "write-zeroes", res))
 		discard_like(s, VIRTIO_BLK_T_WRITE_ZEROES, off, len, unmap,
 			     res);
 }
@@ -1055,6 +1077,8 @@ static void cmd_stats(struct session *s, int argc, char **argv,
 		       st.interrupts, st.spurious_interrupts,
 		       st.config_interrupts, st.indirect_requests, st.resets);
 	}
+	if (sim_hv_ram_backing(s->hv))
+		printf("guest-ram: %s\n", sim_hv_ram_backing(s->hv));
 	sim_hv_get_stats(s->hv, &hs);
 	printf("hypervisor: ioreqs %" PRIu64 " servers %" PRIu64 "/%" PRIu64
 	       " ranges %" PRIu64 " foreign-maps %" PRIu64
@@ -1775,7 +1799,8 @@ static const struct cmd cmds[] = {
     {"reset", 0, 0, false, cmd_reset, "reset",
      "driver reset: Status 0, read back until 0"},
     {"write", 2, 2, true, cmd_write, "write OFFSET FILE",
-     "write FILE (multiple of 512 bytes) at byte OFFSET"},
+     "write FILE (multiple of 512 bytes) at byte OFFSET; on a read-only "
+     "disk the guest refuses it (EPERM), as Linux does"},
     {"read", 3, 3, true, cmd_read, "read OFFSET LENGTH OUTFILE",
      "read LENGTH bytes at OFFSET into OUTFILE"},
     {"verify", 2, 2, true, cmd_verify, "verify OFFSET FILE",
@@ -1785,11 +1810,13 @@ static const struct cmd cmds[] = {
      "VIRTIO_BLK_T_DISCARD (split per max_discard_sectors/seg)"},
     {"write-zeroes", 2, 3, true, cmd_write_zeroes,
      "write-zeroes OFFSET LENGTH [unmap]",
-     "VIRTIO_BLK_T_WRITE_ZEROES, optionally with the UNMAP flag"},
+     "VIRTIO_BLK_T_WRITE_ZEROES, optionally with the UNMAP flag (EPERM "
+     "in the guest on a read-only disk)"},
     {"get-id", 0, 0, true, cmd_get_id, "get-id",
      "VIRTIO_BLK_T_GET_ID; prints 'serial: S'"},
     {"request", 3, 4, true, cmd_request, "request TYPE SECTOR LENGTH [in|out]",
-     "any request type with LENGTH zeroed data bytes"},
+     "any request type with LENGTH zeroed data bytes, sent whatever the "
+     "disk offers (e.g. a write to a read-only disk: request 1 0 512)"},
     {"status", 0, 0, false, cmd_status, "status",
      "print the virtio status of the last request"},
     {"device", 1, 1, false, cmd_device, "device N",
@@ -1854,19 +1881,33 @@ static const struct cmd cmds[] = {
     {"expect-exit", 1, 1, false, cmd_expect_exit, "expect-exit CODE|SIGNAL",
      "wait for the daemon to exit with CODE (or die by SIGNAL)"},
     {"stats", 0, 0, false, cmd_stats, "stats",
-     "driver and hypervisor counters"},
+     "driver and hypervisor counters, and what holds guest RAM "
+     "('guest-ram: memfd_secret' as on Xen, or 'memfd')"},
     {"expect", 2, 16, false, cmd_expect, "expect OUTCOME COMMAND...",
      "run COMMAND; pass iff its outcome is OUTCOME: OK, IOERR, UNSUPP, "
-     "NOSTATUS, NEEDS_RESET, BROKEN, ENODEV, ETIMEDOUT, EPIPE, EPROTO "
-     "or FAIL (any failure)"},
+     "NOSTATUS, NEEDS_RESET, BROKEN, ENODEV, ETIMEDOUT, EPIPE, EPROTO, "
+     "EPERM (refused by the guest itself), EBUSY (domain paused) or FAIL "
+     "(any failure)"},
 };
 
 static const struct cmd_table base_cmds = {cmds,
 					   sizeof(cmds) / sizeof(cmds[0])};
 /* Commands defined in files of their own (cmd_*.c). */
 static const struct cmd_table *const cmd_tables[] = {
-    &base_cmds, &hostile_cmds, &bench_cmds, &xl_cmds, &fault_cmds,
+    &base_cmds, &hostile_cmds, &bench_cmds, &xl_cmds, &fault_cmds, &xen_cmds,
 };
+/* Their headings in --help, in the same order. */
+static const char *const cmd_table_titles[] = {
+    NULL,
+    "Raw ring and register commands (the hostile guest, tests/hostile)",
+    "Benchmarks",
+    "The xenstore modes: a model of libxl 4.17 (--mode domid|watch)",
+    "Disk faults (tests/faults)",
+    "Xen's side of the guest's life (docs/xen-notes.md)",
+};
+_Static_assert(sizeof(cmd_tables) / sizeof(cmd_tables[0]) ==
+		   sizeof(cmd_table_titles) / sizeof(cmd_table_titles[0]),
+	       "a title per command table");
 
 static const struct cmd *find_cmd(const char *name)
 {
@@ -2056,6 +2097,29 @@ static void cmd_bad_chain(struct session *s, int argc, char **argv,
 
 /* ---------------------------------------------------------------- main */
 
+/* One command's usage line and its help wrapped at 78 columns. */
+static void print_cmd_help(FILE *f, const struct cmd *c)
+{
+	const char *h = c->help;
+
+	fprintf(f, "  %s\n", c->usage);
+	while (*h) {
+		size_t n = strlen(h), cut = n;
+
+		if (n > 72) {
+			cut = 72;
+			while (cut > 0 && h[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = 72;
+		}
+		fprintf(f, "      %.*s\n", (int)cut, h);
+		h += cut;
+		while (*h == ' ')
+			h++;
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -2091,6 +2155,14 @@ static void usage(FILE *f)
 		"  --daemon-env NAME=VALUE  one more environment variable for "
 		"the daemon\n"
 		"  --verbose       log hypercalls and driver steps to stderr\n"
+		"  --ram-backing auto|secret|memfd  guest RAM in secret "
+		"memory, where O_DIRECT\n"
+		"                  fails with EFAULT as on Xen's foreign "
+		"mappings (secret), or a\n"
+		"                  plain memfd; auto (default): secret if "
+		"the kernel allows it\n"
+		"                  and the daemon can map it (with --runas: "
+		"RLIMIT_MEMLOCK)\n"
 		"  --mode disk|domid|watch  how the daemon gets its disks: "
 		"--disk (default);\n"
 		"                  or from xenstore, guests made by xl-create "
@@ -2108,26 +2180,12 @@ static void usage(FILE *f)
 		"it broke.\n"
 		"\nCommands:\n",
 		MMIO_BASE, FIRST_SPI, GUEST_DEFAULT_TIMEOUT_MS);
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		const char *h = cmds[i].help;
-
-		fprintf(f, "  %s\n", cmds[i].usage);
-		/* Wrap the help at 78 columns, indented by 6. */
-		while (*h) {
-			size_t n = strlen(h), cut = n;
-
-			if (n > 72) {
-				cut = 72;
-				while (cut > 0 && h[cut] != ' ')
-					cut--;
-				if (cut == 0)
-					cut = 72;
-			}
-			fprintf(f, "      %.*s\n", (int)cut, h);
-			h += cut;
-			while (*h == ' ')
-				h++;
-		}
+	for (size_t t = 0; t < sizeof(cmd_tables) / sizeof(cmd_tables[0]);
+	     t++) {
+		if (cmd_table_titles[t])
+			fprintf(f, "\n%s:\n", cmd_table_titles[t]);
+		for (size_t i = 0; i < cmd_tables[t]->n; i++)
+			print_cmd_help(f, &cmd_tables[t]->cmds[i]);
 	}
 	fprintf(f,
 		"\nExit status: 0 if every command succeeded and the daemon "
@@ -2196,6 +2254,16 @@ static int parse_disk(struct disk *dk, unsigned n, const char *arg)
 	return ret;
 }
 
+/* Whether the daemon's arguments make it drop root (--runas USER). */
+static bool drops_root(char *const *args, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(args[i], "--runas") ||
+		    !strncmp(args[i], "--runas=", 8))
+			return true;
+	return false;
+}
+
 static bool daemon_ok(struct session *s, char *why, size_t len)
 {
 	if (s->daemon_exit_expected)
@@ -2227,6 +2295,7 @@ int main(int argc, char **argv)
 	    {"verbose", no_argument, NULL, 'V'},
 	    {"mode", required_argument, NULL, 'M'},
 	    {"disk", required_argument, NULL, 'd'},
+	    {"ram-backing", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -2237,6 +2306,7 @@ int main(int argc, char **argv)
 	unsigned ncmds = 0, ndargs = 0, ram_mb = 128, domid = 1;
 	char self[PATH_MAX], daemon[PATH_MAX], libdir[PATH_MAX];
 	const char *daemon_opt = NULL, *libdir_opt = NULL;
+	enum sim_ram_backing backing = SIM_RAM_AUTO;
 	int opt, ret = 1;
 
 	s->vcpus = 1;
@@ -2284,6 +2354,16 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			s->verbose = true;
+			break;
+		case 'R':
+			if (!strcmp(optarg, "auto"))
+				backing = SIM_RAM_AUTO;
+			else if (!strcmp(optarg, "secret"))
+				backing = SIM_RAM_SECRET;
+			else if (!strcmp(optarg, "memfd"))
+				backing = SIM_RAM_MEMFD;
+			else
+				goto bad;
 			break;
 		case 'M':
 			if (!strcmp(optarg, "disk"))
@@ -2344,17 +2424,30 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
+	/* A daemon that drops root loses CAP_IPC_LOCK: each secret page it
+	 * maps then counts against RLIMIT_MEMLOCK (8 MiB by default), which
+	 * privcmd mappings never do. */
+	if (backing == SIM_RAM_AUTO && drops_root(daemon_args, ndargs) &&
+	    !sim_hv_memlock_unlimited()) {
+		backing = SIM_RAM_MEMFD;
+		fprintf(stderr,
+			"sim-guest: guest RAM in a plain memfd: the daemon "
+			"drops root (--runas) and RLIMIT_MEMLOCK cannot be "
+			"lifted for secret memory\n");
+	}
 	struct sim_hv_config cfg = {
 	    .vcpus = s->vcpus,
 	    .ram_bytes = (uint64_t)ram_mb << 20,
 	    .domid = s->mode == MODE_DISK ? domid : 0,
 	    .socket_path = NULL,
 	    .verbose = s->verbose,
+	    .ram_backing = backing,
 	};
 
 	s->hv = sim_hv_new(&cfg);
 	if (!s->hv) {
-		fprintf(stderr, "sim-guest: cannot start the hypervisor\n");
+		fprintf(stderr, "sim-guest: cannot start the hypervisor: %s\n",
+			strerror(errno));
 		return 1;
 	}
 	if (s->mode != MODE_DISK) {
@@ -2487,7 +2580,13 @@ session:;
 		failed = true;
 	}
 	if (!s->daemon_exit_expected && sim_hv_daemon_alive(s->hv)) {
-		for (unsigned i = 0; i < s->ndisks && !failed; i++) {
+		/* A paused or dead domain runs no poweroff of its own. */
+		struct sim_dom *dom = sim_hv_default_domain(s->hv);
+		bool runs = s->mode != MODE_DISK ||
+			    (dom && sim_dom_life(dom) == SIM_LIFE_ALIVE &&
+			     !sim_dom_paused(dom));
+
+		for (unsigned i = 0; runs && i < s->ndisks && !failed; i++) {
 			if (!gdev_ready(s->disks[i].dev))
 				continue;
 			int rc = gdev_reset(s->disks[i].dev, 0);

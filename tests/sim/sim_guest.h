@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* sim-guest's session and command table, shared by sim_guest.c and the
  * files that add commands of their own (cmd_hostile.c, cmd_bench.c,
- * cmd_xl.c). */
+ * cmd_xl.c, cmd_fault.c, cmd_xen.c). */
 #ifndef SIM_GUEST_CMDS_H
 #define SIM_GUEST_CMDS_H
 
@@ -78,7 +78,8 @@ struct cmd_table {
 	const struct cmd *cmds;
 	size_t n;
 };
-extern const struct cmd_table hostile_cmds, bench_cmds, xl_cmds, fault_cmds;
+extern const struct cmd_table hostile_cmds, bench_cmds, xl_cmds, fault_cmds,
+    xen_cmds;
 
 /* The xenstore modes (cmd_xl.c). xl_start starts the supervisor (watch
  * mode; a --domid daemon is started by each xl-create instead) with the

@@ -28,6 +28,20 @@
 struct sim_hv;
 struct sim_dom;
 
+/* What holds guest RAM. On Xen the daemon maps guest RAM through privcmd
+ * (VM_IO|VM_PFNMAP): the kernel cannot pin those pages, so O_DIRECT into
+ * them fails with EFAULT while buffered I/O and memcpy work (docs/
+ * xen-notes.md 1). Secret memory (memfd_secret(2), Linux >= 5.14) behaves
+ * the same way, a plain memfd does not. Secret memory is locked memory:
+ * without CAP_IPC_LOCK it counts against RLIMIT_MEMLOCK in every process
+ * that maps it. */
+enum sim_ram_backing {
+	SIM_RAM_AUTO = 0, /* secret if the kernel allows it, else a plain
+			   * memfd (one warning line on stderr) */
+	SIM_RAM_SECRET,	  /* secret or nothing (sim_hv_new fails) */
+	SIM_RAM_MEMFD,	  /* plain memfd: O_DIRECT into guest RAM works */
+};
+
 struct sim_hv_config {
 	unsigned vcpus;	    /* 1..128 */
 	uint64_t ram_bytes; /* guest RAM at SIM_RAM_BASE, multiple of 4 KiB */
@@ -35,6 +49,7 @@ struct sim_hv_config {
 			     * 0: no domain at first (sim_hv_create_domain) */
 	const char *socket_path; /* NULL: a fresh path under /tmp */
 	bool verbose;		 /* log hypercalls to stderr */
+	enum sim_ram_backing ram_backing;
 };
 
 /* Create the hypervisor and start serving the socket (own thread). The
@@ -72,6 +87,14 @@ int sim_hv_wait_ready(struct sim_hv *hv, uint64_t base, uint64_t size,
 /* Guest RAM, host pointer to SIM_RAM_BASE; hostile tests may write anything. */
 uint8_t *sim_hv_ram(struct sim_hv *hv);
 uint64_t sim_hv_ram_size(struct sim_hv *hv);
+/* "memfd_secret" or "memfd": what holds the default domain's RAM (NULL if
+ * there is no domain). */
+const char *sim_hv_ram_backing(struct sim_hv *hv);
+/* Whether processes started from here may map secret memory without limit:
+ * true with CAP_IPC_LOCK, or once RLIMIT_MEMLOCK could be raised to
+ * infinity (tried here; children inherit it). A daemon that drops root
+ * (--runas) keeps only the limit. */
+bool sim_hv_memlock_unlimited(void);
 
 /* A vCPU's MMIO access, as Xen forwards a trapped access: fills the vCPU's
  * slot (type COPY, count 1, data_is_ptr 0; for writes `*data` is passed
@@ -208,6 +231,7 @@ int sim_dom_wait_ready(struct sim_dom *d, uint64_t base, uint64_t size,
 		       int timeout_ms);
 uint8_t *sim_dom_ram(struct sim_dom *d);
 uint64_t sim_dom_ram_size(struct sim_dom *d);
+const char *sim_dom_ram_backing(struct sim_dom *d);
 int sim_dom_mmio(struct sim_dom *d, unsigned vcpu, uint64_t gpa, unsigned size,
 		 bool write, uint64_t *data, int timeout_ms);
 int sim_dom_invalidate(struct sim_dom *d, unsigned vcpu, int timeout_ms);
@@ -218,6 +242,23 @@ int sim_dom_wait_irq(struct sim_dom *d, unsigned irq, uint64_t seen,
 		     int timeout_ms);
 void sim_dom_destroy(struct sim_dom *d);
 void sim_dom_shutdown(struct sim_dom *d, unsigned reason);
+
+/* The ioreqs Xen sent to the domain's servers, in the order they were
+ * answered: the first SIM_TRACE_MAX of them, to compare a guest's first
+ * accesses with a real boot's (e2e-testbed.md: one INVALIDATE, then the
+ * probe's register accesses). */
+#define SIM_TRACE_MAX 256
+struct sim_ioreq_rec {
+	uint8_t type; /* IOREQ_TYPE_*: 1 COPY (MMIO), 8 INVALIDATE, ... */
+	bool write;
+	uint8_t size;
+	unsigned vcpu;
+	int rc;		     /* 0, or as sim_dom_mmio returns */
+	uint64_t addr, data; /* data: written, or the answer to a read */
+};
+/* Copy up to max records; returns how many there are in all. */
+unsigned sim_dom_ioreq_trace(struct sim_dom *d, struct sim_ioreq_rec *rec,
+			     unsigned max);
 /* A suspended domain resumes (xl save -c, a checkpoint): the shutdown
  * flag is cleared and @releaseDomain does not fire. */
 void sim_dom_resume(struct sim_dom *d);

@@ -37,7 +37,8 @@ xsim_ok watch \
 	-c "expect-state xvda 4" \
 	-c "device 1" \
 	-c "info" \
-	-c "expect IOERR write 0 $T/d" \
+	-c "expect EPERM write 0 $T/d" \
+	-c "expect IOERR request 1 0 4096 out" \
 	-c "expect-state xvdb 4" \
 	-c "reset" \
 	-c "expect-state xvdb 2" \
