@@ -114,6 +114,7 @@ struct aio_engine {
 	unsigned aio_inflight;
 	unsigned worker_inflight;
 	bool bounce_mode;
+	bool zero_copy_works; /* a zero-copy request has succeeded */
 	bool fdsync_broken;
 
 	void *bounce_free[BOUNCE_CLASSES];
@@ -738,12 +739,20 @@ static void complete_aio(struct aio_engine *e, struct ereq *er, long res)
 {
 	struct aio_req *req = er->req;
 
-	if (er->path == PATH_AIO && res == -EFAULT) {
-		/* GUP refuses Xen foreign mappings (VM_IO|VM_PFNMAP): go
-		 * through bounce buffers from now on and retry this one. */
+	/* GUP refuses Xen foreign mappings (VM_IO|VM_PFNMAP): go through
+	 * bounce buffers from now on and retry this one. The kernel says
+	 * EFAULT, except that a large first request on a block device may
+	 * come back as EIO; until one zero-copy request has succeeded, an
+	 * EIO is taken for a refusal too (a real disk error fails the retry
+	 * as well, and reaches the guest all the same). */
+	if (er->path == PATH_AIO && res > 0)
+		e->zero_copy_works = true;
+	if (er->path == PATH_AIO &&
+	    (res == -EFAULT || (res == -EIO && !e->zero_copy_works))) {
 		if (!e->bounce_mode)
-			log_info("O_DIRECT into guest memory refused (EFAULT); "
-				 "using bounce buffers");
+			log_info("O_DIRECT into guest memory refused (%s); "
+				 "using bounce buffers",
+				 res == -EFAULT ? "EFAULT" : "EIO");
 		e->bounce_mode = true;
 		er->path = PATH_NONE;
 		elist_push_front(&e->pending, er);
