@@ -17,6 +17,7 @@
 #include "image.h"
 #include "ioreq.h"
 #include "log.h"
+#include "xen_logger.h"
 #include "loop.h"
 #include "signals.h"
 #include "virtio_blk.h"
@@ -54,40 +55,6 @@ struct guest {
 	unsigned busy; /* devices still finishing in-flight requests */
 	unsigned sigints;
 	struct guest_hooks hooks;
-};
-
-/* The Xen libraries' own messages: our callers report every failure in
- * one line of their own, so the libraries' details are debug output (and
- * reach syslog when detached, where stderr is /dev/null). */
-static void xtl_vmessage(struct xentoollog_logger *logger,
-			 xentoollog_level level, int errnoval,
-			 const char *context, const char *format, va_list al)
-    __attribute__((format(printf, 5, 0)));
-static void xtl_vmessage(struct xentoollog_logger *logger,
-			 xentoollog_level level, int errnoval,
-			 const char *context, const char *format, va_list al)
-{
-	char msg[512];
-
-	(void)logger;
-	if (level < XTL_WARN)
-		return;
-	vsnprintf(msg, sizeof(msg), format, al);
-	if (errnoval >= 0)
-		log_debug("%s: %s: %s", context ? context : "xen", msg,
-			  strerror(errnoval));
-	else
-		log_debug("%s: %s", context ? context : "xen", msg);
-}
-
-static void xtl_destroy(struct xentoollog_logger *logger)
-{
-	(void)logger;
-}
-
-static struct xentoollog_logger xtl_logger = {
-    .vmessage = xtl_vmessage,
-    .destroy = xtl_destroy,
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -247,19 +214,19 @@ static int check_images(const struct disk_opts *disks, unsigned ndisks,
 
 static int open_handles(struct guest *g, char *err, size_t errlen)
 {
-	g->dmod = xendevicemodel_open(&xtl_logger, 0);
+	g->dmod = xendevicemodel_open(xen_logger(), 0);
 	if (!g->dmod) {
 		set_err(err, errlen, "cannot open xendevicemodel: %s",
 			strerror(errno));
 		return -1;
 	}
-	g->fmem = xenforeignmemory_open(&xtl_logger, 0);
+	g->fmem = xenforeignmemory_open(xen_logger(), 0);
 	if (!g->fmem) {
 		set_err(err, errlen, "cannot open xenforeignmemory: %s",
 			strerror(errno));
 		return -1;
 	}
-	g->xce = xenevtchn_open(&xtl_logger, 0);
+	g->xce = xenevtchn_open(xen_logger(), 0);
 	if (!g->xce) {
 		set_err(err, errlen, "cannot open xenevtchn: %s",
 			strerror(errno));

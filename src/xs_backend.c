@@ -24,6 +24,7 @@
 
 #include "guest.h"
 #include "log.h"
+#include "xen_logger.h"
 #include "options.h"
 #include "xs_values.h"
 
@@ -77,36 +78,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
-
-/* libxenctrl's own messages: we report failures ourselves, so its details
- * are debug output (stderr is /dev/null once detached). */
-static void xtl_vmessage(struct xentoollog_logger *logger,
-			 xentoollog_level level, int errnoval,
-			 const char *context, const char *format, va_list al)
-    __attribute__((format(printf, 5, 0)));
-static void xtl_vmessage(struct xentoollog_logger *logger,
-			 xentoollog_level level, int errnoval,
-			 const char *context, const char *format, va_list al)
-{
-	char msg[512];
-
-	(void)logger;
-	(void)errnoval;
-	if (level < XTL_WARN)
-		return;
-	vsnprintf(msg, sizeof(msg), format, al);
-	log_debug("%s: %s", context ? context : "xenctrl", msg);
-}
-
-static void xtl_destroy(struct xentoollog_logger *logger)
-{
-	(void)logger;
-}
-
-static struct xentoollog_logger xtl_logger = {
-    .vmessage = xtl_vmessage,
-    .destroy = xtl_destroy,
-};
 
 /* --------------------------------------------------------- xenstore I/O */
 
@@ -781,7 +752,7 @@ struct xs_backend *xs_backend_new(uint32_t domid, int *status, char *err,
 	b->self = xs_backend_self_domid(b->xs);
 	snprintf(b->dir, sizeof(b->dir), "/local/domain/%u/backend/%s/%u",
 		 b->self, XS_BACKEND_KIND, domid);
-	b->xc = xc_interface_open(&xtl_logger, &xtl_logger, 0);
+	b->xc = xc_interface_open(xen_logger(), xen_logger(), 0);
 	if (!b->xc)
 		log_warn("cannot open libxenctrl (%s): a dying domain is "
 			 "noticed through xenstore only",
