@@ -162,6 +162,11 @@ bench: deps
 	$(MAKE) all
 	scripts/bench $(BUILD)
 
+# Real Xen: fio in the domU on our virtio disk and on a Xen PV disk, same
+# boot (docs/performance.md); minutes under emulation, so not part of e2e.
+bench-xen:
+	tests/e2e/bench
+
 fuzz:
 	$(MAKE) -f tests/fuzz/fuzz.mk run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
@@ -187,5 +192,5 @@ format:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all sim unit deps check demo e2e bench fuzz install format clean
+.PHONY: all sim unit deps check demo e2e bench bench-xen fuzz install format clean
 .DELETE_ON_ERROR:
