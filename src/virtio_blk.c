@@ -467,6 +467,14 @@ static void handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 	r->parts_left = 0;
 	r->rw = false;
 	r->has_status = find_status(c, &r->status_gpa);
+	/* A status byte we cannot write would hide the outcome from the
+	 * driver: check it before touching the image, not at completion. */
+	if (r->has_status &&
+	    guest_mem_read(b->gm, r->status_gpa, &status, 1) < 0) {
+		log_guest_warn("virtio-blk: status byte at %#llx not in RAM",
+			       (unsigned long long)r->status_gpa);
+		r->has_status = false;
+	}
 
 	if (!r->has_status || c->readable_bytes < BLK_HDR_SIZE) {
 		/* No room for a header or a status: answer with IOERR where
