@@ -18,13 +18,21 @@
 
 struct ioreq_server;
 
+#define IOREQ_WRITE_DONE 0 /* answer the access now */
+#define IOREQ_WRITE_HELD 1 /* ioreq_server_complete(vcpu) answers it later */
+/* Answer now, then call work(): the guest's vCPU resumes while the work
+ * (serving a notified queue) runs, instead of waiting for it. */
+#define IOREQ_WRITE_THEN_WORK 2
+
 /* One MMIO window and its register handlers (offsets are window-relative). */
 struct ioreq_window {
 	uint64_t base, size;
 	uint64_t (*read)(void *opaque, uint32_t off, unsigned size);
-	/* 0 done, 1 deferred: ioreq_server_complete(vcpu) answers later. */
+	/* One of IOREQ_WRITE_*. */
 	int (*write)(void *opaque, uint32_t off, unsigned size, uint64_t val,
 		     unsigned vcpu);
+	/* Work a write left for after its answer (IOREQ_WRITE_THEN_WORK). */
+	void (*work)(void *opaque);
 	void *opaque;
 };
 
@@ -46,7 +54,7 @@ void ioreq_server_on_invalidate(struct ioreq_server *s, void (*fn)(void *opaque)
 				void *opaque);
 /* Answer a deferred write of vCPU `vcpu`. */
 void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu);
-/* Edge on an SPI: set_irq_level(irq, 1) then (irq, 0). */
+/* One edge on an SPI: set_irq_level(irq, 1). */
 void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq);
 /* Stop answering new slots (they stay READY for Xen to see at teardown). */
 void ioreq_server_pause(struct ioreq_server *s);

@@ -34,13 +34,18 @@ struct virtio_mmio *virtio_mmio_new(const struct virtio_device_ops *ops,
 void virtio_mmio_free(struct virtio_mmio *t);
 
 #define VIRTIO_MMIO_DEFERRED 1
+#define VIRTIO_MMIO_NOTIFIED 2
 /* A guest access at off (< VIRTIO_MMIO_WINDOW) of size 1, 2, 4 or 8.
- * Reads return the zero-extended value. Writes return 0, or
+ * Reads return the zero-extended value. Writes return 0;
  * VIRTIO_MMIO_DEFERRED when the access must be held (a reset waiting for
- * in-flight requests); complete_deferred(vcpu) releases it later. */
+ * in-flight requests), complete_deferred(vcpu) releases it later; or
+ * VIRTIO_MMIO_NOTIFIED for a queue notification, which is only recorded:
+ * answer the access, then call virtio_mmio_process(). */
 uint64_t virtio_mmio_read(struct virtio_mmio *t, uint32_t off, unsigned size);
 int virtio_mmio_write(struct virtio_mmio *t, uint32_t off, unsigned size,
 		      uint64_t val, unsigned vcpu);
+/* Serve the queues notified since the last call. */
+void virtio_mmio_process(struct virtio_mmio *t);
 /* Shutdown (SIGTERM, guest going away): stop taking requests, let in-flight
  * ones complete and be published, then done(opaque). Later notifies are
  * ignored. */

@@ -25,8 +25,9 @@
 
 _Static_assert(VIRTIO_MMIO_WINDOW == DISK_MMIO_STRIDE,
 	       "a disk's window is one libxl slot");
-_Static_assert(VIRTIO_MMIO_DEFERRED == 1,
-	       "ioreq's deferred write code is virtio_mmio's");
+_Static_assert(VIRTIO_MMIO_DEFERRED == IOREQ_WRITE_HELD &&
+		   VIRTIO_MMIO_NOTIFIED == IOREQ_WRITE_THEN_WORK,
+	       "ioreq's write codes are virtio_mmio's");
 _Static_assert(MAX_DISKS <= IOREQ_MAX_WINDOWS, "one window per disk");
 
 struct guest_disk {
@@ -93,6 +94,13 @@ static int window_write(void *opaque, uint32_t off, unsigned size, uint64_t val,
 	struct guest_disk *d = opaque;
 
 	return virtio_mmio_write(d->mmio, off, size, val, vcpu);
+}
+
+static void window_work(void *opaque)
+{
+	struct guest_disk *d = opaque;
+
+	virtio_mmio_process(d->mmio);
 }
 
 static void host_raise_irq(void *opaque)
@@ -274,6 +282,7 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	    .size = VIRTIO_MMIO_WINDOW,
 	    .read = window_read,
 	    .write = window_write,
+	    .work = window_work,
 	    .opaque = d,
 	};
 	char why[512];

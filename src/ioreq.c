@@ -116,8 +116,10 @@ static uint64_t size_mask(uint32_t size)
 	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
 }
 
-/* IOREQ_TYPE_COPY. Returns true if the write was deferred. */
-static bool do_mmio(struct ioreq_server *s, struct req *r, unsigned vcpu)
+/* IOREQ_TYPE_COPY. Returns an IOREQ_WRITE_* code (reads: DONE) and, for
+ * THEN_WORK, the window whose work() is due in *wp. */
+static int do_mmio(struct ioreq_server *s, struct req *r, unsigned vcpu,
+		   const struct ioreq_window **wp)
 {
 	const struct ioreq_window *w;
 	static bool rep_logged;
@@ -141,14 +143,14 @@ static bool do_mmio(struct ioreq_server *s, struct req *r, unsigned vcpu)
 		}
 		if (r->is_read && !r->data_is_ptr)
 			r->data = 0;
-		return false;
+		return IOREQ_WRITE_DONE;
 	}
 	if (r->size != 1 && r->size != 2 && r->size != 4 && r->size != 8) {
 		log_guest_warn("ioreq: MMIO size %u at %#llx, ignored", r->size,
 			       (unsigned long long)r->addr);
 		if (r->is_read)
 			r->data = 0;
-		return false;
+		return IOREQ_WRITE_DONE;
 	}
 	w = find_window(s, r->addr, r->size);
 	if (!w) {
@@ -163,42 +165,44 @@ static bool do_mmio(struct ioreq_server *s, struct req *r, unsigned vcpu)
 			       (unsigned long long)r->addr);
 		if (r->is_read)
 			r->data = 0;
-		return false;
+		return IOREQ_WRITE_DONE;
 	}
 	off = (uint32_t)(r->addr - w->base);
 	if (r->is_read) {
 		r->data = w->read(w->opaque, off, r->size) & size_mask(r->size);
-		return false;
+		return IOREQ_WRITE_DONE;
 	}
 	/* Arm passes the whole source register: only the low bytes count. */
+	*wp = w;
 	return w->write(w->opaque, off, r->size, r->data & size_mask(r->size),
-			vcpu) == 1;
+			vcpu);
 }
 
-/* Returns true if the answer is deferred (slot stays INPROCESS). */
-static bool dispatch(struct ioreq_server *s, struct req *r, unsigned vcpu)
+/* Returns an IOREQ_WRITE_* code: HELD keeps the slot INPROCESS. */
+static int dispatch(struct ioreq_server *s, struct req *r, unsigned vcpu,
+		    const struct ioreq_window **wp)
 {
 	switch (r->type) {
 	case IOREQ_TYPE_COPY:
-		return do_mmio(s, r, vcpu);
+		return do_mmio(s, r, vcpu, wp);
 	case IOREQ_TYPE_INVALIDATE:
 		/* Synchronous broadcast after a p2m removal: the vCPU waits
 		 * until cached mappings are dropped (facts §2.4). */
 		s->stats.invalidates++;
 		if (s->on_invalidate)
 			s->on_invalidate(s->invalidate_opaque);
-		return false;
+		return IOREQ_WRITE_DONE;
 	case IOREQ_TYPE_TIMEOFFSET:
 		/* x86 RTC offset for the default device model: not ours. */
 		s->stats.other++;
 		log_debug("ioreq: TIMEOFFSET ignored");
-		return false;
+		return IOREQ_WRITE_DONE;
 	default:
 		s->stats.other++;
 		log_guest_warn("ioreq: unknown request type %u from vCPU %u "
 			       "answered unhandled",
 			       r->type, vcpu);
-		return false;
+		return IOREQ_WRITE_DONE;
 	}
 }
 
@@ -223,7 +227,9 @@ static void handle_slot(struct ioreq_server *s, unsigned vcpu)
 {
 	volatile struct ioreq *p = slot(s, vcpu);
 	uint8_t flags = *slot_flags(s, vcpu);
+	const struct ioreq_window *w = NULL;
 	struct req r;
+	int rc;
 
 	if ((flags & SLOT_STATE_MASK) != STATE_IOREQ_READY)
 		return;
@@ -239,7 +245,8 @@ static void handle_slot(struct ioreq_server *s, unsigned vcpu)
 	r.data_is_ptr = (flags & SLOT_PTR_BIT) != 0;
 	s->stats.ioreqs++;
 
-	if (dispatch(s, &r, vcpu)) {
+	rc = dispatch(s, &r, vcpu, &w);
+	if (rc == IOREQ_WRITE_HELD) {
 		/* A held write: the vCPU cannot issue another access until
 		 * ioreq_server_complete() answers this one. */
 		s->deferred[vcpu] = true;
@@ -248,6 +255,11 @@ static void handle_slot(struct ioreq_server *s, unsigned vcpu)
 	if (r.is_read && !r.data_is_ptr)
 		p->data = r.data;
 	answer(s, vcpu);
+	/* The vCPU is blocked in the trap until answered; under real Xen a
+	 * round trip costs as much as the work itself, so the guest queues
+	 * its next requests while we serve this notification. */
+	if (rc == IOREQ_WRITE_THEN_WORK && w && w->work)
+		w->work(w->opaque);
 }
 
 static int port_to_vcpu(const struct ioreq_server *s, evtchn_port_t port)
@@ -309,12 +321,12 @@ void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu)
 
 void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
 {
-	/* libxl declares the SPI edge-rising: 1 latches it; the 0 makes the
-	 * next 1 a fresh edge with the new vGIC and is a no-op with the old
-	 * one (facts §4.1). */
+	/* libxl declares the SPI edge-rising (facts §4.1), so each 1 is one
+	 * edge: the old vGIC injects on every 1 and ignores 0, the new vGIC
+	 * latches an edge-configured SPI pending on every 1. Lowering the
+	 * line afterwards would only cost a second hypercall. */
 	s->stats.irqs++;
-	if (xendevicemodel_set_irq_level(s->dmod, s->domid, irq, 1) < 0 ||
-	    xendevicemodel_set_irq_level(s->dmod, s->domid, irq, 0) < 0) {
+	if (xendevicemodel_set_irq_level(s->dmod, s->domid, irq, 1) < 0) {
 		if (dead_guest(errno))
 			log_debug("ioreq: irq %u: guest gone", irq);
 		else

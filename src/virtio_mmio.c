@@ -48,8 +48,9 @@
 struct mmio_queue {
 	uint32_t num;
 	uint64_t desc, avail, used;
-	bool ready; /* QueueReady as the driver reads it */
-	bool live;  /* vq is started (rings mapped) */
+	bool ready;    /* QueueReady as the driver reads it */
+	bool live;     /* vq is started (rings mapped) */
+	bool notified; /* QueueNotify seen, virtio_mmio_process() due */
 };
 
 struct virtio_mmio {
@@ -394,18 +395,24 @@ static void write_queue_ready(struct virtio_mmio *t, uint32_t val)
 	q->live = false;
 }
 
-static void write_queue_notify(struct virtio_mmio *t, uint32_t val)
+static bool queue_serviceable(const struct virtio_mmio *t, uint32_t i)
 {
-	if (val >= t->nq || !t->q[val].ready || !t->started ||
-	    !(t->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+	return i < t->nq && t->q[i].ready && t->started &&
+	       (t->status & VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+static int write_queue_notify(struct virtio_mmio *t, uint32_t val)
+{
+	if (!queue_serviceable(t, val)) {
 		log_guest_warn("virtio-mmio: notify for queue %u ignored "
 			       "(missing, not ready or no DRIVER_OK)",
 			       val);
-		return;
+		return 0;
 	}
 	if (t->quiescing || (t->status & VIRTIO_CONFIG_S_NEEDS_RESET))
-		return;
-	t->ops->queue_notify(t->dev, val);
+		return 0;
+	t->q[val].notified = true;
+	return VIRTIO_MMIO_NOTIFIED;
 }
 
 static void write_driver_features(struct virtio_mmio *t, uint32_t val)
@@ -506,8 +513,7 @@ static int write_reg(struct virtio_mmio *t, uint32_t off, uint32_t val,
 		write_queue_ready(t, val);
 		break;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
-		write_queue_notify(t, val);
-		break;
+		return write_queue_notify(t, val);
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		t->isr &= ~val;
 		break;
@@ -648,6 +654,20 @@ int virtio_mmio_write(struct virtio_mmio *t, uint32_t off, unsigned size,
 		return 0;
 	}
 	return write_reg(t, off, (uint32_t)val, vcpu);
+}
+
+void virtio_mmio_process(struct virtio_mmio *t)
+{
+	for (unsigned i = 0; i < t->nq; i++) {
+		if (!t->q[i].notified)
+			continue;
+		t->q[i].notified = false;
+		/* Whatever happened since the write (nothing, in the ioreq
+		 * server's order) is checked again. */
+		if (queue_serviceable(t, i) && !t->quiescing &&
+		    !(t->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+			t->ops->queue_notify(t->dev, i);
+	}
 }
 
 void virtio_mmio_quiesce(struct virtio_mmio *t, void (*done)(void *opaque),

@@ -387,8 +387,13 @@ static void do_write(uint32_t off, unsigned size, uint64_t val, unsigned vcpu)
 	int rc = virtio_mmio_write(dev.t, off, size, val, vcpu);
 	bool reset = off == VIRTIO_MMIO_STATUS && size == 4 && !(uint32_t)val;
 
-	FUZZ_ASSERT(rc == 0 || rc == VIRTIO_MMIO_DEFERRED);
-	if (rc == VIRTIO_MMIO_DEFERRED) {
+	FUZZ_ASSERT(rc == 0 || rc == VIRTIO_MMIO_DEFERRED ||
+		    rc == VIRTIO_MMIO_NOTIFIED);
+	if (rc == VIRTIO_MMIO_NOTIFIED) {
+		/* Only a notification is served after its answer. */
+		FUZZ_ASSERT(off == VIRTIO_MMIO_QUEUE_NOTIFY && size == 4);
+		virtio_mmio_process(dev.t);
+	} else if (rc == VIRTIO_MMIO_DEFERRED) {
 		/* Only a reset waits, and only for a vCPU it can track. */
 		FUZZ_ASSERT(reset && vcpu < MAX_VCPUS && dev.resetting);
 		dev.waiting[vcpu / 64] |= 1ull << (vcpu % 64);

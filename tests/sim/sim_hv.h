@@ -125,8 +125,9 @@ int sim_hv_invalidate(struct sim_hv *hv, unsigned vcpu, int timeout_ms);
 int sim_hv_send_ioreq(struct sim_hv *hv, unsigned vcpu, uint8_t type,
 		      uint64_t addr, uint64_t data, int timeout_ms);
 
-/* Interrupts: set_irq_level(irq, 1) after (irq, 0) or at start is a rising
- * edge (the DT says edge-rising). Valid SPIs (others: EINVAL to the daemon): */
+/* Interrupts, as Xen 4.17's default (old) vGIC does it (xen-ioreq-facts.md
+ * §4.1): every set_irq_level(irq, 1) injects one edge, level 0 is ignored
+ * (the DT says edge-rising). Valid SPIs (others: EINVAL to the daemon): */
 #define SIM_SPI_MIN 32
 #define SIM_SPI_MAX 63
 /* The count of edges per SPI: */

@@ -197,9 +197,14 @@ static uint32_t rd(struct fixture *f, uint32_t off)
 	return (uint32_t)virtio_mmio_read(f->t, off, 4);
 }
 
+/* As the ioreq server does it: a notification is served after the answer. */
 static int wr(struct fixture *f, uint32_t off, uint32_t val)
 {
-	return virtio_mmio_write(f->t, off, 4, val, 0);
+	int rc = virtio_mmio_write(f->t, off, 4, val, 0);
+
+	if (rc == VIRTIO_MMIO_NOTIFIED)
+		virtio_mmio_process(f->t);
+	return rc;
 }
 
 /* The driver side of §3.1.1 up to FEATURES_OK, as Linux 6.1 does it. */
@@ -631,8 +636,27 @@ static void test_notify_rules(void)
 	CHECK_EQ(f.dev.notifies, 1);
 	CHECK_EQ(f.dev.last_notify, 0);
 	/* Narrow notify writes are not 32-bit: ignored. */
-	virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_NOTIFY, 2, 0, 0);
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_NOTIFY, 2, 0, 0), 0);
 	CHECK_EQ(f.dev.notifies, 1);
+
+	/* The write only records the notification; the device is called
+	 * once, however many notifications came before the processing. */
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_NOTIFY, 4, 0, 0),
+		 VIRTIO_MMIO_NOTIFIED);
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_NOTIFY, 4, 0, 0),
+		 VIRTIO_MMIO_NOTIFIED);
+	CHECK_EQ(f.dev.notifies, 1);
+	virtio_mmio_process(f.t);
+	CHECK_EQ(f.dev.notifies, 2);
+	virtio_mmio_process(f.t);
+	CHECK_EQ(f.dev.notifies, 2);
+
+	/* A notification recorded before a reset is dropped with it. */
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_NOTIFY, 4, 0, 0),
+		 VIRTIO_MMIO_NOTIFIED);
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_STATUS, 4, 0, 0), 0);
+	virtio_mmio_process(f.t);
+	CHECK_EQ(f.dev.notifies, 2);
 
 	teardown(&f);
 }

@@ -183,7 +183,9 @@ static int dom_state(xendevicemodel_handle *dmod, domid_t domid,
 }
 
 /* XEN_DMOP_set_irq_level (Arm, xen/arch/arm/dm.c): SPIs only, level 0/1;
- * a dying domain accepts it silently. */
+ * a dying domain accepts it silently. The old vGIC's vgic_inject_irq()
+ * returns early on level 0 and injects on every 1, whatever the previous
+ * level: so does this (the level is kept for inspection only). */
 int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid,
 				 unsigned int irq, unsigned int level)
 {
@@ -200,9 +202,8 @@ int xendevicemodel_set_irq_level(xendevicemodel_handle *dmod, domid_t domid,
 		  st ? " (dying)" : "");
 	if (st)
 		return 0;
-	if (__atomic_exchange_n(&sh->irq_level[i], level, __ATOMIC_SEQ_CST) ==
-		0 &&
-	    level) {
+	__atomic_store_n(&sh->irq_level[i], level, __ATOMIC_SEQ_CST);
+	if (level) {
 		__atomic_add_fetch(&sh->irq_edges[i], 1, __ATOMIC_SEQ_CST);
 		__atomic_add_fetch(&sh->irq_seq[i], 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&sh->irq_waiters[i], __ATOMIC_SEQ_CST))
