@@ -5,6 +5,7 @@
 #ifndef XVB_LOOP_H
 #define XVB_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct loop;
@@ -26,5 +27,29 @@ int loop_del(struct loop *l, int fd);
 int loop_run(struct loop *l);
 /* Return from loop_run() after the current callback. */
 void loop_stop(struct loop *l);
+
+/* One-shot timers, kept by the loop and served between epoll rounds:
+ * arming costs no system call (the wait's timeout carries the nearest
+ * deadline, in whole milliseconds, never early). */
+struct loop_timer;
+struct loop_timer *loop_timer_new(struct loop *l, void (*fn)(void *opaque),
+				  void *opaque);
+/* Call fn once, `usec` microseconds from now; re-arming moves the deadline. */
+void loop_timer_arm(struct loop_timer *t, uint64_t usec);
+void loop_timer_cancel(struct loop_timer *t);
+void loop_timer_free(struct loop_timer *t);
+/* Monotonic time in microseconds, as the timers see it. */
+uint64_t loop_now_us(void);
+
+/* Polling (off unless loop_set_poll() gives a window). A poller looks at
+ * memory it shares with a producer (an ioreq slot, the kernel's AIO ring)
+ * and does the work it finds, returning whether it found any. After any
+ * work the loop keeps calling the pollers instead of sleeping until `usec`
+ * microseconds pass without work, looking at its fds in between, so that
+ * the next request is seen without the wake-up of a sleeping thread. */
+typedef bool (*loop_poll_fn)(void *opaque);
+int loop_add_poller(struct loop *l, loop_poll_fn fn, void *opaque);
+void loop_del_poller(struct loop *l, loop_poll_fn fn, void *opaque);
+void loop_set_poll(struct loop *l, unsigned usec);
 
 #endif

@@ -17,6 +17,8 @@
 #define DISK_IRQ_MIN	  32	/* SPIs: 32..987 (GICv2/v3 SPI range) */
 #define DISK_IRQ_MAX	  987
 #define MAX_DOMID	  0x7FEF /* DOMID_FIRST_RESERVED - 1 */
+#define MAX_POLL_US	  1000000
+#define DEFAULT_POLL_US	  0
 /* Where --watch writes its pid when detached and no --pidfile is given
  * (XEN_RUN_DIR, as xencommons' daemons do). */
 #define DEFAULT_WATCH_PIDFILE "/run/xen/xen-virtio-blk.pid"
@@ -40,6 +42,9 @@ struct options {
 	int log_level;	    /* enum log_level; default LOG_LVL_INFO */
 	char pidfile[4096]; /* empty: none */
 	char runas[64];	    /* empty: stay root */
+	unsigned poll_us;   /* event loop polling window, microseconds */
+	bool has_poll_us;
+	char poll_us_arg[16]; /* as given, for --watch's children */
 	unsigned ndisks;
 	struct disk_opts disks[MAX_DISKS];
 };

@@ -22,6 +22,7 @@ struct supervisor_params {
 	const char *log_level; /* passed on as --log-level */
 	bool child_syslog;     /* children log to syslog (we are detached) */
 	const char *runas;     /* passed on as --runas, or NULL */
+	const char *poll_us;   /* passed on as --poll-us, or NULL */
 };
 
 struct supervisor;

@@ -62,6 +62,10 @@ void virtq_stop(struct virtq *vq);
  * jumped by more than num): the device must go to DEVICE_NEEDS_RESET. */
 int virtq_pop(struct virtq *vq, struct virtq_chain *c);
 
+/* Whether the driver has made buffers available that virtq_pop() has not
+ * taken (a peek for pollers: virtq_pop() checks the index). */
+bool virtq_has_avail(const struct virtq *vq);
+
 /* Queue a used entry (len = bytes written into device-writable buffers);
  * visible to the driver at the next virtq_flush_used(). */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);

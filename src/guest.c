@@ -326,7 +326,8 @@ fail:
 }
 
 struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
-			unsigned ndisks, int *status, char *err, size_t errlen)
+			unsigned ndisks, unsigned poll_us, int *status,
+			char *err, size_t errlen)
 {
 	struct guest *g;
 
@@ -354,6 +355,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 			strerror(errno));
 		goto fail;
 	}
+	loop_set_poll(g->loop, poll_us);
 	g->gm = guest_mem_new(g->fmem, domid, GUEST_MAX_MAPPED_BYTES);
 	if (!g->gm) {
 		set_err(err, errlen, "cannot set up guest memory access");

@@ -306,6 +306,24 @@ static void on_evtchn(void *opaque, uint32_t events)
 	handle_slot(s, (unsigned)vcpu);
 }
 
+/* Loop poller: serve slots that went READY while we poll (their events
+ * are consumed later by on_evtchn, which then finds nothing to do). */
+static bool poll_slots(void *opaque)
+{
+	struct ioreq_server *s = opaque;
+	bool work = false;
+
+	if (s->paused)
+		return false;
+	for (unsigned i = 0; i < s->nr_vcpus; i++) {
+		if ((*slot_flags(s, i) & SLOT_STATE_MASK) != STATE_IOREQ_READY)
+			continue;
+		handle_slot(s, i);
+		work = true;
+	}
+	return work;
+}
+
 /* ------------------------------------------------------------ public API */
 
 void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu)
@@ -385,6 +403,7 @@ void ioreq_server_pause(struct ioreq_server *s)
 	s->paused = true;
 	if (s->watching) {
 		loop_del(s->loop, s->evtchn_fd);
+		loop_del_poller(s->loop, poll_slots, s);
 		s->watching = false;
 	}
 }
@@ -406,6 +425,7 @@ static void teardown(struct ioreq_server *s, unsigned bound, bool enabled)
 {
 	if (s->watching) {
 		loop_del(s->loop, s->evtchn_fd);
+		loop_del_poller(s->loop, poll_slots, s);
 		s->watching = false;
 	}
 	for (unsigned i = 0; i < bound; i++)
@@ -558,6 +578,11 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 	}
 	s->evtchn_fd = xenevtchn_fd(xce);
 	rc = loop_add(loop, s->evtchn_fd, EPOLLIN, on_evtchn, s);
+	if (rc == 0) {
+		rc = loop_add_poller(loop, poll_slots, s);
+		if (rc < 0)
+			loop_del(loop, s->evtchn_fd);
+	}
 	if (rc < 0) {
 		set_err(err, errlen, "cannot watch the event channel fd: %s",
 			strerror(-rc));

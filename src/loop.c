@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* epoll, level-triggered, with one heap record per watched fd. */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
 
 #define LOOP_BATCH 64
+/* While polling, the fds are looked at (epoll, no wait) this often. */
+#define LOOP_POLL_SLICE_US 50
 
 struct watch {
 	int fd;
@@ -18,8 +22,27 @@ struct watch {
 	struct watch *next;
 };
 
+struct poller {
+	loop_poll_fn fn;
+	void *opaque;
+	struct poller *next;
+};
+
+struct loop_timer {
+	struct loop *loop;
+	bool armed;
+	uint64_t deadline; /* loop_now_us() */
+	void (*fn)(void *opaque);
+	void *opaque;
+	struct loop_timer *next;
+};
+
 struct loop {
 	int epfd;
+	struct loop_timer *timers;
+	unsigned poll_us;
+	bool in_poll;
+	struct poller *pollers;
 	bool stop;
 	bool dispatching;
 	struct watch *watches;
@@ -56,6 +79,10 @@ void loop_free(struct loop *l)
 {
 	if (!l)
 		return;
+	while (l->pollers)
+		loop_del_poller(l, l->pollers->fn, l->pollers->opaque);
+	while (l->timers)
+		loop_timer_free(l->timers);
 	free_list(l->watches);
 	free_list(l->graveyard);
 	close(l->epfd);
@@ -112,13 +139,174 @@ int loop_del(struct loop *l, int fd)
 	return ret;
 }
 
+int loop_add_poller(struct loop *l, loop_poll_fn fn, void *opaque)
+{
+	struct poller *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->fn = fn;
+	p->opaque = opaque;
+	p->next = l->pollers;
+	l->pollers = p;
+	return 0;
+}
+
+void loop_del_poller(struct loop *l, loop_poll_fn fn, void *opaque)
+{
+	for (struct poller **pp = &l->pollers; *pp; pp = &(*pp)->next) {
+		struct poller *p = *pp;
+
+		if (p->fn != fn || p->opaque != opaque)
+			continue;
+		if (l->in_poll) {
+			/* poll_slice() is walking the list: unlink later. */
+			p->fn = NULL;
+			return;
+		}
+		*pp = p->next;
+		free(p);
+		return;
+	}
+}
+
+static void reap_pollers(struct loop *l)
+{
+	struct poller **pp = &l->pollers;
+
+	while (*pp) {
+		struct poller *p = *pp;
+
+		if (p->fn) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		free(p);
+	}
+}
+
+void loop_set_poll(struct loop *l, unsigned usec)
+{
+	l->poll_us = usec;
+}
+
+uint64_t loop_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+struct loop_timer *loop_timer_new(struct loop *l, void (*fn)(void *opaque),
+				  void *opaque)
+{
+	struct loop_timer *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->loop = l;
+	t->fn = fn;
+	t->opaque = opaque;
+	t->next = l->timers;
+	l->timers = t;
+	return t;
+}
+
+void loop_timer_arm(struct loop_timer *t, uint64_t usec)
+{
+	t->deadline = loop_now_us() + usec;
+	t->armed = true;
+}
+
+void loop_timer_cancel(struct loop_timer *t)
+{
+	t->armed = false;
+}
+
+void loop_timer_free(struct loop_timer *t)
+{
+	if (!t)
+		return;
+	for (struct loop_timer **pp = &t->loop->timers; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	free(t);
+}
+
+/* Fire the expired timers (one at a time: a timer's fn may arm, cancel or
+ * free timers); return the wait until the next deadline in ms, rounded up,
+ * or -1 if none is armed. */
+static int run_timers(struct loop *l)
+{
+	uint64_t now, next = UINT64_MAX;
+	struct loop_timer *t;
+
+	if (!l->timers)
+		return -1;
+	for (;;) {
+		now = loop_now_us();
+		for (t = l->timers; t; t = t->next)
+			if (t->armed && t->deadline <= now)
+				break;
+		if (!t || l->stop)
+			break;
+		t->armed = false;
+		t->fn(t->opaque);
+	}
+	for (t = l->timers; t; t = t->next)
+		if (t->armed && t->deadline < next)
+			next = t->deadline;
+	if (next == UINT64_MAX)
+		return -1;
+	next = (next - now + 999) / 1000;
+	return next > INT_MAX ? INT_MAX : (int)next;
+}
+
+/* Call the pollers until the window since the last work (*last) closes
+ * (returns false: time to sleep) or a slice has passed (returns true: look
+ * at the fds, then come back). A poller may stop the loop. */
+static bool poll_slice(struct loop *l, uint64_t *last)
+{
+	uint64_t start = loop_now_us(), now;
+
+	for (;;) {
+		bool work = false;
+
+		l->in_poll = true;
+		for (struct poller *p = l->pollers; p && !l->stop; p = p->next)
+			if (p->fn)
+				work |= p->fn(p->opaque);
+		l->in_poll = false;
+		reap_pollers(l);
+		now = loop_now_us();
+		if (work)
+			*last = now;
+		if (l->stop)
+			return false;
+		if (now - *last >= l->poll_us)
+			return false;
+		if (now - start >= LOOP_POLL_SLICE_US)
+			return true;
+	}
+}
+
 int loop_run(struct loop *l)
 {
 	struct epoll_event evs[LOOP_BATCH];
+	uint64_t last_work = 0;
+	bool polling = false;
 	int ret = 0;
 
 	while (!l->stop) {
-		int n = epoll_wait(l->epfd, evs, LOOP_BATCH, -1);
+		int timeout = run_timers(l), n;
+
+		if (l->stop)
+			break;
+		n = epoll_wait(l->epfd, evs, LOOP_BATCH, polling ? 0 : timeout);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -136,6 +324,13 @@ int loop_run(struct loop *l)
 		l->dispatching = false;
 		free_list(l->graveyard);
 		l->graveyard = NULL;
+		if (!l->poll_us || !l->pollers) {
+			polling = false;
+			continue;
+		}
+		if (n > 0)
+			last_work = loop_now_us();
+		polling = poll_slice(l, &last_work);
 	}
 	l->stop = false;
 	return ret;

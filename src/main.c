@@ -63,17 +63,19 @@ static int mode_new(struct mode *m, char *err, size_t errlen)
 		    /* A detached supervisor's stderr is /dev/null. */
 		    .child_syslog = !opts.foreground || opts.syslog,
 		    .runas = opts.runas[0] ? opts.runas : NULL,
+		    .poll_us = opts.has_poll_us ? opts.poll_us_arg : NULL,
 		};
 
 		m->sup = supervisor_new(&p, err, errlen);
 		return m->sup ? 0 : 1;
 	}
 	if (opts.ndisks == 0) {
-		m->xsb = xs_backend_new(opts.domid, &status, err, errlen);
+		m->xsb = xs_backend_new(opts.domid, opts.poll_us, &status, err,
+					errlen);
 		return m->xsb ? 0 : status;
 	}
-	m->g = guest_new(opts.domid, opts.disks, opts.ndisks, &status, err,
-			 errlen);
+	m->g = guest_new(opts.domid, opts.disks, opts.ndisks, opts.poll_us,
+			 &status, err, errlen);
 	return m->g ? 0 : status;
 }
 

@@ -230,50 +230,56 @@ out:
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: " PROG " --watch [OPTION]...\n"
-		"       " PROG " --domid N [OPTION]...\n"
-		"       " PROG " --domid N --disk SPEC [--disk SPEC]... "
-		"[OPTION]...\n"
-		"Serve virtio-mmio block devices to Xen guests.\n"
-		"\n"
-		"  --watch            the dom0 service: one backend process "
-		"per guest that xl\n"
-		"                     gives virtio disks (see "
-		"xen-virtio-blk(8))\n"
-		"  --domid N          the guest's domain id (0..%d); without "
-		"--disk, serve\n"
-		"                     every virtio disk xenstore lists for it\n"
-		"  --disk SPEC        one disk (up to %d), in guest order, "
-		"bypassing xenstore:\n"
-		"                       PATH[,ro][,base=ADDR][,irq=N]"
-		"[,serial=S]\n"
-		"                     PATH  raw image file or block device\n"
-		"                     ro    read-only\n"
-		"                     base  MMIO window, decimal or 0x-hex, "
-		"0x%x-aligned\n"
-		"                           (default 0x%llx + n * 0x%x for the "
-		"n-th disk)\n"
-		"                     irq   SPI %d..%d (default %d + n)\n"
-		"                     serial  up to 20 printable characters, "
-		"no comma\n"
-		"  -F, --foreground   stay attached and log to stderr "
-		"(default: detach, syslog)\n"
-		"  --syslog           log to syslog (facility daemon) even in "
-		"the foreground\n"
-		"  --log-level LEVEL  error, warn, info (default) or debug\n"
-		"  --pidfile PATH     write the daemon's pid to PATH (--watch, "
-		"detached:\n"
-		"                     " DEFAULT_WATCH_PIDFILE " unless given)\n"
-		"  --runas USER       once set up, drop root and run as USER "
-		"(--watch: its\n"
-		"                     per-guest processes do)\n"
-		"  -h, --help         show this help and exit\n"
-		"  --version          show the version and exit\n"
-		"SIGTERM: finish in-flight requests, clean up, exit 0. "
-		"SIGUSR1: log statistics.\n",
-		MAX_DOMID, MAX_DISKS, DISK_MMIO_STRIDE, DEFAULT_MMIO_BASE,
-		DISK_MMIO_STRIDE, DISK_IRQ_MIN, DISK_IRQ_MAX, DEFAULT_SPI);
+	fprintf(
+	    f,
+	    "Usage: " PROG " --watch [OPTION]...\n"
+	    "       " PROG " --domid N [OPTION]...\n"
+	    "       " PROG " --domid N --disk SPEC [--disk SPEC]... "
+	    "[OPTION]...\n"
+	    "Serve virtio-mmio block devices to Xen guests.\n"
+	    "\n"
+	    "  --watch            the dom0 service: one backend process "
+	    "per guest that xl\n"
+	    "                     gives virtio disks (see "
+	    "xen-virtio-blk(8))\n"
+	    "  --domid N          the guest's domain id (0..%d); without "
+	    "--disk, serve\n"
+	    "                     every virtio disk xenstore lists for it\n"
+	    "  --disk SPEC        one disk (up to %d), in guest order, "
+	    "bypassing xenstore:\n"
+	    "                       PATH[,ro][,base=ADDR][,irq=N]"
+	    "[,serial=S]\n"
+	    "                     PATH  raw image file or block device\n"
+	    "                     ro    read-only\n"
+	    "                     base  MMIO window, decimal or 0x-hex, "
+	    "0x%x-aligned\n"
+	    "                           (default 0x%llx + n * 0x%x for the "
+	    "n-th disk)\n"
+	    "                     irq   SPI %d..%d (default %d + n)\n"
+	    "                     serial  up to 20 printable characters, "
+	    "no comma\n"
+	    "  -F, --foreground   stay attached and log to stderr "
+	    "(default: detach, syslog)\n"
+	    "  --syslog           log to syslog (facility daemon) even in "
+	    "the foreground\n"
+	    "  --log-level LEVEL  error, warn, info (default) or debug\n"
+	    "  --pidfile PATH     write the daemon's pid to PATH (--watch, "
+	    "detached:\n"
+	    "                     " DEFAULT_WATCH_PIDFILE " unless given)\n"
+	    "  --runas USER       once set up, drop root and run as USER "
+	    "(--watch: its\n"
+	    "                     per-guest processes do)\n"
+	    "  --poll-us N        after each request, poll for the next one "
+	    "for up to N\n"
+	    "                     microseconds before sleeping (0..%u, "
+	    "default %u)\n"
+	    "  -h, --help         show this help and exit\n"
+	    "  --version          show the version and exit\n"
+	    "SIGTERM: finish in-flight requests, clean up, exit 0. "
+	    "SIGUSR1: log statistics.\n",
+	    MAX_DOMID, MAX_DISKS, DISK_MMIO_STRIDE, DEFAULT_MMIO_BASE,
+	    DISK_MMIO_STRIDE, DISK_IRQ_MIN, DISK_IRQ_MAX, DEFAULT_SPI,
+	    MAX_POLL_US, DEFAULT_POLL_US);
 }
 
 enum {
@@ -284,6 +290,7 @@ enum {
 	OPT_WATCH,
 	OPT_SYSLOG,
 	OPT_RUNAS,
+	OPT_POLL_US,
 	OPT_VERSION,
 };
 
@@ -296,6 +303,7 @@ static const struct option long_options[] = {
     {"watch", no_argument, NULL, OPT_WATCH},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"runas", required_argument, NULL, OPT_RUNAS},
+    {"poll-us", required_argument, NULL, OPT_POLL_US},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -348,6 +356,21 @@ static int cross_check(const struct options *o, const char *const *specs,
 	return 0;
 }
 
+/* A decimal option value in 0..max; -1 with the one-line reason. */
+static int parse_option_number(const char *name, const char *arg, uint64_t max,
+			       uint64_t *v, char *err, size_t errlen)
+{
+	int r = parse_u64(arg, false, v);
+
+	if (r == -EINVAL)
+		return fail(err, errlen, "%s '%s': must be a number", name,
+			    arg);
+	if (r || *v > max)
+		return fail(err, errlen, "%s '%s': out of range 0..%llu", name,
+			    arg, (unsigned long long)max);
+	return 0;
+}
+
 int options_parse(int argc, char **argv, struct options *o, char *err,
 		  size_t errlen)
 {
@@ -356,6 +379,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 
 	memset(o, 0, sizeof(*o));
 	o->log_level = LOG_LVL_INFO;
+	o->poll_us = DEFAULT_POLL_US;
 	/* 0, not 1: glibc then also resets its internal state, so tests can
 	 * parse several command lines in one process. */
 	optind = 0;
@@ -363,7 +387,6 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 	while ((c = getopt_long(argc, argv, "+:Fh", long_options, NULL)) !=
 	       -1) {
 		uint64_t v;
-		int r;
 
 		switch (c) {
 		case OPT_DOMID:
@@ -371,15 +394,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 				return fail(err, errlen,
 					    "--domid '%s': --domid given twice",
 					    optarg);
-			r = parse_u64(optarg, false, &v);
-			if (r == -EINVAL)
-				return fail(err, errlen,
-					    "--domid '%s': must be a number",
-					    optarg);
-			if (r || v > MAX_DOMID)
-				return fail(err, errlen,
-					    "--domid '%s': out of range 0..%d",
-					    optarg, MAX_DOMID);
+			if (parse_option_number("--domid", optarg, MAX_DOMID,
+						&v, err, errlen))
+				return OPTIONS_ERROR;
 			o->domid = (uint32_t)v;
 			o->has_domid = true;
 			break;
@@ -432,6 +449,15 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 					    "--runas '%s': not a user name",
 					    optarg);
 			strcpy(o->runas, optarg);
+			break;
+		case OPT_POLL_US:
+			if (parse_option_number("--poll-us", optarg,
+						MAX_POLL_US, &v, err, errlen))
+				return OPTIONS_ERROR;
+			o->poll_us = (unsigned)v;
+			o->has_poll_us = true;
+			snprintf(o->poll_us_arg, sizeof(o->poll_us_arg), "%u",
+				 o->poll_us);
 			break;
 		case 'h':
 			usage(stdout);

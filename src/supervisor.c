@@ -94,7 +94,7 @@ exec_child(const char *exe, char *const argv[])
 static void spawn(struct supervisor *s, uint32_t domid)
 {
 	char dom[16];
-	char *argv[10] = {
+	char *argv[12] = {
 	    (char *)s->p.argv0, "--domid",     dom,
 	    "--foreground",	"--log-level", (char *)s->p.log_level,
 	};
@@ -106,6 +106,10 @@ static void spawn(struct supervisor *s, uint32_t domid)
 	if (s->p.runas) {
 		argv[argc++] = "--runas";
 		argv[argc++] = (char *)s->p.runas;
+	}
+	if (s->p.poll_us) {
+		argv[argc++] = "--poll-us";
+		argv[argc++] = (char *)s->p.poll_us;
 	}
 	argv[argc] = NULL;
 

@@ -55,8 +55,7 @@ static void unmap_rings(struct virtq *vq)
 	vq->used = NULL;
 }
 
-static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
-			   uint64_t blen)
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
 	return a < b + blen && b < a + alen;
 }
@@ -82,12 +81,12 @@ int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 	desc_size = sizeof(struct vring_desc) * num;
 	avail_size = 6 + 2 * num;
 	used_size = 6 + sizeof(struct vring_used_elem) * num;
-	vq->desc = guest_mem_map_range(gm, vq->desc_gpa, desc_size,
-				       &vq->desc_map);
-	vq->avail = guest_mem_map_range(gm, vq->avail_gpa, avail_size,
-					&vq->avail_map);
-	vq->used = guest_mem_map_range(gm, vq->used_gpa, used_size,
-				       &vq->used_map);
+	vq->desc =
+	    guest_mem_map_range(gm, vq->desc_gpa, desc_size, &vq->desc_map);
+	vq->avail =
+	    guest_mem_map_range(gm, vq->avail_gpa, avail_size, &vq->avail_map);
+	vq->used =
+	    guest_mem_map_range(gm, vq->used_gpa, used_size, &vq->used_map);
 	if (!vq->desc || !vq->avail || !vq->used) {
 		unmap_rings(vq);
 		return -EFAULT;
@@ -284,6 +283,12 @@ bool virtq_enable_notify_slack(struct virtq *vq, uint16_t slack)
 	atomic_thread_fence(memory_order_seq_cst);
 	waiting = (uint16_t)(le16toh(vq->avail->idx) - vq->last_avail);
 	return slack && vq->event_idx ? waiting > slack : waiting != 0;
+}
+
+bool virtq_has_avail(const struct virtq *vq)
+{
+	return vq->started && !vq->broken &&
+	       le16toh(vq->avail->idx) != vq->last_avail;
 }
 
 bool virtq_enable_notify(struct virtq *vq)

@@ -723,8 +723,8 @@ static void release(struct xs_backend *b)
 	b->g = NULL;
 }
 
-struct xs_backend *xs_backend_new(uint32_t domid, int *status, char *err,
-				  size_t errlen)
+struct xs_backend *xs_backend_new(uint32_t domid, unsigned poll_us, int *status,
+				  char *err, size_t errlen)
 {
 	struct xs_backend *b = calloc(1, sizeof(*b));
 	struct guest_hooks hooks = {
@@ -797,7 +797,7 @@ struct xs_backend *xs_backend_new(uint32_t domid, int *status, char *err,
 		goto fail;
 	}
 
-	b->g = guest_new(domid, NULL, 0, &gst, err, errlen);
+	b->g = guest_new(domid, NULL, 0, poll_us, &gst, err, errlen);
 	if (!b->g) {
 		char why[512];
 

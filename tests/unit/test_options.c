@@ -209,10 +209,16 @@ static void test_flags(void)
 	CHECK_EQ(PARSE("--watch"), OPTIONS_OK);
 	CHECK(opts.watch);
 	CHECK_EQ(opts.ndisks, 0);
+	CHECK_EQ(PARSE("--domid", "1", "--poll-us", "250"), OPTIONS_OK);
+	CHECK_EQ(opts.poll_us, 250);
+	CHECK(opts.has_poll_us && strcmp(opts.poll_us_arg, "250") == 0);
+	CHECK_EQ(PARSE("--watch", "--poll-us=16"), OPTIONS_OK);
+	CHECK(strcmp(opts.poll_us_arg, "16") == 0);
 	/* Every field is reset between parses. */
 	CHECK_EQ(PARSE("--domid", "3", "--disk", "a"), OPTIONS_OK);
 	CHECK(!opts.watch && !opts.foreground && opts.pidfile[0] == '\0');
 	CHECK_EQ(opts.log_level, LOG_LVL_INFO);
+	CHECK(!opts.has_poll_us && opts.poll_us == DEFAULT_POLL_US);
 }
 
 /* Run a parse with stdout captured; returns what it printed. */
@@ -317,6 +323,12 @@ static void test_bad_options(void)
 	    "1", "--disk", "a", "--log-level", "verbose");
 	ERR("--pidfile ''", "empty", "--domid", "1", "--disk", "a", "--pidfile",
 	    "");
+	ERR("--poll-us 'fast'", "must be a number", "--domid", "1", "--poll-us",
+	    "fast");
+	ERR("--poll-us '-1'", "must be a number", "--domid", "1", "--poll-us",
+	    "-1");
+	ERR("--poll-us '1000001'", "out of range 0..1000000", "--domid", "1",
+	    "--poll-us", "1000001");
 }
 
 static void test_bad_disk_syntax(void)

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The event loop's timers and pollers (loop.h): timers fire once, never
+ * early, and can be moved, cancelled or freed from a callback; pollers run
+ * only with a polling window, keep running while they find work, and the
+ * loop goes back to sleep once the window has passed without any. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "loop.h"
+#include "unit.h"
+
+struct fired {
+	struct loop *loop;
+	unsigned n;
+	uint64_t at;
+	bool stop;
+};
+
+static void on_timer(void *opaque)
+{
+	struct fired *f = opaque;
+
+	f->n++;
+	f->at = loop_now_us();
+	if (f->stop)
+		loop_stop(f->loop);
+}
+
+static void test_timers(void)
+{
+	struct loop *l = loop_new();
+	struct fired a = {l, 0, 0, false}, b = {l, 0, 0, false},
+		     end = {l, 0, 0, true};
+	struct loop_timer *ta = loop_timer_new(l, on_timer, &a);
+	struct loop_timer *tb = loop_timer_new(l, on_timer, &b);
+	struct loop_timer *te = loop_timer_new(l, on_timer, &end);
+	uint64_t start = loop_now_us();
+
+	CHECK(ta && tb && te);
+	loop_timer_arm(ta, 20000);
+	loop_timer_arm(tb, 5000);
+	loop_timer_cancel(tb);
+	loop_timer_arm(te, 60000);
+	/* Re-arming moves the deadline. */
+	loop_timer_arm(ta, 30000);
+	CHECK_EQ(loop_run(l), 0);
+	CHECK_EQ(a.n, 1);
+	CHECK(a.at - start >= 30000);
+	CHECK_EQ(b.n, 0);
+	CHECK_EQ(end.n, 1);
+	CHECK(end.at - start >= 60000);
+	loop_timer_free(tb);
+	/* The loop frees what is left. */
+	loop_free(l);
+}
+
+struct poll_state {
+	struct loop *loop;
+	unsigned calls, work_left;
+	uint64_t start, last_work;
+	unsigned idle_calls; /* between start + 10 ms and start + 90 ms */
+	bool delete_self;
+};
+
+static bool poller(void *opaque)
+{
+	struct poll_state *p = opaque;
+
+	uint64_t now = loop_now_us();
+
+	p->calls++;
+	if (p->start && now - p->start >= 10000 && now - p->start < 90000)
+		p->idle_calls++;
+	if (p->delete_self) {
+		loop_del_poller(p->loop, poller, p);
+		return false;
+	}
+	if (!p->work_left)
+		return false;
+	p->work_left--;
+	p->last_work = now;
+	return true;
+}
+
+static void kick(void *opaque)
+{
+	(void)opaque; /* a timer stands for an event: the loop woke up */
+}
+
+static void test_pollers(void)
+{
+	struct loop *l = loop_new();
+	struct poll_state p = {.loop = l}, q = {.loop = l, .delete_self = true};
+	struct fired end = {l, 0, 0, true};
+	struct loop_timer *te = loop_timer_new(l, on_timer, &end);
+	struct loop_timer *tk = loop_timer_new(l, kick, NULL);
+	uint64_t start;
+
+	/* No window: pollers are never called. */
+	CHECK_EQ(loop_add_poller(l, poller, &p), 0);
+	p.work_left = 3;
+	loop_timer_arm(te, 10000);
+	CHECK_EQ(loop_run(l), 0);
+	CHECK_EQ(p.calls, 0);
+
+	/* A 2 ms window: after a wake-up (the kick, 1 ms on) the pollers
+	 * run, keep running while they find work and 2 ms more, then the
+	 * loop sleeps until the end timer, 100 ms on: no calls in between. */
+	loop_set_poll(l, 2000);
+	start = p.start = loop_now_us();
+	loop_timer_arm(tk, 1000);
+	loop_timer_arm(te, 100000);
+	CHECK_EQ(loop_run(l), 0);
+	CHECK(p.calls > 3);
+	CHECK_EQ(p.work_left, 0);
+	CHECK(p.last_work - start >= 1000);
+	CHECK_EQ(p.idle_calls, 0);
+	CHECK(end.at - start >= 100000);
+
+	/* A poller may delete itself while the pollers run. */
+	CHECK_EQ(loop_add_poller(l, poller, &q), 0);
+	loop_timer_arm(tk, 1000);
+	loop_timer_arm(te, 20000);
+	CHECK_EQ(loop_run(l), 0);
+	CHECK_EQ(q.calls, 1);
+	loop_del_poller(l, poller, &p);
+	loop_free(l);
+}
+
+int main(void)
+{
+	UNIT_RUN(test_timers);
+	UNIT_RUN(test_pollers);
+	return UNIT_DONE();
+}
