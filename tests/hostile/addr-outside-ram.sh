@@ -4,8 +4,12 @@
 # (0x1000), at the device's own MMIO window, 1 MiB past the end.
 # Expected: a data buffer there: IOERR, used len 1; a write's data there:
 # IOERR and the image untouched; a header there: IOERR, used len 1 (the
-# status is still writable); a status byte there: used len 0. No access
-# outside RAM (the daemon would die on the PROT_NONE frames).
+# status is still writable); a status byte there: used len 0, and a write
+# carrying one is not executed (the image keeps its bytes: the driver could
+# never learn the outcome; its data is refilled first, since a read with an
+# unwritable status would otherwise have left the sector's own bytes
+# there). No access outside RAM (the daemon would die on
+# the PROT_NONE frames).
 . "$(dirname "$0")/lib.sh"
 
 setup
@@ -18,5 +22,7 @@ done
 c 'hdr in 64' 'desc 0 ramend 16 N 1' 'desc 1 data 512 WN 2' \
 	'kick 0' 'used-expect 0 1 1' 'expect-fill data 512 0xaa' \
 	'hdr in 64' 'desc 0 hdr 16 N 1' 'desc 2 ramend 1 W' \
-	'kick 0' 'used-expect 0 0 -' raw-good
+	'kick 0' 'used-expect 0 0 -' 'fill data 512 0x55' \
+	'hdr out 64' 'desc 0 hdr 16 N 1' 'desc 1 data 512 N 2' \
+	'desc 2 ramend 1 W' 'kick 0' 'used-expect 0 0 -' raw-good
 finish "buffers outside RAM: IOERR, or used len 0 for the status"
