@@ -28,11 +28,14 @@ struct guest;
  * guest can use its disks from then on. On failure: NULL, *status = 2 if a
  * disk is unusable (a configuration error) or 1 otherwise, and a one-line
  * reason in err, or an empty err when the failing layer has already logged
- * it. disks must stay valid until guest_free(). poll_us: the event loop's
- * polling window (loop_set_poll; 0: never poll). */
+ * it. disks must stay valid until guest_free(). */
+struct guest_polling {
+	unsigned poll_us;     /* the loop's window after any work (loop.h) */
+	unsigned irq_poll_us; /* after each interrupt, for its acks (ioreq.h) */
+};
 struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
-			unsigned ndisks, unsigned poll_us, int *status,
-			char *err, size_t errlen);
+			unsigned ndisks, const struct guest_polling *poll,
+			int *status, char *err, size_t errlen);
 
 /* Callbacks to whoever configured the disks (the xenstore backend). */
 struct guest_hooks {

@@ -48,14 +48,18 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 /* Route [base, base+size) to w's handlers (the range is mapped inclusive
  * in Xen). 0 or -errno. At most IOREQ_MAX_WINDOWS windows. */
 #define IOREQ_MAX_WINDOWS 16
-int ioreq_server_add_window(struct ioreq_server *s, const struct ioreq_window *w);
+int ioreq_server_add_window(struct ioreq_server *s,
+			    const struct ioreq_window *w);
 /* Called on IOREQ_TYPE_INVALIDATE before it is answered. */
-void ioreq_server_on_invalidate(struct ioreq_server *s, void (*fn)(void *opaque),
-				void *opaque);
+void ioreq_server_on_invalidate(struct ioreq_server *s,
+				void (*fn)(void *opaque), void *opaque);
 /* Answer a deferred write of vCPU `vcpu`. */
 void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu);
 /* One edge on an SPI: set_irq_level(irq, 1). */
 void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq);
+/* After each interrupt, poll the slots for up to usec (0: never) for the
+ * guest's two register accesses that acknowledge it. */
+void ioreq_server_set_irq_poll(struct ioreq_server *s, unsigned usec);
 /* Stop answering new slots (they stay READY for Xen to see at teardown). */
 void ioreq_server_pause(struct ioreq_server *s);
 /* Unbind ports, disable, unmap the page, destroy the server (reverse of
@@ -68,6 +72,7 @@ unsigned ioreq_server_vcpus(const struct ioreq_server *s);
 struct ioreq_stats {
 	uint64_t ioreqs, reads, writes, invalidates, other, outside, irqs;
 };
-void ioreq_server_get_stats(const struct ioreq_server *s, struct ioreq_stats *st);
+void ioreq_server_get_stats(const struct ioreq_server *s,
+			    struct ioreq_stats *st);
 
 #endif

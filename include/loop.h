@@ -51,5 +51,9 @@ typedef bool (*loop_poll_fn)(void *opaque);
 int loop_add_poller(struct loop *l, loop_poll_fn fn, void *opaque);
 void loop_del_poller(struct loop *l, loop_poll_fn fn, void *opaque);
 void loop_set_poll(struct loop *l, unsigned usec);
+/* Whatever the window, keep calling this poller for up to `usec` from now
+ * (0: stop): its producer has just been given a reason to come back soon. */
+void loop_poller_expect(struct loop *l, loop_poll_fn fn, void *opaque,
+			unsigned usec);
 
 #endif

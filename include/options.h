@@ -10,15 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MAX_DISKS	  11 /* SPIs 33..43: GUEST_VIRTIO_MMIO_SPI_FIRST..LAST */
-#define DEFAULT_MMIO_BASE 0x02000000ULL /* GUEST_VIRTIO_MMIO_BASE */
-#define DEFAULT_SPI	  33		/* GUEST_VIRTIO_MMIO_SPI_FIRST */
-#define DISK_MMIO_STRIDE  0x200 /* libxl's VIRTIO_MMIO_DEV_SIZE (one window) */
-#define DISK_IRQ_MIN	  32	/* SPIs: 32..987 (GICv2/v3 SPI range) */
-#define DISK_IRQ_MAX	  987
-#define MAX_DOMID	  0x7FEF /* DOMID_FIRST_RESERVED - 1 */
-#define MAX_POLL_US	  1000000
-#define DEFAULT_POLL_US	  0
+#define MAX_DISKS	    11 /* SPIs 33..43: GUEST_VIRTIO_MMIO_SPI_FIRST..LAST */
+#define DEFAULT_MMIO_BASE   0x02000000ULL /* GUEST_VIRTIO_MMIO_BASE */
+#define DEFAULT_SPI	    33		  /* GUEST_VIRTIO_MMIO_SPI_FIRST */
+#define DISK_MMIO_STRIDE    0x200 /* libxl's VIRTIO_MMIO_DEV_SIZE (one window) */
+#define DISK_IRQ_MIN	    32	  /* SPIs: 32..987 (GICv2/v3 SPI range) */
+#define DISK_IRQ_MAX	    987
+#define MAX_DOMID	    0x7FEF /* DOMID_FIRST_RESERVED - 1 */
+#define MAX_POLL_US	    1000000
+#define DEFAULT_POLL_US	    0
+#define DEFAULT_IRQ_POLL_US 50
 /* Where --watch writes its pid when detached and no --pidfile is given
  * (XEN_RUN_DIR, as xencommons' daemons do). */
 #define DEFAULT_WATCH_PIDFILE "/run/xen/xen-virtio-blk.pid"
@@ -45,6 +46,9 @@ struct options {
 	unsigned poll_us;   /* event loop polling window, microseconds */
 	bool has_poll_us;
 	char poll_us_arg[16]; /* as given, for --watch's children */
+	unsigned irq_poll_us; /* polling for an interrupt's acks */
+	bool has_irq_poll_us;
+	char irq_poll_us_arg[16];
 	unsigned ndisks;
 	struct disk_opts disks[MAX_DISKS];
 };

@@ -17,12 +17,13 @@
 #define SUPERVISOR_STOP_SECONDS 20
 
 struct supervisor_params {
-	const char *exe;       /* what to exec; "/proc/self/exe" */
-	const char *argv0;     /* the children's argv[0] */
-	const char *log_level; /* passed on as --log-level */
-	bool child_syslog;     /* children log to syslog (we are detached) */
-	const char *runas;     /* passed on as --runas, or NULL */
-	const char *poll_us;   /* passed on as --poll-us, or NULL */
+	const char *exe;	 /* what to exec; "/proc/self/exe" */
+	const char *argv0;	 /* the children's argv[0] */
+	const char *log_level;	 /* passed on as --log-level */
+	bool child_syslog;	 /* children log to syslog (we are detached) */
+	const char *runas;	 /* passed on as --runas, or NULL */
+	const char *poll_us;	 /* passed on as --poll-us, or NULL */
+	const char *irq_poll_us; /* passed on as --irq-poll-us, or NULL */
 };
 
 struct supervisor;

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guest.h"
+
 struct xs_handle;
 
 /* The device kind libxl 4.17+ uses for `specification=virtio` disks. */
@@ -34,8 +36,9 @@ struct xs_backend;
  * *status (2: nothing servable, 1: anything else) and a one-line reason in
  * err (empty when already logged); the devices that could not be served
  * have been refused in xenstore. */
-struct xs_backend *xs_backend_new(uint32_t domid, unsigned poll_us,
-				  int *status, char *err, size_t errlen);
+struct xs_backend *xs_backend_new(uint32_t domid,
+				  const struct guest_polling *poll, int *status,
+				  char *err, size_t errlen);
 /* Serve, picking up devices that appear later, until a close condition or
  * SIGTERM; returns the exit status: 0 after a clean drain, 1 otherwise. */
 int xs_backend_run(struct xs_backend *b);

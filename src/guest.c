@@ -326,8 +326,8 @@ fail:
 }
 
 struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
-			unsigned ndisks, unsigned poll_us, int *status,
-			char *err, size_t errlen)
+			unsigned ndisks, const struct guest_polling *poll,
+			int *status, char *err, size_t errlen)
 {
 	struct guest *g;
 
@@ -355,7 +355,9 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 			strerror(errno));
 		goto fail;
 	}
-	loop_set_poll(g->loop, poll_us);
+	loop_set_poll(g->loop, poll->poll_us);
+	log_debug("polling: %u us after any work, %u us after an interrupt",
+		  poll->poll_us, poll->irq_poll_us);
 	g->gm = guest_mem_new(g->fmem, domid, GUEST_MAX_MAPPED_BYTES);
 	if (!g->gm) {
 		set_err(err, errlen, "cannot set up guest memory access");
@@ -366,6 +368,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	if (!g->srv)
 		goto fail;
 	ioreq_server_on_invalidate(g->srv, on_invalidate, g->gm);
+	ioreq_server_set_irq_poll(g->srv, poll->irq_poll_us);
 	restrict_handles(g);
 	for (unsigned i = 0; i < ndisks; i++) {
 		if (add_disk(g, i, &disks[i], status, err, errlen) < 0)

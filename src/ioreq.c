@@ -57,6 +57,9 @@ struct ioreq_server {
 	struct ioreq_window win[IOREQ_MAX_WINDOWS];
 	unsigned nwin;
 
+	unsigned irq_poll_us; /* see ioreq_server_raise_irq */
+	unsigned acks_expected;
+
 	void (*on_invalidate)(void *opaque);
 	void *invalidate_opaque;
 
@@ -220,6 +223,8 @@ static void answer(struct ioreq_server *s, unsigned vcpu)
 			       strerror(errno));
 }
 
+static bool poll_slots(void *opaque);
+
 /* Serve vCPU vcpu's slot if, and only if, it holds a READY request: that
  * check plus the INPROCESS mark is what makes every request answered
  * exactly once, however many events or scans look at the slot. */
@@ -244,6 +249,8 @@ static void handle_slot(struct ioreq_server *s, unsigned vcpu)
 	r.is_read = (flags & SLOT_DIR_BIT) != 0;
 	r.data_is_ptr = (flags & SLOT_PTR_BIT) != 0;
 	s->stats.ioreqs++;
+	if (s->acks_expected && --s->acks_expected == 0)
+		loop_poller_expect(s->loop, poll_slots, s, 0);
 
 	rc = dispatch(s, &r, vcpu, &w);
 	if (rc == IOREQ_WRITE_HELD) {
@@ -344,6 +351,13 @@ void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
 	 * latches an edge-configured SPI pending on every 1. Lowering the
 	 * line afterwards would only cost a second hypercall. */
 	s->stats.irqs++;
+	/* Linux's vm_interrupt() answers with two trapped accesses, the
+	 * InterruptStatus read and the InterruptACK write: poll for them
+	 * rather than sleep, so each is served without a wake-up. */
+	if (s->irq_poll_us && s->watching) {
+		s->acks_expected = 2;
+		loop_poller_expect(s->loop, poll_slots, s, s->irq_poll_us);
+	}
 	if (xendevicemodel_set_irq_level(s->dmod, s->domid, irq, 1) < 0) {
 		if (dead_guest(errno))
 			log_debug("ioreq: irq %u: guest gone", irq);
@@ -382,6 +396,15 @@ int ioreq_server_add_window(struct ioreq_server *s,
 	}
 	s->win[s->nwin++] = *w;
 	return 0;
+}
+
+void ioreq_server_set_irq_poll(struct ioreq_server *s, unsigned usec)
+{
+	s->irq_poll_us = usec;
+	if (!usec && s->acks_expected) {
+		s->acks_expected = 0;
+		loop_poller_expect(s->loop, poll_slots, s, 0);
+	}
 }
 
 void ioreq_server_on_invalidate(struct ioreq_server *s,

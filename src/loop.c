@@ -25,6 +25,7 @@ struct watch {
 struct poller {
 	loop_poll_fn fn;
 	void *opaque;
+	uint64_t expect_until; /* loop_poller_expect() */
 	struct poller *next;
 };
 
@@ -191,6 +192,36 @@ void loop_set_poll(struct loop *l, unsigned usec)
 	l->poll_us = usec;
 }
 
+void loop_poller_expect(struct loop *l, loop_poll_fn fn, void *opaque,
+			unsigned usec)
+{
+	for (struct poller *p = l->pollers; p; p = p->next)
+		if (p->fn == fn && p->opaque == opaque)
+			p->expect_until = usec ? loop_now_us() + usec : 0;
+}
+
+/* Whether a poller still expects something; expired ones are cleared so
+ * that an idle loop stops looking (any_expectation). */
+static bool expecting(struct loop *l, uint64_t now)
+{
+	bool any = false;
+
+	for (struct poller *p = l->pollers; p; p = p->next) {
+		if (p->expect_until && now >= p->expect_until)
+			p->expect_until = 0;
+		any |= p->fn && p->expect_until;
+	}
+	return any;
+}
+
+static bool any_expectation(const struct loop *l)
+{
+	for (const struct poller *p = l->pollers; p; p = p->next)
+		if (p->expect_until)
+			return true;
+	return false;
+}
+
 uint64_t loop_now_us(void)
 {
 	struct timespec ts;
@@ -267,18 +298,21 @@ static int run_timers(struct loop *l)
 }
 
 /* Call the pollers until the window since the last work (*last) closes
- * (returns false: time to sleep) or a slice has passed (returns true: look
- * at the fds, then come back). A poller may stop the loop. */
+ * and no poller expects anything (returns false: time to sleep) or a slice
+ * has passed (returns true: look at the fds, then come back). Outside the
+ * window only the expecting pollers are called. A poller may stop the
+ * loop. */
 static bool poll_slice(struct loop *l, uint64_t *last)
 {
-	uint64_t start = loop_now_us(), now;
+	uint64_t start = loop_now_us(), now = start;
 
 	for (;;) {
+		bool open = l->poll_us && now - *last < l->poll_us;
 		bool work = false;
 
 		l->in_poll = true;
 		for (struct poller *p = l->pollers; p && !l->stop; p = p->next)
-			if (p->fn)
+			if (p->fn && (open || now < p->expect_until))
 				work |= p->fn(p->opaque);
 		l->in_poll = false;
 		reap_pollers(l);
@@ -287,7 +321,8 @@ static bool poll_slice(struct loop *l, uint64_t *last)
 			*last = now;
 		if (l->stop)
 			return false;
-		if (now - *last >= l->poll_us)
+		if ((!l->poll_us || now - *last >= l->poll_us) &&
+		    !expecting(l, now))
 			return false;
 		if (now - start >= LOOP_POLL_SLICE_US)
 			return true;
@@ -306,6 +341,10 @@ int loop_run(struct loop *l)
 
 		if (l->stop)
 			break;
+		/* An expectation set outside a round (or by a timer) is
+		 * honoured before any sleep. */
+		if (!polling && any_expectation(l))
+			polling = true;
 		n = epoll_wait(l->epfd, evs, LOOP_BATCH, polling ? 0 : timeout);
 
 		if (n < 0) {
@@ -324,11 +363,12 @@ int loop_run(struct loop *l)
 		l->dispatching = false;
 		free_list(l->graveyard);
 		l->graveyard = NULL;
-		if (!l->poll_us || !l->pollers) {
+		if (!l->pollers || (!l->poll_us && !any_expectation(l))) {
 			polling = false;
 			continue;
 		}
-		if (n > 0)
+		/* Events, or the end of a real wait (a timer): activity. */
+		if (n > 0 || !polling)
 			last_work = loop_now_us();
 		polling = poll_slice(l, &last_work);
 	}

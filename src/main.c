@@ -52,6 +52,8 @@ struct mode {
 
 static int mode_new(struct mode *m, char *err, size_t errlen)
 {
+	struct guest_polling poll = {.poll_us = opts.poll_us,
+				     .irq_poll_us = opts.irq_poll_us};
 	int status = 1;
 
 	err[0] = '\0';
@@ -64,18 +66,20 @@ static int mode_new(struct mode *m, char *err, size_t errlen)
 		    .child_syslog = !opts.foreground || opts.syslog,
 		    .runas = opts.runas[0] ? opts.runas : NULL,
 		    .poll_us = opts.has_poll_us ? opts.poll_us_arg : NULL,
+		    .irq_poll_us =
+			opts.has_irq_poll_us ? opts.irq_poll_us_arg : NULL,
 		};
 
 		m->sup = supervisor_new(&p, err, errlen);
 		return m->sup ? 0 : 1;
 	}
 	if (opts.ndisks == 0) {
-		m->xsb = xs_backend_new(opts.domid, opts.poll_us, &status, err,
-					errlen);
+		m->xsb =
+		    xs_backend_new(opts.domid, &poll, &status, err, errlen);
 		return m->xsb ? 0 : status;
 	}
-	m->g = guest_new(opts.domid, opts.disks, opts.ndisks, opts.poll_us,
-			 &status, err, errlen);
+	m->g = guest_new(opts.domid, opts.disks, opts.ndisks, &poll, &status,
+			 err, errlen);
 	return m->g ? 0 : status;
 }
 

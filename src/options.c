@@ -273,13 +273,17 @@ static void usage(FILE *f)
 	    "for up to N\n"
 	    "                     microseconds before sleeping (0..%u, "
 	    "default %u)\n"
+	    "  --irq-poll-us N    after each interrupt, poll up to N "
+	    "microseconds for the\n"
+	    "                     guest's acknowledgement (0..%u, default "
+	    "%u)\n"
 	    "  -h, --help         show this help and exit\n"
 	    "  --version          show the version and exit\n"
 	    "SIGTERM: finish in-flight requests, clean up, exit 0. "
 	    "SIGUSR1: log statistics.\n",
 	    MAX_DOMID, MAX_DISKS, DISK_MMIO_STRIDE, DEFAULT_MMIO_BASE,
 	    DISK_MMIO_STRIDE, DISK_IRQ_MIN, DISK_IRQ_MAX, DEFAULT_SPI,
-	    MAX_POLL_US, DEFAULT_POLL_US);
+	    MAX_POLL_US, DEFAULT_POLL_US, MAX_POLL_US, DEFAULT_IRQ_POLL_US);
 }
 
 enum {
@@ -291,6 +295,7 @@ enum {
 	OPT_SYSLOG,
 	OPT_RUNAS,
 	OPT_POLL_US,
+	OPT_IRQ_POLL_US,
 	OPT_VERSION,
 };
 
@@ -304,6 +309,7 @@ static const struct option long_options[] = {
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"runas", required_argument, NULL, OPT_RUNAS},
     {"poll-us", required_argument, NULL, OPT_POLL_US},
+    {"irq-poll-us", required_argument, NULL, OPT_IRQ_POLL_US},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -371,6 +377,26 @@ static int parse_option_number(const char *name, const char *arg, uint64_t max,
 	return 0;
 }
 
+/* A polling window: the value, that it was given, and its decimal text
+ * (POLL_ARG_SIZE bytes) for --watch to pass on. */
+#define POLL_ARG_SIZE 16
+_Static_assert(sizeof(((struct options *)0)->poll_us_arg) == POLL_ARG_SIZE &&
+		   sizeof(((struct options *)0)->irq_poll_us_arg) ==
+		       POLL_ARG_SIZE,
+	       "polling option text buffers");
+static int parse_poll(const char *name, const char *arg, unsigned *us,
+		      bool *given, char *text, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_option_number(name, arg, MAX_POLL_US, &v, err, errlen))
+		return -1;
+	*us = (unsigned)v;
+	*given = true;
+	snprintf(text, POLL_ARG_SIZE, "%u", *us);
+	return 0;
+}
+
 int options_parse(int argc, char **argv, struct options *o, char *err,
 		  size_t errlen)
 {
@@ -380,6 +406,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 	memset(o, 0, sizeof(*o));
 	o->log_level = LOG_LVL_INFO;
 	o->poll_us = DEFAULT_POLL_US;
+	o->irq_poll_us = DEFAULT_IRQ_POLL_US;
 	/* 0, not 1: glibc then also resets its internal state, so tests can
 	 * parse several command lines in one process. */
 	optind = 0;
@@ -451,13 +478,16 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			strcpy(o->runas, optarg);
 			break;
 		case OPT_POLL_US:
-			if (parse_option_number("--poll-us", optarg,
-						MAX_POLL_US, &v, err, errlen))
+			if (parse_poll("--poll-us", optarg, &o->poll_us,
+				       &o->has_poll_us, o->poll_us_arg, err,
+				       errlen))
 				return OPTIONS_ERROR;
-			o->poll_us = (unsigned)v;
-			o->has_poll_us = true;
-			snprintf(o->poll_us_arg, sizeof(o->poll_us_arg), "%u",
-				 o->poll_us);
+			break;
+		case OPT_IRQ_POLL_US:
+			if (parse_poll("--irq-poll-us", optarg, &o->irq_poll_us,
+				       &o->has_irq_poll_us, o->irq_poll_us_arg,
+				       err, errlen))
+				return OPTIONS_ERROR;
 			break;
 		case 'h':
 			usage(stdout);

@@ -94,7 +94,7 @@ exec_child(const char *exe, char *const argv[])
 static void spawn(struct supervisor *s, uint32_t domid)
 {
 	char dom[16];
-	char *argv[12] = {
+	char *argv[14] = {
 	    (char *)s->p.argv0, "--domid",     dom,
 	    "--foreground",	"--log-level", (char *)s->p.log_level,
 	};
@@ -110,6 +110,10 @@ static void spawn(struct supervisor *s, uint32_t domid)
 	if (s->p.poll_us) {
 		argv[argc++] = "--poll-us";
 		argv[argc++] = (char *)s->p.poll_us;
+	}
+	if (s->p.irq_poll_us) {
+		argv[argc++] = "--irq-poll-us";
+		argv[argc++] = (char *)s->p.irq_poll_us;
 	}
 	argv[argc] = NULL;
 

@@ -723,7 +723,8 @@ static void release(struct xs_backend *b)
 	b->g = NULL;
 }
 
-struct xs_backend *xs_backend_new(uint32_t domid, unsigned poll_us, int *status,
+struct xs_backend *xs_backend_new(uint32_t domid,
+				  const struct guest_polling *poll, int *status,
 				  char *err, size_t errlen)
 {
 	struct xs_backend *b = calloc(1, sizeof(*b));
@@ -797,7 +798,7 @@ struct xs_backend *xs_backend_new(uint32_t domid, unsigned poll_us, int *status,
 		goto fail;
 	}
 
-	b->g = guest_new(domid, NULL, 0, poll_us, &gst, err, errlen);
+	b->g = guest_new(domid, NULL, 0, poll, &gst, err, errlen);
 	if (!b->g) {
 		char why[512];
 

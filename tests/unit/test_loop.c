@@ -58,7 +58,7 @@ static void test_timers(void)
 struct poll_state {
 	struct loop *loop;
 	unsigned calls, work_left;
-	uint64_t start, last_work;
+	uint64_t start, last_work, last_call;
 	unsigned idle_calls; /* between start + 10 ms and start + 90 ms */
 	bool delete_self;
 };
@@ -70,6 +70,7 @@ static bool poller(void *opaque)
 	uint64_t now = loop_now_us();
 
 	p->calls++;
+	p->last_call = now;
 	if (p->start && now - p->start >= 10000 && now - p->start < 90000)
 		p->idle_calls++;
 	if (p->delete_self) {
@@ -118,7 +119,26 @@ static void test_pollers(void)
 	CHECK_EQ(p.idle_calls, 0);
 	CHECK(end.at - start >= 100000);
 
+	/* Without a window, an expectation alone keeps one poller called
+	 * (and only it) until it runs out: 5 ms from the kick here. */
+	loop_set_poll(l, 0);
+	p.calls = q.calls = 0;
+	p.start = 0;
+	CHECK_EQ(loop_add_poller(l, poller, &q), 0);
+	q.delete_self = false;
+	loop_poller_expect(l, poller, &p, 5000);
+	start = loop_now_us();
+	loop_timer_arm(te, 50000);
+	CHECK_EQ(loop_run(l), 0);
+	CHECK(p.calls > 1);
+	CHECK(p.last_call - start >= 5000 - 1000);
+	CHECK(p.last_call - start < 40000);
+	CHECK_EQ(q.calls, 0);
+	loop_del_poller(l, poller, &q);
+	q.delete_self = true;
+
 	/* A poller may delete itself while the pollers run. */
+	loop_set_poll(l, 2000);
 	CHECK_EQ(loop_add_poller(l, poller, &q), 0);
 	loop_timer_arm(tk, 1000);
 	loop_timer_arm(te, 20000);

@@ -214,6 +214,11 @@ static void test_flags(void)
 	CHECK(opts.has_poll_us && strcmp(opts.poll_us_arg, "250") == 0);
 	CHECK_EQ(PARSE("--watch", "--poll-us=16"), OPTIONS_OK);
 	CHECK(strcmp(opts.poll_us_arg, "16") == 0);
+	CHECK_EQ(opts.irq_poll_us, DEFAULT_IRQ_POLL_US);
+	CHECK(!opts.has_irq_poll_us);
+	CHECK_EQ(PARSE("--watch", "--irq-poll-us", "0"), OPTIONS_OK);
+	CHECK(opts.has_irq_poll_us && opts.irq_poll_us == 0);
+	CHECK(strcmp(opts.irq_poll_us_arg, "0") == 0);
 	/* Every field is reset between parses. */
 	CHECK_EQ(PARSE("--domid", "3", "--disk", "a"), OPTIONS_OK);
 	CHECK(!opts.watch && !opts.foreground && opts.pidfile[0] == '\0');
@@ -329,6 +334,8 @@ static void test_bad_options(void)
 	    "-1");
 	ERR("--poll-us '1000001'", "out of range 0..1000000", "--domid", "1",
 	    "--poll-us", "1000001");
+	ERR("--irq-poll-us '1e3'", "must be a number", "--domid", "1",
+	    "--irq-poll-us", "1e3");
 }
 
 static void test_bad_disk_syntax(void)
