@@ -28,6 +28,8 @@
  * -EINVAL), so at most this many vCPUs can have a slot. */
 #define IOREQ_PAGE_SIZE 4096u
 #define SLOTS_PER_PAGE	(IOREQ_PAGE_SIZE / sizeof(struct ioreq))
+/* After a missed acknowledgement, up to 2^6 - 1 interrupts go unpolled. */
+#define IRQ_POLL_MAX_BACKOFF 6
 
 /* The state bitfield lives in the low nibble of byte 30, next to dir, df
  * and data_is_ptr; it is accessed as a whole byte so that the compiler
@@ -57,8 +59,12 @@ struct ioreq_server {
 	struct ioreq_window win[IOREQ_MAX_WINDOWS];
 	unsigned nwin;
 
-	unsigned irq_poll_us; /* see ioreq_server_raise_irq */
-	unsigned acks_expected;
+	unsigned irq_poll_us;	/* see ioreq_server_raise_irq */
+	unsigned acks_expected; /* accesses still expected after an irq */
+	unsigned acks_polled;	/* of those, served by the poller */
+	bool acks_armed;	/* polling for the last interrupt's acks */
+	unsigned poll_skip;	/* interrupts left to raise without polling */
+	unsigned poll_backoff;	/* log2 of the skip after a miss */
 
 	void (*on_invalidate)(void *opaque);
 	void *invalidate_opaque;
@@ -325,6 +331,8 @@ static bool poll_slots(void *opaque)
 	for (unsigned i = 0; i < s->nr_vcpus; i++) {
 		if ((*slot_flags(s, i) & SLOT_STATE_MASK) != STATE_IOREQ_READY)
 			continue;
+		if (s->acks_expected)
+			s->acks_polled++;
 		handle_slot(s, i);
 		work = true;
 	}
@@ -344,6 +352,32 @@ void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu)
 	answer(s, vcpu);
 }
 
+/* Linux's vm_interrupt() answers each interrupt with two trapped accesses,
+ * the InterruptStatus read and the InterruptACK write: poll for them rather
+ * than sleep, so that each is served without a wake-up. Where the guest
+ * takes longer than the window to answer (an overloaded host, software
+ * emulation) polling only burns dom0 CPU, so each miss doubles the number
+ * of interrupts raised without polling (up to 63), and a catch resets it. */
+static void expect_acks(struct ioreq_server *s)
+{
+	if (s->acks_armed) {
+		if (s->acks_polled >= 2)
+			s->poll_backoff = 0;
+		else if (s->poll_backoff < IRQ_POLL_MAX_BACKOFF)
+			s->poll_backoff++;
+		s->poll_skip = (1u << s->poll_backoff) - 1;
+		s->acks_armed = false;
+	}
+	if (s->poll_skip) {
+		s->poll_skip--;
+		return;
+	}
+	s->acks_expected = 2;
+	s->acks_polled = 0;
+	s->acks_armed = true;
+	loop_poller_expect(s->loop, poll_slots, s, s->irq_poll_us);
+}
+
 void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
 {
 	/* libxl declares the SPI edge-rising (facts §4.1), so each 1 is one
@@ -351,13 +385,8 @@ void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
 	 * latches an edge-configured SPI pending on every 1. Lowering the
 	 * line afterwards would only cost a second hypercall. */
 	s->stats.irqs++;
-	/* Linux's vm_interrupt() answers with two trapped accesses, the
-	 * InterruptStatus read and the InterruptACK write: poll for them
-	 * rather than sleep, so each is served without a wake-up. */
-	if (s->irq_poll_us && s->watching) {
-		s->acks_expected = 2;
-		loop_poller_expect(s->loop, poll_slots, s, s->irq_poll_us);
-	}
+	if (s->irq_poll_us && s->watching)
+		expect_acks(s);
 	if (xendevicemodel_set_irq_level(s->dmod, s->domid, irq, 1) < 0) {
 		if (dead_guest(errno))
 			log_debug("ioreq: irq %u: guest gone", irq);

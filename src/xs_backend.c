@@ -4,11 +4,6 @@
  * xenstore-ls, statistics nodes, and the close conditions (xl-integration.md
  * §2/§4, xen-ioreq-facts.md §1.4/§6, e2e-testbed.md Part 2 Q5). */
 
-/* xenctrl.h pulls in Xen public headers that refuse strict ISO C (they use
- * anonymous unions); only domain info is needed from it. */
-#undef __STRICT_ANSI__
-#include <xenctrl.h>
-
 #include "xs_backend.h"
 
 #include <errno.h>
@@ -22,9 +17,9 @@
 #include <sys/epoll.h>
 #include <xenstore.h>
 
+#include "domain_watch.h"
 #include "guest.h"
 #include "log.h"
-#include "xen_logger.h"
 #include "options.h"
 #include "xs_values.h"
 
@@ -33,10 +28,6 @@
 #define XSB_MAX_DEVS 32
 /* Transaction retries on EAGAIN (someone else wrote in between). */
 #define TXN_RETRIES 16
-
-/* Xen's shutdown reasons (xen/sched.h SHUTDOWN_*). */
-#define SHUTDOWN_SUSPEND_CODE	 2
-#define SHUTDOWN_SOFT_RESET_CODE 5
 
 enum dev_state {
 	DEV_PENDING, /* nodes incomplete: look again on the next event */
@@ -58,11 +49,11 @@ struct xsb_dev {
 struct xs_backend {
 	uint32_t domid, self;
 	struct xs_handle *xs;
-	xc_interface *xc;
-	char dir[96]; /* .../backend/virtio_disk/<domid> */
+	struct domain_watch *dw; /* @releaseDomain */
+	char dir[96];		 /* .../backend/virtio_disk/<domid> */
 	struct guest *g;
 	int xs_fd;
-	bool xs_in_loop, watch_be, watch_rel;
+	bool xs_in_loop, watch_be;
 	struct xsb_dev dev[XSB_MAX_DEVS];
 	unsigned ndev;
 	bool closing;
@@ -335,73 +326,9 @@ static void close_backend(struct xs_backend *b, const char *fmt, ...)
 	guest_stop(b->g, why);
 }
 
-enum dom_status { DOM_ALIVE, DOM_SHUTDOWN, DOM_DYING, DOM_GONE, DOM_UNKNOWN };
-
-static enum dom_status domain_status(struct xs_backend *b, unsigned *reason)
+static void on_domain_ended(void *opaque, const char *why)
 {
-	xc_dominfo_t info;
-	int n;
-
-	if (!b->xc)
-		return DOM_UNKNOWN;
-	memset(&info, 0, sizeof(info));
-	n = xc_domain_getinfo(b->xc, b->domid, 1, &info);
-	if (n < 0) {
-		if (errno == ESRCH)
-			return DOM_GONE;
-		log_warn("domain %u: xc_domain_getinfo: %s", b->domid,
-			 strerror(errno));
-		return DOM_UNKNOWN;
-	}
-	/* getinfo returns the next domain >= domid: ours only if it says so. */
-	if (n == 0 || info.domid != b->domid)
-		return DOM_GONE;
-	if (info.dying)
-		return DOM_DYING;
-	if (info.shutdown) {
-		*reason = info.shutdown_reason;
-		return DOM_SHUTDOWN;
-	}
-	return DOM_ALIVE;
-}
-
-static const char *shutdown_name(unsigned reason)
-{
-	static const char *const names[] = {
-	    "poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"};
-
-	return reason < sizeof(names) / sizeof(names[0]) ? names[reason]
-							 : "unknown";
-}
-
-/* @releaseDomain names no domain (e2e-testbed.md Q5): ask Xen about ours. */
-static void check_domain(struct xs_backend *b)
-{
-	unsigned reason = 0;
-
-	switch (domain_status(b, &reason)) {
-	case DOM_GONE:
-		close_backend(b, "domain %u is gone", b->domid);
-		break;
-	case DOM_DYING:
-		close_backend(b, "domain %u is dying", b->domid);
-		break;
-	case DOM_SHUTDOWN:
-		/* A suspend (save, checkpoint) or soft reset resumes the
-		 * same domain; libxl closes the devices itself if not. */
-		if (reason == SHUTDOWN_SUSPEND_CODE ||
-		    reason == SHUTDOWN_SOFT_RESET_CODE) {
-			log_debug("domain %u: shutdown (%s), still served",
-				  b->domid, shutdown_name(reason));
-			break;
-		}
-		close_backend(b, "domain %u has shut down (%s)", b->domid,
-			      shutdown_name(reason));
-		break;
-	case DOM_ALIVE:
-	case DOM_UNKNOWN:
-		break;
-	}
+	close_backend(opaque, "%s", why);
 }
 
 /* ---------------------------------------------------------- discovery */
@@ -645,15 +572,13 @@ static int rescan(struct xs_backend *b)
 static void on_xs(void *opaque, uint32_t events)
 {
 	struct xs_backend *b = opaque;
-	bool be = false, rel = false;
+	bool be = false;
 	char **vec;
 
 	(void)events;
 	while ((vec = xs_check_watch(b->xs))) {
 		if (strcmp(vec[XS_WATCH_TOKEN], "be") == 0)
 			be = true;
-		else if (strcmp(vec[XS_WATCH_TOKEN], "rel") == 0)
-			rel = true;
 		free(vec);
 	}
 	if (errno != EAGAIN && errno != EINTR) {
@@ -667,8 +592,6 @@ static void on_xs(void *opaque, uint32_t events)
 	}
 	if (b->closing)
 		return;
-	if (rel)
-		check_domain(b);
 	if (be && !b->closing)
 		rescan(b);
 }
@@ -717,6 +640,9 @@ static void release(struct xs_backend *b)
 	if (b->xs_in_loop)
 		loop_del(guest_loop(b->g), b->xs_fd);
 	b->xs_in_loop = false;
+	/* It may be attached to the guest's loop, which goes next. */
+	domain_watch_free(b->dw);
+	b->dw = NULL;
 	/* Every foreign mapping and the IOREQ server: a mapping left behind
 	 * keeps the dead domain a zombie (e2e-testbed.md Q5). */
 	guest_free(b->g);
@@ -733,8 +659,7 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 	    .stats = on_stats,
 	    .opaque = b,
 	};
-	enum dom_status ds;
-	unsigned reason = 0;
+	char why_dom[128];
 	int n, gst;
 
 	*status = 1;
@@ -753,16 +678,22 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 	b->self = xs_backend_self_domid(b->xs);
 	snprintf(b->dir, sizeof(b->dir), "/local/domain/%u/backend/%s/%u",
 		 b->self, XS_BACKEND_KIND, domid);
-	b->xc = xc_interface_open(xen_logger(), xen_logger(), 0);
-	if (!b->xc)
-		log_warn("cannot open libxenctrl (%s): a dying domain is "
-			 "noticed through xenstore only",
-			 strerror(errno));
-	ds = domain_status(b, &reason);
-	if (ds == DOM_GONE || ds == DOM_DYING) {
-		set_err(err, errlen, "domain %u %s", domid,
-			ds == DOM_GONE ? "does not exist" : "is dying");
+	b->dw = domain_watch_new(domid, on_domain_ended, b, why_dom,
+				 sizeof(why_dom));
+	if (!b->dw)
+		log_warn("domain %u: %s: its death is noticed when libxl "
+			 "removes its devices",
+			 domid, why_dom);
+	switch (b->dw ? domain_watch_fate(b->dw, why_dom, sizeof(why_dom))
+		      : DOMAIN_UNKNOWN) {
+	case DOMAIN_GONE:
+		set_err(err, errlen, "domain %u does not exist", domid);
 		goto fail;
+	case DOMAIN_DYING:
+		set_err(err, errlen, "domain %u is dying", domid);
+		goto fail;
+	default:
+		break;
 	}
 	/* Watches first, so that nothing written after the scan is lost;
 	 * each fires once at once, which only causes a harmless rescan. */
@@ -772,11 +703,6 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 			strerror(errno));
 		goto fail;
 	}
-	b->watch_rel = xs_watch(b->xs, "@releaseDomain", "rel");
-	if (!b->watch_rel)
-		log_warn("cannot watch @releaseDomain (%s): the guest's death "
-			 "is noticed when libxl removes its devices",
-			 strerror(errno));
 
 	n = rescan(b);
 	if (n <= 0) {
@@ -821,6 +747,12 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 		goto fail;
 	}
 	b->xs_in_loop = true;
+	/* Its first event (every watch fires once when set) checks again
+	 * what may have happened since the check above. */
+	if (b->dw && domain_watch_attach(b->dw, guest_loop(b->g)) < 0)
+		log_warn("domain %u: cannot watch @releaseDomain: its death "
+			 "is noticed when libxl removes its devices",
+			 domid);
 	for (unsigned i = 0; i < b->ndev; i++)
 		if (b->dev[i].st == DEV_PENDING)
 			try_dev(b, &b->dev[i]);
@@ -875,11 +807,8 @@ void xs_backend_free(struct xs_backend *b)
 	if (b->xs) {
 		if (b->watch_be)
 			xs_unwatch(b->xs, b->dir, "be");
-		if (b->watch_rel)
-			xs_unwatch(b->xs, "@releaseDomain", "rel");
 		xs_close(b->xs);
 	}
-	if (b->xc)
-		xc_interface_close(b->xc);
+	domain_watch_free(b->dw);
 	free(b);
 }
