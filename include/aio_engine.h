@@ -27,14 +27,11 @@ typedef void (*aio_done_fn)(struct aio_req *req, int res);
 
 struct aio_req {
 	enum aio_op op;
-	uint64_t offset, len;	/* bytes */
-	const struct iovec *iov;/* READ/WRITE: guest memory */
+	uint64_t offset, len;	 /* bytes */
+	const struct iovec *iov; /* READ/WRITE: guest memory */
 	unsigned iovcnt;
-	bool unmap;		/* WRITE_ZEROES may deallocate */
+	bool unmap; /* WRITE_ZEROES may deallocate */
 	aio_done_fn done;
-	/* Private to the engine. */
-	struct aio_req *next;
-	void *priv;
 };
 
 struct aio_engine;

@@ -23,12 +23,17 @@ struct guest_mem *guest_mem_new(xenforeignmemory_handle *fmem, uint32_t domid,
 /* Unmaps everything (callers must have released all pins). */
 void guest_mem_free(struct guest_mem *gm);
 
+/* Guest RAM is mapped in buckets of this many bytes (aligned): a range
+ * splits into one more sg piece per bucket edge it crosses. */
+#define GUEST_MEM_BUCKET_SHIFT 20
+#define GUEST_MEM_BUCKET_SIZE  (1ULL << GUEST_MEM_BUCKET_SHIFT)
+
 /* A scatter list of host pieces, each pinning the bucket it lies in. */
 struct guest_sg {
 	unsigned n, max;
-	struct iovec *iov;	 /* caller-provided arrays of `max` entries */
+	struct iovec *iov; /* caller-provided arrays of `max` entries */
 	struct gm_bucket **pin;
-	uint64_t bytes;		 /* sum of iov lengths */
+	uint64_t bytes; /* sum of iov lengths */
 };
 /* Append [gpa, gpa+len) (split at bucket edges). 0, -EFAULT if any byte is
  * not mappable guest RAM, -E2BIG if sg is full, -ENOMEM if the cache is at

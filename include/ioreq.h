@@ -60,14 +60,9 @@ void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq);
 /* After each interrupt, poll the slots for up to usec (0: never) for the
  * guest's two register accesses that acknowledge it. */
 void ioreq_server_set_irq_poll(struct ioreq_server *s, unsigned usec);
-/* Stop answering new slots (they stay READY for Xen to see at teardown). */
-void ioreq_server_pause(struct ioreq_server *s);
 /* Unbind ports, disable, unmap the page, destroy the server (reverse of
  * new). Tolerates a dead guest (ENOENT/ESRCH). */
 void ioreq_server_free(struct ioreq_server *s);
-
-/* Number of vCPUs (= slots in use). */
-unsigned ioreq_server_vcpus(const struct ioreq_server *s);
 
 struct ioreq_stats {
 	uint64_t ioreqs, reads, writes, invalidates, other, outside, irqs;

@@ -4,6 +4,7 @@
 #define XVB_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -31,6 +32,11 @@ struct log_ratelimit {
 };
 void log_guest(struct log_ratelimit *rl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Write a one-line reason for the caller to report (NULL or 0 ignored):
+ * how layers below main() explain a refusal. */
+void err_set(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -52,7 +52,7 @@ enum path {
 	PATH_NULL,     /* null backend: done at once, reported in a batch */
 };
 
-/* Engine-side state of one request (aio_req.priv). */
+/* Engine-side state of one request. */
 struct ereq {
 	struct aio_req *req;
 	struct ereq *next;	    /* pending, flush_wait, job or done */
@@ -112,7 +112,6 @@ struct aio_engine {
 
 	unsigned npending; /* queued and not yet completed */
 	unsigned aio_inflight;
-	unsigned worker_inflight;
 	bool bounce_mode;
 	bool zero_copy_works; /* a zero-copy request has succeeded */
 	bool fdsync_broken;
@@ -440,12 +439,17 @@ static int run_job(struct aio_engine *e, const struct ereq *er)
 	return -EINVAL;
 }
 
-static void signal_done(struct aio_engine *e)
+/* Under e->lock. Only the first result of a batch wakes the loop: it
+ * reads the eventfd before it takes the whole list, so a result pushed
+ * onto a non-empty list is always collected with the others. */
+static void push_done(struct aio_engine *e, struct ereq *er)
 {
 	uint64_t one = 1;
+	bool was_empty = !e->done.head;
 
+	elist_push(&e->done, er);
 	/* Cannot fail short of a counter overflow (2^64 - 1 events). */
-	if (write(e->done_efd, &one, sizeof(one)) < 0)
+	if (was_empty && write(e->done_efd, &one, sizeof(one)) < 0)
 		abort();
 }
 
@@ -464,8 +468,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&e->lock);
 		er->res = run_job(e, er);
 		pthread_mutex_lock(&e->lock);
-		elist_push(&e->done, er);
-		signal_done(e);
+		push_done(e, er);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -475,7 +478,6 @@ static void to_worker(struct aio_engine *e, struct ereq *er, int fd)
 {
 	er->path = PATH_WORKER;
 	er->wfd = fd;
-	e->worker_inflight++;
 	e->st.submits++;
 	pthread_mutex_lock(&e->lock);
 	elist_push(&e->jobs, er);
@@ -490,8 +492,7 @@ static void complete_later(struct aio_engine *e, struct ereq *er, int res)
 	er->path = PATH_DEFERRED;
 	er->res = res;
 	pthread_mutex_lock(&e->lock);
-	elist_push(&e->done, er);
-	signal_done(e);
+	push_done(e, er);
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -655,6 +656,8 @@ static void dispatch(struct aio_engine *e)
 				path = PATH_FDSYNC;
 			break;
 		case AIO_DISCARD:
+			break; /* fallocate/BLKDISCARD on img->fd: no alignment
+				*/
 		case AIO_WRITE_ZEROES:
 			if (img->direct &&
 			    (req->offset | req->len) % img->logical_block)
@@ -726,10 +729,14 @@ static void finish(struct aio_engine *e, struct ereq *er, int res)
 {
 	struct aio_req *req = er->req;
 
+	/* A short read or write is an error for the caller (aio_engine.h),
+	 * whichever path carried it. */
+	if ((req->op == AIO_READ || req->op == AIO_WRITE) && res >= 0 &&
+	    (uint64_t)res != req->len)
+		res = -EIO;
 	wlist_remove(e, er);
 	bounce_put(e, er);
 	ereq_put(e, er);
-	req->priv = NULL;
 	e->npending--;
 	e->st.completions++;
 	req->done(req, res);
@@ -767,12 +774,9 @@ static void complete_aio(struct aio_engine *e, struct ereq *er, long res)
 		elist_push_front(&e->pending, er);
 		return;
 	}
-	if (req->op == AIO_READ || req->op == AIO_WRITE) {
-		if (res >= 0 && (uint64_t)res != req->len)
-			res = -EIO;
-		if (res >= 0 && er->path == PATH_BOUNCE && req->op == AIO_READ)
-			copy_to_iov(req, er->bounce);
-	}
+	if (res >= 0 && (uint64_t)res == req->len && er->path == PATH_BOUNCE &&
+	    req->op == AIO_READ)
+		copy_to_iov(req, er->bounce);
 	finish(e, er, (int)res);
 }
 
@@ -900,16 +904,8 @@ static void on_done_event(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&e->lock);
 
 	while ((er = list)) {
-		struct aio_req *req = er->req;
-		int res = er->res;
-
 		list = er->next;
-		if (er->path == PATH_WORKER)
-			e->worker_inflight--;
-		if ((req->op == AIO_READ || req->op == AIO_WRITE) && res >= 0 &&
-		    (uint64_t)res != req->len)
-			res = -EIO;
-		finish(e, er, res);
+		finish(e, er, er->res);
 		any = true;
 	}
 	finish_batch(e, any);
@@ -928,8 +924,6 @@ void aio_engine_queue(struct aio_engine *e, struct aio_req *req)
 		return;
 	}
 	er->req = req;
-	req->priv = er;
-	req->next = NULL;
 	e->npending++;
 
 	switch (req->op) {

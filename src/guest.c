@@ -5,7 +5,6 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +36,6 @@ struct guest_disk {
 	const char *path;
 	struct virtio_blk *blk;
 	struct virtio_mmio *mmio;
-	bool quiesced;
 };
 
 struct guest {
@@ -58,25 +56,14 @@ struct guest {
 	struct guest_hooks hooks;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* A layer's reason usually names the image already; add it if not. */
 static void disk_err(char *err, size_t errlen, const char *path,
 		     const char *why)
 {
 	if (strstr(why, path))
-		set_err(err, errlen, "%s", why);
+		err_set(err, errlen, "%s", why);
 	else
-		set_err(err, errlen, "%s: %s", path, why);
+		err_set(err, errlen, "%s: %s", path, why);
 }
 
 /* ---------------------------------------------- transport <-> ioreq glue */
@@ -146,7 +133,6 @@ static void disk_quiesced(void *opaque)
 {
 	struct guest_disk *d = opaque;
 
-	d->quiesced = true;
 	log_debug("disk %u (%s): drained", d->index, d->path);
 	one_drained(d->g);
 }
@@ -224,19 +210,19 @@ static int open_handles(struct guest *g, char *err, size_t errlen)
 {
 	g->dmod = xendevicemodel_open(xen_logger(), 0);
 	if (!g->dmod) {
-		set_err(err, errlen, "cannot open xendevicemodel: %s",
+		err_set(err, errlen, "cannot open xendevicemodel: %s",
 			strerror(errno));
 		return -1;
 	}
 	g->fmem = xenforeignmemory_open(xen_logger(), 0);
 	if (!g->fmem) {
-		set_err(err, errlen, "cannot open xenforeignmemory: %s",
+		err_set(err, errlen, "cannot open xenforeignmemory: %s",
 			strerror(errno));
 		return -1;
 	}
 	g->xce = xenevtchn_open(xen_logger(), 0);
 	if (!g->xce) {
-		set_err(err, errlen, "cannot open xenevtchn: %s",
+		err_set(err, errlen, "cannot open xenevtchn: %s",
 			strerror(errno));
 		return -1;
 	}
@@ -301,13 +287,13 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	}
 	d->mmio = virtio_mmio_new(&virtio_blk_ops, d->blk, g->gm, &host);
 	if (!d->mmio) {
-		set_err(err, errlen, "%s: cannot create the virtio-mmio device",
+		err_set(err, errlen, "%s: cannot create the virtio-mmio device",
 			o->path);
 		goto fail;
 	}
 	r = ioreq_server_add_window(g->srv, &w);
 	if (r == -EINVAL || r == -ENOSPC || r == -EEXIST)
-		set_err(err, errlen, "%s: cannot serve MMIO window 0x%llx: %s",
+		err_set(err, errlen, "%s: cannot serve MMIO window 0x%llx: %s",
 			o->path, (unsigned long long)o->base, strerror(-r));
 	else if (r)
 		err[0] = '\0'; /* the ioreq layer has logged Xen's refusal */
@@ -333,7 +319,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 
 	*status = 1;
 	if (ndisks > MAX_DISKS) {
-		set_err(err, errlen, "at most %d disks", MAX_DISKS);
+		err_set(err, errlen, "at most %d disks", MAX_DISKS);
 		*status = 2;
 		return NULL;
 	}
@@ -343,7 +329,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	}
 	g = calloc(1, sizeof(*g));
 	if (!g) {
-		set_err(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	g->domid = domid;
@@ -351,7 +337,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 		goto fail;
 	g->loop = loop_new();
 	if (!g->loop) {
-		set_err(err, errlen, "cannot create the event loop: %s",
+		err_set(err, errlen, "cannot create the event loop: %s",
 			strerror(errno));
 		goto fail;
 	}
@@ -360,7 +346,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 		  poll->poll_us, poll->irq_poll_us);
 	g->gm = guest_mem_new(g->fmem, domid, GUEST_MAX_MAPPED_BYTES);
 	if (!g->gm) {
-		set_err(err, errlen, "cannot set up guest memory access");
+		err_set(err, errlen, "cannot set up guest memory access");
 		goto fail;
 	}
 	g->srv = ioreq_server_new(g->loop, domid, g->dmod, g->fmem, g->xce, err,
@@ -402,12 +388,12 @@ int guest_add_disk(struct guest *g, const struct disk_opts *d, int *status,
 	*status = 1;
 	err[0] = '\0';
 	if (g->draining) {
-		set_err(err, errlen, "%s: the backend is shutting down",
+		err_set(err, errlen, "%s: the backend is shutting down",
 			d->path);
 		return -1;
 	}
 	if (i >= MAX_DISKS) {
-		set_err(err, errlen, "%s: at most %d disks per guest", d->path,
+		err_set(err, errlen, "%s: at most %d disks per guest", d->path,
 			MAX_DISKS);
 		*status = 2;
 		return -1;

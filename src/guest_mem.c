@@ -27,8 +27,8 @@
 
 #define GM_PAGE_SHIFT	12 /* Xen frames are 4 KiB whatever the dom0 page */
 #define GM_PAGE_SIZE	(1ULL << GM_PAGE_SHIFT)
-#define GM_BUCKET_SHIFT 20
-#define GM_BUCKET_SIZE	(1ULL << GM_BUCKET_SHIFT)
+#define GM_BUCKET_SHIFT GUEST_MEM_BUCKET_SHIFT
+#define GM_BUCKET_SIZE	GUEST_MEM_BUCKET_SIZE
 #define GM_BUCKET_PAGES (1U << (GM_BUCKET_SHIFT - GM_PAGE_SHIFT))
 #define GM_VALID_WORDS	(GM_BUCKET_PAGES / 64)
 /* map_range() serves virtqueue rings (at most a few pages); refuse absurd

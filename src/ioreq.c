@@ -7,7 +7,6 @@
 #include "ioreq.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -54,7 +53,7 @@ struct ioreq_server {
 	evtchn_port_t *port; /* local port of vCPU i */
 	bool *deferred;	     /* vCPU i's slot is held INPROCESS */
 	int evtchn_fd;
-	bool watching, paused;
+	bool watching;
 
 	struct ioreq_window win[IOREQ_MAX_WINDOWS];
 	unsigned nwin;
@@ -131,7 +130,6 @@ static int do_mmio(struct ioreq_server *s, struct req *r, unsigned vcpu,
 		   const struct ioreq_window **wp)
 {
 	const struct ioreq_window *w;
-	static bool rep_logged;
 	uint32_t off;
 
 	if (r->is_read)
@@ -143,13 +141,10 @@ static int do_mmio(struct ioreq_server *s, struct req *r, unsigned vcpu,
 		 * Arm's try_fwd_ioserv always sends count 1 without a pointer
 		 * (xen-ioreq-facts.md §2.2), and Linux's virtio_mmio driver
 		 * uses plain readl/writel, so this is left unimplemented. */
-		if (!rep_logged) {
-			rep_logged = true;
-			log_warn("ioreq: rep/pointer MMIO (count %u, ptr %d) "
-				 "at %#llx unsupported; reads return 0",
-				 r->count, r->data_is_ptr,
-				 (unsigned long long)r->addr);
-		}
+		log_guest_warn("ioreq: rep/pointer MMIO (count %u, ptr %d) "
+			       "at %#llx unsupported; reads return 0",
+			       r->count, r->data_is_ptr,
+			       (unsigned long long)r->addr);
 		if (r->is_read && !r->data_is_ptr)
 			r->data = 0;
 		return IOREQ_WRITE_DONE;
@@ -233,8 +228,9 @@ static bool poll_slots(void *opaque);
 
 /* Serve vCPU vcpu's slot if, and only if, it holds a READY request: that
  * check plus the INPROCESS mark is what makes every request answered
- * exactly once, however many events or scans look at the slot. */
-static void handle_slot(struct ioreq_server *s, unsigned vcpu)
+ * exactly once, however many events or scans look at the slot. Returns
+ * whether it served one; `polled`: found by poll_slots, not an event. */
+static bool handle_slot(struct ioreq_server *s, unsigned vcpu, bool polled)
 {
 	volatile struct ioreq *p = slot(s, vcpu);
 	uint8_t flags = *slot_flags(s, vcpu);
@@ -243,7 +239,7 @@ static void handle_slot(struct ioreq_server *s, unsigned vcpu)
 	int rc;
 
 	if ((flags & SLOT_STATE_MASK) != STATE_IOREQ_READY)
-		return;
+		return false;
 	/* See READY, then read the request (xen_rmb in QEMU). */
 	atomic_thread_fence(memory_order_acquire);
 	slot_set_state(s, vcpu, STATE_IOREQ_INPROCESS);
@@ -255,15 +251,18 @@ static void handle_slot(struct ioreq_server *s, unsigned vcpu)
 	r.is_read = (flags & SLOT_DIR_BIT) != 0;
 	r.data_is_ptr = (flags & SLOT_PTR_BIT) != 0;
 	s->stats.ioreqs++;
-	if (s->acks_expected && --s->acks_expected == 0)
-		loop_poller_expect(s->loop, poll_slots, s, 0);
+	if (s->acks_expected) {
+		s->acks_polled += polled;
+		if (--s->acks_expected == 0)
+			loop_poller_expect(s->loop, poll_slots, s, 0);
+	}
 
 	rc = dispatch(s, &r, vcpu, &w);
 	if (rc == IOREQ_WRITE_HELD) {
 		/* A held write: the vCPU cannot issue another access until
 		 * ioreq_server_complete() answers this one. */
 		s->deferred[vcpu] = true;
-		return;
+		return true;
 	}
 	if (r.is_read && !r.data_is_ptr)
 		p->data = r.data;
@@ -273,6 +272,7 @@ static void handle_slot(struct ioreq_server *s, unsigned vcpu)
 	 * its next requests while we serve this notification. */
 	if (rc == IOREQ_WRITE_THEN_WORK && w && w->work)
 		w->work(w->opaque);
+	return true;
 }
 
 static int port_to_vcpu(const struct ioreq_server *s, evtchn_port_t port)
@@ -292,8 +292,6 @@ static void on_evtchn(void *opaque, uint32_t events)
 	int vcpu;
 
 	(void)events;
-	if (s->paused)
-		return;
 	/* One port per call; level-triggered epoll calls again while more
 	 * are pending (facts §3: non-blocking mode is unreliable). */
 	port = xenevtchn_pending(s->xce);
@@ -316,7 +314,7 @@ static void on_evtchn(void *opaque, uint32_t events)
 	 * events are still queued, their next requests then arrive on masked
 	 * ports, and each costs a re-queue on unmask plus an extra empty
 	 * round (measured in docs/performance.md). */
-	handle_slot(s, (unsigned)vcpu);
+	handle_slot(s, (unsigned)vcpu, false);
 }
 
 /* Loop poller: serve slots that went READY while we poll (their events
@@ -326,16 +324,8 @@ static bool poll_slots(void *opaque)
 	struct ioreq_server *s = opaque;
 	bool work = false;
 
-	if (s->paused)
-		return false;
-	for (unsigned i = 0; i < s->nr_vcpus; i++) {
-		if ((*slot_flags(s, i) & SLOT_STATE_MASK) != STATE_IOREQ_READY)
-			continue;
-		if (s->acks_expected)
-			s->acks_polled++;
-		handle_slot(s, i);
-		work = true;
-	}
+	for (unsigned i = 0; i < s->nr_vcpus; i++)
+		work |= handle_slot(s, i, true);
 	return work;
 }
 
@@ -443,28 +433,6 @@ void ioreq_server_on_invalidate(struct ioreq_server *s,
 	s->invalidate_opaque = opaque;
 }
 
-void ioreq_server_pause(struct ioreq_server *s)
-{
-	/* Meant for the last moment before ioreq_server_free(), after the
-	 * devices are quiesced: from here on a guest access blocks its vCPU
-	 * until the server is destroyed, so pausing earlier would stall a
-	 * live guest. The fd leaves the loop, otherwise level-triggered epoll
-	 * would spin on events nobody consumes. */
-	if (s->paused)
-		return;
-	s->paused = true;
-	if (s->watching) {
-		loop_del(s->loop, s->evtchn_fd);
-		loop_del_poller(s->loop, poll_slots, s);
-		s->watching = false;
-	}
-}
-
-unsigned ioreq_server_vcpus(const struct ioreq_server *s)
-{
-	return s->nr_vcpus;
-}
-
 void ioreq_server_get_stats(const struct ioreq_server *s,
 			    struct ioreq_stats *st)
 {
@@ -508,19 +476,6 @@ static void teardown(struct ioreq_server *s, unsigned bound, bool enabled)
 	free(s);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* What ENOSYS/EOPNOTSUPP from a DMOP means in practice (facts §1.2 step 2,
  * e2e-testbed.md "CRITICAL FINDING 1"). */
 static const char *no_ioreq_hint(int e)
@@ -543,16 +498,16 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 	unsigned nr, i;
 	int rc, e;
 
-	set_err(err, errlen, "no error");
+	err_set(err, errlen, "no error");
 	if (xendevicemodel_nr_vcpus(dmod, (domid_t)domid, &nr) < 0) {
 		e = errno;
-		set_err(err, errlen,
+		err_set(err, errlen,
 			"cannot get the vCPU count of domain %u: %s%s", domid,
 			strerror(e), no_ioreq_hint(e));
 		return NULL;
 	}
 	if (nr == 0 || nr > SLOTS_PER_PAGE) {
-		set_err(err, errlen,
+		err_set(err, errlen,
 			"domain %u has %u vCPUs; one ioreq page serves 1..%zu",
 			domid, nr, SLOTS_PER_PAGE);
 		return NULL;
@@ -568,7 +523,7 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 			free(s->deferred);
 		}
 		free(s);
-		set_err(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->loop = loop;
@@ -582,7 +537,7 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 	if (xendevicemodel_create_ioreq_server(
 		dmod, (domid_t)domid, HVM_IOREQSRV_BUFIOREQ_OFF, &s->id) < 0) {
 		e = errno;
-		set_err(err, errlen,
+		err_set(err, errlen,
 			"cannot create an IOREQ server for domain %u: %s%s",
 			domid, strerror(e), no_ioreq_hint(e));
 		free(s->port);
@@ -596,7 +551,7 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 	    XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &addr,
 	    PROT_READ | PROT_WRITE, 0);
 	if (!s->fres) {
-		set_err(
+		err_set(
 		    err, errlen,
 		    "cannot map the ioreq page of server %u (domain %u): %s",
 		    s->id, domid, strerror(errno));
@@ -609,7 +564,7 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 	 * so enable first, then read the ports. */
 	if (xendevicemodel_set_ioreq_server_state(dmod, (domid_t)domid, s->id,
 						  1) < 0) {
-		set_err(err, errlen, "cannot enable IOREQ server %u: %s", s->id,
+		err_set(err, errlen, "cannot enable IOREQ server %u: %s", s->id,
 			strerror(errno));
 		teardown(s, 0, false);
 		return NULL;
@@ -619,7 +574,7 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 
 		rc = xenevtchn_bind_interdomain(xce, domid, remote);
 		if (rc < 0) {
-			set_err(err, errlen,
+			err_set(err, errlen,
 				"cannot bind event channel %u of vCPU %u "
 				"(domain %u): %s",
 				remote, i, domid, strerror(errno));
@@ -636,7 +591,7 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 			loop_del(loop, s->evtchn_fd);
 	}
 	if (rc < 0) {
-		set_err(err, errlen, "cannot watch the event channel fd: %s",
+		err_set(err, errlen, "cannot watch the event channel fd: %s",
 			strerror(-rc));
 		teardown(s, nr, true);
 		return NULL;
@@ -646,7 +601,7 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 		 nr);
 	/* A request may already be waiting (the guest could be running). */
 	for (i = 0; i < nr; i++)
-		handle_slot(s, i);
+		handle_slot(s, i, false);
 	return s;
 }
 

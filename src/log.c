@@ -175,3 +175,14 @@ void log_guest(struct log_ratelimit *rl, const char *fmt, ...)
 	emit(LOG_LVL_WARN, fmt, ap);
 	va_end(ap);
 }
+
+void err_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -33,6 +33,7 @@ struct loop_timer {
 	struct loop *loop;
 	bool armed;
 	uint64_t deadline; /* loop_now_us() */
+	unsigned round;	   /* run_timers() round it last fired in */
 	void (*fn)(void *opaque);
 	void *opaque;
 	struct loop_timer *next;
@@ -41,6 +42,7 @@ struct loop_timer {
 struct loop {
 	int epfd;
 	struct loop_timer *timers;
+	unsigned timer_round;
 	unsigned poll_us;
 	bool in_poll;
 	struct poller *pollers;
@@ -268,32 +270,48 @@ void loop_timer_free(struct loop_timer *t)
 	free(t);
 }
 
+/* The earliest armed deadline, or UINT64_MAX. */
+static uint64_t next_deadline(const struct loop *l)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (const struct loop_timer *t = l->timers; t; t = t->next)
+		if (t->armed && t->deadline < next)
+			next = t->deadline;
+	return next;
+}
+
 /* Fire the expired timers (one at a time: a timer's fn may arm, cancel or
  * free timers); return the wait until the next deadline in ms, rounded up,
  * or -1 if none is armed. */
 static int run_timers(struct loop *l)
 {
-	uint64_t now, next = UINT64_MAX;
-	struct loop_timer *t;
+	uint64_t now, next = next_deadline(l);
 
-	if (!l->timers)
-		return -1;
-	for (;;) {
-		now = loop_now_us();
-		for (t = l->timers; t; t = t->next)
-			if (t->armed && t->deadline <= now)
-				break;
-		if (!t || l->stop)
-			break;
-		t->armed = false;
-		t->fn(t->opaque);
-	}
-	for (t = l->timers; t; t = t->next)
-		if (t->armed && t->deadline < next)
-			next = t->deadline;
+	/* Nothing armed (the usual case between bursts): no clock read. */
 	if (next == UINT64_MAX)
 		return -1;
-	next = (next - now + 999) / 1000;
+	/* Each timer fires at most once a round: one re-armed for "now"
+	 * waits until the fds have been looked at. */
+	l->timer_round++;
+	now = loop_now_us();
+	while (next <= now && !l->stop) {
+		struct loop_timer *t;
+
+		for (t = l->timers; t; t = t->next)
+			if (t->armed && t->deadline <= now &&
+			    t->round != l->timer_round)
+				break;
+		if (!t)
+			break;
+		t->armed = false;
+		t->round = l->timer_round;
+		t->fn(t->opaque); /* may arm, cancel or free any timer */
+		next = next_deadline(l);
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	next = next > now ? (next - now + 999) / 1000 : 0;
 	return next > INT_MAX ? INT_MAX : (int)next;
 }
 
@@ -302,9 +320,9 @@ static int run_timers(struct loop *l)
  * has passed (returns true: look at the fds, then come back). Outside the
  * window only the expecting pollers are called. A poller may stop the
  * loop. */
-static bool poll_slice(struct loop *l, uint64_t *last)
+static bool poll_slice(struct loop *l, uint64_t *last, uint64_t start)
 {
-	uint64_t start = loop_now_us(), now = start;
+	uint64_t now = start;
 
 	for (;;) {
 		bool open = l->poll_us && now - *last < l->poll_us;
@@ -338,6 +356,7 @@ int loop_run(struct loop *l)
 
 	while (!l->stop) {
 		int timeout = run_timers(l), n;
+		uint64_t now;
 
 		if (l->stop)
 			break;
@@ -367,10 +386,11 @@ int loop_run(struct loop *l)
 			polling = false;
 			continue;
 		}
+		now = loop_now_us();
 		/* Events, or the end of a real wait (a timer): activity. */
 		if (n > 0 || !polling)
-			last_work = loop_now_us();
-		polling = poll_slice(l, &last_work);
+			last_work = now;
+		polling = poll_slice(l, &last_work, now);
 	}
 	l->stop = false;
 	return ret;

@@ -29,12 +29,9 @@
 #define BLK_MAX_DATA	    (32u << 20)
 #define BLK_DWZ_MAX_SEG	    16
 #define BLK_DWZ_MAX_SECTORS (1u << 22) /* 2 GiB per segment */
-/* guest_mem maps in buckets of at least this size; a segment splits at
- * most once per bucket edge it crosses. */
-#define GM_BUCKET_MIN  (1u << 20)
-#define BLK_HDR_SIZE   16
-#define DWZ_ENTRY_SIZE 16
-#define STATUS_PENDING 0xff /* not a virtio status: the engine has it */
+#define BLK_HDR_SIZE	    16
+#define DWZ_ENTRY_SIZE	    16
+#define STATUS_PENDING	    0xff /* not a virtio status: the engine has it */
 
 /* Longest a request queued without a notification waits for a completion
  * to collect it before the ring is looked at anyway (see notify_slack). */
@@ -510,9 +507,24 @@ static uint16_t notify_slack(const struct blk_queue *q)
 	return q->rw_in_flight ? q->vq->num : 0;
 }
 
+static unsigned blk_rw_in_flight(const struct virtio_blk *b)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++)
+		n += b->q[i].rw_in_flight;
+	return n;
+}
+
 static void process_queue(struct blk_queue *q)
 {
 	struct virtio_blk *b = q->b;
+	/* At most a ring's worth per call: chains that complete at once
+	 * (malformed, GET_ID, out of range) hold no request, and a guest
+	 * refilling the ring as fast as we drain it must not keep the loop
+	 * here, starving the other vCPUs, disks and signals. */
+	unsigned budget = q->vq ? q->vq->num : 0;
+	bool more = false;
 	int r;
 
 	if (!b->running || !q->vq || q->broken)
@@ -521,6 +533,10 @@ static void process_queue(struct blk_queue *q)
 	for (;;) {
 		virtq_disable_notify(q->vq);
 		for (;;) {
+			if (!budget--) {
+				more = true;
+				break;
+			}
 			if (!q->free) {
 				/* More requests than we can hold (a driver
 				 * reusing heads): resume on completion. */
@@ -552,15 +568,21 @@ static void process_queue(struct blk_queue *q)
 		}
 		/* One io_submit for everything popped. */
 		aio_engine_submit(b->eng);
-		if (q->stalled || q->broken ||
+		if (more || q->stalled || q->broken ||
 		    !virtq_enable_notify_slack(q->vq, notify_slack(q)))
 			break;
 	}
 	flush_used(q);
 	/* Each pass moves the deadline: it expires only when nothing has
-	 * completed for that long. */
-	if (q->rw_in_flight && !q->broken)
+	 * completed for that long. With nothing in flight the driver
+	 * notifies again and the timer has nothing to collect. Budget spent:
+	 * the rest after the loop's other work. */
+	if (more)
+		loop_timer_arm(b->collect, 0);
+	else if (q->rw_in_flight && !q->broken)
 		loop_timer_arm(b->collect, BLK_COLLECT_US);
+	else if (!blk_rw_in_flight(b))
+		loop_timer_cancel(b->collect);
 }
 
 static void collect_expired(void *opaque)
@@ -825,8 +847,8 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 	b->max_data = (uint64_t)b->seg_max * b->size_max;
 	/* Worst case for a driver within seg_max: every segment (and the two
 	 * that may share header or status) split at bucket edges. */
-	b->max_pieces =
-	    2 * (b->seg_max + 2) + (unsigned)(b->max_data / GM_BUCKET_MIN) + 2;
+	b->max_pieces = 2 * (b->seg_max + 2) +
+			(unsigned)(b->max_data / GUEST_MEM_BUCKET_SIZE) + 2;
 
 	if (p->serial) {
 		size_t n = strnlen(p->serial, VIRTIO_BLK_SERIAL_MAX);
@@ -867,7 +889,6 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 		goto fail;
 	}
 	b->polling = true;
-	b->st.capacity_sectors = b->capacity;
 	return b;
 
 fail:

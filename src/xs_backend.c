@@ -59,17 +59,6 @@ struct xs_backend {
 	bool closing;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* --------------------------------------------------------- xenstore I/O */
 
 uint32_t xs_backend_self_domid(struct xs_handle *xs)
@@ -665,13 +654,13 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 	*status = 1;
 	err[0] = '\0';
 	if (!b) {
-		set_err(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	b->domid = domid;
 	b->xs = xs_open(0);
 	if (!b->xs) {
-		set_err(err, errlen, "cannot connect to xenstore: %s",
+		err_set(err, errlen, "cannot connect to xenstore: %s",
 			strerror(errno));
 		goto fail;
 	}
@@ -687,10 +676,10 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 	switch (b->dw ? domain_watch_fate(b->dw, why_dom, sizeof(why_dom))
 		      : DOMAIN_UNKNOWN) {
 	case DOMAIN_GONE:
-		set_err(err, errlen, "domain %u does not exist", domid);
+		err_set(err, errlen, "domain %u does not exist", domid);
 		goto fail;
 	case DOMAIN_DYING:
-		set_err(err, errlen, "domain %u is dying", domid);
+		err_set(err, errlen, "domain %u is dying", domid);
 		goto fail;
 	default:
 		break;
@@ -699,14 +688,14 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 	 * each fires once at once, which only causes a harmless rescan. */
 	b->watch_be = xs_watch(b->xs, b->dir, "be");
 	if (!b->watch_be) {
-		set_err(err, errlen, "cannot watch %s: %s", b->dir,
+		err_set(err, errlen, "cannot watch %s: %s", b->dir,
 			strerror(errno));
 		goto fail;
 	}
 
 	n = rescan(b);
 	if (n <= 0) {
-		set_err(err, errlen, "no virtio disks for domain %u in %s",
+		err_set(err, errlen, "no virtio disks for domain %u in %s",
 			domid, b->dir);
 		*status = 2;
 		goto fail;
@@ -717,7 +706,7 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 		if (b->dev[i].st == DEV_PENDING)
 			check_dev(b, &b->dev[i]);
 	if (!anything_left(b)) {
-		set_err(err, errlen,
+		err_set(err, errlen,
 			"domain %u: none of its virtio disks can be served",
 			domid);
 		*status = 2;
@@ -743,7 +732,7 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 	b->xs_fd = xs_fileno(b->xs);
 	if (b->xs_fd < 0 ||
 	    loop_add(guest_loop(b->g), b->xs_fd, EPOLLIN, on_xs, b) < 0) {
-		set_err(err, errlen, "cannot watch the xenstore connection");
+		err_set(err, errlen, "cannot watch the xenstore connection");
 		goto fail;
 	}
 	b->xs_in_loop = true;
@@ -757,7 +746,7 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 		if (b->dev[i].st == DEV_PENDING)
 			try_dev(b, &b->dev[i]);
 	if (!anything_left(b)) {
-		set_err(err, errlen,
+		err_set(err, errlen,
 			"domain %u: none of its virtio disks can be served",
 			domid);
 		*status = 2;

@@ -4,24 +4,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void say(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !whylen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
+#include "log.h"
 
 static int parse_digits(const char *s, int base, uint64_t *v)
 {
@@ -119,85 +107,88 @@ enum xsv_verdict xsv_check_device(uint32_t domid, const struct xsv_nodes *n,
 	int state;
 
 	if (!n->state) {
-		say(why, whylen, "no state node yet");
+		err_set(why, whylen, "no state node yet");
 		return XSV_INCOMPLETE;
 	}
 	state = xsv_parse_state(n->state);
 	if (state < 0) {
-		say(why, whylen, "state '%s' is not a XenbusState",
-		    shown(n->state, b1, sizeof(b1)));
+		err_set(why, whylen, "state '%s' is not a XenbusState",
+			shown(n->state, b1, sizeof(b1)));
 		return XSV_REFUSE;
 	}
 	if (state != XB_INITIALISING) {
 		/* Another backend (or an earlier instance of ours) owns it,
 		 * or libxl is already taking it down. */
-		say(why, whylen, "state is %d, not 1 (Initialising)", state);
+		err_set(why, whylen, "state is %d, not 1 (Initialising)",
+			state);
 		return XSV_NOT_OURS;
 	}
 	if (n->online && strcmp(n->online, "1") != 0) {
 		if (strcmp(n->online, "0") == 0) {
-			say(why, whylen, "online is 0 (being removed)");
+			err_set(why, whylen, "online is 0 (being removed)");
 			return XSV_NOT_OURS;
 		}
-		say(why, whylen, "online '%s' is neither 0 nor 1",
-		    shown(n->online, b1, sizeof(b1)));
+		err_set(why, whylen, "online '%s' is neither 0 nor 1",
+			shown(n->online, b1, sizeof(b1)));
 		return XSV_REFUSE;
 	}
 	/* libxl writes a device's nodes and its state in one transaction,
 	 * state among them: once state is 1, a missing node never comes, and
 	 * waiting would only make `xl create` time out with no reason. */
 	if (!n->params || !n->mode || !n->base || !n->irq) {
-		say(why, whylen, "missing%s%s%s%s", n->params ? "" : " params",
-		    n->mode ? "" : " mode", n->base ? "" : " base",
-		    n->irq ? "" : " irq");
+		err_set(why, whylen, "missing%s%s%s%s",
+			n->params ? "" : " params", n->mode ? "" : " mode",
+			n->base ? "" : " base", n->irq ? "" : " irq");
 		return XSV_REFUSE;
 	}
 	if (n->specification && strcmp(n->specification, "virtio") != 0) {
-		say(why, whylen, "specification '%s' is not virtio",
-		    shown(n->specification, b1, sizeof(b1)));
+		err_set(why, whylen, "specification '%s' is not virtio",
+			shown(n->specification, b1, sizeof(b1)));
 		return XSV_REFUSE;
 	}
 	if (n->transport && strcmp(n->transport, "mmio") != 0) {
-		say(why, whylen, "transport '%s' is not supported (only mmio)",
-		    shown(n->transport, b1, sizeof(b1)));
+		err_set(why, whylen,
+			"transport '%s' is not supported (only mmio)",
+			shown(n->transport, b1, sizeof(b1)));
 		return XSV_REFUSE;
 	}
 	if (n->grant_usage && strcmp(n->grant_usage, "0") != 0) {
 		if (strcmp(n->grant_usage, "1") == 0)
-			say(why, whylen,
-			    "grant_usage=1 (grant-based virtio) is not "
-			    "supported: this backend maps guest-physical "
-			    "addresses; use grant_usage=0 with a dom0 "
-			    "backend");
+			err_set(why, whylen,
+				"grant_usage=1 (grant-based virtio) is not "
+				"supported: this backend maps guest-physical "
+				"addresses; use grant_usage=0 with a dom0 "
+				"backend");
 		else
-			say(why, whylen, "grant_usage '%s' is neither 0 nor 1",
-			    shown(n->grant_usage, b1, sizeof(b1)));
+			err_set(why, whylen,
+				"grant_usage '%s' is neither 0 nor 1",
+				shown(n->grant_usage, b1, sizeof(b1)));
 		return XSV_REFUSE;
 	}
 	if (n->frontend_id) {
 		if (xsv_parse_dec(n->frontend_id, MAX_DOMID, &v) < 0 ||
 		    v != domid) {
-			say(why, whylen,
-			    "frontend-id '%s' is not this guest (%u)",
-			    shown(n->frontend_id, b1, sizeof(b1)), domid);
+			err_set(why, whylen,
+				"frontend-id '%s' is not this guest (%u)",
+				shown(n->frontend_id, b1, sizeof(b1)), domid);
 			return XSV_REFUSE;
 		}
 	}
 
 	memset(&t, 0, sizeof(t));
 	if (!n->params[0]) {
-		say(why, whylen, "params (the image path) is empty");
+		err_set(why, whylen, "params (the image path) is empty");
 		return XSV_REFUSE;
 	}
 	if (n->params[0] != '/') {
 		/* The daemon runs from "/", not from where xl ran. */
-		say(why, whylen, "params '%s' is not an absolute path",
-		    shown(n->params, b1, sizeof(b1)));
+		err_set(why, whylen, "params '%s' is not an absolute path",
+			shown(n->params, b1, sizeof(b1)));
 		return XSV_REFUSE;
 	}
 	if (strlen(n->params) >= sizeof(t.path)) {
-		say(why, whylen, "params is longer than %zu bytes",
-		    sizeof(t.path) - 1);
+		err_set(why, whylen, "params is longer than %zu bytes",
+			sizeof(t.path) - 1);
 		return XSV_REFUSE;
 	}
 	strcpy(t.path, n->params);
@@ -207,26 +198,27 @@ enum xsv_verdict xsv_check_device(uint32_t domid, const struct xsv_nodes *n,
 	} else if (strcmp(n->mode, "r") == 0) {
 		t.read_only = true;
 	} else {
-		say(why, whylen, "mode '%s' is neither w nor r",
-		    shown(n->mode, b1, sizeof(b1)));
+		err_set(why, whylen, "mode '%s' is neither w nor r",
+			shown(n->mode, b1, sizeof(b1)));
 		return XSV_REFUSE;
 	}
 
 	if (xsv_parse_base(n->base, &v) < 0) {
-		say(why, whylen, "base '%s' is not a decimal or 0x-hex number",
-		    shown(n->base, b1, sizeof(b1)));
+		err_set(why, whylen,
+			"base '%s' is not a decimal or 0x-hex number",
+			shown(n->base, b1, sizeof(b1)));
 		return XSV_REFUSE;
 	}
 	if (v % DISK_MMIO_STRIDE) {
-		say(why, whylen, "base 0x%llx is not 0x%x-aligned",
-		    (unsigned long long)v, DISK_MMIO_STRIDE);
+		err_set(why, whylen, "base 0x%llx is not 0x%x-aligned",
+			(unsigned long long)v, DISK_MMIO_STRIDE);
 		return XSV_REFUSE;
 	}
 	if (v > UINT64_MAX - DISK_MMIO_STRIDE) {
-		say(why, whylen,
-		    "base 0x%llx: the window passes the end of the address "
-		    "space",
-		    (unsigned long long)v);
+		err_set(why, whylen,
+			"base 0x%llx: the window passes the end of the address "
+			"space",
+			(unsigned long long)v);
 		return XSV_REFUSE;
 	}
 	t.base = v;
@@ -234,8 +226,9 @@ enum xsv_verdict xsv_check_device(uint32_t domid, const struct xsv_nodes *n,
 
 	if (xsv_parse_dec(n->irq, UINT32_MAX, &v) < 0 || v < DISK_IRQ_MIN ||
 	    v > DISK_IRQ_MAX) {
-		say(why, whylen, "irq '%s' is not an SPI (%d..%d)",
-		    shown(n->irq, b1, sizeof(b1)), DISK_IRQ_MIN, DISK_IRQ_MAX);
+		err_set(why, whylen, "irq '%s' is not an SPI (%d..%d)",
+			shown(n->irq, b1, sizeof(b1)), DISK_IRQ_MIN,
+			DISK_IRQ_MAX);
 		return XSV_REFUSE;
 	}
 	t.irq = (unsigned)v;
@@ -254,16 +247,16 @@ int xsv_conflict(const struct disk_opts *d, const struct disk_opts *served,
 		/* Both windows are DISK_MMIO_STRIDE long and do not wrap. */
 		if (d->base < o->base + DISK_MMIO_STRIDE &&
 		    o->base < d->base + DISK_MMIO_STRIDE) {
-			say(why, whylen,
-			    "MMIO window 0x%llx overlaps the one at 0x%llx "
-			    "(%s)",
-			    (unsigned long long)d->base,
-			    (unsigned long long)o->base, o->path);
+			err_set(why, whylen,
+				"MMIO window 0x%llx overlaps the one at 0x%llx "
+				"(%s)",
+				(unsigned long long)d->base,
+				(unsigned long long)o->base, o->path);
 			return -1;
 		}
 		if (d->irq == o->irq) {
-			say(why, whylen, "irq %u is already used by %s", d->irq,
-			    o->path);
+			err_set(why, whylen, "irq %u is already used by %s",
+				d->irq, o->path);
 			return -1;
 		}
 	}

@@ -1256,6 +1256,11 @@ static void cmd_xl_kill(struct session *s, int argc, char **argv,
 				break;
 			}
 		}
+		/* The daemon answers a notification before it takes the
+		 * requests: give it time to start them, so that they are
+		 * in flight at the device and not only in the ring (the
+		 * tests hold them back far longer than this). */
+		usleep(100 * 1000);
 		/* What the device has answered shows in the used ring. */
 		gdev_poll(dk->dev);
 		for (unsigned i = 0; i < nrq; i++)

@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "loop.h"
 #include "unit.h"
@@ -52,6 +55,54 @@ static void test_timers(void)
 	CHECK(end.at - start >= 60000);
 	loop_timer_free(tb);
 	/* The loop frees what is left. */
+	loop_free(l);
+}
+
+struct spinner {
+	struct loop *loop;
+	struct loop_timer *t;
+	unsigned fires;
+	bool fd_seen;
+};
+
+static void rearm_now(void *opaque)
+{
+	struct spinner *s = opaque;
+
+	/* Failsafe: a starving loop would never see the fd. */
+	if (++s->fires >= 100000) {
+		loop_stop(s->loop);
+		return;
+	}
+	loop_timer_arm(s->t, 0);
+}
+
+static void on_fd(void *opaque, uint32_t ev)
+{
+	struct spinner *s = opaque;
+
+	(void)ev;
+	s->fd_seen = true;
+	loop_stop(s->loop);
+}
+
+/* A timer that keeps re-arming itself for "now" (more work left) fires
+ * once a round: the fds are looked at in between. */
+static void test_timer_rearmed_now(void)
+{
+	struct loop *l = loop_new();
+	struct spinner s = {.loop = l};
+	int fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	s.t = loop_timer_new(l, rearm_now, &s);
+	CHECK(fd >= 0 && s.t);
+	CHECK_EQ(loop_add(l, fd, EPOLLIN, on_fd, &s), 0);
+	loop_timer_arm(s.t, 0);
+	CHECK_EQ(loop_run(l), 0);
+	CHECK(s.fd_seen);
+	CHECK(s.fires < 10);
+	loop_del(l, fd);
+	close(fd);
 	loop_free(l);
 }
 
@@ -151,6 +202,7 @@ static void test_pollers(void)
 int main(void)
 {
 	UNIT_RUN(test_timers);
+	UNIT_RUN(test_timer_rearmed_now);
 	UNIT_RUN(test_pollers);
 	return UNIT_DONE();
 }
