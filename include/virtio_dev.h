@@ -20,15 +20,17 @@ struct virtio_notify {
 };
 
 struct virtio_device_ops {
-	uint32_t device_id;	/* 2 = block */
+	uint32_t device_id; /* 2 = block */
 	unsigned num_queues;
-	uint16_t queue_num_max;
+	/* QueueNumMax: the largest ring the device has request slots for. */
+	uint16_t (*queue_num_max)(void *dev);
 	uint64_t (*features)(void *dev);
 	/* FEATURES_OK: the driver's subset of features(). false = refuse. */
 	bool (*set_features)(void *dev, uint64_t features);
 	/* Device config space, little-endian: copy len bytes at off into buf.
 	 * Returns the config size; bytes past it read as 0 (caller zeroes). */
-	uint32_t (*config_read)(void *dev, uint32_t off, void *buf, uint32_t len);
+	uint32_t (*config_read)(void *dev, uint32_t off, void *buf,
+				uint32_t len);
 	/* Driver writes to config space (writable fields only, e.g. wce). */
 	void (*config_write)(void *dev, uint32_t off, const void *buf,
 			     uint32_t len);
@@ -38,7 +40,7 @@ struct virtio_device_ops {
 	/* QueueNotify for a started queue. */
 	void (*queue_notify)(void *dev, unsigned q);
 	/* Reset: stop touching the queues now, write nothing more into guest
-	 * memory, call done(opaque) once nothing is in flight (may be at once). */
+	 * memory, call done(opaque) once nothing is in flight (maybe now). */
 	void (*reset)(void *dev, void (*done)(void *opaque), void *opaque);
 	/* Shutdown: take no new requests; in-flight ones complete and are
 	 * published as usual; done(opaque) once nothing is in flight. */

@@ -434,7 +434,7 @@ void guest_disk_info(const struct guest *g, unsigned i,
 	    !info->sector_size)
 		info->sector_size = 512;
 	info->queues = virtio_blk_ops.num_queues;
-	info->queue_size = virtio_blk_ops.queue_num_max;
+	info->queue_size = virtio_blk_ops.queue_num_max(d->blk);
 	info->read_only = (info->features & (1ULL << VIRTIO_BLK_F_RO)) != 0;
 }
 

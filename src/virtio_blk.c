@@ -363,8 +363,6 @@ static uint8_t start_dwz(struct blk_req *r, const struct virtq_chain *c,
 				       ent[i].flags);
 			return VIRTIO_BLK_S_UNSUPP;
 		}
-	}
-	for (unsigned i = 0; i < n; i++) {
 		if (ent[i].num_sectors > BLK_DWZ_MAX_SECTORS ||
 		    !in_range(b, ent[i].sector,
 			      (uint64_t)ent[i].num_sectors << SECTOR_SHIFT)) {
@@ -710,10 +708,17 @@ static void blk_quiesce(void *dev, void (*done)(void *opaque), void *opaque)
 	}
 }
 
+/* The request pool is sized for the ring: a ring larger than the pool would
+ * only stall on it (§2.7.13.3 lets the driver fill the whole ring). */
+static uint16_t blk_queue_num_max(void *dev)
+{
+	return (uint16_t)((struct virtio_blk *)dev)->queue_size;
+}
+
 const struct virtio_device_ops virtio_blk_ops = {
     .device_id = 2, /* VIRTIO_ID_BLOCK */
     .num_queues = BLK_NUM_QUEUES,
-    .queue_num_max = BLK_DEFAULT_QUEUE,
+    .queue_num_max = blk_queue_num_max,
     .features = blk_features,
     .set_features = blk_set_features,
     .config_read = blk_config_read,

@@ -686,9 +686,9 @@ struct virtio_mmio *virtio_mmio_new(const struct virtio_device_ops *ops,
 	struct virtio_mmio *t;
 
 	if (!ops || !host || !host->raise_irq || !host->complete_deferred ||
-	    !ops->features || !ops->set_features || !ops->config_read ||
-	    !ops->config_write || !ops->start || !ops->queue_notify ||
-	    !ops->reset || !ops->quiesce) {
+	    !ops->queue_num_max || !ops->features || !ops->set_features ||
+	    !ops->config_read || !ops->config_write || !ops->start ||
+	    !ops->queue_notify || !ops->reset || !ops->quiesce) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -705,8 +705,9 @@ struct virtio_mmio *virtio_mmio_new(const struct virtio_device_ops *ops,
 	    .opaque = t,
 	};
 	t->nq = ops->num_queues;
-	t->num_max = ops->queue_num_max < VIRTQ_MAX_SIZE ? ops->queue_num_max
-							 : VIRTQ_MAX_SIZE;
+	t->num_max = ops->queue_num_max(dev);
+	if (t->num_max > VIRTQ_MAX_SIZE)
+		t->num_max = VIRTQ_MAX_SIZE;
 	/* One spare entry keeps calloc(0) out of the picture. */
 	t->vqs = calloc(t->nq + 1, sizeof(*t->vqs));
 	t->q = calloc(t->nq + 1, sizeof(*t->q));

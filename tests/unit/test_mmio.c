@@ -130,10 +130,16 @@ static void dev_quiesce(void *d, void (*done)(void *opaque), void *opaque)
 	done(opaque);
 }
 
+static uint16_t dev_queue_num_max(void *d)
+{
+	(void)d;
+	return NUM_MAX;
+}
+
 static const struct virtio_device_ops fake_ops = {
     .device_id = 2,
     .num_queues = 2,
-    .queue_num_max = NUM_MAX,
+    .queue_num_max = dev_queue_num_max,
     .features = dev_features,
     .set_features = dev_set_features,
     .config_read = dev_config_read,
