@@ -40,6 +40,8 @@ void loop_timer_cancel(struct loop_timer *t);
 void loop_timer_free(struct loop_timer *t);
 /* Monotonic time in microseconds, as the timers see it. */
 uint64_t loop_now_us(void);
+/* The same clock in nanoseconds, for statistics. */
+uint64_t loop_now_ns(void);
 
 /* Polling (off unless loop_set_poll() gives a window). A poller looks at
  * memory it shares with a producer (an ioreq slot, the kernel's AIO ring)

@@ -444,6 +444,11 @@ void guest_disk_stats(const struct guest *g, unsigned i,
 	virtio_blk_get_stats(g->disk[i].blk, st);
 }
 
+static double mean_us(uint64_t total_ns, uint64_t n)
+{
+	return n ? (double)total_ns / 1e3 / (double)n : 0.0;
+}
+
 void guest_log_stats(const struct guest *g)
 {
 	struct ioreq_stats is;
@@ -474,12 +479,16 @@ void guest_log_stats(const struct guest *g)
 	ioreq_server_get_stats(g->srv, &is);
 	log_info("stats: ioreq: %llu requests (%llu reads, %llu writes, %llu "
 		 "invalidates, %llu other, %llu outside any disk), %llu "
-		 "interrupts",
+		 "interrupts; %llu answered after %.1f us, %llu interrupts "
+		 "followed by a request after %.1f us (means)",
 		 (unsigned long long)is.ioreqs, (unsigned long long)is.reads,
 		 (unsigned long long)is.writes,
 		 (unsigned long long)is.invalidates,
 		 (unsigned long long)is.other, (unsigned long long)is.outside,
-		 (unsigned long long)is.irqs);
+		 (unsigned long long)is.irqs, (unsigned long long)is.answered,
+		 mean_us(is.answer_ns, is.answered),
+		 (unsigned long long)is.irq_replies,
+		 mean_us(is.irq_reply_ns, is.irq_replies));
 }
 
 int guest_run(struct guest *g)

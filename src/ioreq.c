@@ -64,6 +64,7 @@ struct ioreq_server {
 	bool acks_armed;	/* polling for the last interrupt's acks */
 	unsigned poll_skip;	/* interrupts left to raise without polling */
 	unsigned poll_backoff;	/* log2 of the skip after a miss */
+	uint64_t irq_raised_ns; /* loop_now_ns() of an unanswered irq, or 0 */
 
 	void (*on_invalidate)(void *opaque);
 	void *invalidate_opaque;
@@ -236,10 +237,12 @@ static bool handle_slot(struct ioreq_server *s, unsigned vcpu, bool polled)
 	uint8_t flags = *slot_flags(s, vcpu);
 	const struct ioreq_window *w = NULL;
 	struct req r;
+	uint64_t t0;
 	int rc;
 
 	if ((flags & SLOT_STATE_MASK) != STATE_IOREQ_READY)
 		return false;
+	t0 = loop_now_ns();
 	/* See READY, then read the request (xen_rmb in QEMU). */
 	atomic_thread_fence(memory_order_acquire);
 	slot_set_state(s, vcpu, STATE_IOREQ_INPROCESS);
@@ -251,6 +254,11 @@ static bool handle_slot(struct ioreq_server *s, unsigned vcpu, bool polled)
 	r.is_read = (flags & SLOT_DIR_BIT) != 0;
 	r.data_is_ptr = (flags & SLOT_PTR_BIT) != 0;
 	s->stats.ioreqs++;
+	if (s->irq_raised_ns) {
+		s->stats.irq_replies++;
+		s->stats.irq_reply_ns += t0 - s->irq_raised_ns;
+		s->irq_raised_ns = 0;
+	}
 	if (s->acks_expected) {
 		s->acks_polled += polled;
 		if (--s->acks_expected == 0)
@@ -267,6 +275,8 @@ static bool handle_slot(struct ioreq_server *s, unsigned vcpu, bool polled)
 	if (r.is_read && !r.data_is_ptr)
 		p->data = r.data;
 	answer(s, vcpu);
+	s->stats.answered++;
+	s->stats.answer_ns += loop_now_ns() - t0;
 	/* The vCPU is blocked in the trap until answered; under real Xen a
 	 * round trip costs as much as the work itself, so the guest queues
 	 * its next requests while we serve this notification. */
@@ -375,6 +385,8 @@ void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
 	 * latches an edge-configured SPI pending on every 1. Lowering the
 	 * line afterwards would only cost a second hypercall. */
 	s->stats.irqs++;
+	if (!s->irq_raised_ns)
+		s->irq_raised_ns = loop_now_ns();
 	if (s->irq_poll_us && s->watching)
 		expect_acks(s);
 	if (xendevicemodel_set_irq_level(s->dmod, s->domid, irq, 1) < 0) {

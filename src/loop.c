@@ -224,12 +224,17 @@ static bool any_expectation(const struct loop *l)
 	return false;
 }
 
-uint64_t loop_now_us(void)
+uint64_t loop_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t loop_now_us(void)
+{
+	return loop_now_ns() / 1000u;
 }
 
 struct loop_timer *loop_timer_new(struct loop *l, void (*fn)(void *opaque),

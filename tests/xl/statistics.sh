@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # SIGUSR1 to the supervisor: it lists its backend processes and forwards
 # the signal; each one logs its statistics and writes them under each
-# disk's statistics/ node, with the counts of what the guest did.
+# disk's statistics/ node, with the counts of what the guest did, and how
+# long its register accesses waited for us.
 . "$(dirname "$0")/lib.sh"
 
 mkimage "$T/a.img" 16M
@@ -28,4 +29,7 @@ xsim_ok watch \
 err_has 'stats: 2 backend process\(es\): dom1 \(pid [0-9]+\), dom2 \(pid [0-9]+\)'
 err_has '\[dom1\]: stats: disk 0 \(.*a\.img\): .*write 3 req 12288 B, flush 1'
 err_has '\[dom2\]: stats: disk 0 '
+# Every trapped access is answered and timed, and every interrupt is
+# followed by the driver's InterruptStatus read.
+err_has '\[dom1\]: stats: ioreq: ([0-9]+) requests .*, ([1-9][0-9]*) interrupts; \1 answered after [0-9]+\.[0-9] us, \2 interrupts followed by a request after [0-9]+\.[0-9] us'
 pass "SIGUSR1: forwarded to both guests' processes, statistics/ nodes written"
