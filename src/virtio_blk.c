@@ -714,8 +714,9 @@ static void blk_quiesce(void *dev, void (*done)(void *opaque), void *opaque)
 	}
 }
 
-/* The request pool is sized for the ring: a ring larger than the pool would
- * only stall on it (§2.7.13.3 lets the driver fill the whole ring). */
+/* QueueNumMax is "the maximum size of the queue the device is ready to
+ * process" (virtio 1.2 §4.2.2): our request pool, so that a driver filling
+ * its whole ring never stalls on the pool. */
 static uint16_t blk_queue_num_max(void *dev)
 {
 	return (uint16_t)((struct virtio_blk *)dev)->queue_size;
