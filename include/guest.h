@@ -32,6 +32,7 @@ struct guest;
 struct guest_polling {
 	unsigned poll_us;     /* the loop's window after any work (loop.h) */
 	unsigned irq_poll_us; /* after each interrupt, for its acks (ioreq.h) */
+	unsigned idle_grace_us; /* virtio_blk_params.idle_grace_us */
 };
 struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 			unsigned ndisks, const struct guest_polling *poll,

@@ -49,6 +49,9 @@ struct options {
 	unsigned irq_poll_us; /* polling for an interrupt's acks */
 	bool has_irq_poll_us;
 	char irq_poll_us_arg[16];
+	unsigned idle_grace_us; /* notifications kept off after draining */
+	bool has_idle_grace_us;
+	char idle_grace_us_arg[16];
 	unsigned ndisks;
 	struct disk_opts disks[MAX_DISKS];
 };

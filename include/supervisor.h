@@ -24,6 +24,7 @@ struct supervisor_params {
 	const char *runas;	 /* passed on as --runas, or NULL */
 	const char *poll_us;	 /* passed on as --poll-us, or NULL */
 	const char *irq_poll_us; /* passed on as --irq-poll-us, or NULL */
+	const char *idle_grace_us; /* passed on as --idle-grace-us, or NULL */
 };
 
 struct supervisor;

@@ -13,13 +13,16 @@
 #include "loop.h"
 #include "virtio_dev.h"
 
-#define VIRTIO_BLK_SERIAL_MAX 20	/* VIRTIO_BLK_ID_BYTES */
+#define VIRTIO_BLK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
 
 struct virtio_blk_params {
 	const char *path;
 	bool read_only;
-	const char *serial;	/* NULL: derived from the image */
-	unsigned queue_size;	/* QueueNumMax offered; 0 = default */
+	const char *serial;  /* NULL: derived from the image */
+	unsigned queue_size; /* QueueNumMax offered; 0 = default */
+	/* Once a queue has nothing in flight, keep the driver from notifying
+	 * for this long (µs) and collect what it queued then; 0 = off. */
+	unsigned idle_grace_us;
 };
 
 struct virtio_blk;
@@ -32,11 +35,12 @@ void virtio_blk_free(struct virtio_blk *b);
 extern const struct virtio_device_ops virtio_blk_ops;
 
 struct virtio_blk_stats {
-	uint64_t reqs[5];	/* read, write, flush, discard+wz, other */
+	uint64_t reqs[5]; /* read, write, flush, discard+wz, other */
 	uint64_t bytes_read, bytes_written;
 	uint64_t errors, unsupported, in_flight, notifies, interrupts;
 	uint64_t capacity_sectors;
 };
-void virtio_blk_get_stats(const struct virtio_blk *b, struct virtio_blk_stats *s);
+void virtio_blk_get_stats(const struct virtio_blk *b,
+			  struct virtio_blk_stats *s);
 
 #endif

@@ -49,6 +49,7 @@ struct guest {
 	struct signals *sig;
 	unsigned ndisks;
 	struct guest_disk disk[MAX_DISKS];
+	unsigned idle_grace_us; /* for each disk's virtio_blk_params */
 	/* Shutdown state. */
 	bool draining, forced;
 	unsigned busy; /* devices still finishing in-flight requests */
@@ -256,6 +257,7 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	    .path = o->path,
 	    .read_only = o->read_only,
 	    .serial = o->has_serial ? o->serial : NULL,
+	    .idle_grace_us = g->idle_grace_us,
 	};
 	struct virtio_mmio_host host = {
 	    .raise_irq = host_raise_irq,
@@ -342,8 +344,10 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 		goto fail;
 	}
 	loop_set_poll(g->loop, poll->poll_us);
-	log_debug("polling: %u us after any work, %u us after an interrupt",
-		  poll->poll_us, poll->irq_poll_us);
+	g->idle_grace_us = poll->idle_grace_us;
+	log_debug("polling: %u us after any work, %u us after an interrupt; "
+		  "idle grace %u us",
+		  poll->poll_us, poll->irq_poll_us, poll->idle_grace_us);
 	g->gm = guest_mem_new(g->fmem, domid, GUEST_MAX_MAPPED_BYTES);
 	if (!g->gm) {
 		err_set(err, errlen, "cannot set up guest memory access");

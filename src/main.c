@@ -53,7 +53,8 @@ struct mode {
 static int mode_new(struct mode *m, char *err, size_t errlen)
 {
 	struct guest_polling poll = {.poll_us = opts.poll_us,
-				     .irq_poll_us = opts.irq_poll_us};
+				     .irq_poll_us = opts.irq_poll_us,
+				     .idle_grace_us = opts.idle_grace_us};
 	int status = 1;
 
 	err[0] = '\0';
@@ -68,6 +69,8 @@ static int mode_new(struct mode *m, char *err, size_t errlen)
 		    .poll_us = opts.has_poll_us ? opts.poll_us_arg : NULL,
 		    .irq_poll_us =
 			opts.has_irq_poll_us ? opts.irq_poll_us_arg : NULL,
+		    .idle_grace_us =
+			opts.has_idle_grace_us ? opts.idle_grace_us_arg : NULL,
 		};
 
 		m->sup = supervisor_new(&p, err, errlen);

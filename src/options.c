@@ -277,13 +277,18 @@ static void usage(FILE *f)
 	    "microseconds for the\n"
 	    "                     guest's acknowledgement (0..%u, default "
 	    "%u)\n"
+	    "  --idle-grace-us N  once a queue drains, keep the guest from "
+	    "notifying for N\n"
+	    "                     microseconds and collect its requests then "
+	    "(0..%u, default 0)\n"
 	    "  -h, --help         show this help and exit\n"
 	    "  --version          show the version and exit\n"
 	    "SIGTERM: finish in-flight requests, clean up, exit 0. "
 	    "SIGUSR1: log statistics.\n",
 	    MAX_DOMID, MAX_DISKS, DISK_MMIO_STRIDE, DEFAULT_MMIO_BASE,
 	    DISK_MMIO_STRIDE, DISK_IRQ_MIN, DISK_IRQ_MAX, DEFAULT_SPI,
-	    MAX_POLL_US, DEFAULT_POLL_US, MAX_POLL_US, DEFAULT_IRQ_POLL_US);
+	    MAX_POLL_US, DEFAULT_POLL_US, MAX_POLL_US, DEFAULT_IRQ_POLL_US,
+	    MAX_POLL_US);
 }
 
 enum {
@@ -296,6 +301,7 @@ enum {
 	OPT_RUNAS,
 	OPT_POLL_US,
 	OPT_IRQ_POLL_US,
+	OPT_IDLE_GRACE_US,
 	OPT_VERSION,
 };
 
@@ -310,6 +316,7 @@ static const struct option long_options[] = {
     {"runas", required_argument, NULL, OPT_RUNAS},
     {"poll-us", required_argument, NULL, OPT_POLL_US},
     {"irq-poll-us", required_argument, NULL, OPT_IRQ_POLL_US},
+    {"idle-grace-us", required_argument, NULL, OPT_IDLE_GRACE_US},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -382,6 +389,8 @@ static int parse_option_number(const char *name, const char *arg, uint64_t max,
 #define POLL_ARG_SIZE 16
 _Static_assert(sizeof(((struct options *)0)->poll_us_arg) == POLL_ARG_SIZE &&
 		   sizeof(((struct options *)0)->irq_poll_us_arg) ==
+		       POLL_ARG_SIZE &&
+		   sizeof(((struct options *)0)->idle_grace_us_arg) ==
 		       POLL_ARG_SIZE,
 	       "polling option text buffers");
 static int parse_poll(const char *name, const char *arg, unsigned *us,
@@ -487,6 +496,12 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			if (parse_poll("--irq-poll-us", optarg, &o->irq_poll_us,
 				       &o->has_irq_poll_us, o->irq_poll_us_arg,
 				       err, errlen))
+				return OPTIONS_ERROR;
+			break;
+		case OPT_IDLE_GRACE_US:
+			if (parse_poll("--idle-grace-us", optarg,
+				       &o->idle_grace_us, &o->has_idle_grace_us,
+				       o->idle_grace_us_arg, err, errlen))
 				return OPTIONS_ERROR;
 			break;
 		case 'h':

@@ -94,7 +94,7 @@ exec_child(const char *exe, char *const argv[])
 static void spawn(struct supervisor *s, uint32_t domid)
 {
 	char dom[16];
-	char *argv[14] = {
+	char *argv[16] = {
 	    (char *)s->p.argv0, "--domid",     dom,
 	    "--foreground",	"--log-level", (char *)s->p.log_level,
 	};
@@ -114,6 +114,10 @@ static void spawn(struct supervisor *s, uint32_t domid)
 	if (s->p.irq_poll_us) {
 		argv[argc++] = "--irq-poll-us";
 		argv[argc++] = (char *)s->p.irq_poll_us;
+	}
+	if (s->p.idle_grace_us) {
+		argv[argc++] = "--idle-grace-us";
+		argv[argc++] = (char *)s->p.idle_grace_us;
 	}
 	argv[argc] = NULL;
 

@@ -77,6 +77,7 @@ struct blk_queue {
 	bool stalled;	       /* out of requests: resume on completion */
 	bool broken;	       /* needs_reset reported */
 	bool need_flush;       /* pushed entries not yet published */
+	uint64_t grace_until;  /* loop_now_us(): see notify_slack */
 	struct virtq_chain chain;
 };
 
@@ -90,6 +91,7 @@ struct virtio_blk {
 	struct virtio_blk_config cfg;
 	char serial[VIRTIO_BLK_SERIAL_MAX];
 	unsigned queue_size, seg_max, size_max, max_pieces;
+	unsigned idle_grace_us; /* virtio_blk_params.idle_grace_us */
 	uint64_t max_data;
 	struct virtio_notify notify;
 	bool running;		    /* started, not reset or quiesced since */
@@ -245,6 +247,8 @@ static void blk_batch_done(void *opaque)
 		 * InterruptStatus read and InterruptACK write, each a trap
 		 * that blocks its vCPU, find us idle rather than waiting
 		 * behind the next io_submit (docs/performance.md, change 8). */
+		if (b->idle_grace_us && !q->rw_in_flight)
+			q->grace_until = loop_now_us() + b->idle_grace_us;
 		if (b->running)
 			process_queue(q);
 		flush_used(q);
@@ -505,10 +509,18 @@ static void handle_chain(struct blk_queue *q, const struct virtq_chain *c)
  * notifies at once. A request so collected waits until the next of the
  * in-flight ones completes, or BLK_COLLECT_US if none does before (a slow
  * request must not hold back the ones queued behind it). Under real Xen
- * this halves the round trips per request at QD16 (docs/performance.md). */
-static uint16_t notify_slack(const struct blk_queue *q)
+ * this halves the round trips per request at QD16 (docs/performance.md).
+ *
+ * With --idle-grace-us, the same holds for that long after the queue
+ * drains: a driver that keeps the device busy only in bursts (its vCPU
+ * the bottleneck) then queues its next burst without a trap, which costs
+ * it a full round trip, and we collect it when the grace ends. Off by
+ * default: a request queued then waits up to the grace, which on
+ * hardware is longer than the trap it saves (docs/performance.md,
+ * change 9). */
+static uint16_t notify_slack(const struct blk_queue *q, bool grace)
 {
-	return q->rw_in_flight ? q->vq->num : 0;
+	return q->rw_in_flight || grace ? q->vq->num : 0;
 }
 
 static unsigned blk_rw_in_flight(const struct virtio_blk *b)
@@ -529,6 +541,11 @@ static void process_queue(struct blk_queue *q)
 	 * here, starving the other vCPUs, disks and signals. */
 	unsigned budget = q->vq ? q->vq->num : 0;
 	bool more = false;
+	/* One reading of the clock for the whole pass: the slack offered and
+	 * the timer that honours it must agree, or a request queued in the
+	 * grace could be left with neither a notification nor a collection. */
+	uint64_t now = q->grace_until ? loop_now_us() : 0;
+	bool grace = now < q->grace_until;
 	int r;
 
 	if (!b->running || !q->vq || q->broken)
@@ -573,7 +590,7 @@ static void process_queue(struct blk_queue *q)
 		/* One io_submit for everything popped. */
 		aio_engine_submit(b->eng);
 		if (more || q->stalled || q->broken ||
-		    !virtq_enable_notify_slack(q->vq, notify_slack(q)))
+		    !virtq_enable_notify_slack(q->vq, notify_slack(q, grace)))
 			break;
 	}
 	flush_used(q);
@@ -585,6 +602,8 @@ static void process_queue(struct blk_queue *q)
 		loop_timer_arm(b->collect, 0);
 	else if (q->rw_in_flight && !q->broken)
 		loop_timer_arm(b->collect, BLK_COLLECT_US);
+	else if (grace && !q->broken)
+		loop_timer_arm(b->collect, q->grace_until - now);
 	else if (!blk_rw_in_flight(b))
 		loop_timer_cancel(b->collect);
 }
@@ -671,6 +690,7 @@ static void blk_start(void *dev, struct virtq *vqs, unsigned nvq,
 
 		q->vq = i < nvq ? &vqs[i] : NULL;
 		q->stalled = q->broken = q->need_flush = false;
+		q->grace_until = 0;
 	}
 	b->running = true;
 }
@@ -851,6 +871,7 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 	}
 	b->capacity = b->img.size >> SECTOR_SHIFT;
 	b->queue_size = qs;
+	b->idle_grace_us = p->idle_grace_us;
 	/* Room for the header and status descriptors in a direct chain. */
 	b->seg_max = (qs < 256 ? qs : 256) - 2;
 	b->size_max = (BLK_MAX_DATA / b->seg_max) & ~4095u;

@@ -219,11 +219,16 @@ static void test_flags(void)
 	CHECK_EQ(PARSE("--watch", "--irq-poll-us", "0"), OPTIONS_OK);
 	CHECK(opts.has_irq_poll_us && opts.irq_poll_us == 0);
 	CHECK(strcmp(opts.irq_poll_us_arg, "0") == 0);
+	CHECK(!opts.has_idle_grace_us && opts.idle_grace_us == 0);
+	CHECK_EQ(PARSE("--watch", "--idle-grace-us", "1500"), OPTIONS_OK);
+	CHECK(opts.has_idle_grace_us && opts.idle_grace_us == 1500);
+	CHECK(strcmp(opts.idle_grace_us_arg, "1500") == 0);
 	/* Every field is reset between parses. */
 	CHECK_EQ(PARSE("--domid", "3", "--disk", "a"), OPTIONS_OK);
 	CHECK(!opts.watch && !opts.foreground && opts.pidfile[0] == '\0');
 	CHECK_EQ(opts.log_level, LOG_LVL_INFO);
 	CHECK(!opts.has_poll_us && opts.poll_us == DEFAULT_POLL_US);
+	CHECK(!opts.has_idle_grace_us && opts.idle_grace_us == 0);
 }
 
 /* Run a parse with stdout captured; returns what it printed. */
@@ -336,6 +341,8 @@ static void test_bad_options(void)
 	    "--poll-us", "1000001");
 	ERR("--irq-poll-us '1e3'", "must be a number", "--domid", "1",
 	    "--irq-poll-us", "1e3");
+	ERR("--idle-grace-us '1000001'", "out of range 0..1000000", "--domid",
+	    "1", "--idle-grace-us", "1000001");
 }
 
 static void test_bad_disk_syntax(void)

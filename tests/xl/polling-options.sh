@@ -1,17 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
-# --watch passes --poll-us and --irq-poll-us on to the per-guest processes
-# (they log their polling settings at debug level), and the guest's I/O
-# is served with them.
+# --watch passes --poll-us, --irq-poll-us and --idle-grace-us on to the
+# per-guest processes (they log these settings at debug level), and the
+# guest's I/O is served with them.
 . "$(dirname "$0")/lib.sh"
 
 mkimage "$T/a.img" 16M
 mkdata "$T/d" 65536
 xsim_ok watch --daemon-arg --log-level=debug --daemon-arg --poll-us=20 \
-	--daemon-arg --irq-poll-us=300 \
+	--daemon-arg --irq-poll-us=300 --daemon-arg --idle-grace-us=700 \
 	-c "xl-create name=g1 disk=$T/a.img" \
 	-c "write 0 $T/d" -c "verify 0 $T/d"
-err_has 'polling: 20 us after any work, 300 us after an interrupt' \
+err_has 'polling: 20 us after any work, 300 us after an interrupt; idle grace 700 us' \
 	"the per-guest process"
 host_extract "$T/a.img" 0 65536 "$T/h"
 same "$T/d" "$T/h" "the disk on the host"
