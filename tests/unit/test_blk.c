@@ -895,25 +895,29 @@ static uint16_t avail_event(void)
 /* EVENT_IDX notification policy: no notifications asked for while a read
  * or write is in flight (what the driver queues meanwhile is collected at
  * the next completion), one for the next request once idle. */
+/* Queue read i (sector i * 8 into DATA_GPA + i * 4096, header and status
+ * at HDR_GPA + i * 256) without notifying; returns its head. */
+static uint16_t queue_read(unsigned i)
+{
+	uint64_t h = HDR_GPA + i * 256;
+	struct seg s[3] = {{h, 16, false},
+			   {DATA_GPA + i * 4096, 4096, true},
+			   {h + 32, 1, true}};
+
+	put_hdr(h, VIRTIO_BLK_T_IN, i * 8);
+	*host(h + 32) = 0xee;
+	return add_chain(s, 3);
+}
+
 static void test_notify_suppression(void)
 {
-	struct seg s[3];
 	uint16_t first, second;
 
 	if (!setup(IMG_SIZE, false, NULL, 0))
 		return;
 	virtq_stop(&T.vq);
 	start_queue(true);
-	for (unsigned i = 0; i < 2; i++) {
-		uint64_t h = HDR_GPA + i * 256;
-
-		put_hdr(h, VIRTIO_BLK_T_IN, i * 8);
-		*host(h + 32) = 0xee;
-	}
-	s[0] = (struct seg){HDR_GPA, 16, false};
-	s[1] = (struct seg){DATA_GPA, 4096, true};
-	s[2] = (struct seg){HDR_GPA + 32, 1, true};
-	first = add_chain(s, 3);
+	first = queue_read(0);
 	virtio_blk_ops.queue_notify(T.b, 0);
 	/* One read in flight: the driver's next avail idx (2) must not pass
 	 * avail_event (2.7.10: it notifies when new_idx - event - 1 <
@@ -922,10 +926,7 @@ static void test_notify_suppression(void)
 		CHECK((uint16_t)(next - avail_event() - 1) >=
 		      (uint16_t)(next - 1));
 	/* Queued without a notification, as the driver would. */
-	s[0].gpa = HDR_GPA + 256;
-	s[1].gpa = DATA_GPA + 4096;
-	s[2].gpa = HDR_GPA + 256 + 32;
-	second = add_chain(s, 3);
+	second = queue_read(1);
 	/* used_event (virtio 1.2 2.7.10): an interrupt per completion. */
 	for (uint16_t seen = 0; used_idx() != 2 && !T.timed_out;
 	     seen = used_idx()) {
@@ -959,7 +960,6 @@ static void test_idle_grace(void)
 	const unsigned grace_us = 20000;
 	struct virtio_blk_stats st;
 	struct loop_timer *t;
-	struct seg s[3];
 
 	setup_grace_us = grace_us;
 	if (!setup(IMG_SIZE, false, NULL, 0)) {
@@ -969,14 +969,7 @@ static void test_idle_grace(void)
 	setup_grace_us = 0;
 	virtq_stop(&T.vq);
 	start_queue(true);
-	for (unsigned i = 0; i < 2; i++) {
-		put_hdr(HDR_GPA + i * 256, VIRTIO_BLK_T_IN, i * 8);
-		*host(HDR_GPA + i * 256 + 32) = 0xee;
-	}
-	s[0] = (struct seg){HDR_GPA, 16, false};
-	s[1] = (struct seg){DATA_GPA, 4096, true};
-	s[2] = (struct seg){HDR_GPA + 32, 1, true};
-	add_chain(s, 3);
+	queue_read(0);
 	*(volatile uint16_t *)&avail()->ring[QNUM] = htole16(0);
 	virtio_blk_ops.queue_notify(T.b, 0);
 	run_loop();
@@ -986,10 +979,7 @@ static void test_idle_grace(void)
 	for (uint16_t next = 2; next <= QNUM; next++)
 		CHECK((uint16_t)(next - avail_event() - 1) >=
 		      (uint16_t)(next - 1));
-	s[0].gpa = HDR_GPA + 256;
-	s[1].gpa = DATA_GPA + 4096;
-	s[2].gpa = HDR_GPA + 256 + 32;
-	add_chain(s, 3);
+	queue_read(1);
 	*(volatile uint16_t *)&avail()->ring[QNUM] = htole16(1);
 	run_loop();
 	CHECK(!T.timed_out);
