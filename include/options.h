@@ -34,29 +34,36 @@ struct disk_opts {
 	bool has_base, has_irq; /* given explicitly */
 };
 
+/* A time in microseconds (0..MAX_POLL_US): its value, whether it was given,
+ * and "--name=value" as given, for --watch to pass on to its children. */
+struct usec_option {
+	unsigned us;
+	bool given;
+	char arg[40];
+};
+
 struct options {
 	uint32_t domid;
 	bool has_domid;
 	bool watch;
 	bool foreground;
-	bool syslog;	    /* log to syslog even in the foreground */
-	int log_level;	    /* enum log_level; default LOG_LVL_INFO */
-	char pidfile[4096]; /* empty: none */
-	char runas[64];	    /* empty: stay root */
-	unsigned poll_us;   /* event loop polling window, microseconds */
-	bool has_poll_us;
-	char poll_us_arg[16]; /* as given, for --watch's children */
-	unsigned irq_poll_us; /* polling for an interrupt's acks */
-	bool has_irq_poll_us;
-	char irq_poll_us_arg[16];
-	unsigned idle_grace_us; /* notifications kept off after draining */
-	bool has_idle_grace_us;
-	char idle_grace_us_arg[16];
+	bool syslog;		     /* log to syslog even in the foreground */
+	int log_level;		     /* enum log_level; default LOG_LVL_INFO */
+	char pidfile[4096];	     /* empty: none */
+	char runas[64];		     /* empty: stay root */
+	struct usec_option poll;     /* --poll-us: the event loop's window */
+	struct usec_option irq_poll; /* --irq-poll-us: for an irq's acks */
+	struct usec_option idle_grace; /* --idle-grace-us: after a drain */
 	unsigned ndisks;
 	struct disk_opts disks[MAX_DISKS];
 };
 
 enum { OPTIONS_OK = 0, OPTIONS_EXIT = 1, OPTIONS_ERROR = -1 };
+/* The given microsecond options as "--name=value" words, NULL-terminated
+ * (at most OPTIONS_PASS_ON_MAX of them), for --watch's children. */
+#define OPTIONS_PASS_ON_MAX 3
+void options_pass_on(const struct options *o,
+		     const char *out[OPTIONS_PASS_ON_MAX + 1]);
 /* Parse argv. OPTIONS_EXIT: --help/--version printed, exit 0.
  * OPTIONS_ERROR: a one-line reason in err naming the offending argument,
  * e.g. "xen-virtio-blk: --disk 'x.img,irq=abc': irq must be a number";

@@ -16,15 +16,18 @@
 
 #define SUPERVISOR_STOP_SECONDS 20
 
+#define SUPERVISOR_PASS_ON_MAX 4
+
 struct supervisor_params {
-	const char *exe;	 /* what to exec; "/proc/self/exe" */
-	const char *argv0;	 /* the children's argv[0] */
-	const char *log_level;	 /* passed on as --log-level */
-	bool child_syslog;	 /* children log to syslog (we are detached) */
-	const char *runas;	 /* passed on as --runas, or NULL */
-	const char *poll_us;	 /* passed on as --poll-us, or NULL */
-	const char *irq_poll_us; /* passed on as --irq-poll-us, or NULL */
-	const char *idle_grace_us; /* passed on as --idle-grace-us, or NULL */
+	const char *exe;       /* what to exec; "/proc/self/exe" */
+	const char *argv0;     /* the children's argv[0] */
+	const char *log_level; /* passed on as --log-level */
+	bool child_syslog;     /* children log to syslog (we are detached) */
+	const char *runas;     /* passed on as --runas, or NULL */
+	/* More words for each child, NULL-terminated (at most
+	 * SUPERVISOR_PASS_ON_MAX are used), e.g. "--poll-us=20"; NULL: none.
+	 * The list is copied; the words must outlive the supervisor. */
+	const char *const *pass_on;
 };
 
 struct supervisor;

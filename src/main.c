@@ -43,6 +43,9 @@ static const char *level_name(int level)
 	return level >= 0 && level <= LOG_LVL_DEBUG ? names[level] : "info";
 }
 
+_Static_assert(OPTIONS_PASS_ON_MAX <= SUPERVISOR_PASS_ON_MAX,
+	       "--watch passes every microsecond option on");
+
 /* What one mode needs from main: run it, then free it. */
 struct mode {
 	struct guest *g;
@@ -52,9 +55,10 @@ struct mode {
 
 static int mode_new(struct mode *m, char *err, size_t errlen)
 {
-	struct guest_polling poll = {.poll_us = opts.poll_us,
-				     .irq_poll_us = opts.irq_poll_us,
-				     .idle_grace_us = opts.idle_grace_us};
+	struct guest_polling poll = {.poll_us = opts.poll.us,
+				     .irq_poll_us = opts.irq_poll.us,
+				     .idle_grace_us = opts.idle_grace.us};
+	const char *pass_on[OPTIONS_PASS_ON_MAX + 1];
 	int status = 1;
 
 	err[0] = '\0';
@@ -66,13 +70,10 @@ static int mode_new(struct mode *m, char *err, size_t errlen)
 		    /* A detached supervisor's stderr is /dev/null. */
 		    .child_syslog = !opts.foreground || opts.syslog,
 		    .runas = opts.runas[0] ? opts.runas : NULL,
-		    .poll_us = opts.has_poll_us ? opts.poll_us_arg : NULL,
-		    .irq_poll_us =
-			opts.has_irq_poll_us ? opts.irq_poll_us_arg : NULL,
-		    .idle_grace_us =
-			opts.has_idle_grace_us ? opts.idle_grace_us_arg : NULL,
+		    .pass_on = pass_on,
 		};
 
+		options_pass_on(&opts, pass_on);
 		m->sup = supervisor_new(&p, err, errlen);
 		return m->sup ? 0 : 1;
 	}

@@ -384,26 +384,30 @@ static int parse_option_number(const char *name, const char *arg, uint64_t max,
 	return 0;
 }
 
-/* A polling window: the value, that it was given, and its decimal text
- * (POLL_ARG_SIZE bytes) for --watch to pass on. */
-#define POLL_ARG_SIZE 16
-_Static_assert(sizeof(((struct options *)0)->poll_us_arg) == POLL_ARG_SIZE &&
-		   sizeof(((struct options *)0)->irq_poll_us_arg) ==
-		       POLL_ARG_SIZE &&
-		   sizeof(((struct options *)0)->idle_grace_us_arg) ==
-		       POLL_ARG_SIZE,
-	       "polling option text buffers");
-static int parse_poll(const char *name, const char *arg, unsigned *us,
-		      bool *given, char *text, char *err, size_t errlen)
+static int parse_usec(const char *name, const char *arg, struct usec_option *o,
+		      char *err, size_t errlen)
 {
 	uint64_t v;
 
 	if (parse_option_number(name, arg, MAX_POLL_US, &v, err, errlen))
 		return -1;
-	*us = (unsigned)v;
-	*given = true;
-	snprintf(text, POLL_ARG_SIZE, "%u", *us);
+	o->us = (unsigned)v;
+	o->given = true;
+	snprintf(o->arg, sizeof(o->arg), "%s=%u", name, o->us);
 	return 0;
+}
+
+void options_pass_on(const struct options *o,
+		     const char *out[OPTIONS_PASS_ON_MAX + 1])
+{
+	const struct usec_option *all[OPTIONS_PASS_ON_MAX] = {
+	    &o->poll, &o->irq_poll, &o->idle_grace};
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < OPTIONS_PASS_ON_MAX; i++)
+		if (all[i]->given)
+			out[n++] = all[i]->arg;
+	out[n] = NULL;
 }
 
 int options_parse(int argc, char **argv, struct options *o, char *err,
@@ -414,8 +418,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 
 	memset(o, 0, sizeof(*o));
 	o->log_level = LOG_LVL_INFO;
-	o->poll_us = DEFAULT_POLL_US;
-	o->irq_poll_us = DEFAULT_IRQ_POLL_US;
+	o->poll.us = DEFAULT_POLL_US;
+	o->irq_poll.us = DEFAULT_IRQ_POLL_US;
 	/* 0, not 1: glibc then also resets its internal state, so tests can
 	 * parse several command lines in one process. */
 	optind = 0;
@@ -487,21 +491,18 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			strcpy(o->runas, optarg);
 			break;
 		case OPT_POLL_US:
-			if (parse_poll("--poll-us", optarg, &o->poll_us,
-				       &o->has_poll_us, o->poll_us_arg, err,
+			if (parse_usec("--poll-us", optarg, &o->poll, err,
 				       errlen))
 				return OPTIONS_ERROR;
 			break;
 		case OPT_IRQ_POLL_US:
-			if (parse_poll("--irq-poll-us", optarg, &o->irq_poll_us,
-				       &o->has_irq_poll_us, o->irq_poll_us_arg,
+			if (parse_usec("--irq-poll-us", optarg, &o->irq_poll,
 				       err, errlen))
 				return OPTIONS_ERROR;
 			break;
 		case OPT_IDLE_GRACE_US:
-			if (parse_poll("--idle-grace-us", optarg,
-				       &o->idle_grace_us, &o->has_idle_grace_us,
-				       o->idle_grace_us_arg, err, errlen))
+			if (parse_usec("--idle-grace-us", optarg,
+				       &o->idle_grace, err, errlen))
 				return OPTIONS_ERROR;
 			break;
 		case 'h':

@@ -32,6 +32,8 @@ struct child {
 
 struct supervisor {
 	struct supervisor_params p;
+	/* p.pass_on points here: the caller's list need not outlive us. */
+	const char *pass_on[SUPERVISOR_PASS_ON_MAX + 1];
 	struct loop *loop;
 	struct signals *sig;
 	struct xs_handle *xs;
@@ -94,7 +96,7 @@ exec_child(const char *exe, char *const argv[])
 static void spawn(struct supervisor *s, uint32_t domid)
 {
 	char dom[16];
-	char *argv[16] = {
+	char *argv[10 + SUPERVISOR_PASS_ON_MAX] = {
 	    (char *)s->p.argv0, "--domid",     dom,
 	    "--foreground",	"--log-level", (char *)s->p.log_level,
 	};
@@ -107,18 +109,8 @@ static void spawn(struct supervisor *s, uint32_t domid)
 		argv[argc++] = "--runas";
 		argv[argc++] = (char *)s->p.runas;
 	}
-	if (s->p.poll_us) {
-		argv[argc++] = "--poll-us";
-		argv[argc++] = (char *)s->p.poll_us;
-	}
-	if (s->p.irq_poll_us) {
-		argv[argc++] = "--irq-poll-us";
-		argv[argc++] = (char *)s->p.irq_poll_us;
-	}
-	if (s->p.idle_grace_us) {
-		argv[argc++] = "--idle-grace-us";
-		argv[argc++] = (char *)s->p.idle_grace_us;
-	}
+	for (unsigned i = 0; s->pass_on[i]; i++)
+		argv[argc++] = (char *)s->pass_on[i];
 	argv[argc] = NULL;
 
 	snprintf(dom, sizeof(dom), "%u", domid);
@@ -445,6 +437,10 @@ struct supervisor *supervisor_new(const struct supervisor_params *p, char *err,
 		return NULL;
 	}
 	s->p = *p;
+	for (unsigned i = 0;
+	     p->pass_on && i < SUPERVISOR_PASS_ON_MAX && p->pass_on[i]; i++)
+		s->pass_on[i] = p->pass_on[i];
+	s->p.pass_on = s->pass_on; /* calloc'ed: NULL-terminated */
 	s->timer_fd = -1;
 	s->loop = loop_new();
 	if (!s->loop) {

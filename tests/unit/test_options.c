@@ -210,25 +210,37 @@ static void test_flags(void)
 	CHECK(opts.watch);
 	CHECK_EQ(opts.ndisks, 0);
 	CHECK_EQ(PARSE("--domid", "1", "--poll-us", "250"), OPTIONS_OK);
-	CHECK_EQ(opts.poll_us, 250);
-	CHECK(opts.has_poll_us && strcmp(opts.poll_us_arg, "250") == 0);
+	CHECK_EQ(opts.poll.us, 250);
+	CHECK(opts.poll.given && strcmp(opts.poll.arg, "--poll-us=250") == 0);
 	CHECK_EQ(PARSE("--watch", "--poll-us=16"), OPTIONS_OK);
-	CHECK(strcmp(opts.poll_us_arg, "16") == 0);
-	CHECK_EQ(opts.irq_poll_us, DEFAULT_IRQ_POLL_US);
-	CHECK(!opts.has_irq_poll_us);
+	CHECK(strcmp(opts.poll.arg, "--poll-us=16") == 0);
+	CHECK_EQ(opts.irq_poll.us, DEFAULT_IRQ_POLL_US);
+	CHECK(!opts.irq_poll.given);
 	CHECK_EQ(PARSE("--watch", "--irq-poll-us", "0"), OPTIONS_OK);
-	CHECK(opts.has_irq_poll_us && opts.irq_poll_us == 0);
-	CHECK(strcmp(opts.irq_poll_us_arg, "0") == 0);
-	CHECK(!opts.has_idle_grace_us && opts.idle_grace_us == 0);
+	CHECK(opts.irq_poll.given && opts.irq_poll.us == 0);
+	CHECK(strcmp(opts.irq_poll.arg, "--irq-poll-us=0") == 0);
+	CHECK(!opts.idle_grace.given && opts.idle_grace.us == 0);
 	CHECK_EQ(PARSE("--watch", "--idle-grace-us", "1500"), OPTIONS_OK);
-	CHECK(opts.has_idle_grace_us && opts.idle_grace_us == 1500);
-	CHECK(strcmp(opts.idle_grace_us_arg, "1500") == 0);
+	CHECK(opts.idle_grace.given && opts.idle_grace.us == 1500);
+	CHECK(strcmp(opts.idle_grace.arg, "--idle-grace-us=1500") == 0);
+	/* --watch passes on exactly the ones given, in a fixed order. */
+	{
+		const char *on[OPTIONS_PASS_ON_MAX + 1];
+
+		CHECK_EQ(
+		    PARSE("--watch", "--idle-grace-us", "7", "--poll-us=3"),
+		    OPTIONS_OK);
+		options_pass_on(&opts, on);
+		CHECK(on[0] && strcmp(on[0], "--poll-us=3") == 0);
+		CHECK(on[1] && strcmp(on[1], "--idle-grace-us=7") == 0);
+		CHECK(on[2] == NULL);
+	}
 	/* Every field is reset between parses. */
 	CHECK_EQ(PARSE("--domid", "3", "--disk", "a"), OPTIONS_OK);
 	CHECK(!opts.watch && !opts.foreground && opts.pidfile[0] == '\0');
 	CHECK_EQ(opts.log_level, LOG_LVL_INFO);
-	CHECK(!opts.has_poll_us && opts.poll_us == DEFAULT_POLL_US);
-	CHECK(!opts.has_idle_grace_us && opts.idle_grace_us == 0);
+	CHECK(!opts.poll.given && opts.poll.us == DEFAULT_POLL_US);
+	CHECK(!opts.idle_grace.given && opts.idle_grace.us == 0);
 }
 
 /* Run a parse with stdout captured; returns what it printed. */
