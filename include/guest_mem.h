@@ -60,6 +60,11 @@ void guest_mem_unmap_range(struct guest_mem *gm, void *handle);
  * when their last pin goes, and are never handed out again. */
 void guest_mem_invalidate(struct guest_mem *gm);
 
+/* Pins held now, over every sg of every caller: a caller that got -ENOMEM
+ * and holds `own` of them can tell whether waiting for the others to be
+ * released can ever make room (pins > own) or not. */
+unsigned guest_mem_pins(const struct guest_mem *gm);
+
 /* Counters for statistics and tests. */
 struct guest_mem_stats {
 	uint64_t map_calls, unmap_calls, mapped_bytes, invalidations;

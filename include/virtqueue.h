@@ -59,8 +59,15 @@ void virtq_stop(struct virtq *vq);
  * long, bad index, nested indirect, bad indirect size, address not RAM...):
  * it has been consumed, c->head is valid, the caller should complete it with
  * an error status and 0 bytes; -EIO: the ring itself is broken (avail index
- * jumped by more than num): the device must go to DEVICE_NEEDS_RESET. */
+ * jumped by more than num): the device must go to DEVICE_NEEDS_RESET;
+ * -EAGAIN: the chain's indirect table could not be read for want of
+ * mapping room (guest_mem -ENOMEM, every mapping held by in-flight I/O):
+ * nothing was consumed, pop again once some I/O has completed. */
 int virtq_pop(struct virtq *vq, struct virtq_chain *c);
+/* Give back the chain the last virtq_pop() returned (1), unconsumed: the
+ * next virtq_pop() walks it again from guest memory. Only valid before
+ * anything else is popped or pushed. */
+void virtq_unpop(struct virtq *vq);
 
 /* Whether the driver has made buffers available that virtq_pop() has not
  * taken (a peek for pollers: virtq_pop() checks the index). */

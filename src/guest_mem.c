@@ -60,6 +60,7 @@ struct guest_mem {
 	uint32_t domid;
 	size_t max_buckets; /* the byte cap in buckets */
 	size_t nbuckets;    /* mapped buckets, stale ones included */
+	unsigned pins;	    /* sum of every bucket's pins */
 	struct gm_bucket **hash;
 	uint64_t hash_mask;
 	struct gm_bucket *last; /* last hit, never stale */
@@ -219,8 +220,9 @@ hit:
 	return b;
 }
 
-static void bucket_pin(struct gm_bucket *b)
+static void bucket_pin(struct guest_mem *gm, struct gm_bucket *b)
 {
+	gm->pins++;
 	/* Pinned buckets leave the LRU so that eviction never sees them. */
 	if (b->pins++ == 0 && !b->stale)
 		link_del(&b->link);
@@ -228,6 +230,7 @@ static void bucket_pin(struct gm_bucket *b)
 
 static void bucket_unpin(struct guest_mem *gm, struct gm_bucket *b)
 {
+	gm->pins--;
 	if (--b->pins)
 		return;
 	if (b->stale) {
@@ -354,7 +357,7 @@ int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 		host = piece_get(gm, gpa, &piece, &b, &rc);
 		if (!host)
 			goto undo;
-		bucket_pin(b);
+		bucket_pin(gm, b);
 		sg->iov[sg->n].iov_base = host;
 		sg->iov[sg->n].iov_len = piece;
 		sg->pin[sg->n++] = b;
@@ -524,6 +527,11 @@ void guest_mem_invalidate(struct guest_mem *gm)
 	}
 	gm->last = NULL;
 	gm->stats.invalidations++;
+}
+
+unsigned guest_mem_pins(const struct guest_mem *gm)
+{
+	return gm->pins;
 }
 
 void guest_mem_get_stats(const struct guest_mem *gm, struct guest_mem_stats *s)

@@ -32,6 +32,7 @@
 #define BLK_HDR_SIZE	    16
 #define DWZ_ENTRY_SIZE	    16
 #define STATUS_PENDING	    0xff /* not a virtio status: the engine has it */
+#define STATUS_RETRY	    0xfe /* nor this: no mapping room, pop it later */
 
 /* Longest a request queued without a notification waits for a completion
  * to collect it before the ring is looked at anyway (see notify_slack). */
@@ -57,6 +58,12 @@ struct blk_req {
 	bool rw; /* a READ or WRITE counted in rw_in_flight */
 	bool has_status;
 	uint64_t status_gpa;
+	/* The status byte stays mapped from pop to completion, so that the
+	 * outcome can always be written (guest_mem's cache may be full of
+	 * other requests' buffers by then). */
+	struct guest_sg status_sg;
+	struct iovec status_iov;
+	struct gm_bucket *status_pin;
 	uint8_t status;	       /* worst so far */
 	uint32_t data_written; /* device-writable data bytes on success */
 	unsigned parts_left;
@@ -77,6 +84,7 @@ struct blk_queue {
 	bool stalled;	       /* out of requests: resume on completion */
 	bool broken;	       /* needs_reset reported */
 	bool need_flush;       /* pushed entries not yet published */
+	bool no_room;	       /* a chain waits for guest_mem mapping room */
 	uint64_t grace_until;  /* loop_now_us(): see notify_slack */
 	struct virtq_chain chain;
 };
@@ -179,7 +187,6 @@ static void complete(struct blk_req *r, uint8_t status)
 	struct blk_queue *q = r->q;
 	struct virtio_blk *b = q->b;
 
-	guest_mem_sg_release(b->gm, &r->sg);
 	if (status == VIRTIO_BLK_S_IOERR)
 		b->st.errors++;
 	else if (status == VIRTIO_BLK_S_UNSUPP)
@@ -192,16 +199,15 @@ static void complete(struct blk_req *r, uint8_t status)
 		uint32_t data = status == VIRTIO_BLK_S_OK ? r->data_written : 0;
 		uint32_t len = 0;
 
-		if (r->has_status &&
-		    !guest_mem_write(b->gm, r->status_gpa, &status, 1))
+		if (r->has_status) {
+			*(volatile uint8_t *)r->status_iov.iov_base = status;
 			len = data + 1;
-		else if (r->has_status)
-			log_guest_warn("virtio-blk: status byte at %#llx not "
-				       "in RAM",
-				       (unsigned long long)r->status_gpa);
+		}
 		virtq_push(q->vq, r->head, len);
 		q->need_flush = true;
 	}
+	guest_mem_sg_release(b->gm, &r->sg);
+	guest_mem_sg_release(b->gm, &r->status_sg);
 	r->next_free = q->free;
 	q->free = r;
 	q->in_flight--;
@@ -296,7 +302,6 @@ static uint8_t start_rw(struct blk_req *r, const struct virtq_chain *c,
 	    write ? c->readable_bytes - BLK_HDR_SIZE : c->writable_bytes - 1;
 	int err;
 
-	b->st.reqs[write ? ST_WRITE : ST_READ]++;
 	if (write && b->img.read_only) {
 		log_guest_warn("virtio-blk: write to a read-only disk");
 		return VIRTIO_BLK_S_IOERR;
@@ -311,6 +316,8 @@ static uint8_t start_rw(struct blk_req *r, const struct virtq_chain *c,
 	}
 	err = chain_io(b->gm, c, !write, write ? BLK_HDR_SIZE : 0, len, CH_SG,
 		       NULL, &r->sg);
+	if (err == -ENOMEM)
+		return STATUS_RETRY;
 	if (err) {
 		log_guest_warn("virtio-blk: data buffer not usable: %s",
 			       strerror(-err));
@@ -337,8 +344,8 @@ static uint8_t start_dwz(struct blk_req *r, const struct virtq_chain *c,
 	uint64_t len = c->readable_bytes - BLK_HDR_SIZE;
 	const char *what = wz ? "write-zeroes" : "discard";
 	unsigned n, nparts = 0;
+	int err;
 
-	b->st.reqs[ST_DWZ]++;
 	if (b->img.read_only) {
 		log_guest_warn("virtio-blk: %s on a read-only disk", what);
 		return VIRTIO_BLK_S_IOERR;
@@ -353,8 +360,9 @@ static uint8_t start_dwz(struct blk_req *r, const struct virtq_chain *c,
 		return VIRTIO_BLK_S_IOERR;
 	}
 	n = (unsigned)(len / DWZ_ENTRY_SIZE);
-	if (chain_io(b->gm, c, false, BLK_HDR_SIZE, len, CH_READ, raw, NULL))
-		return VIRTIO_BLK_S_IOERR;
+	err = chain_io(b->gm, c, false, BLK_HDR_SIZE, len, CH_READ, raw, NULL);
+	if (err)
+		return err == -ENOMEM ? STATUS_RETRY : VIRTIO_BLK_S_IOERR;
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *e = raw + i * DWZ_ENTRY_SIZE;
 		uint64_t s64;
@@ -408,25 +416,34 @@ static uint8_t do_get_id(struct blk_req *r, const struct virtq_chain *c)
 {
 	struct virtio_blk *b = r->q->b;
 	uint64_t len = c->writable_bytes - 1;
+	int err;
 
 	if (len > VIRTIO_BLK_SERIAL_MAX)
 		len = VIRTIO_BLK_SERIAL_MAX;
-	if (chain_io(b->gm, c, true, 0, len, CH_WRITE, b->serial, NULL))
-		return VIRTIO_BLK_S_IOERR;
+	err = chain_io(b->gm, c, true, 0, len, CH_WRITE, b->serial, NULL);
+	if (err)
+		return err == -ENOMEM ? STATUS_RETRY : VIRTIO_BLK_S_IOERR;
 	r->data_written = (uint32_t)len;
 	return VIRTIO_BLK_S_OK;
 }
 
-/* Start one request. Returns the final status, or STATUS_PENDING when
- * the engine owns it now. */
+/* Start one request. Returns the final status, STATUS_PENDING when the
+ * engine owns it now, or STATUS_RETRY when guest memory it needs cannot be
+ * mapped until other requests complete (nothing was started). */
 static uint8_t start_request(struct blk_req *r, const struct virtq_chain *c)
 {
 	struct virtio_blk *b = r->q->b;
 	uint8_t hdr[BLK_HDR_SIZE];
 	uint32_t type;
 	uint64_t sector;
+	unsigned kind = ST_OTHER;
+	uint8_t status;
+	int err;
 
-	if (chain_io(b->gm, c, false, 0, BLK_HDR_SIZE, CH_READ, hdr, NULL)) {
+	err = chain_io(b->gm, c, false, 0, BLK_HDR_SIZE, CH_READ, hdr, NULL);
+	if (err == -ENOMEM)
+		return STATUS_RETRY;
+	if (err) {
 		log_guest_warn("virtio-blk: request header not in RAM");
 		b->st.reqs[ST_OTHER]++;
 		return VIRTIO_BLK_S_IOERR;
@@ -438,33 +455,65 @@ static uint8_t start_request(struct blk_req *r, const struct virtq_chain *c)
 
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
-		return start_rw(r, c, false, sector);
 	case VIRTIO_BLK_T_OUT:
-		return start_rw(r, c, true, sector);
+		kind = type == VIRTIO_BLK_T_OUT ? ST_WRITE : ST_READ;
+		status = start_rw(r, c, type == VIRTIO_BLK_T_OUT, sector);
+		break;
 	case VIRTIO_BLK_T_FLUSH:
-		b->st.reqs[ST_FLUSH]++;
+		kind = ST_FLUSH;
 		r->parts_left = 1;
 		queue_part(r, 0, AIO_FLUSH, 0, 0, false);
-		return STATUS_PENDING;
+		status = STATUS_PENDING;
+		break;
 	case VIRTIO_BLK_T_GET_ID:
-		b->st.reqs[ST_OTHER]++;
-		return do_get_id(r, c);
+		status = do_get_id(r, c);
+		break;
 	case VIRTIO_BLK_T_DISCARD:
-		return start_dwz(r, c, false);
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		return start_dwz(r, c, true);
+		kind = ST_DWZ;
+		status = start_dwz(r, c, type == VIRTIO_BLK_T_WRITE_ZEROES);
+		break;
 	default:
-		b->st.reqs[ST_OTHER]++;
 		log_guest_warn("virtio-blk: unsupported request type %u", type);
-		return VIRTIO_BLK_S_UNSUPP;
+		status = VIRTIO_BLK_S_UNSUPP;
+		break;
 	}
+	/* A request put back counts when it is taken for good. */
+	if (status != STATUS_RETRY)
+		b->st.reqs[kind]++;
+	return status;
 }
 
-static void handle_chain(struct blk_queue *q, const struct virtq_chain *c)
+/* Whether a request that got -ENOMEM from guest_mem should wait: yes if
+ * other requests hold mappings that their completions will release. If
+ * the request alone needs more than the cache may map, it never fits. */
+static bool worth_waiting(struct blk_req *r)
+{
+	return guest_mem_pins(r->q->b->gm) > r->sg.n + r->status_sg.n;
+}
+
+/* Undo handle_chain's start for a chain left in the ring for later. */
+static void put_back(struct blk_req *r)
+{
+	struct blk_queue *q = r->q;
+
+	guest_mem_sg_release(q->b->gm, &r->sg);
+	guest_mem_sg_release(q->b->gm, &r->status_sg);
+	r->next_free = q->free;
+	q->free = r;
+	q->in_flight--;
+	virtq_unpop(q->vq);
+}
+
+/* Start the chain; false if it was put back unconsumed (see STATUS_RETRY):
+ * a full mapping cache is our limit, not the driver's error, and a
+ * request completed without its status would read as a stale success. */
+static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 {
 	struct virtio_blk *b = q->b;
 	struct blk_req *r = q->free;
 	uint8_t status;
+	int err;
 
 	q->free = r->next_free;
 	q->in_flight++;
@@ -476,12 +525,19 @@ static void handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 	r->rw = false;
 	r->has_status = find_status(c, &r->status_gpa);
 	/* A status byte we cannot write would hide the outcome from the
-	 * driver: check it before touching the image, not at completion. */
-	if (r->has_status &&
-	    guest_mem_read(b->gm, r->status_gpa, &status, 1) < 0) {
-		log_guest_warn("virtio-blk: status byte at %#llx not in RAM",
-			       (unsigned long long)r->status_gpa);
-		r->has_status = false;
+	 * driver: map it before touching the image, and keep it mapped. */
+	if (r->has_status) {
+		err = guest_mem_sg_add(b->gm, &r->status_sg, r->status_gpa, 1);
+		if (err == -ENOMEM && worth_waiting(r)) {
+			put_back(r);
+			return false;
+		}
+		if (err) {
+			log_guest_warn("virtio-blk: status byte at %#llx not "
+				       "in RAM",
+				       (unsigned long long)r->status_gpa);
+			r->has_status = false;
+		}
 	}
 
 	if (!r->has_status || c->readable_bytes < BLK_HDR_SIZE) {
@@ -493,11 +549,23 @@ static void handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 			       (unsigned long long)c->writable_bytes);
 		b->st.reqs[ST_OTHER]++;
 		complete(r, VIRTIO_BLK_S_IOERR);
-		return;
+		return true;
 	}
 	status = start_request(r, c);
+	if (status == STATUS_RETRY) {
+		guest_mem_sg_release(b->gm, &r->sg);
+		if (worth_waiting(r)) {
+			put_back(r);
+			return false;
+		}
+		log_guest_warn("virtio-blk: a request needs more guest RAM "
+			       "mapped at once than the daemon allows");
+		b->st.reqs[ST_OTHER]++;
+		status = VIRTIO_BLK_S_IOERR;
+	}
 	if (status != STATUS_PENDING)
 		complete(r, status);
+	return true;
 }
 
 /* How many more requests the driver may queue without notifying us. A
@@ -546,6 +614,7 @@ static void process_queue(struct blk_queue *q)
 	 * grace could be left with neither a notification nor a collection. */
 	uint64_t now = q->grace_until ? loop_now_us() : 0;
 	bool grace = now < q->grace_until;
+	bool no_room = false;
 	int r;
 
 	if (!b->running || !q->vq || q->broken)
@@ -567,6 +636,10 @@ static void process_queue(struct blk_queue *q)
 			r = virtq_pop(q->vq, &q->chain);
 			if (r == 0)
 				break;
+			if (r == -EAGAIN) {
+				q->stalled = no_room = true;
+				break;
+			}
 			if (r == -EIO) {
 				log_guest_warn("virtio-blk: queue %u: avail "
 					       "ring broken; needs reset",
@@ -585,7 +658,10 @@ static void process_queue(struct blk_queue *q)
 				q->need_flush = true;
 				continue;
 			}
-			handle_chain(q, &q->chain);
+			if (!handle_chain(q, &q->chain)) {
+				q->stalled = no_room = true;
+				break;
+			}
 		}
 		/* One io_submit for everything popped. */
 		aio_engine_submit(b->eng);
@@ -594,13 +670,21 @@ static void process_queue(struct blk_queue *q)
 			break;
 	}
 	flush_used(q);
+	if (no_room && !q->no_room)
+		log_warn(
+		    "virtio-blk: queue %u: every guest RAM mapping the "
+		    "daemon allows is held by requests in flight; the next "
+		    "request waits for them",
+		    q->index);
+	q->no_room = no_room;
 	/* Each pass moves the deadline: it expires only when nothing has
 	 * completed for that long. With nothing in flight the driver
 	 * notifies again and the timer has nothing to collect. Budget spent:
-	 * the rest after the loop's other work. */
+	 * the rest after the loop's other work. Waiting for mapping room
+	 * held by another disk's requests: try again as often. */
 	if (more)
 		loop_timer_arm(b->collect, 0);
-	else if (q->rw_in_flight && !q->broken)
+	else if ((q->rw_in_flight || no_room) && !q->broken)
 		loop_timer_arm(b->collect, BLK_COLLECT_US);
 	else if (grace && !q->broken)
 		loop_timer_arm(b->collect, q->grace_until - now);
@@ -829,6 +913,9 @@ static int setup_queue(struct virtio_blk *b, unsigned index)
 
 		r->q = q;
 		r->sg.max = b->max_pieces;
+		r->status_sg.max = 1;
+		r->status_sg.iov = &r->status_iov;
+		r->status_sg.pin = &r->status_pin;
 		r->sg.iov = q->iov_pool + (size_t)i * b->max_pieces;
 		r->sg.pin = q->pin_pool + (size_t)i * b->max_pieces;
 		r->next_free = q->free;

@@ -195,7 +195,15 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 			if (d.len == 0 || d.len % sizeof(struct vring_desc) ||
 			    d.len > sizeof(table))
 				return chain_malformed(c, "bad indirect size");
-			if (guest_mem_read(vq->gm, d.addr, table, d.len))
+			int err = guest_mem_read(vq->gm, d.addr, table, d.len);
+
+			if (err == -ENOMEM) {
+				/* Not the driver's fault: the chain is fine,
+				 * our mappings are all in use. */
+				vq->last_avail--;
+				return -EAGAIN;
+			}
+			if (err)
 				return chain_malformed(c, "indirect table not "
 							  "in RAM");
 			descs = table;
@@ -231,6 +239,11 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 			return chain_malformed(c, "next out of range");
 		i = d.next;
 	}
+}
+
+void virtq_unpop(struct virtq *vq)
+{
+	vq->last_avail--;
 }
 
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)

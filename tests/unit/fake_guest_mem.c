@@ -20,6 +20,8 @@ struct guest_mem {
 	size_t size;
 	uint8_t *ram;
 	unsigned pins, ranges;
+	uint64_t full_from; /* fake_guest_mem_full() */
+	unsigned others;
 	struct gm_bucket token;
 	struct guest_mem_stats stats;
 };
@@ -49,6 +51,7 @@ struct guest_mem *fake_guest_mem_new(uint64_t base_gpa, size_t size)
 	gm->base = base_gpa;
 	gm->size = size;
 	gm->token.owner = gm;
+	gm->full_from = UINT64_MAX;
 	return gm;
 }
 
@@ -60,6 +63,24 @@ uint8_t *fake_guest_mem_ptr(struct guest_mem *gm)
 unsigned fake_guest_mem_pins(struct guest_mem *gm)
 {
 	return gm->pins;
+}
+
+void fake_guest_mem_full(struct guest_mem *gm, uint64_t from_gpa,
+			 unsigned others)
+{
+	gm->full_from = from_gpa;
+	gm->others = others;
+}
+
+/* Whether fake_guest_mem_full() refuses [gpa, gpa + len) (len > 0). */
+static bool fake_full(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	return gm->full_from != UINT64_MAX && gpa + (len - 1) >= gm->full_from;
+}
+
+unsigned guest_mem_pins(const struct guest_mem *gm)
+{
+	return gm->pins + gm->others;
 }
 
 unsigned fake_guest_mem_ranges(struct guest_mem *gm)
@@ -101,6 +122,8 @@ int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 	host = fake_ptr(gm, gpa, len);
 	if (!host)
 		return -EFAULT;
+	if (fake_full(gm, gpa, len))
+		return -ENOMEM;
 	while (len) {
 		uint64_t piece =
 		    FAKE_BUCKET_SIZE - (gpa & (FAKE_BUCKET_SIZE - 1));
@@ -149,6 +172,8 @@ int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 	host = fake_ptr(gm, gpa, len);
 	if (!host)
 		return -EFAULT;
+	if (fake_full(gm, gpa, len))
+		return -ENOMEM;
 	memcpy(dst, host, len);
 	return 0;
 }
@@ -163,6 +188,8 @@ int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src,
 	host = fake_ptr(gm, gpa, len);
 	if (!host)
 		return -EFAULT;
+	if (fake_full(gm, gpa, len))
+		return -ENOMEM;
 	memcpy(host, src, len);
 	return 0;
 }

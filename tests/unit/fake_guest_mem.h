@@ -9,7 +9,8 @@
  *    like the real bucket cache, returns -E2BIG when sg is full, and leaves
  *    sg unchanged on any error;
  *  - each sg entry holds one pin until guest_mem_sg_release().
- * There are no invalid frames inside the buffer and never -ENOMEM.
+ * There are no invalid frames inside the buffer, and -ENOMEM only as
+ * fake_guest_mem_full() asks.
  * guest_mem_new() of the fake returns NULL: use fake_guest_mem_new(). */
 #ifndef XVB_FAKE_GUEST_MEM_H
 #define XVB_FAKE_GUEST_MEM_H
@@ -25,6 +26,12 @@ struct guest_mem *fake_guest_mem_new(uint64_t base_gpa, size_t size);
 uint8_t *fake_guest_mem_ptr(struct guest_mem *gm);
 /* Pins taken by guest_mem_sg_add() and not yet released. */
 unsigned fake_guest_mem_pins(struct guest_mem *gm);
+/* A mapping cache at its cap: from now on sg_add, read and write of any
+ * range that reaches `from_gpa` or beyond fail with -ENOMEM, and
+ * guest_mem_pins() counts `others` pins held elsewhere (0: the request
+ * alone is too big). fake_guest_mem_full(gm, UINT64_MAX, 0) ends it. */
+void fake_guest_mem_full(struct guest_mem *gm, uint64_t from_gpa,
+			 unsigned others);
 /* Ranges from guest_mem_map_range() not yet unmapped. */
 unsigned fake_guest_mem_ranges(struct guest_mem *gm);
 /* Same as guest_mem_free(): frees the buffer and the fake. */

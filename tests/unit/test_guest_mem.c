@@ -139,6 +139,8 @@ static void test_sg(void)
 	CHECK_EQ(guest_mem_read(gm, BASE + 5 * MB, &b, 1), -ENOMEM);
 	CHECK_EQ(guest_mem_sg_add(gm, &sg2, BASE + 5 * MB, 1), -ENOMEM);
 	CHECK_EQ(sg2.n, 0);
+	/* ...and the caller can see that others hold the mappings. */
+	CHECK_EQ(guest_mem_pins(gm), 3);
 	CHECK(max_live_pages <= 3 * 256);
 	/* -E2BIG leaves sg unchanged */
 	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + MB - 10, 20), -E2BIG);
@@ -147,6 +149,7 @@ static void test_sg(void)
 	guest_mem_sg_release(gm, &sg);
 	CHECK_EQ(sg.n, 0);
 	CHECK_EQ(sg.bytes, 0);
+	CHECK_EQ(guest_mem_pins(gm), 0);
 	/* now eviction works */
 	CHECK_EQ(guest_mem_read(gm, BASE + 5 * MB, &b, 1), 0);
 	/* -EFAULT in the 2nd bucket: the 1st bucket's pin is undone */
