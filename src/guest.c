@@ -511,15 +511,21 @@ void guest_free(struct guest *g)
 	if (!g)
 		return;
 	signals_free(g->sig);
-	ioreq_server_free(g->srv);
+	/* Nobody is told about driver states from here on. */
+	g->hooks.driver_state = NULL;
+	/* Devices first: freeing one drains its engine, which may finish a
+	 * guest reset the transport is holding (a forced exit does not wait
+	 * for it); that completion uses the transport and answers the held
+	 * access through the server, so both must still exist. */
 	for (unsigned i = g->ndisks; i-- > 0;) {
 		struct guest_disk *d = &g->disk[i];
 
-		if (d->mmio)
-			virtio_mmio_free(d->mmio);
 		if (d->blk)
 			virtio_blk_free(d->blk);
+		if (d->mmio)
+			virtio_mmio_free(d->mmio);
 	}
+	ioreq_server_free(g->srv);
 	if (g->gm)
 		guest_mem_free(g->gm);
 	if (g->loop)

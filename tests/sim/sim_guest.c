@@ -1781,6 +1781,81 @@ out:
 	free_writes(dk, &b);
 }
 
+/* exit-under-reset COUNT SEED: queue COUNT writes (a fault rule keeps them
+ * in flight), reset the device from another vCPU thread, which the daemon
+ * holds until the writes are done, then SIGINT twice: the second forces
+ * an exit without waiting. The daemon must exit 1 on its own (no crash;
+ * under ASan no use of what it freed while the reset was held) and the
+ * held reset write must be answered, not left blocking the vCPU. */
+struct held_reset {
+	struct gdev *dev;
+	int rc;
+};
+
+static void *held_reset_main(void *arg)
+{
+	struct held_reset *h = arg;
+
+	h->rc = gdev_reset(h->dev, 0);
+	return NULL;
+}
+
+static void cmd_exit_under_reset(struct session *s, int argc, char **argv,
+				 struct result *res)
+{
+	struct disk *dk = cur_disk(s);
+	struct held_reset h = {dk->dev, 0};
+	struct wbatch b;
+	unsigned count;
+	uint64_t seed;
+	pthread_t th;
+	char got[128];
+	int rc;
+
+	(void)argc;
+	if (!parse_uint(argv[1], 4096, &count) || !parse_u64(argv[2], &seed) ||
+	    count == 0) {
+		fail_msg(res, CMD_USAGE, "exit-under-reset COUNT SEED");
+		return;
+	}
+	if (submit_writes(s, dk, count, seed, &b, res))
+		goto out;
+	if (pthread_create(&th, NULL, held_reset_main, &h)) {
+		fail_msg(res, -ENOMEM, "pthread_create failed");
+		goto out;
+	}
+	dk->dirty = true;
+	usleep(200 * 1000); /* the Status write reaches the daemon */
+	s->daemon_exit_expected = true;
+	rc = sim_hv_signal_daemon(s->hv, SIGINT);
+	usleep(50 * 1000);
+	if (rc >= 0)
+		rc = sim_hv_signal_daemon(s->hv, SIGINT);
+	if (rc >= 0)
+		rc = reap_daemon(s, s->timeout_ms);
+	pthread_join(th, NULL);
+	if (rc < 0) {
+		fail_msg(res, rc,
+			 "the daemon did not exit after two SIGINTs: %s",
+			 rc_name(rc));
+		goto out;
+	}
+	describe_wstatus(s->daemon_wstatus, got, sizeof(got));
+	if (!WIFEXITED(s->daemon_wstatus) ||
+	    WEXITSTATUS(s->daemon_wstatus) != 1) {
+		fail_msg(res, -EIO,
+			 "daemon after two SIGINTs: %s, expected "
+			 "exit 1",
+			 got);
+		goto out;
+	}
+	printf("exit-under-reset: daemon %s while holding the reset; the "
+	       "reset write returned %s\n",
+	       got, h.rc == 0 ? "an answer" : rc_name(h.rc));
+out:
+	free_writes(dk, &b);
+}
+
 /* ------------------------------------------------------------ bad chains */
 
 static void cmd_bad_chain(struct session *s, int argc, char **argv,
@@ -1876,6 +1951,10 @@ static const struct cmd cmds[] = {
      "no-status, write-before-read, short-header, avail-jump); passes "
      "if the device answers it with a non-OK status (or asks for a "
      "reset) and stays alive"},
+    {"exit-under-reset", 2, 2, true, cmd_exit_under_reset,
+     "exit-under-reset COUNT SEED",
+     "queue COUNT writes, reset from a second thread, SIGINT twice: the "
+     "daemon must exit 1 cleanly and answer the held reset"},
     {"signal-daemon", 1, 1, false, cmd_signal_daemon,
      "signal-daemon TERM|INT|KILL|HUP|USR1|...", "send a signal"},
     {"expect-exit", 1, 1, false, cmd_expect_exit, "expect-exit CODE|SIGNAL",

@@ -1,0 +1,23 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# A forced exit while the daemon holds a guest reset: writes are slowed
+# down by 1.5 s, the guest queues 32 of them and writes Status 0 from a
+# second vCPU (held until the writes finish), then the daemon gets SIGINT
+# twice. It must exit 1 by itself, log that it did not wait, answer the
+# held reset, and (the ASan build) touch nothing it has freed: the held
+# reset completes while the daemon tears its devices down. Both engine
+# paths.
+. "$(dirname "$0")/lib.sh"
+
+for p in $PATHS; do
+	mkimage "$T/disk.img" 32M
+	fsim_ok "$(path_rules "$p")delay:write:ms=1500:offset=0-512k" \
+		--vcpus 2 --disk "$T/disk.img" -c "exit-under-reset 32 7"
+	out_has '^exit-under-reset: daemon exit 1 while holding the reset; the reset write returned (an answer|ENODEV)'
+	err_has 'again: exiting without waiting'
+	if grep -q 'AddressSanitizer\|runtime error' "$T/err"; then
+		fail "$p: $(grep -m1 'AddressSanitizer\|runtime error' "$T/err")"
+	fi
+	flog_has "^fault delay write $p " "$p: no write was delayed"
+done
+pass "forced exit while a reset is held: exit 1, reset answered, nothing freed is used ($PATHS paths)"
