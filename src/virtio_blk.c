@@ -788,7 +788,7 @@ static void blk_queue_notify(void *dev, unsigned qi)
 		process_queue(&b->q[qi]);
 }
 
-static void blk_reset(void *dev, void (*done)(void *opaque), void *opaque)
+static void blk_stop(void *dev)
 {
 	struct virtio_blk *b = dev;
 
@@ -797,7 +797,15 @@ static void blk_reset(void *dev, void (*done)(void *opaque), void *opaque)
 	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
 		b->q[i].vq = NULL;
 		b->q[i].stalled = b->q[i].need_flush = false;
+		b->q[i].no_room = false;
 	}
+}
+
+static void blk_reset(void *dev, void (*done)(void *opaque), void *opaque)
+{
+	struct virtio_blk *b = dev;
+
+	blk_stop(b);
 	memset(&b->notify, 0, sizeof(b->notify));
 	b->negotiated = 0;
 	if (aio_engine_when_idle(b->eng, done, opaque)) {
@@ -838,6 +846,7 @@ const struct virtio_device_ops virtio_blk_ops = {
     .queue_notify = blk_queue_notify,
     .reset = blk_reset,
     .quiesce = blk_quiesce,
+    .stop = blk_stop,
 };
 
 /* ---------------------------------------------------------- lifecycle */

@@ -384,10 +384,14 @@ static void write_queue_ready(struct virtio_mmio *t, uint32_t val)
 		return;
 	q->ready = false;
 	if (t->started) {
-		/* The device may have requests in flight on this ring: keep
-		 * it mapped until reset, and flag the driver error. */
+		/* The driver may reuse the ring once it reads 0 back: the
+		 * device stops touching every queue now. Requests in flight
+		 * may still hold the ring's buffers: it stays mapped until
+		 * reset. Flag the driver error. */
 		log_guest_warn("virtio-mmio: queue %u disabled while running",
 			       i);
+		if (!t->resetting && !(t->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+			t->ops->stop(t->dev);
 		set_needs_reset(t);
 		return;
 	}

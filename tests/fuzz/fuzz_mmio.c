@@ -266,6 +266,15 @@ static void dev_quiesce(void *d, void (*done)(void *opaque), void *opaque)
 	done(opaque);
 }
 
+/* A queue taken away while running: from here on the device writes
+ * nothing, as after a reset (held chains are dropped). */
+static void dev_stop(void *d)
+{
+	(void)d;
+	FUZZ_ASSERT(dev.started && !dev.resetting);
+	dev.started = false;
+}
+
 static uint16_t dev_queue_num_max(void *d)
 {
 	(void)d;
@@ -284,6 +293,7 @@ static const struct virtio_device_ops fake_ops = {
     .queue_notify = dev_queue_notify,
     .reset = dev_reset,
     .quiesce = dev_quiesce,
+    .stop = dev_stop,
 };
 
 /* -------------------------------------------------------------- the host */

@@ -47,6 +47,7 @@ struct fake_dev {
 	void (*reset_done)(void *opaque);
 	void *reset_opaque;
 	int quiesces;
+	int stops;
 };
 
 struct fake_host {
@@ -130,6 +131,11 @@ static void dev_quiesce(void *d, void (*done)(void *opaque), void *opaque)
 	done(opaque);
 }
 
+static void dev_stop(void *d)
+{
+	((struct fake_dev *)d)->stops++;
+}
+
 static uint16_t dev_queue_num_max(void *d)
 {
 	(void)d;
@@ -148,6 +154,7 @@ static const struct virtio_device_ops fake_ops = {
     .queue_notify = dev_queue_notify,
     .reset = dev_reset,
     .quiesce = dev_quiesce,
+    .stop = dev_stop,
 };
 
 static void host_raise(void *opaque)
@@ -593,14 +600,17 @@ static void test_queue_rules(void)
 	CHECK(!(rd(&f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
 	teardown(&f);
 
-	/* QueueReady=0 on a running queue: reads back 0, device flagged,
-	 * the rings stay with the device until reset. */
+	/* QueueReady=0 on a running queue: reads back 0, device flagged
+	 * and told to stop touching the queues (4.2.2.1), once; the rings
+	 * stay mapped until reset. */
 	setup(&f);
 	bring_up(&f);
+	CHECK_EQ(f.dev.stops, 0);
 	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 0);
 	wr(&f, VIRTIO_MMIO_QUEUE_READY, 0);
 	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 0);
 	CHECK(rd(&f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	CHECK_EQ(f.dev.stops, 1);
 	CHECK(f.dev.vqs && f.dev.vqs[0].started);
 	wr(&f, VIRTIO_MMIO_QUEUE_NUM, 8);
 	if (f.dev.vqs)
