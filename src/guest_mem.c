@@ -15,12 +15,20 @@
  * stale: stale buckets leave the hash table at once and are unmapped as soon
  * as nobody pins them.
  *
+ * A frame Xen refused when its bucket was mapped may become RAM later (a
+ * balloon driver giving it back to the guest; Xen sends no INVALIDATE for
+ * added memory). A lookup that hits such a frame maps the bucket afresh
+ * once, the old mapping going stale as above; a bucket whose refresh found
+ * the frame still missing is not refreshed again for GM_REFRESH_MS, so a
+ * guest pointing at a hole costs at most one map call a second per MiB.
+ *
  * Threading: everything here runs on the event-loop thread only, so there
  * are no locks; a second thread would need its own struct guest_mem. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "guest_mem.h"
 #include "log.h"
@@ -34,6 +42,7 @@
 /* map_range() serves virtqueue rings (at most a few pages); refuse absurd
  * sizes instead of asking privcmd for them. */
 #define GM_RANGE_MAX_PAGES (1U << 18)
+#define GM_REFRESH_MS	   1000
 
 struct gm_link {
 	struct gm_link *prev, *next;
@@ -46,6 +55,7 @@ struct gm_bucket {
 	uint8_t *host;
 	unsigned pins;
 	bool stale;
+	uint64_t futile_ms; /* a refresh found a missing frame still missing */
 	uint64_t valid[GM_VALID_WORDS]; /* bit set: frame mapped (err == 0) */
 };
 
@@ -128,6 +138,22 @@ static void bucket_unmap(struct guest_mem *gm, struct gm_bucket *b)
 	gm->stats.mapped_bytes -= GM_BUCKET_SIZE;
 	gm->nbuckets--;
 	free(b);
+}
+
+/* Take a bucket out of use (it has left the hash table): unmapped now if
+ * nobody pins it, else when its last pin goes. */
+static void bucket_retire(struct guest_mem *gm, struct gm_bucket *b)
+{
+	b->hash_next = NULL;
+	b->stale = true;
+	if (gm->last == b)
+		gm->last = NULL;
+	if (b->pins) {
+		link_add_front(&gm->stale, &b->link);
+	} else {
+		link_del(&b->link);
+		bucket_unmap(gm, b);
+	}
 }
 
 /* Unmap the least recently used unpinned bucket; false if all are pinned. */
@@ -258,23 +284,56 @@ static bool frames_valid(const struct gm_bucket *b, unsigned first,
 	return true;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+}
+
+/* b lacks a frame a lookup wants: map its MiB again (see the top of this
+ * file). NULL with *err if not now, or if the new mapping fails. */
+static struct gm_bucket *bucket_refresh(struct guest_mem *gm,
+					struct gm_bucket *b, int *err)
+{
+	uint64_t index = b->index;
+
+	if (b->futile_ms && now_ms() - b->futile_ms < GM_REFRESH_MS) {
+		*err = -EFAULT;
+		return NULL;
+	}
+	hash_del(gm, b);
+	bucket_retire(gm, b);
+	gm->stats.refreshes++;
+	return gm->last = bucket_map(gm, index, err);
+}
+
 /* Host pointer for [gpa, gpa + *len) clipped to the bucket of gpa; *len is
  * reduced to the part inside that bucket. */
 static uint8_t *piece_get(struct guest_mem *gm, uint64_t gpa, uint64_t *len,
 			  struct gm_bucket **bp, int *err)
 {
 	uint64_t off = gpa & (GM_BUCKET_SIZE - 1);
+	unsigned first = (unsigned)(off >> GM_PAGE_SHIFT);
 	struct gm_bucket *b;
+	unsigned last;
 
 	if (*len > GM_BUCKET_SIZE - off)
 		*len = GM_BUCKET_SIZE - off;
+	last = (unsigned)((off + *len - 1) >> GM_PAGE_SHIFT);
 	b = bucket_get(gm, gpa >> GM_BUCKET_SHIFT, err);
 	if (!b)
 		return NULL;
-	if (!frames_valid(b, off >> GM_PAGE_SHIFT,
-			  (off + *len - 1) >> GM_PAGE_SHIFT)) {
-		*err = -EFAULT;
-		return NULL;
+	if (!frames_valid(b, first, last)) {
+		b = bucket_refresh(gm, b, err);
+		if (!b)
+			return NULL;
+		if (!frames_valid(b, first, last)) {
+			b->futile_ms = now_ms();
+			*err = -EFAULT;
+			return NULL;
+		}
 	}
 	*bp = b;
 	return b->host + off;
@@ -515,14 +574,7 @@ void guest_mem_invalidate(struct guest_mem *gm)
 	for (i = 0; i <= gm->hash_mask; i++) {
 		while ((b = gm->hash[i])) {
 			gm->hash[i] = b->hash_next;
-			b->hash_next = NULL;
-			b->stale = true;
-			if (b->pins) {
-				link_add_front(&gm->stale, &b->link);
-			} else {
-				link_del(&b->link);
-				bucket_unmap(gm, b);
-			}
+			bucket_retire(gm, b);
 		}
 	}
 	gm->last = NULL;

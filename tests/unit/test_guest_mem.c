@@ -16,6 +16,7 @@
 #define MB (1ULL << 20)
 
 static int ramfd;
+static int hole_is_ram; /* the guest ballooned HOLE's frame back in */
 static struct { void *a; size_t pages; } live[64];
 static unsigned nlive, maps, unmaps;
 static size_t live_pages, max_live_pages;
@@ -37,7 +38,7 @@ void *xenforeignmemory_map(xenforeignmemory_handle *fmem, uint32_t dom,
 		/* the first and last MiB of the address space alias RAM too,
 		 * so that a wrapping range would really succeed */
 		if (gpa < MB || gpa >= 0ULL - MB) off = gpa & (MB - 1);
-		else if (gpa < BASE || gpa >= BASE + SIZE || gpa == HOLE) { err[i] = -EINVAL; continue; }
+		else if (gpa < BASE || gpa >= BASE + SIZE || (gpa == HOLE && !hole_is_ram)) { err[i] = -EINVAL; continue; }
 		if (mmap(p + i * 4096, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ramfd, off) == MAP_FAILED) abort();
 		err[i] = 0;
 	}
@@ -248,6 +249,50 @@ static void test_invalidate(void)
 	CHECK_EQ(live_pages, 0);
 }
 
+/* A frame missing when its bucket was mapped becomes RAM (balloon in; Xen
+ * sends no INVALIDATE): the next lookup maps the bucket again, even while
+ * other I/O pins the old mapping, which goes when its pin does. A refresh
+ * that finds the frame still missing is not repeated at once. */
+static void test_balloon(void)
+{
+	struct guest_mem *gm = guest_mem_new(NULL, 1, 64 * MB);
+	struct iovec iov[2];
+	struct gm_bucket *pin[2];
+	struct guest_sg sg = {0, 2, iov, pin, 0};
+	struct guest_mem_stats st;
+	uint8_t b = 0;
+	unsigned m, u;
+
+	hole_is_ram = 0;
+	CHECK_EQ(guest_mem_sg_add(gm, &sg, HOLE - 8, 8), 0); /* pins the MiB */
+	m = maps;
+	CHECK_EQ(guest_mem_read(gm, HOLE, &b, 1), -EFAULT);
+	CHECK_EQ(maps, m + 1);	/* refreshed once: still a hole */
+	CHECK_EQ(guest_mem_read(gm, HOLE, &b, 1), -EFAULT);
+	CHECK_EQ(maps, m + 1);	/* and not again at once */
+	CHECK_EQ(nlive, 2);	/* the pinned first mapping is still there */
+	guest_mem_invalidate(gm);	/* a fresh start for the same MiB */
+	CHECK_EQ(guest_mem_read(gm, HOLE - 1, &b, 1), 0);
+	hole_is_ram = 1;
+	ram[HOLE - BASE] = 0x42;
+	m = maps;
+	u = unmaps;
+	CHECK_EQ(guest_mem_read(gm, HOLE, &b, 1), 0);
+	CHECK_EQ(b, 0x42);
+	CHECK_EQ(maps, m + 1);
+	CHECK_EQ(unmaps, u + 1);	/* the unpinned old mapping went at once */
+	CHECK_EQ(guest_mem_read(gm, HOLE, &b, 1), 0);
+	CHECK_EQ(maps, m + 1);	/* warm again */
+	guest_mem_sg_release(gm, &sg);
+	CHECK_EQ(nlive, 1);	/* both stale mappings are gone */
+	guest_mem_get_stats(gm, &st);
+	CHECK_EQ(st.refreshes, 2);
+	CHECK_EQ(st.mapped_bytes, live_pages * 4096);
+	guest_mem_free(gm);
+	CHECK_EQ(nlive, 0);
+	hole_is_ram = 0;
+}
+
 int main(void)
 {
 	ramfd = memfd_create("ram", 0);
@@ -257,5 +302,6 @@ int main(void)
 	UNIT_RUN(test_sg);
 	UNIT_RUN(test_lru);
 	UNIT_RUN(test_invalidate);
+	UNIT_RUN(test_balloon);
 	return UNIT_DONE();
 }
