@@ -374,13 +374,17 @@ static uint8_t start_dwz(struct blk_req *r, const struct virtq_chain *c,
 		ent[i].num_sectors = le32toh(s32);
 		memcpy(&s32, e + 12, 4);
 		ent[i].flags = le32toh(s32);
-		/* Only WRITE_ZEROES knows a flag: UNMAP. */
+		/* Only WRITE_ZEROES knows a flag: UNMAP. A flag we do not
+		 * know makes the whole command unsupported, whatever the
+		 * other segments say. */
 		if (ent[i].flags &
 		    ~(wz ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0u)) {
 			log_guest_warn("virtio-blk: %s with flags %#x", what,
 				       ent[i].flags);
 			return VIRTIO_BLK_S_UNSUPP;
 		}
+	}
+	for (unsigned i = 0; i < n; i++) {
 		if (ent[i].num_sectors > BLK_DWZ_MAX_SECTORS ||
 		    !in_range(b, ent[i].sector,
 			      (uint64_t)ent[i].num_sectors << SECTOR_SHIFT)) {

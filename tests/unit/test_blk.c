@@ -792,6 +792,13 @@ static void test_discard_write_zeroes(void)
 	    simple(VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA_GPA, 32, false, NULL),
 	    VIRTIO_BLK_S_UNSUPP);
 	CHECK(!file_is_zero(600 * 512, 1024));
+	/* An unknown flag anywhere makes the command unsupported, even
+	 * behind a segment that is out of range (5.2.6.2). */
+	put_dwz(DATA_GPA, 0, UINT64_MAX, 1, 0);
+	put_dwz(DATA_GPA, 1, 601, 1, 2);
+	CHECK_EQ(
+	    simple(VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA_GPA, 32, false, NULL),
+	    VIRTIO_BLK_S_UNSUPP);
 
 	/* Out of range, too many segments, ragged length: IOERR. */
 	put_dwz(DATA_GPA, 0, IMG_SECTORS - 1, 2, 0);
