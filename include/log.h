@@ -23,15 +23,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /* For messages a guest can trigger: at most LOG_RATELIMIT_BURST lines per
  * LOG_RATELIMIT_INTERVAL_MS per call site (CLOCK_MONOTONIC), then, at the
  * first message after the interval, one "N similar messages suppressed"
- * line. `rl` is a static per call site; loop thread only. Level: warning. */
+ * line. `rl` is a static per call site; loop thread only. */
 #define LOG_RATELIMIT_BURST	  10
 #define LOG_RATELIMIT_INTERVAL_MS 5000
 struct log_ratelimit {
 	long long window_start_ms;
 	unsigned printed, suppressed;
 };
-void log_guest(struct log_ratelimit *rl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void log_guest(struct log_ratelimit *rl, enum log_level level,
+	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Write a one-line reason for the caller to report (NULL or 0 ignored):
  * how layers below main() explain a refusal. */
@@ -42,11 +42,18 @@ void err_set(char *err, size_t errlen, const char *fmt, ...)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
-/* A rate-limited warning about guest behaviour, one limiter per call site. */
+/* A rate-limited line about guest behaviour, one limiter per call site:
+ * a warning (the guest did something wrong) or news (it did something a
+ * guest may do, but as often as it likes). */
 #define log_guest_warn(...)                                                    \
 	do {                                                                   \
 		static struct log_ratelimit rl__;                              \
-		log_guest(&rl__, __VA_ARGS__);                                 \
+		log_guest(&rl__, LOG_LVL_WARN, __VA_ARGS__);                   \
+	} while (0)
+#define log_guest_info(...)                                                    \
+	do {                                                                   \
+		static struct log_ratelimit rl__;                              \
+		log_guest(&rl__, LOG_LVL_INFO, __VA_ARGS__);                   \
 	} while (0)
 
 #endif

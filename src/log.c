@@ -149,18 +149,19 @@ static long long monotonic_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void log_guest(struct log_ratelimit *rl, const char *fmt, ...)
+void log_guest(struct log_ratelimit *rl, enum log_level level, const char *fmt,
+	       ...)
 {
 	va_list ap;
 	long long now;
 
-	if (LOG_LVL_WARN > log_threshold)
+	if (level > log_threshold)
 		return;
 	now = monotonic_ms();
 	if ((rl->printed == 0 && rl->suppressed == 0) ||
 	    now - rl->window_start_ms >= LOG_RATELIMIT_INTERVAL_MS) {
 		if (rl->suppressed)
-			log_msg(LOG_LVL_WARN, "%u similar messages suppressed",
+			log_msg(level, "%u similar messages suppressed",
 				rl->suppressed);
 		rl->window_start_ms = now;
 		rl->printed = 0;
@@ -172,7 +173,7 @@ void log_guest(struct log_ratelimit *rl, const char *fmt, ...)
 	}
 	rl->printed++;
 	va_start(ap, fmt);
-	emit(LOG_LVL_WARN, fmt, ap);
+	emit(level, fmt, ap);
 	va_end(ap);
 }
 

@@ -595,14 +595,16 @@ static void on_driver_state(void *opaque, unsigned disk, bool live)
 	/* Only after libxl's wait for exactly 2 is over: DRIVER_OK needs a
 	 * running guest, and xl unpauses it only then. */
 	if (live) {
+		/* The guest can toggle this as fast as it can reset the
+		 * device: rate-limited. */
 		if (set_state(b, d, XB_INITWAIT, XB_CONNECTED) == 1)
-			log_info("domain %u: virtio disk %u (%s): guest "
-				 "driver ready: state 4 (Connected)",
-				 b->domid, d->devid, dev_name(d));
+			log_guest_info("domain %u: virtio disk %u (%s): guest "
+				       "driver ready: state 4 (Connected)",
+				       b->domid, d->devid, dev_name(d));
 	} else if (set_state(b, d, XB_CONNECTED, XB_INITWAIT) == 1) {
-		log_info("domain %u: virtio disk %u (%s): guest reset the "
-			 "device: state 2 (InitWait)",
-			 b->domid, d->devid, dev_name(d));
+		log_guest_info("domain %u: virtio disk %u (%s): guest reset "
+			       "the device: state 2 (InitWait)",
+			       b->domid, d->devid, dev_name(d));
 	}
 }
 
