@@ -21,9 +21,12 @@ int daemonize_start(char *err, size_t errlen);
 int daemonize_ready(char *err, size_t errlen);
 
 /* Write getpid() to path (created or truncated, mode 0644 before umask).
- * 0, or -1 with err. */
+ * Returns the file, kept open for pidfile_remove(), or -1 with err. */
 int pidfile_write(const char *path, char *err, size_t errlen);
-/* Remove it again at exit, if it still holds our pid. */
-void pidfile_remove(const char *path);
+/* Remove it again at exit, if it still holds our pid, and close fd. Where
+ * that is no longer allowed (privileges dropped since, the directory being
+ * root's) the file is emptied through fd instead: a stale pid could name
+ * an unrelated process later. */
+void pidfile_remove(const char *path, int fd);
 
 #endif

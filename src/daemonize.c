@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemonize.h"
+#include "log.h"
 
 /* Write end of the handshake pipe, in the child until daemonize_ready(). */
 static int ready_fd = -1;
@@ -128,36 +129,59 @@ int pidfile_write(const char *path, char *err, size_t errlen)
 	int fd, len;
 	bool ok;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		snprintf(err, errlen, "--pidfile '%s': %s", path,
 			 strerror(errno));
 		return -1;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	ok = write_retry(fd, buf, (size_t)len) == len;
-	if (close(fd) < 0)
-		ok = false;
+	ok = write_retry(fd, buf, (size_t)len) == len && fsync(fd) == 0;
 	if (!ok) {
 		snprintf(err, errlen, "--pidfile '%s': write failed: %s", path,
 			 strerror(errno));
+		close(fd);
 		unlink(path);
 		return -1;
 	}
-	return 0;
+	return fd;
 }
 
-void pidfile_remove(const char *path)
+/* Whether the first line of buf (n bytes read) is our pid. */
+static bool names_us(char *buf, ssize_t n)
 {
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10) == (long)getpid();
+}
 
-	if (fd < 0)
-		return;
-	n = read_retry(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	/* A newer instance may have taken the file over: leave it alone. */
-	if (n > 0 && strtol(buf, NULL, 10) == (long)getpid())
-		unlink(path);
+void pidfile_remove(const char *path, int fd)
+{
+	char buf[32];
+	int cur = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (cur >= 0) {
+		bool ours =
+		    names_us(buf, read_retry(cur, buf, sizeof(buf) - 1));
+
+		close(cur);
+		/* A newer instance may have taken the file over: leave it
+		 * alone. */
+		if (ours && unlink(path) == 0) {
+			if (fd >= 0)
+				close(fd);
+			return;
+		}
+	}
+	/* Not ours to unlink any more (root's directory, privileges since
+	 * dropped): empty our own file if it still names us. */
+	if (fd >= 0) {
+		if (names_us(buf, pread(fd, buf, sizeof(buf) - 1, 0)) &&
+		    ftruncate(fd, 0) < 0)
+			log_debug("--pidfile '%s': cannot remove or empty it: "
+				  "%s",
+				  path, strerror(errno));
+		close(fd);
+	}
 }

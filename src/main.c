@@ -119,30 +119,51 @@ static void make_run_dir(const char *pidfile)
 		log_warn("cannot create %s: %s", dir, strerror(errno));
 }
 
+/* A usage error is one line on stderr, whatever the argument it quotes
+ * holds: control characters print as '?'. */
+static void usage_error(const char *err)
+{
+	char line[1024];
+	size_t i;
+
+	for (i = 0; err[i] && i < sizeof(line) - 1; i++)
+		line[i] = (unsigned char)err[i] < 0x20 || err[i] == 0x7f
+			      ? '?'
+			      : err[i];
+	line[i] = '\0';
+	fprintf(stderr, "%s\n", line);
+}
+
 int main(int argc, char **argv)
 {
 	char err[1024], ident[64];
 	struct mode m = {0};
+	int pidfd = -1;
 	int status;
 
 	switch (options_parse(argc, argv, &opts, err, sizeof(err))) {
 	case OPTIONS_EXIT:
-		return 0;
+		/* --help, --version: a failed write is a failure. */
+		return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 	case OPTIONS_ERROR:
-		fprintf(stderr, "%s\n", err);
+		usage_error(err);
 		return 2;
 	}
 	if (opts.runas[0] && usergroup_check(opts.runas, err, sizeof(err))) {
-		fprintf(stderr, "xen-virtio-blk: %s\n", err);
+		char line[sizeof(err) + 32];
+
+		snprintf(line, sizeof(line), "xen-virtio-blk: %s", err);
+		usage_error(line);
 		return 2;
 	}
 	if (opts.watch && !opts.foreground && !opts.pidfile[0])
 		strcpy(opts.pidfile, DEFAULT_WATCH_PIDFILE);
 	if (absolute_pidfile(opts.pidfile, sizeof(opts.pidfile)) < 0) {
-		fprintf(
-		    stderr,
-		    "xen-virtio-blk: --pidfile '%s': cannot make it absolute\n",
-		    opts.pidfile);
+		snprintf(err, sizeof(err),
+			 "xen-virtio-blk: --pidfile '%s': cannot make it "
+			 "absolute",
+			 opts.pidfile);
+		usage_error(err);
 		return 2;
 	}
 
@@ -151,6 +172,10 @@ int main(int argc, char **argv)
 	else
 		snprintf(ident, sizeof(ident), "xen-virtio-blk[dom%u]",
 			 opts.domid);
+	/* A service keeps none of its starter's files: a pipe a script reads
+	 * to its end, or a lock, would stay open as long as we run. */
+	if (!opts.foreground)
+		close_range(3, ~0U, 0);
 	log_init(ident, !opts.foreground || opts.syslog, opts.log_level);
 	if (!opts.foreground) {
 		/* Start-up errors reach both syslog and the terminal. */
@@ -175,36 +200,43 @@ int main(int argc, char **argv)
 	}
 	if (opts.pidfile[0] && !strcmp(opts.pidfile, DEFAULT_WATCH_PIDFILE))
 		make_run_dir(opts.pidfile);
-	if (opts.pidfile[0] && pidfile_write(opts.pidfile, err, sizeof(err))) {
-		log_error("%s", err);
-		mode_free(&m);
-		return 1;
+	if (opts.pidfile[0]) {
+		pidfd = pidfile_write(opts.pidfile, err, sizeof(err));
+		if (pidfd < 0) {
+			log_error("%s", err);
+			mode_free(&m);
+			return 1;
+		}
+	}
+	/* Set up as root; serve the guest as someone else. The supervisor
+	 * stays root: it starts the per-guest processes, which drop. Before
+	 * the readiness handshake, so that a failure here is the status the
+	 * caller of a detached daemon sees. */
+	if (opts.runas[0] && !opts.watch) {
+		if (usergroup_drop(opts.runas, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			mode_free(&m);
+			if (pidfd >= 0)
+				pidfile_remove(opts.pidfile, pidfd);
+			return 1;
+		}
+		log_info("running as %s", opts.runas);
 	}
 	if (!opts.foreground) {
 		if (daemonize_ready(err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			mode_free(&m);
-			if (opts.pidfile[0])
-				pidfile_remove(opts.pidfile);
+			if (pidfd >= 0)
+				pidfile_remove(opts.pidfile, pidfd);
 			return 1;
 		}
 		log_also_stderr(false);
 	}
 
-	/* Set up as root; serve the guest as someone else. The supervisor
-	 * stays root: it starts the per-guest processes, which drop. */
-	if (opts.runas[0] && !opts.watch) {
-		if (usergroup_drop(opts.runas, err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			mode_free(&m);
-			return 1;
-		}
-		log_info("running as %s", opts.runas);
-	}
 	status = mode_run(&m);
 	mode_free(&m);
-	if (opts.pidfile[0])
-		pidfile_remove(opts.pidfile);
+	if (pidfd >= 0)
+		pidfile_remove(opts.pidfile, pidfd);
 	log_info("exiting with status %d", status);
 	return status;
 }

@@ -32,6 +32,12 @@ bad --domid 1 --disk "$T/disk.img" extra
 bad --domid 1 --disk "$T/disk.img,bogus"
 bad --domid 1 --disk "$T/disk.img,serial=123456789012345678901"
 bad --domid 1 --disk "$T/disk.img" --disk "$T/disk.img,base=0x2000000"
+# An argument with a newline in it is still quoted on one line.
+nl='
+'
+bad --domid 1 --disk "$T/disk.img" --log-level "x${nl}y"
+bad --domid "1${nl}2" --disk "$T/disk.img"
+bad --domid 1 --disk "$T/disk.img" --foreground --runas "no${nl}body"
 bad --domid 1 --foreground --disk "$T/missing.img"
 bad --domid 1 --foreground --disk "$T/dir"
 bad --domid 1 --foreground --disk "$T/empty.img"
@@ -44,4 +50,9 @@ fi
 grep -q -- '--disk' "$T/o" || fail "--help does not mention --disk"
 "$DAEMON" --version >"$T/o" 2>"$T/e" || fail "--version did not exit 0"
 grep -Eq '[0-9]+\.[0-9]+\.[0-9]+' "$T/o" || fail "--version shows no version"
+# Output that cannot be written is not a success.
+if [ -w /dev/full ]; then
+	"$DAEMON" --help >/dev/full 2>/dev/null && fail "--help into /dev/full exited 0"
+	"$DAEMON" --version >/dev/full 2>/dev/null && fail "--version into /dev/full exited 0"
+fi
 pass "bad arguments and images: one line, exit 2; --help/--version exit 0"

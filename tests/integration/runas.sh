@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
 # Least privilege: with --runas the daemon sets up as root, then serves the
-# guest as an unprivileged user (and cannot become root again); a user
-# that does not exist is a configuration error (one line, exit 2).
+# guest as an unprivileged user (and cannot become root again); its pidfile
+# does not outlive it with a stale pid; a user that does not exist is a
+# configuration error (one line, exit 2).
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || pass "skipped: needs root to drop it"
@@ -12,10 +13,21 @@ sim_ok --daemon-arg --runas --daemon-arg nobody --disk "$T/disk.img" \
 grep -q 'running as nobody' "$T/err" ||
 	fail "the daemon did not report dropping root"
 
+# The pidfile is written as root in root's directory: once the daemon is
+# nobody it cannot unlink it at exit, and must not leave its pid there for
+# a later `kill $(cat pidfile)` to hit whatever process gets that pid.
+mkdir -m 0755 "$T/run"
+sim_ok --daemon-arg --runas --daemon-arg nobody \
+	--daemon-arg --pidfile --daemon-arg "$T/run/x.pid" \
+	--disk "$T/disk.img" -c 'random-io 20 7'
+if [ -s "$T/run/x.pid" ]; then
+	fail "pidfile left behind with pid $(cat "$T/run/x.pid")"
+fi
+
 "$DAEMON" --domid 1 --disk "$T/disk.img" --runas no-such-user-xvb \
 	--foreground >"$T/o" 2>"$T/e"
 rc=$?
 [ "$rc" -eq 2 ] || fail "--runas with an unknown user: exit $rc, want 2"
 [ "$(wc -l <"$T/e")" -eq 1 ] || fail "--runas with an unknown user: not one line"
 grep -q "no-such-user-xvb" "$T/e" || fail "the error does not name the user"
-pass "serves as nobody after set-up; an unknown user is refused"
+pass "serves as nobody after set-up, no stale pidfile; an unknown user is refused"

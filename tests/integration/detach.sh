@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# Without --foreground the daemon detaches as a service should: the command
+# returns 0 once the daemon serves, the daemon keeps none of its starter's
+# files open (here fd 7), writes its pidfile, serves the guest, and on
+# SIGTERM drains, exits and removes the pidfile. sim-guest starts a small
+# wrapper as "the daemon"; the wrapper starts the real one detached, and
+# passes SIGTERM on.
+. "$(dirname "$0")/lib.sh"
+
+cat >"$T/wrap" <<EOF2
+#!/bin/sh
+args=""
+for a in "\$@"; do
+	[ "\$a" = --foreground ] || args="\$args \$a"
+done
+"$DAEMON" \$args --pidfile "$T/d.pid" 7>"$T/starter-file" 2>"$T/derr"
+echo "\$?" >"$T/rc"
+pid=\$(cat "$T/d.pid" 2>/dev/null)
+[ -n "\$pid" ] || exit 1
+ls -l "/proc/\$pid/fd" >"$T/fds" 2>&1
+trap 'kill -TERM \$pid' TERM
+while kill -0 "\$pid" 2>/dev/null; do
+	sleep 0.1
+done
+exit 0
+EOF2
+chmod +x "$T/wrap"
+mkimage "$T/disk.img" 16M
+sim_ok --daemon "$T/wrap" --disk "$T/disk.img" -c 'random-io 100 7'
+out_has '^random-io: .*verified'
+[ "$(cat "$T/rc")" = 0 ] || fail "the detaching command exited $(cat "$T/rc")"
+[ -s "$T/fds" ] || fail "no fd list of the detached daemon"
+if grep -q "starter-file" "$T/fds"; then
+	fail "the detached daemon kept its starter's fd 7 open"
+fi
+grep -q '/dev/null' "$T/fds" || fail "stdin/stdout/stderr not on /dev/null: $(cat "$T/fds")"
+[ -e "$T/d.pid" ] && fail "pidfile left behind after exit"
+pass "detached: exit 0 once serving, no inherited fds, pidfile written and removed"
