@@ -78,12 +78,19 @@ static struct child *find_child(struct supervisor *s, uint32_t domid)
 static void __attribute__((noreturn))
 exec_child(const char *exe, char *const argv[])
 {
-	sigset_t none;
+	sigset_t keep;
 
-	sigemptyset(&none);
-	/* The mask and ignored dispositions survive exec: give the new
-	 * program a clean slate (it blocks what it needs itself). */
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* The mask and ignored dispositions survive exec. The signals the
+	 * new process reads from its signalfd stay blocked through its
+	 * start: a SIGUSR1 forwarded for statistics (or a SIGTERM) before it
+	 * has set up would otherwise kill it with the default action and
+	 * leave the guest without its disks; blocked, it waits for the
+	 * signalfd. Everything else starts clean. */
+	sigemptyset(&keep);
+	sigaddset(&keep, SIGTERM);
+	sigaddset(&keep, SIGINT);
+	sigaddset(&keep, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &keep, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	/* Our epoll, signalfd, xenstore connection... are ours alone. */
 	if (close_range(3, ~0U, 0) < 0)
