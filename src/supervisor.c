@@ -150,6 +150,30 @@ static void spawn(struct supervisor *s, uint32_t domid)
 
 static bool dir_gone(struct supervisor *s, uint32_t domid);
 
+static void close_orphans(struct supervisor *s, uint32_t domid, pid_t pid,
+			  int st)
+{
+	char dir[128], why[96];
+	unsigned n;
+
+	snprintf(dir, sizeof(dir), "%s/%u", s->base, domid);
+	if (WIFSIGNALED(st))
+		snprintf(why, sizeof(why),
+			 "backend process %ld killed by "
+			 "signal %d",
+			 (long)pid, WTERMSIG(st));
+	else
+		snprintf(why, sizeof(why),
+			 "backend process %ld could not "
+			 "run",
+			 (long)pid);
+	n = xs_backend_close_orphans(s->xs, dir, why);
+	if (n)
+		log_warn("domain %u: %u virtio disk(s) it left open closed "
+			 "(state 6)",
+			 domid, n);
+}
+
 static void reap(struct supervisor *s)
 {
 	pid_t pid;
@@ -184,6 +208,12 @@ static void reap(struct supervisor *s)
 				 domid, (long)pid, WTERMSIG(st),
 				 strsignal(WTERMSIG(st)));
 		s->child[i] = s->child[--s->nchild];
+		/* It tears its devices down itself on any exit it makes; if it
+		 * could not, libxl would wait its 10 s for state 6 at the
+		 * guest's destroy or reboot. */
+		if (WIFSIGNALED(st) ||
+		    (WIFEXITED(st) && WEXITSTATUS(st) == 127))
+			close_orphans(s, domid, pid, st);
 		/* If libxl removed the guest before we reaped it, the event
 		 * that would have forgotten the domid has already gone by. */
 		if (!s->stopping && dir_gone(s, domid))

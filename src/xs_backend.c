@@ -199,6 +199,38 @@ static bool write_refusal(struct xs_handle *xs, xs_transaction_t t,
 	return true;
 }
 
+/* A device left open by a backend process that died: closed with the
+ * reason, unless it already is. */
+static bool close_orphan(struct xs_handle *xs, xs_transaction_t t,
+			 const char *dir, void *arg)
+{
+	char *v = read_node(xs, t, dir, "state");
+	int cur = v ? xsv_parse_state(v) : -2;
+
+	free(v);
+	if (cur == -2 || cur == XB_CLOSED)
+		return false;
+	return write_refusal(xs, t, dir, arg);
+}
+
+unsigned xs_backend_close_orphans(struct xs_handle *xs, const char *guest_dir,
+				  const char *why)
+{
+	unsigned n = 0, closed = 0;
+	char **devs = xs_directory(xs, XBT_NULL, guest_dir, &n);
+	char path[256];
+
+	for (unsigned i = 0; devs && i < n; i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", guest_dir, devs[i]) >=
+		    (int)sizeof(path))
+			continue;
+		if (txn(xs, path, close_orphan, (void *)why) == 1)
+			closed++;
+	}
+	free(devs);
+	return closed;
+}
+
 static const char *dev_name(const struct xsb_dev *d)
 {
 	return d->vdev[0] ? d->vdev : "?";
