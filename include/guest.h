@@ -45,6 +45,10 @@ struct guest_hooks {
 	void (*driver_state)(void *opaque, unsigned disk, bool live);
 	/* SIGUSR1, after the statistics went to the log. */
 	void (*stats)(void *opaque);
+	/* The guest's first register access, before it is served: its
+	 * vCPUs run, so the toolstack has added every disk it will (libxl
+	 * cannot hot-plug virtio disks). Loop thread; once. */
+	void (*running)(void *opaque);
 	void *opaque;
 };
 /* Install hooks (copied); NULL removes them. */

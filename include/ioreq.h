@@ -53,6 +53,10 @@ int ioreq_server_add_window(struct ioreq_server *s,
 /* Called on IOREQ_TYPE_INVALIDATE before it is answered. */
 void ioreq_server_on_invalidate(struct ioreq_server *s,
 				void (*fn)(void *opaque), void *opaque);
+/* Called once, at the guest's first register access, before it is served:
+ * only a running vCPU makes one. */
+void ioreq_server_on_first_access(struct ioreq_server *s,
+				  void (*fn)(void *opaque), void *opaque);
 /* Answer a deferred write of vCPU `vcpu`. */
 void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu);
 /* One edge on an SPI: set_irq_level(irq, 1). */

@@ -15,6 +15,7 @@
 #ifndef XVB_XS_BACKEND_H
 #define XVB_XS_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,12 @@ struct xs_backend;
 struct xs_backend *xs_backend_new(uint32_t domid,
 				  const struct guest_polling *poll, int *status,
 				  char *err, size_t errlen);
+/* fn runs once, at the guest's first register access (before it is served),
+ * when every disk libxl will add is there; if it returns false the backend
+ * closes and xs_backend_run() returns 1. For --runas: set up as root until
+ * then. */
+void xs_backend_when_running(struct xs_backend *b, bool (*fn)(void *opaque),
+			     void *opaque);
 /* Serve, picking up devices that appear later, until a close condition or
  * SIGTERM; returns the exit status: 0 after a clean drain, 1 otherwise. */
 int xs_backend_run(struct xs_backend *b);

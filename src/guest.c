@@ -120,6 +120,14 @@ static void on_invalidate(void *opaque)
 	guest_mem_invalidate(opaque);
 }
 
+static void on_first_access(void *opaque)
+{
+	struct guest *g = opaque;
+
+	if (g->hooks.running)
+		g->hooks.running(g->hooks.opaque);
+}
+
 /* ------------------------------------------------------------- shutdown */
 
 static void one_drained(struct guest *g)
@@ -358,6 +366,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	if (!g->srv)
 		goto fail;
 	ioreq_server_on_invalidate(g->srv, on_invalidate, g->gm);
+	ioreq_server_on_first_access(g->srv, on_first_access, g);
 	ioreq_server_set_irq_poll(g->srv, poll->irq_poll_us);
 	restrict_handles(g);
 	for (unsigned i = 0; i < ndisks; i++) {

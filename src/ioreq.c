@@ -68,6 +68,8 @@ struct ioreq_server {
 
 	void (*on_invalidate)(void *opaque);
 	void *invalidate_opaque;
+	void (*on_first_access)(void *opaque);
+	void *first_access_opaque;
 
 	struct ioreq_stats stats;
 };
@@ -189,6 +191,12 @@ static int dispatch(struct ioreq_server *s, struct req *r, unsigned vcpu,
 {
 	switch (r->type) {
 	case IOREQ_TYPE_COPY:
+		if (s->on_first_access) {
+			void (*fn)(void *) = s->on_first_access;
+
+			s->on_first_access = NULL;
+			fn(s->first_access_opaque);
+		}
 		return do_mmio(s, r, vcpu, wp);
 	case IOREQ_TYPE_INVALIDATE:
 		/* Synchronous broadcast after a p2m removal: the vCPU waits
@@ -443,6 +451,13 @@ void ioreq_server_on_invalidate(struct ioreq_server *s,
 {
 	s->on_invalidate = fn;
 	s->invalidate_opaque = opaque;
+}
+
+void ioreq_server_on_first_access(struct ioreq_server *s,
+				  void (*fn)(void *opaque), void *opaque)
+{
+	s->on_first_access = fn;
+	s->first_access_opaque = opaque;
 }
 
 void ioreq_server_get_stats(const struct ioreq_server *s,

@@ -119,6 +119,20 @@ static void make_run_dir(const char *pidfile)
 		log_warn("cannot create %s: %s", dir, strerror(errno));
 }
 
+/* xs_backend_when_running(): the guest runs, every disk is open. */
+static bool drop_root(void *opaque)
+{
+	char err[256];
+
+	(void)opaque;
+	if (usergroup_drop(opts.runas, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return false;
+	}
+	log_info("running as %s", opts.runas);
+	return true;
+}
+
 /* A usage error is one line on stderr, whatever the argument it quotes
  * holds: control characters print as '?'. */
 static void usage_error(const char *err)
@@ -209,10 +223,15 @@ int main(int argc, char **argv)
 		}
 	}
 	/* Set up as root; serve the guest as someone else. The supervisor
-	 * stays root: it starts the per-guest processes, which drop. Before
-	 * the readiness handshake, so that a failure here is the status the
-	 * caller of a detached daemon sees. */
-	if (opts.runas[0] && !opts.watch) {
+	 * stays root: it starts the per-guest processes, which drop. With
+	 * xenstore, libxl may still be adding the guest's disks one by one
+	 * (images only root may open): drop when the guest first runs, by
+	 * which time they are all there. Otherwise now, before the readiness
+	 * handshake, so that a failure here is what the caller of a detached
+	 * daemon sees. */
+	if (opts.runas[0] && m.xsb) {
+		xs_backend_when_running(m.xsb, drop_root, NULL);
+	} else if (opts.runas[0] && !opts.watch) {
 		if (usergroup_drop(opts.runas, err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			mode_free(&m);

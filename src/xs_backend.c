@@ -26,6 +26,8 @@
 /* Device directories tracked per guest: the served ones (at most
  * MAX_DISKS) and the refused or foreign ones beside them. */
 #define XSB_MAX_DEVS 32
+/* See xs_backend_when_running(). */
+#define XSB_ALL_ADDED_US (20 * 1000 * 1000)
 /* Transaction retries on EAGAIN (someone else wrote in between). */
 #define TXN_RETRIES 16
 
@@ -57,6 +59,10 @@ struct xs_backend {
 	struct xsb_dev dev[XSB_MAX_DEVS];
 	unsigned ndev;
 	bool closing;
+	bool (*when_running)(void *opaque); /* xs_backend_when_running */
+	void *when_running_opaque;
+	struct loop_timer *running_timer;
+	bool run_failed;
 };
 
 /* --------------------------------------------------------- xenstore I/O */
@@ -640,6 +646,20 @@ static void on_driver_state(void *opaque, unsigned disk, bool live)
 	}
 }
 
+static void on_running(void *opaque)
+{
+	struct xs_backend *b = opaque;
+	bool (*fn)(void *) = b->when_running;
+
+	b->when_running = NULL;
+	if (b->running_timer)
+		loop_timer_cancel(b->running_timer);
+	if (fn && !fn(b->when_running_opaque)) {
+		b->run_failed = true;
+		close_backend(b, "cannot go on as configured");
+	}
+}
+
 static void on_stats(void *opaque)
 {
 	struct xs_backend *b = opaque;
@@ -660,6 +680,8 @@ static void on_stats(void *opaque)
 
 static void release(struct xs_backend *b)
 {
+	loop_timer_free(b->running_timer);
+	b->running_timer = NULL;
 	if (b->xs_in_loop)
 		loop_del(guest_loop(b->g), b->xs_fd);
 	b->xs_in_loop = false;
@@ -680,6 +702,7 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 	struct guest_hooks hooks = {
 	    .driver_state = on_driver_state,
 	    .stats = on_stats,
+	    .running = on_running,
 	    .opaque = b,
 	};
 	char why_dom[128];
@@ -796,9 +819,24 @@ fail:
 	return NULL;
 }
 
+void xs_backend_when_running(struct xs_backend *b, bool (*fn)(void *opaque),
+			     void *opaque)
+{
+	b->when_running = fn;
+	b->when_running_opaque = opaque;
+	/* A guest that never touches its disks: libxl adds them all within
+	 * one create, and gives up on each after 10 s; by then the set is
+	 * complete whether the guest runs or not. */
+	b->running_timer = loop_timer_new(guest_loop(b->g), on_running, b);
+	if (b->running_timer)
+		loop_timer_arm(b->running_timer, XSB_ALL_ADDED_US);
+}
+
 int xs_backend_run(struct xs_backend *b)
 {
-	return guest_run(b->g);
+	int status = guest_run(b->g);
+
+	return b->run_failed ? 1 : status;
 }
 
 static bool close_dev(struct xs_handle *xs, xs_transaction_t t, const char *dir,
