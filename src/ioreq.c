@@ -468,6 +468,18 @@ void ioreq_server_get_stats(const struct ioreq_server *s,
 
 /* --------------------------------------------------- create and destroy */
 
+static void disable(struct ioreq_server *s)
+{
+	if (xendevicemodel_set_ioreq_server_state(s->dmod, s->domid, s->id, 0) <
+	    0) {
+		if (dead_guest(errno))
+			log_debug("ioreq: disable server: guest gone");
+		else
+			log_warn("ioreq: disable server %u: %s", s->id,
+				 strerror(errno));
+	}
+}
+
 static void teardown(struct ioreq_server *s, unsigned bound, bool enabled)
 {
 	if (s->watching) {
@@ -479,14 +491,8 @@ static void teardown(struct ioreq_server *s, unsigned bound, bool enabled)
 		if (xenevtchn_unbind(s->xce, s->port[i]) < 0)
 			log_debug("ioreq: unbind port %u: %s", s->port[i],
 				  strerror(errno));
-	if (enabled && xendevicemodel_set_ioreq_server_state(s->dmod, s->domid,
-							     s->id, 0) < 0) {
-		if (dead_guest(errno))
-			log_debug("ioreq: disable server: guest gone");
-		else
-			log_warn("ioreq: disable server %u: %s", s->id,
-				 strerror(errno));
-	}
+	if (enabled)
+		disable(s);
 	if (s->fres && xenforeignmemory_unmap_resource(s->fmem, s->fres) < 0)
 		log_warn("ioreq: unmap ioreq page: %s", strerror(errno));
 	s->fres = NULL;
@@ -634,14 +640,33 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 
 void ioreq_server_free(struct ioreq_server *s)
 {
+	unsigned unserved = 0;
+
 	if (!s)
 		return;
-	/* A write still held (a reset waiting for I/O) is answered now: the
-	 * daemon is leaving and must not leave a vCPU blocked. */
-	for (unsigned i = 0; i < s->nr_vcpus; i++)
+	/* Leaving. Xen does not wake a vCPU whose server is destroyed while
+	 * it waits for an answer: it would never run again. So first no new
+	 * access may reach us (disabled, the guest's next one is an abort),
+	 * then every access already sent is answered: a write still held (a
+	 * reset waiting for I/O), and any request we have not looked at yet,
+	 * unserved (a read returns all ones). Only then does the server go. */
+	disable(s);
+	for (unsigned i = 0; i < s->nr_vcpus; i++) {
+		uint8_t flags = *slot_flags(s, i);
+
 		if (s->deferred[i]) {
 			s->deferred[i] = false;
 			answer(s, i);
+		} else if ((flags & SLOT_STATE_MASK) == STATE_IOREQ_READY) {
+			atomic_thread_fence(memory_order_acquire);
+			if (flags & SLOT_DIR_BIT)
+				slot(s, i)->data = ~0ULL;
+			answer(s, i);
+			unserved++;
 		}
-	teardown(s, s->nr_vcpus, true);
+	}
+	if (unserved)
+		log_info("ioreq: %u access(es) answered unserved at exit",
+			 unserved);
+	teardown(s, s->nr_vcpus, false);
 }

@@ -856,13 +856,34 @@ out:
 }
 
 /* Xen destroys a server: its channels close, the ioreq page stays wherever
- * the daemon mapped it (the memfd lives on in those mappings). */
+ * the daemon mapped it (the memfd lives on in those mappings). A vCPU still
+ * waiting on it is not woken by Xen (ioreq_server_remove_vcpu frees its
+ * wait without a notification): unless the daemon posted the answer (and
+ * notified) before, that vCPU never runs again. */
 void hv_destroy_server(struct sim_dom *d, unsigned id)
 {
 	struct sim_hv *hv = d->hv;
 	struct hv_server *s = &d->servers[id];
 	unsigned v;
 
+	for (v = 0; v < d->nvcpus; v++) {
+		struct hv_vcpu *vc = &d->vcpus[v];
+		struct sim_ioreq *r = &s->page[v];
+		uint8_t st;
+
+		if (!vc->outstanding || vc->server != (int)id ||
+		    vc->gen != s->gen)
+			continue;
+		st = __atomic_load_n(&r->bits, __ATOMIC_ACQUIRE) &
+		     SIM_IOREQ_STATE_MASK;
+		if (st == SIM_STATE_IORESP_READY) {
+			vc->orphan_answered = true;
+			vc->orphan_data =
+			    __atomic_load_n(&r->data, __ATOMIC_RELAXED);
+		} else {
+			vc->orphan_hung = true;
+		}
+	}
 	for (v = 0; v < d->nvcpus; v++) {
 		struct hv_xen_port *xp = &d->xen_ports[s->xen_port[v]];
 
@@ -934,7 +955,24 @@ static int wait_answer(struct sim_dom *d, unsigned vcpu, int64_t deadline,
 
 		if (!s->used || s->gen != vc->gen) {
 			vc->outstanding = false;
-			return d->dom_state != SIM_DOM_ALIVE ? -ESRCH : -ENODEV;
+			if (vc->orphan_answered) {
+				vc->orphan_answered = false;
+				*data = vc->orphan_data;
+				return 0;
+			}
+			if (d->dom_state != SIM_DOM_ALIVE)
+				return -ESRCH;
+			if (vc->orphan_hung) {
+				vc->orphan_hung = false;
+				d->stats.protocol_errors++;
+				hv_log(hv,
+				       "dom %u vcpu %u: ioreq server destroyed "
+				       "with this vCPU's access unanswered: on "
+				       "Xen it would never run again",
+				       d->domid, vcpu);
+				return -ETIMEDOUT;
+			}
+			return -ENODEV;
 		}
 		r = &s->page[vcpu];
 		bits = __atomic_load_n(&r->bits, __ATOMIC_ACQUIRE);
@@ -1028,6 +1066,7 @@ static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 			 __ATOMIC_RELEASE);
 	d->stats.ioreqs++;
 	vc->outstanding = true;
+	vc->orphan_answered = vc->orphan_hung = false;
 	vc->server = (int)id;
 	vc->gen = s->gen;
 	vc->prev = SIM_STATE_IOREQ_READY;

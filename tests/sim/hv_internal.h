@@ -62,6 +62,10 @@ struct hv_vcpu {
 	int server;
 	unsigned gen;
 	uint8_t prev;
+	/* Its server was destroyed while it waited: with the answer already
+	 * posted (it runs on with that), or without (it never runs again). */
+	bool orphan_answered, orphan_hung;
+	uint64_t orphan_data;
 };
 
 /* A process using the libraries (known by its first connection). */
