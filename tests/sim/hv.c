@@ -927,7 +927,9 @@ void hv_check_gone(struct sim_dom *d)
 	d->dom_state = SIM_DOM_GONE;
 	__atomic_store_n(&d->sh->dom_state, SIM_DOM_GONE, __ATOMIC_SEQ_CST);
 	hv_log(d->hv, "domain %u gone (nothing mapped any more)", d->domid);
-	hv_xs_fire_special(d->hv->xs, "@releaseDomain");
+	/* No second @releaseDomain: C xenstored fires it once, when it first
+	 * sees the domain dying, and forgets the domain then
+	 * (xenstored_domain.c:306-383 @4.17; e2e-testbed.md saw one event). */
 	pthread_cond_broadcast(&d->hv->cond);
 }
 
@@ -1054,9 +1056,11 @@ static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 		       id);
 		return -EPROTO;
 	}
-	r->addr = addr;
+	/* Xen's broadcast (INVALIDATE) carries addr 0 and count 0
+	 * (ioreq.c:48-58 @4.17); an access, count 1. */
+	r->addr = type == SIM_IOREQ_TYPE_COPY ? addr : 0;
 	r->data = write ? *data : 0;
-	r->count = 1;
+	r->count = type == SIM_IOREQ_TYPE_COPY ? 1 : 0;
 	r->size = size;
 	r->pad0 = 0;
 	r->type = type;
