@@ -126,8 +126,9 @@ queue_refused() {
 }
 
 # probe: make a self-looping chain available at head 0 without notifying.
-# A device that looks at the queue answers it at once (used len 0) before
-# the notification returns, so `used-none` right after a notification
+# A device that looks at the queue answers it (used len 0) while serving
+# the notification; `used-none` reads a register first, which the daemon
+# answers only after that work, so `used-none` right after a notification
 # shows that the device did not look.
 probe() {
 	c 'desc 0 hdr 16 N 0' 'avail 0'

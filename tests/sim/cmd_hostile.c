@@ -729,7 +729,9 @@ static void cmd_used_expect(struct session *s, int argc, char **argv,
 	}
 }
 
-/* used-none: the device published nothing new. */
+/* used-none: the device published nothing new. The daemon answers a
+ * QueueNotify before it serves the queue, so first one register read on
+ * the same vCPU: it is answered only after that work is done. */
 static void cmd_used_none(struct session *s, int argc, char **argv,
 			  struct result *res)
 {
@@ -737,10 +739,13 @@ static void cmd_used_none(struct session *s, int argc, char **argv,
 	volatile struct vring_avail *av;
 	volatile struct vring_used *us;
 	uint16_t idx;
+	uint32_t v;
 
 	(void)argc;
 	(void)argv;
 	if (rings(s, q, &av, &us, res))
+		return;
+	if (reg_read(s, VIRTIO_MMIO_STATUS, &v, res))
 		return;
 	idx = le16toh(__atomic_load_n(&us->idx, __ATOMIC_ACQUIRE));
 	if (idx != q->used_seen)
