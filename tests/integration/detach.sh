@@ -14,11 +14,14 @@ args=""
 for a in "\$@"; do
 	[ "\$a" = --foreground ] || args="\$args \$a"
 done
-"$DAEMON" \$args --pidfile "$T/d.pid" 7>"$T/starter-file" 2>"$T/derr"
+"$DAEMON" \$args --pidfile "$T/d.pid" 7>"$T/starter-file" <"$T/starter-file" 2>"$T/derr"
 echo "\$?" >"$T/rc"
 pid=\$(cat "$T/d.pid" 2>/dev/null)
 [ -n "\$pid" ] || exit 1
 ls -l "/proc/\$pid/fd" >"$T/fds" 2>&1
+for fd in 0 1 2; do
+	echo "\$fd \$(readlink "/proc/\$pid/fd/\$fd")"
+done >"$T/stdio"
 trap 'kill -TERM \$pid' TERM
 while kill -0 "\$pid" 2>/dev/null; do
 	sleep 0.1
@@ -31,9 +34,12 @@ sim_ok --daemon "$T/wrap" --disk "$T/disk.img" -c 'random-io 100 7'
 out_has '^random-io: .*verified'
 [ "$(cat "$T/rc")" = 0 ] || fail "the detaching command exited $(cat "$T/rc")"
 [ -s "$T/fds" ] || fail "no fd list of the detached daemon"
-if grep -q "starter-file" "$T/fds"; then
+for fd in 0 1 2; do
+	grep -qx "$fd /dev/null" "$T/stdio" ||
+		fail "fd $fd of the detached daemon is not /dev/null: $(grep "^$fd " "$T/stdio")"
+done
+if grep -q ' 7 -> .*starter-file' "$T/fds"; then
 	fail "the detached daemon kept its starter's fd 7 open"
 fi
-grep -q '/dev/null' "$T/fds" || fail "stdin/stdout/stderr not on /dev/null: $(cat "$T/fds")"
 [ -e "$T/d.pid" ] && fail "pidfile left behind after exit"
 pass "detached: exit 0 once serving, no inherited fds, pidfile written and removed"
