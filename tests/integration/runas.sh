@@ -9,7 +9,8 @@
 [ "$(id -u)" -eq 0 ] || pass "skipped: needs root to drop it"
 mkimage "$T/disk.img" 16M
 sim_ok --daemon-arg --runas --daemon-arg nobody --disk "$T/disk.img" \
-	-c 'random-io 200 7'
+	-c 'random-io 200 7' -c 'expect-daemon-user nobody' \
+	-c 'random-io 50 8'
 grep -q 'running as nobody' "$T/err" ||
 	fail "the daemon did not report dropping root"
 
@@ -20,6 +21,9 @@ mkdir -m 0755 "$T/run"
 sim_ok --daemon-arg --runas --daemon-arg nobody \
 	--daemon-arg --pidfile --daemon-arg "$T/run/x.pid" \
 	--disk "$T/disk.img" -c 'random-io 20 7'
+# It was written (the file exists), and emptied rather than left naming
+# a dead process.
+[ -e "$T/run/x.pid" ] || fail "no pidfile was written"
 if [ -s "$T/run/x.pid" ]; then
 	fail "pidfile left behind with pid $(cat "$T/run/x.pid")"
 fi

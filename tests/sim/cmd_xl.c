@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1589,6 +1590,74 @@ static void cmd_expect_daemon_alive(struct session *s, int argc, char **argv,
 		printf("dom %u's backend process runs\n", g->domid);
 }
 
+/* Whether /proc/PID/status shows every uid (real, effective, saved, fs)
+ * and gid as those of `pw`, and no supplementary group 0. */
+static void check_creds(pid_t pid, const struct passwd *pw, struct result *res)
+{
+	char path[64], line[512];
+	unsigned long id[4];
+	bool uid_ok = false, gid_ok = false, groups_ok = true;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	f = fopen(path, "r");
+	if (!f) {
+		fail_msg(res, -errno, "%s: %s", path, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Uid: %lu %lu %lu %lu", &id[0], &id[1], &id[2],
+			   &id[3]) == 4)
+			uid_ok = id[0] == pw->pw_uid && id[1] == pw->pw_uid &&
+				 id[2] == pw->pw_uid && id[3] == pw->pw_uid;
+		else if (sscanf(line, "Gid: %lu %lu %lu %lu", &id[0], &id[1],
+				&id[2], &id[3]) == 4)
+			gid_ok = id[0] == pw->pw_gid && id[1] == pw->pw_gid &&
+				 id[2] == pw->pw_gid && id[3] == pw->pw_gid;
+		else if (!strncmp(line, "Groups:", 7))
+			for (char *save = NULL,
+				  *t = strtok_r(line + 7, " \t\n", &save);
+			     t; t = strtok_r(NULL, " \t\n", &save))
+				if (!strcmp(t, "0"))
+					groups_ok = false;
+	}
+	fclose(f);
+	if (!uid_ok || !gid_ok || !groups_ok)
+		fail_msg(res, -EPERM,
+			 "pid %ld does not run as %s (uid %s, gid %s, groups "
+			 "%s)",
+			 (long)pid, pw->pw_name, uid_ok ? "ok" : "wrong",
+			 gid_ok ? "ok" : "wrong",
+			 groups_ok ? "ok" : "include 0");
+	else
+		printf("pid %ld runs as %s\n", (long)pid, pw->pw_name);
+}
+
+/* expect-daemon-user USER [GUEST]: the daemon (--disk, --mode domid) or the
+ * guest's backend process (--mode watch) runs as USER, root gone. */
+static void cmd_expect_daemon_user(struct session *s, int argc, char **argv,
+				   struct result *res)
+{
+	const struct passwd *pw = getpwnam(argv[1]);
+	pid_t pid;
+
+	if (!pw) {
+		fail_msg(res, CMD_USAGE, "no user '%s'", argv[1]);
+		return;
+	}
+	if (s->mode == MODE_WATCH) {
+		struct xl_guest *g = guest_arg(argc, argv, 2, res);
+		struct child *c = g ? wait_child(s, g, res) : NULL;
+
+		if (!c)
+			return;
+		pid = (pid_t)c->pid;
+	} else {
+		pid = sim_hv_daemon_pid(s->hv);
+	}
+	check_creds(pid, pw, res);
+}
+
 static void cmd_kill_child(struct session *s, int argc, char **argv,
 			   struct result *res)
 {
@@ -1776,6 +1845,10 @@ static const struct cmd cmds[] = {
      "to exit with CODE, or to die by SIGNAL"},
     {"expect-daemon-alive", 0, 1, false, cmd_expect_daemon_alive,
      "expect-daemon-alive [GUEST]", "the guest's backend process runs"},
+    {"expect-daemon-user", 1, 2, false, cmd_expect_daemon_user,
+     "expect-daemon-user USER [GUEST]",
+     "the daemon (--mode watch: the guest's backend process) runs as USER: "
+     "every uid and gid its, no group 0"},
     {"kill-child", 1, 2, false, cmd_kill_child, "kill-child SIGNAL [GUEST]",
      "signal the guest's backend process"},
     {"dom-info", 0, 1, false, cmd_dom_info, "dom-info [GUEST]",

@@ -19,7 +19,8 @@ for mode in watch domid; do
 		-c "write 4096 $T/d" \
 		-c "verify 4096 $T/d" \
 		-c "device 0" \
-		-c "write 0 $T/d"
+		-c "write 0 $T/d" \
+		-c "expect-daemon-user nobody"
 	if grep -q 'refused' "$T/err"; then
 		fail "$mode: $(grep -m1 'refused' "$T/err")"
 	fi
