@@ -85,8 +85,3 @@ path_check() {
 	flog_lacks "^write-done $other " "writes went through the $other path"
 }
 
-# skip WHY: the test cannot run here (one line, exit 0).
-skip() {
-	echo "SKIP $TEST_NAME: $*"
-	exit 0
-}

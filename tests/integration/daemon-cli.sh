@@ -8,9 +8,11 @@ mkimage "$T/disk.img" 1M
 mkdir "$T/dir"
 : >"$T/empty.img"
 
-# bad ARGS...: exit 2, exactly one line on stderr, nothing on stdout.
+# bad ARGS...: exit 2, exactly one line on stderr, nothing on stdout ($AS:
+# a command to run the daemon under, e.g. setpriv).
+AS=
 bad() {
-	"$DAEMON" "$@" >"$T/o" 2>"$T/e" </dev/null
+	$AS "$DAEMON" "$@" >"$T/o" 2>"$T/e" </dev/null
 	rc=$?
 	{
 		echo "\$ xen-virtio-blk $*"
@@ -41,9 +43,19 @@ bad --domid 1 --disk "$T/disk.img" --foreground --runas "no${nl}body"
 bad --domid 1 --foreground --disk "$T/missing.img"
 bad --domid 1 --foreground --disk "$T/dir"
 bad --domid 1 --foreground --disk "$T/empty.img"
+# An image we may not write (for rw) or not read at all: root may, so as
+# root run those as nobody.
 chmod 0444 "$T/disk.img"
 if [ "$(id -u)" -ne 0 ]; then
 	bad --domid 1 --foreground --disk "$T/disk.img"
+elif command -v setpriv >/dev/null; then
+	chmod 0755 "$T"
+	AS="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+	bad --domid 1 --foreground --disk "$T/disk.img"
+	chmod 0600 "$T/disk.img"
+	bad --domid 1 --foreground --disk "$T/disk.img,ro"
+	AS=
+	chmod 0700 "$T"
 fi
 
 "$DAEMON" --help >"$T/o" 2>"$T/e" || fail "--help did not exit 0"

@@ -8,8 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 
 SCRIPT="$(dirname "$0")/../../scripts/init.d/xen-virtio-blk"
-[ -r /lib/lsb/init-functions ] || pass "skipped: no /lib/lsb/init-functions"
-command -v start-stop-daemon >/dev/null || pass "skipped: no start-stop-daemon"
+[ -r /lib/lsb/init-functions ] || skip "no /lib/lsb/init-functions"
+command -v start-stop-daemon >/dev/null || skip "no start-stop-daemon"
 
 # stub EXIT: a "daemon" that fails with EXIT, or (EXIT = run) detaches,
 # writes the pidfile it is given and sleeps.

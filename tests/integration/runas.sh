@@ -6,7 +6,7 @@
 # configuration error (one line, exit 2).
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || pass "skipped: needs root to drop it"
+[ "$(id -u)" -eq 0 ] || skip "needs root to drop it"
 mkimage "$T/disk.img" 16M
 sim_ok --daemon-arg --runas --daemon-arg nobody --disk "$T/disk.img" \
 	-c 'random-io 200 7' -c 'expect-daemon-user nobody' \

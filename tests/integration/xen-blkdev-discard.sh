@@ -10,10 +10,6 @@
 # discard off through sysfs sticks to it until it is removed.)
 . "$(dirname "$0")/lib.sh"
 
-skip() {
-	echo "SKIP $TEST_NAME: $*"
-	exit 0
-}
 [ "$(id -u)" -eq 0 ] || skip "needs root for loop devices"
 command -v losetup >/dev/null 2>&1 || skip "no losetup"
 LOOP=

@@ -15,8 +15,7 @@
 # O_DIRECT on the images' file system, or the engine never tries it.
 if ! dd if=/dev/zero of="$T/probe" bs=4096 count=1 oflag=direct \
 	status=none 2>/dev/null; then
-	echo "SKIP $TEST_NAME: no O_DIRECT in ${TMPDIR:-/tmp}"
-	exit 0
+	skip "no O_DIRECT in ${TMPDIR:-/tmp}"
 fi
 
 mkimage "$T/a.img" 32M
@@ -32,8 +31,7 @@ case $backing in
 memfd_secret) ;;
 memfd)
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "SKIP $TEST_NAME: no secret memory for guest RAM (not root: RLIMIT_MEMLOCK?)"
-		exit 0
+		skip "no secret memory for guest RAM (not root: RLIMIT_MEMLOCK?)"
 	fi
 	fail "guest RAM is a plain memfd although we are root: $(grep -m1 'secret memory' "$T/err")"
 	;;
