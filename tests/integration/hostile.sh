@@ -22,6 +22,6 @@ eval sim_ok --disk "$T/disk.img" $args \
 sim_ok --disk "$T/disk.img" -c info -c 'mmio-write 0x000 4 0' \
 	-c 'mmio-expect 0x000 4 0x74726976' -c 'mmio-write 0x100 4 0' \
 	-c 'mmio-expect 0x100 4 4096' -c 'mmio-write 0x1f0 4 0xdeadbeef' \
-	-c 'mmio-read 0x1f0 4' -c 'mmio-write 0x70 1 0xff' \
-	-c 'verify 0 '"$T/d"
+	-c 'mmio-expect 0x1f0 4 0' -c 'mmio-write 0x70 1 0xff' \
+	-c 'mmio-expect 0x70 4 0xf' -c 'verify 0 '"$T/d"
 pass "malformed chains answered, daemon alive, device usable"
