@@ -1045,6 +1045,16 @@ static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 	uint8_t dir = write ? 0 : SIM_IOREQ_DIR_READ;
 	int rc;
 
+	if (!s->page_alloc) {
+		/* get_ioreq() on a page never mapped: a NULL dereference in
+		 * Xen itself. */
+		d->stats.protocol_errors++;
+		hv_log(d->hv,
+		       "dom %u vcpu %u: server %u enabled with a range but its "
+		       "ioreq page was never mapped (Xen would fault)",
+		       d->domid, vcpu, id);
+		return -EPROTO;
+	}
 	/* ioreq_send(): the slot must be idle with our port in it. */
 	if ((bits & SIM_IOREQ_STATE_MASK) != SIM_STATE_IOREQ_NONE ||
 	    r->vp_eport != s->xen_port[vcpu]) {

@@ -26,6 +26,9 @@ struct hv_proc;
 
 struct hv_server {
 	bool used, enabled;
+	/* Xen allocates the ioreq page at the first map_resource of it, and
+	 * writes each vp_eport at enable only if it exists then. */
+	bool page_alloc;
 	unsigned gen; /* bumped on create and destroy */
 	int memfd;
 	struct sim_ioreq *page;

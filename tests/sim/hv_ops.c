@@ -308,8 +308,10 @@ static int dm_set_state(struct sim_dom *d, struct hv_server *s, bool on)
 	if (on == s->enabled)
 		return 0;
 	s->enabled = on;
-	/* ioreq_server_enable() -> ioreq_server_update_evtchn() */
-	if (on)
+	/* ioreq_server_enable() -> ioreq_server_update_evtchn(), which
+	 * writes nothing while the page does not exist (ioreq.c:348-359):
+	 * enabling before mapping leaves every vp_eport 0. */
+	if (on && s->page_alloc)
 		for (v = 0; v < d->nvcpus; v++)
 			__atomic_store_n(&s->page[v].vp_eport, s->xen_port[v],
 					 __ATOMIC_RELEASE);
@@ -426,6 +428,7 @@ static int handle_fm(struct sim_hv *hv, struct hv_proc *proc,
 				rc = -EINVAL;
 		if (rc)
 			break;
+		s->page_alloc = true;
 		fds[0] = s->memfd;
 		*nfds = 1;
 		/* What a dead process held is released already: do not

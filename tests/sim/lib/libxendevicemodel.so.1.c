@@ -60,8 +60,15 @@ int xendevicemodel_close(xendevicemodel_handle *dmod)
 	return 0;
 }
 
+/* privcmd's IOCTL_PRIVCMD_RESTRICT: once restricted, a handle cannot be
+ * moved to another domain (EINVAL). */
 int xendevicemodel_restrict(xendevicemodel_handle *dmod, domid_t domid)
 {
+	if (dmod->restrict_domid != DOMID_UNRESTRICTED &&
+	    dmod->restrict_domid != domid) {
+		errno = EINVAL;
+		return -1;
+	}
 	dmod->restrict_domid = domid;
 	return 0;
 }

@@ -103,8 +103,18 @@ int xenevtchn_fd(xenevtchn_handle *xce)
 	return xce->efd;
 }
 
+/* The evtchn driver's IOCTL_EVTCHN_RESTRICT_DOMID: a handle restricted
+ * once cannot be restricted again (EACCES). */
 int xenevtchn_restrict(xenevtchn_handle *xce, domid_t domid)
 {
+	if (xce->restrict_domid != DOMID_UNRESTRICTED) {
+		errno = EACCES;
+		return -1;
+	}
+	if (domid == 0 || domid >= 0x7ff0) { /* DOMID_FIRST_RESERVED */
+		errno = EINVAL;
+		return -1;
+	}
 	xce->restrict_domid = domid;
 	return 0;
 }

@@ -115,8 +115,15 @@ int xenforeignmemory_close(xenforeignmemory_handle *fmem)
 	return 0;
 }
 
+/* privcmd's IOCTL_PRIVCMD_RESTRICT: once restricted, a handle cannot be
+ * moved to another domain (EINVAL). */
 int xenforeignmemory_restrict(xenforeignmemory_handle *fmem, domid_t domid)
 {
+	if (fmem->restrict_domid != DOMID_UNRESTRICTED &&
+	    fmem->restrict_domid != domid) {
+		errno = EINVAL;
+		return -1;
+	}
 	fmem->restrict_domid = domid;
 	return 0;
 }
