@@ -674,8 +674,9 @@ static void process_queue(struct blk_queue *q)
 			break;
 	}
 	flush_used(q);
+	/* Rate-limited: the guest's own requests bring this about. */
 	if (no_room && !q->no_room)
-		log_warn(
+		log_guest_warn(
 		    "virtio-blk: queue %u: every guest RAM mapping the "
 		    "daemon allows is held by requests in flight; the next "
 		    "request waits for them",
