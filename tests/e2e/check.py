@@ -87,6 +87,15 @@ def main():
     check("daemon-survived-guest",
           facts.get("daemon_alive_after_guest") == "yes",
           "daemon was gone before the guest powered off")
+    if "domains_while_daemon_alive" in facts:
+        # --close-first: libxl destroyed the domain while the daemon still
+        # mapped it, so it lingers as a dying zombie ("(null)", flag d)
+        # until the daemon lets go (docs/xen-notes.md); the teardown that
+        # follows is checked below (no leftover domain).
+        check("domain-dying-while-daemon-runs",
+              re.search(r"\(null\):\S*d", facts["domains_while_daemon_alive"])
+              is not None,
+              "xl list: %s" % facts["domains_while_daemon_alive"])
     check("daemon-exit-0", facts.get("daemon_exit") == "0",
           "daemon exit status %s" % facts.get("daemon_exit", "unknown"))
     check("no-leftover-domain", facts.get("leftover_domains") == "0",
@@ -122,8 +131,6 @@ def main():
             ro = "1" if spec.endswith(",ro") else "0"
             want = "xvd" + "abcdefghijk"[k] if service else "e2e-disk%d" % k
             hit = [n for n in names if seen[n][2] == want]
-            if not hit and k < len(names) and not seen[names[k]][2]:
-                hit = [names[k]]  # no serial: go by probe order
             if not hit:
                 bad.append("%sdisk %d (%s) not seen" % (where, k, want))
                 continue
@@ -153,6 +160,22 @@ def main():
     if hits:
         with open(os.path.join(logdir, "error-lines.txt"), "w") as f:
             f.write("\n".join(hits) + "\n")
+
+    # The guest's own checks: a closing line per boot with as many checks
+    # as there are check lines, none failed. A script that died early, or
+    # a check line lost on the console, is a failure, not a shorter pass.
+    glog = lg("guest.log")
+    done = re.findall(r"^E2E-GUEST-DONE checks=(\d+) failed=(\d+)", glog,
+                      re.M)
+    lines = len(re.findall(r"^E2E-CHECK \S+ (?:ok|fail)\b", glog, re.M))
+    want_boots = 2 if service else 1
+    check("guest-checks-complete",
+          len(done) == want_boots and sum(int(c) for c, _ in done) == lines
+          and lines > 0 and all(f == "0" for _, f in done),
+          "%d closing line(s) (want %d) announcing %s check(s), %d check "
+          "line(s) seen, failed: %s" %
+          (len(done), want_boots, "+".join(c for c, _ in done) or "no",
+           lines, ",".join(f for _, f in done) or "-"))
 
     # Checks the scripts report themselves.
     for name, text in (("guest", lg("guest.log")),

@@ -1,15 +1,26 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Helpers for e2e guest scripts (busybox sh in the domU): `. /e2e/guest-lib.sh`
 # Each check prints `E2E-CHECK <name> ok|fail [why]`, which tests/e2e/run
-# counts; finish with `exit $E2E_FAILED`.
+# counts; finish with `checks_done` (to the console: before asking dom0 for
+# a reboot or a destroy as well), then `exit $E2E_FAILED`. check.py needs
+# that closing line once per boot, and as many check lines as it counts:
+# a script that died early, or a check line lost, is a failure.
 
 E2E_FAILED=0
+E2E_CHECKS=0
+
+# checks_done: the closing line of this boot's checks.
+checks_done()
+{
+	echo "E2E-GUEST-DONE checks=$E2E_CHECKS failed=$E2E_FAILED"
+}
 
 # check NAME COMMAND...: pass if COMMAND succeeds.
 check()
 {
 	_n=$1
 	shift
+	E2E_CHECKS=$((E2E_CHECKS + 1))
 	if "$@"; then
 		echo "E2E-CHECK $_n ok"
 	else
@@ -23,6 +34,7 @@ check_fails()
 {
 	_n=$1
 	shift
+	E2E_CHECKS=$((E2E_CHECKS + 1))
 	if "$@"; then
 		echo "E2E-CHECK $_n fail: succeeded: $*"
 		E2E_FAILED=1
@@ -34,6 +46,7 @@ check_fails()
 # check_eq NAME GOT WANT
 check_eq()
 {
+	E2E_CHECKS=$((E2E_CHECKS + 1))
 	if [ "$2" = "$3" ]; then
 		echo "E2E-CHECK $1 ok"
 	else
