@@ -105,7 +105,7 @@ UNIT_DEPS_test_mmio := virtio_mmio.o virtqueue.o log.o
 UNIT_DEPS_test_virtqueue := virtqueue.o log.o
 UNIT_DEPS_test_blk := virtio_blk.o virtqueue.o aio_engine.o image.o loop.o log.o
 # test_guest_mem tests the real guest_mem.o over its own fake Xen library.
-UNIT_DEPS_test_guest_mem := guest_mem.o log.o
+UNIT_DEPS_test_guest_mem := guest_mem.o loop.o log.o
 UNIT_DEPS_test_xs_backend := xs_values.o log.o
 UNIT_DEPS_test_loop := loop.o
 UNIT_NO_FAKES := test_guest_mem

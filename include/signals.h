@@ -6,6 +6,7 @@
 #ifndef XVB_SIGNALS_H
 #define XVB_SIGNALS_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "loop.h"
@@ -15,6 +16,9 @@
  * unblocked would take the default action (exit) instead of leaving them to
  * the signalfd. 0, or -1 with a one-line reason in err. */
 int signals_block(char *err, size_t errlen);
+/* The set signals_block() blocks: for a process about to exec another that
+ * reads them through its own signalfd (async-signal-safe). */
+void signals_handled_set(sigset_t *set);
 
 struct signals;
 /* Read the blocked signals from a signalfd watched in loop and call

@@ -19,7 +19,7 @@
  * balloon driver giving it back to the guest; Xen sends no INVALIDATE for
  * added memory). A lookup that hits such a frame maps the bucket afresh
  * once, the old mapping going stale as above; a bucket whose refresh found
- * the frame still missing is not refreshed again for GM_REFRESH_MS, so a
+ * the frame still missing is not refreshed again for GM_REFRESH_US, so a
  * guest pointing at a hole costs at most one map call a second per MiB.
  *
  * Threading: everything here runs on the event-loop thread only, so there
@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "guest_mem.h"
+#include "loop.h"
 #include "log.h"
 
 #define GM_PAGE_SHIFT	12 /* Xen frames are 4 KiB whatever the dom0 page */
@@ -42,7 +42,7 @@
 /* map_range() serves virtqueue rings (at most a few pages); refuse absurd
  * sizes instead of asking privcmd for them. */
 #define GM_RANGE_MAX_PAGES (1U << 18)
-#define GM_REFRESH_MS	   1000
+#define GM_REFRESH_US	   1000000
 
 struct gm_link {
 	struct gm_link *prev, *next;
@@ -55,7 +55,8 @@ struct gm_bucket {
 	uint8_t *host;
 	unsigned pins;
 	bool stale;
-	uint64_t futile_ms; /* a refresh found a missing frame still missing */
+	uint64_t futile_us; /* loop_now_us() when a refresh found a missing
+			     * frame still missing; 0: never */
 	uint64_t valid[GM_VALID_WORDS]; /* bit set: frame mapped (err == 0) */
 };
 
@@ -284,14 +285,6 @@ static bool frames_valid(const struct gm_bucket *b, unsigned first,
 	return true;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
-}
-
 /* b lacks a frame a lookup wants: map its MiB again (see the top of this
  * file). NULL with *err if not now, or if the new mapping fails. */
 static struct gm_bucket *bucket_refresh(struct guest_mem *gm,
@@ -299,7 +292,7 @@ static struct gm_bucket *bucket_refresh(struct guest_mem *gm,
 {
 	uint64_t index = b->index;
 
-	if (b->futile_ms && now_ms() - b->futile_ms < GM_REFRESH_MS) {
+	if (b->futile_us && loop_now_us() - b->futile_us < GM_REFRESH_US) {
 		*err = -EFAULT;
 		return NULL;
 	}
@@ -330,7 +323,7 @@ static uint8_t *piece_get(struct guest_mem *gm, uint64_t gpa, uint64_t *len,
 		if (!b)
 			return NULL;
 		if (!frames_valid(b, first, last)) {
-			b->futile_ms = now_ms();
+			b->futile_us = loop_now_us();
 			*err = -EFAULT;
 			return NULL;
 		}

@@ -231,15 +231,11 @@ int main(int argc, char **argv)
 	 * daemon sees. */
 	if (opts.runas[0] && m.xsb) {
 		xs_backend_when_running(m.xsb, drop_root, NULL);
-	} else if (opts.runas[0] && !opts.watch) {
-		if (usergroup_drop(opts.runas, err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			mode_free(&m);
-			if (pidfd >= 0)
-				pidfile_remove(opts.pidfile, pidfd);
-			return 1;
-		}
-		log_info("running as %s", opts.runas);
+	} else if (opts.runas[0] && !opts.watch && !drop_root(NULL)) {
+		mode_free(&m);
+		if (pidfd >= 0)
+			pidfile_remove(opts.pidfile, pidfd);
+		return 1;
 	}
 	if (!opts.foreground) {
 		if (daemonize_ready(err, sizeof(err)) < 0) {

@@ -18,7 +18,7 @@ struct signals {
 	void *opaque;
 };
 
-static void handled_set(sigset_t *set)
+void signals_handled_set(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
@@ -38,7 +38,7 @@ int signals_block(char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
-	handled_set(&set);
+	signals_handled_set(&set);
 	r = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (r) {
 		snprintf(err, errlen,
@@ -76,7 +76,7 @@ struct signals *signals_new(struct loop *loop,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	handled_set(&set);
+	signals_handled_set(&set);
 	s->fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (s->fd < 0) {
 		snprintf(err, errlen, "signalfd: %s", strerror(errno));

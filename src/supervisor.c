@@ -86,10 +86,7 @@ exec_child(const char *exe, char *const argv[])
 	 * has set up would otherwise kill it with the default action and
 	 * leave the guest without its disks; blocked, it waits for the
 	 * signalfd. Everything else starts clean. */
-	sigemptyset(&keep);
-	sigaddset(&keep, SIGTERM);
-	sigaddset(&keep, SIGINT);
-	sigaddset(&keep, SIGUSR1);
+	signals_handled_set(&keep);
 	sigprocmask(SIG_SETMASK, &keep, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	/* Our epoll, signalfd, xenstore connection... are ours alone. */

@@ -200,7 +200,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 			if (err == -ENOMEM) {
 				/* Not the driver's fault: the chain is fine,
 				 * our mappings are all in use. */
-				vq->last_avail--;
+				virtq_unpop(vq);
 				return -EAGAIN;
 			}
 			if (err)
