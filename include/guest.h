@@ -29,13 +29,14 @@ struct guest;
  * disk is unusable (a configuration error) or 1 otherwise, and a one-line
  * reason in err, or an empty err when the failing layer has already logged
  * it. disks must stay valid until guest_free(). */
-struct guest_polling {
+struct guest_tuning {
 	unsigned poll_us;     /* the loop's window after any work (loop.h) */
 	unsigned irq_poll_us; /* after each interrupt, for its acks (ioreq.h) */
 	unsigned idle_grace_us; /* virtio_blk_params.idle_grace_us */
+	unsigned queues;	/* virtio_blk_params.num_queues, every disk */
 };
 struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
-			unsigned ndisks, const struct guest_polling *poll,
+			unsigned ndisks, const struct guest_tuning *tune,
 			int *status, char *err, size_t errlen);
 
 /* Callbacks to whoever configured the disks (the xenstore backend). */

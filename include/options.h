@@ -34,10 +34,11 @@ struct disk_opts {
 	bool has_base, has_irq; /* given explicitly */
 };
 
-/* A time in microseconds (0..MAX_POLL_US): its value, whether it was given,
- * and "--name=value" as given, for --watch to pass on to its children. */
-struct usec_option {
-	unsigned us;
+/* A numeric option (a time in microseconds, a count): its value, whether
+ * it was given, and "--name=value" as given, for --watch to pass on to its
+ * children. */
+struct num_option {
+	unsigned val;
 	bool given;
 	char arg[40];
 };
@@ -47,21 +48,22 @@ struct options {
 	bool has_domid;
 	bool watch;
 	bool foreground;
-	bool syslog;		     /* log to syslog even in the foreground */
-	int log_level;		     /* enum log_level; default LOG_LVL_INFO */
-	char pidfile[4096];	     /* empty: none */
-	char runas[64];		     /* empty: stay root */
-	struct usec_option poll;     /* --poll-us: the event loop's window */
-	struct usec_option irq_poll; /* --irq-poll-us: for an irq's acks */
-	struct usec_option idle_grace; /* --idle-grace-us: after a drain */
+	bool syslog;		      /* log to syslog even in the foreground */
+	int log_level;		      /* enum log_level; default LOG_LVL_INFO */
+	char pidfile[4096];	      /* empty: none */
+	char runas[64];		      /* empty: stay root */
+	struct num_option poll;	      /* --poll-us: the event loop's window */
+	struct num_option irq_poll;   /* --irq-poll-us: for an irq's acks */
+	struct num_option idle_grace; /* --idle-grace-us: after a drain */
+	struct num_option queues;     /* --queues: per disk, default 1 */
 	unsigned ndisks;
 	struct disk_opts disks[MAX_DISKS];
 };
 
 enum { OPTIONS_OK = 0, OPTIONS_EXIT = 1, OPTIONS_ERROR = -1 };
-/* The given microsecond options as "--name=value" words, NULL-terminated
+/* The given numeric options as "--name=value" words, NULL-terminated
  * (at most OPTIONS_PASS_ON_MAX of them), for --watch's children. */
-#define OPTIONS_PASS_ON_MAX 3
+#define OPTIONS_PASS_ON_MAX 4
 void options_pass_on(const struct options *o,
 		     const char *out[OPTIONS_PASS_ON_MAX + 1]);
 /* Parse argv. OPTIONS_EXIT: --help/--version printed, exit 0.

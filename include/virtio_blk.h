@@ -14,12 +14,18 @@
 #include "virtio_dev.h"
 
 #define VIRTIO_BLK_SERIAL_MAX 20 /* VIRTIO_BLK_ID_BYTES */
+/* Request queues a disk may offer (VIRTIO_BLK_F_MQ). Each costs its own
+ * request pool (about 4 MiB at the default queue size). */
+#define VIRTIO_BLK_MAX_QUEUES 8
 
 struct virtio_blk_params {
 	const char *path;
 	bool read_only;
 	const char *serial;  /* NULL: derived from the image */
 	unsigned queue_size; /* QueueNumMax offered; 0 = default */
+	/* Request queues offered, 1..VIRTIO_BLK_MAX_QUEUES (0 = 1); more than
+	 * one offers VIRTIO_BLK_F_MQ. All are served by the caller's loop. */
+	unsigned num_queues;
 	/* Once a queue has nothing in flight, keep the driver from notifying
 	 * for this long (µs) and collect what it queued then; 0 = off. */
 	unsigned idle_grace_us;

@@ -21,7 +21,8 @@ struct virtio_notify {
 
 struct virtio_device_ops {
 	uint32_t device_id; /* 2 = block */
-	unsigned num_queues;
+	/* How many virtqueues the device has; fixed for its life. */
+	unsigned (*num_queues)(void *dev);
 	/* QueueNumMax: the largest ring the device has request slots for. */
 	uint16_t (*queue_num_max)(void *dev);
 	uint64_t (*features)(void *dev);

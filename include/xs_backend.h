@@ -38,7 +38,7 @@ struct xs_backend;
  * err (empty when already logged); the devices that could not be served
  * have been refused in xenstore. */
 struct xs_backend *xs_backend_new(uint32_t domid,
-				  const struct guest_polling *poll, int *status,
+				  const struct guest_tuning *tune, int *status,
 				  char *err, size_t errlen);
 /* fn runs once, at the guest's first register access (before it is served),
  * when every disk libxl will add is there; if it returns false the backend

@@ -49,7 +49,7 @@ struct guest {
 	struct signals *sig;
 	unsigned ndisks;
 	struct guest_disk disk[MAX_DISKS];
-	unsigned idle_grace_us; /* for each disk's virtio_blk_params */
+	unsigned idle_grace_us, queues; /* each disk's virtio_blk_params */
 	/* Shutdown state. */
 	bool draining, forced;
 	unsigned busy; /* devices still finishing in-flight requests */
@@ -266,6 +266,7 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	    .read_only = o->read_only,
 	    .serial = o->has_serial ? o->serial : NULL,
 	    .idle_grace_us = g->idle_grace_us,
+	    .num_queues = g->queues,
 	};
 	struct virtio_mmio_host host = {
 	    .raise_irq = host_raise_irq,
@@ -322,7 +323,7 @@ fail:
 }
 
 struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
-			unsigned ndisks, const struct guest_polling *poll,
+			unsigned ndisks, const struct guest_tuning *tune,
 			int *status, char *err, size_t errlen)
 {
 	struct guest *g;
@@ -351,11 +352,13 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 			strerror(errno));
 		goto fail;
 	}
-	loop_set_poll(g->loop, poll->poll_us);
-	g->idle_grace_us = poll->idle_grace_us;
+	loop_set_poll(g->loop, tune->poll_us);
+	g->idle_grace_us = tune->idle_grace_us;
+	g->queues = tune->queues;
 	log_debug("polling: %u us after any work, %u us after an interrupt; "
-		  "idle grace %u us",
-		  poll->poll_us, poll->irq_poll_us, poll->idle_grace_us);
+		  "idle grace %u us; %u queue(s) per disk",
+		  tune->poll_us, tune->irq_poll_us, tune->idle_grace_us,
+		  tune->queues ? tune->queues : 1);
 	g->gm = guest_mem_new(g->fmem, domid, GUEST_MAX_MAPPED_BYTES);
 	if (!g->gm) {
 		err_set(err, errlen, "cannot set up guest memory access");
@@ -367,7 +370,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 		goto fail;
 	ioreq_server_on_invalidate(g->srv, on_invalidate, g->gm);
 	ioreq_server_on_first_access(g->srv, on_first_access, g);
-	ioreq_server_set_irq_poll(g->srv, poll->irq_poll_us);
+	ioreq_server_set_irq_poll(g->srv, tune->irq_poll_us);
 	restrict_handles(g);
 	for (unsigned i = 0; i < ndisks; i++) {
 		if (add_disk(g, i, &disks[i], status, err, errlen) < 0)
@@ -446,7 +449,7 @@ void guest_disk_info(const struct guest *g, unsigned i,
 	if (!(info->features & (1ULL << VIRTIO_BLK_F_BLK_SIZE)) ||
 	    !info->sector_size)
 		info->sector_size = 512;
-	info->queues = virtio_blk_ops.num_queues;
+	info->queues = virtio_blk_ops.num_queues(d->blk);
 	info->queue_size = virtio_blk_ops.queue_num_max(d->blk);
 	info->read_only = (info->features & (1ULL << VIRTIO_BLK_F_RO)) != 0;
 }

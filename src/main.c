@@ -55,9 +55,10 @@ struct mode {
 
 static int mode_new(struct mode *m, char *err, size_t errlen)
 {
-	struct guest_polling poll = {.poll_us = opts.poll.us,
-				     .irq_poll_us = opts.irq_poll.us,
-				     .idle_grace_us = opts.idle_grace.us};
+	struct guest_tuning poll = {.poll_us = opts.poll.val,
+				    .irq_poll_us = opts.irq_poll.val,
+				    .idle_grace_us = opts.idle_grace.val,
+				    .queues = opts.queues.val};
 	const char *pass_on[OPTIONS_PASS_ON_MAX + 1];
 	int status = 1;
 

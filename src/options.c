@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "options.h"
+#include "virtio_blk.h"
 
 #define PROG "xen-virtio-blk"
 
@@ -284,6 +285,10 @@ static void usage(FILE *f)
 	    "notifying for N\n"
 	    "                     microseconds and collect its requests then "
 	    "(0..%u, default 0)\n"
+	    "  --queues N         request queues per disk (1..%u, default 1); "
+	    "more than one\n"
+	    "                     offers VIRTIO_BLK_F_MQ, served by the same "
+	    "thread\n"
 	    "  -h, --help         show this help and exit\n"
 	    "  --version          show the version and exit\n"
 	    "SIGTERM: finish in-flight requests, clean up, exit 0. "
@@ -291,7 +296,7 @@ static void usage(FILE *f)
 	    MAX_DOMID, MAX_DISKS, DISK_MMIO_STRIDE, DEFAULT_MMIO_BASE,
 	    DISK_MMIO_STRIDE, DISK_IRQ_MIN, DISK_IRQ_MAX, DEFAULT_SPI,
 	    MAX_POLL_US, DEFAULT_POLL_US, MAX_POLL_US, DEFAULT_IRQ_POLL_US,
-	    MAX_POLL_US);
+	    MAX_POLL_US, VIRTIO_BLK_MAX_QUEUES);
 }
 
 enum {
@@ -305,6 +310,7 @@ enum {
 	OPT_POLL_US,
 	OPT_IRQ_POLL_US,
 	OPT_IDLE_GRACE_US,
+	OPT_QUEUES,
 	OPT_VERSION,
 };
 
@@ -320,6 +326,7 @@ static const struct option long_options[] = {
     {"poll-us", required_argument, NULL, OPT_POLL_US},
     {"irq-poll-us", required_argument, NULL, OPT_IRQ_POLL_US},
     {"idle-grace-us", required_argument, NULL, OPT_IDLE_GRACE_US},
+    {"queues", required_argument, NULL, OPT_QUEUES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -387,24 +394,30 @@ static int parse_option_number(const char *name, const char *arg, uint64_t max,
 	return 0;
 }
 
-static int parse_usec(const char *name, const char *arg, struct usec_option *o,
-		      char *err, size_t errlen)
+static int parse_num(const char *name, const char *arg, unsigned min,
+		     unsigned max, struct num_option *o, char *err,
+		     size_t errlen)
 {
 	uint64_t v;
+	int r = parse_u64(arg, false, &v);
 
-	if (parse_option_number(name, arg, MAX_POLL_US, &v, err, errlen))
-		return -1;
-	o->us = (unsigned)v;
+	if (r == -EINVAL)
+		return fail(err, errlen, "%s '%s': must be a number", name,
+			    arg);
+	if (r || v < min || v > max)
+		return fail(err, errlen, "%s '%s': out of range %u..%u", name,
+			    arg, min, max);
+	o->val = (unsigned)v;
 	o->given = true;
-	snprintf(o->arg, sizeof(o->arg), "%s=%u", name, o->us);
+	snprintf(o->arg, sizeof(o->arg), "%s=%u", name, o->val);
 	return 0;
 }
 
 void options_pass_on(const struct options *o,
 		     const char *out[OPTIONS_PASS_ON_MAX + 1])
 {
-	const struct usec_option *all[OPTIONS_PASS_ON_MAX] = {
-	    &o->poll, &o->irq_poll, &o->idle_grace};
+	const struct num_option *all[OPTIONS_PASS_ON_MAX] = {
+	    &o->poll, &o->irq_poll, &o->idle_grace, &o->queues};
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < OPTIONS_PASS_ON_MAX; i++)
@@ -421,8 +434,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 
 	memset(o, 0, sizeof(*o));
 	o->log_level = LOG_LVL_INFO;
-	o->poll.us = DEFAULT_POLL_US;
-	o->irq_poll.us = DEFAULT_IRQ_POLL_US;
+	o->poll.val = DEFAULT_POLL_US;
+	o->irq_poll.val = DEFAULT_IRQ_POLL_US;
+	o->queues.val = 1;
 	/* 0, not 1: glibc then also resets its internal state, so tests can
 	 * parse several command lines in one process. */
 	optind = 0;
@@ -494,18 +508,24 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			strcpy(o->runas, optarg);
 			break;
 		case OPT_POLL_US:
-			if (parse_usec("--poll-us", optarg, &o->poll, err,
-				       errlen))
+			if (parse_num("--poll-us", optarg, 0, MAX_POLL_US,
+				      &o->poll, err, errlen))
 				return OPTIONS_ERROR;
 			break;
 		case OPT_IRQ_POLL_US:
-			if (parse_usec("--irq-poll-us", optarg, &o->irq_poll,
-				       err, errlen))
+			if (parse_num("--irq-poll-us", optarg, 0, MAX_POLL_US,
+				      &o->irq_poll, err, errlen))
 				return OPTIONS_ERROR;
 			break;
 		case OPT_IDLE_GRACE_US:
-			if (parse_usec("--idle-grace-us", optarg,
-				       &o->idle_grace, err, errlen))
+			if (parse_num("--idle-grace-us", optarg, 0, MAX_POLL_US,
+				      &o->idle_grace, err, errlen))
+				return OPTIONS_ERROR;
+			break;
+		case OPT_QUEUES:
+			if (parse_num("--queues", optarg, 1,
+				      VIRTIO_BLK_MAX_QUEUES, &o->queues, err,
+				      errlen))
 				return OPTIONS_ERROR;
 			break;
 		case 'h':

@@ -21,7 +21,6 @@
 
 #define SECTOR_SHIFT	  9
 #define SECTOR_SIZE	  512u
-#define BLK_NUM_QUEUES	  1
 #define BLK_DEFAULT_QUEUE 256
 #define BLK_MIN_QUEUE	  4
 /* Largest data transfer of one IN/OUT request; with seg_max it sets
@@ -86,6 +85,7 @@ struct blk_queue {
 	bool need_flush;       /* pushed entries not yet published */
 	bool no_room;	       /* a chain waits for guest_mem mapping room */
 	uint64_t grace_until;  /* loop_now_us(): see notify_slack */
+	struct loop_timer *collect; /* see notify_slack */
 	struct virtq_chain chain;
 };
 
@@ -102,11 +102,12 @@ struct virtio_blk {
 	unsigned idle_grace_us; /* virtio_blk_params.idle_grace_us */
 	uint64_t max_data;
 	struct virtio_notify notify;
-	bool running;		    /* started, not reset or quiesced since */
-	bool polling;		    /* poll_avail registered with the loop */
-	struct loop_timer *collect; /* see notify_slack */
-	uint64_t gen;		    /* bumped by reset */
-	struct blk_queue q[BLK_NUM_QUEUES];
+	bool running;	  /* started, not reset or quiesced since */
+	bool polling;	  /* poll_avail registered with the loop */
+	uint64_t gen;	  /* bumped by reset */
+	unsigned nq;	  /* virtqueues offered */
+	unsigned nq_used; /* served: nq with MQ negotiated, else 1 */
+	struct blk_queue *q;
 	struct virtio_blk_stats st;
 };
 
@@ -169,14 +170,24 @@ static bool find_status(const struct virtq_chain *c, uint64_t *gpa)
 
 /* --------------------------------------------------------- completion */
 
-static void flush_used(struct blk_queue *q)
+/* Publish every queue's pushed entries, then one interrupt at most:
+ * virtio-mmio has a single one for all queues (§4.2.3.4), and the driver's
+ * handler looks at every queue's used ring, so a second interrupt for the
+ * same pass would cost it two trapped accesses for nothing. */
+static void flush_used(struct virtio_blk *b)
 {
-	struct virtio_blk *b = q->b;
+	bool irq = false;
 
-	if (!q->need_flush)
-		return;
-	q->need_flush = false;
-	if (virtq_flush_used(q->vq) && b->notify.used) {
+	for (unsigned i = 0; i < b->nq; i++) {
+		struct blk_queue *q = &b->q[i];
+
+		if (!q->need_flush || !q->vq)
+			continue;
+		q->need_flush = false;
+		if (virtq_flush_used(q->vq))
+			irq = true;
+	}
+	if (irq && b->notify.used) {
 		b->st.interrupts++;
 		b->notify.used(b->notify.opaque);
 	}
@@ -243,7 +254,7 @@ static void blk_batch_done(void *opaque)
 {
 	struct virtio_blk *b = opaque;
 
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *q = &b->q[i];
 
 		if (!q->vq)
@@ -257,8 +268,8 @@ static void blk_batch_done(void *opaque)
 			q->grace_until = loop_now_us() + b->idle_grace_us;
 		if (b->running)
 			process_queue(q);
-		flush_used(q);
 	}
+	flush_used(b);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -595,15 +606,6 @@ static uint16_t notify_slack(const struct blk_queue *q, bool grace)
 	return q->rw_in_flight || grace ? q->vq->num : 0;
 }
 
-static unsigned blk_rw_in_flight(const struct virtio_blk *b)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++)
-		n += b->q[i].rw_in_flight;
-	return n;
-}
-
 static void process_queue(struct blk_queue *q)
 {
 	struct virtio_blk *b = q->b;
@@ -673,7 +675,6 @@ static void process_queue(struct blk_queue *q)
 		    !virtq_enable_notify_slack(q->vq, notify_slack(q, grace)))
 			break;
 	}
-	flush_used(q);
 	/* Rate-limited: the guest's own requests bring this about. */
 	if (no_room && !q->no_room)
 		log_guest_warn(
@@ -688,22 +689,23 @@ static void process_queue(struct blk_queue *q)
 	 * the rest after the loop's other work. Waiting for mapping room
 	 * held by another disk's requests: try again as often. */
 	if (more)
-		loop_timer_arm(b->collect, 0);
+		loop_timer_arm(q->collect, 0);
 	else if ((q->rw_in_flight || no_room) && !q->broken)
-		loop_timer_arm(b->collect, BLK_COLLECT_US);
+		loop_timer_arm(q->collect, BLK_COLLECT_US);
 	else if (grace && !q->broken)
-		loop_timer_arm(b->collect, q->grace_until - now);
-	else if (!blk_rw_in_flight(b))
-		loop_timer_cancel(b->collect);
+		loop_timer_arm(q->collect, q->grace_until - now);
+	else
+		loop_timer_cancel(q->collect);
 }
 
 static void collect_expired(void *opaque)
 {
-	struct virtio_blk *b = opaque;
+	struct blk_queue *q = opaque;
 
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++)
-		if (b->q[i].vq)
-			process_queue(&b->q[i]);
+	if (q->vq) {
+		process_queue(q);
+		flush_used(q->b);
+	}
 }
 
 /* Loop poller: requests the driver queued without notifying us (see
@@ -716,7 +718,7 @@ static bool poll_avail(void *opaque)
 
 	if (!b->running)
 		return false;
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *q = &b->q[i];
 
 		if (!q->vq || q->stalled || q->broken ||
@@ -725,6 +727,7 @@ static bool poll_avail(void *opaque)
 		process_queue(q);
 		work = true;
 	}
+	flush_used(b);
 	return work;
 }
 
@@ -774,10 +777,12 @@ static void blk_start(void *dev, struct virtq *vqs, unsigned nvq,
 	struct virtio_blk *b = dev;
 
 	b->notify = *notify;
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+	/* §5.2.2: without VIRTIO_BLK_F_MQ there is one request queue. */
+	b->nq_used = b->negotiated & F(VIRTIO_BLK_F_MQ) ? b->nq : 1;
+	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *q = &b->q[i];
 
-		q->vq = i < nvq ? &vqs[i] : NULL;
+		q->vq = i < nvq && i < b->nq_used ? &vqs[i] : NULL;
 		q->stalled = q->broken = q->need_flush = false;
 		q->grace_until = 0;
 	}
@@ -789,8 +794,16 @@ static void blk_queue_notify(void *dev, unsigned qi)
 	struct virtio_blk *b = dev;
 
 	b->st.notifies++;
-	if (qi < BLK_NUM_QUEUES)
-		process_queue(&b->q[qi]);
+	if (qi >= b->nq_used) {
+		log_guest_warn("virtio-blk: notify for queue %u, but the "
+			       "driver uses %u (MQ %snegotiated)",
+			       qi, b->nq_used,
+			       b->negotiated & F(VIRTIO_BLK_F_MQ) ? ""
+								  : "not ");
+		return;
+	}
+	process_queue(&b->q[qi]);
+	flush_used(b);
 }
 
 static void blk_stop(void *dev)
@@ -799,7 +812,7 @@ static void blk_stop(void *dev)
 
 	b->running = false;
 	b->gen++; /* in-flight completions now only free resources */
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+	for (unsigned i = 0; i < b->nq; i++) {
 		b->q[i].vq = NULL;
 		b->q[i].stalled = b->q[i].need_flush = false;
 		b->q[i].no_room = false;
@@ -831,6 +844,11 @@ static void blk_quiesce(void *dev, void (*done)(void *opaque), void *opaque)
 	}
 }
 
+static unsigned blk_num_queues(void *dev)
+{
+	return ((struct virtio_blk *)dev)->nq;
+}
+
 /* QueueNumMax is "the maximum size of the queue the device is ready to
  * process" (virtio 1.2 §4.2.2): our request pool, so that a driver filling
  * its whole ring never stalls on the pool. */
@@ -841,7 +859,7 @@ static uint16_t blk_queue_num_max(void *dev)
 
 const struct virtio_device_ops virtio_blk_ops = {
     .device_id = 2, /* VIRTIO_ID_BLOCK */
-    .num_queues = BLK_NUM_QUEUES,
+    .num_queues = blk_num_queues,
     .queue_num_max = blk_queue_num_max,
     .features = blk_features,
     .set_features = blk_set_features,
@@ -897,7 +915,7 @@ static void setup_config(struct virtio_blk *b, const struct stat *st)
 	c->size_max = htole32(b->size_max);
 	c->seg_max = htole32(b->seg_max);
 	c->blk_size = htole32(blk_size);
-	c->num_queues = htole16(BLK_NUM_QUEUES);
+	c->num_queues = htole16((uint16_t)b->nq);
 	if (b->offered & F(VIRTIO_BLK_F_DISCARD)) {
 		c->max_discard_sectors = htole32(BLK_DWZ_MAX_SECTORS);
 		c->max_discard_seg = htole32(BLK_DWZ_MAX_SEG);
@@ -944,6 +962,7 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 {
 	struct virtio_blk *b;
 	unsigned qs = p->queue_size ? p->queue_size : BLK_DEFAULT_QUEUE;
+	unsigned nq = p->num_queues ? p->num_queues : 1;
 	struct stat st;
 	int r;
 
@@ -953,11 +972,23 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 			 BLK_MIN_QUEUE, VIRTQ_MAX_SIZE);
 		return NULL;
 	}
+	if (nq > VIRTIO_BLK_MAX_QUEUES) {
+		snprintf(err, errlen, "%u queues: at most %u", nq,
+			 VIRTIO_BLK_MAX_QUEUES);
+		return NULL;
+	}
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	b->q = calloc(nq, sizeof(*b->q));
+	if (!b->q) {
+		free(b);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	b->nq = b->nq_used = nq;
 	b->loop = loop;
 	b->gm = gm;
 	b->img.fd = -1;
@@ -996,6 +1027,8 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 		     F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_BLK_F_SEG_MAX) |
 		     F(VIRTIO_BLK_F_SIZE_MAX) | F(VIRTIO_BLK_F_BLK_SIZE) |
 		     F(VIRTIO_BLK_F_FLUSH);
+	if (nq > 1)
+		b->offered |= F(VIRTIO_BLK_F_MQ);
 	if (b->img.read_only)
 		b->offered |= F(VIRTIO_BLK_F_RO);
 	if (!b->img.read_only && b->img.can_discard)
@@ -1004,21 +1037,27 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 		b->offered |= F(VIRTIO_BLK_F_WRITE_ZEROES);
 	setup_config(b, &st);
 
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+	for (unsigned i = 0; i < b->nq; i++) {
 		if (setup_queue(b, i)) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
 	}
-	b->eng = aio_engine_new(loop, &b->img, qs * BLK_NUM_QUEUES,
-				blk_batch_done, b);
+	b->eng = aio_engine_new(loop, &b->img, qs * b->nq, blk_batch_done, b);
 	if (!b->eng) {
 		snprintf(err, errlen, "%s: cannot start the I/O engine",
 			 p->path);
 		goto fail;
 	}
-	b->collect = loop_timer_new(loop, collect_expired, b);
-	if (!b->collect || loop_add_poller(loop, poll_avail, b)) {
+	for (unsigned i = 0; i < b->nq; i++) {
+		b->q[i].collect =
+		    loop_timer_new(loop, collect_expired, &b->q[i]);
+		if (!b->q[i].collect) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	if (loop_add_poller(loop, poll_avail, b)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1037,19 +1076,21 @@ void virtio_blk_free(struct virtio_blk *b)
 	/* Whatever is still in flight completes without touching rings. */
 	b->running = false;
 	b->gen++;
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++)
+	for (unsigned i = 0; i < b->nq; i++)
 		b->q[i].vq = NULL;
 	if (b->polling)
 		loop_del_poller(b->loop, poll_avail, b);
-	loop_timer_free(b->collect);
+	for (unsigned i = 0; i < b->nq; i++)
+		loop_timer_free(b->q[i].collect);
 	if (b->eng)
 		aio_engine_free(b->eng);
 	image_close(&b->img);
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++) {
+	for (unsigned i = 0; i < b->nq; i++) {
 		free(b->q[i].reqs);
 		free(b->q[i].iov_pool);
 		free(b->q[i].pin_pool);
 	}
+	free(b->q);
 	free(b);
 }
 
@@ -1058,7 +1099,7 @@ void virtio_blk_get_stats(const struct virtio_blk *b,
 {
 	*s = b->st;
 	s->in_flight = 0;
-	for (unsigned i = 0; i < BLK_NUM_QUEUES; i++)
+	for (unsigned i = 0; i < b->nq; i++)
 		s->in_flight += b->q[i].in_flight;
 	s->capacity_sectors = b->capacity;
 }

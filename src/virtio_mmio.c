@@ -690,9 +690,9 @@ struct virtio_mmio *virtio_mmio_new(const struct virtio_device_ops *ops,
 	struct virtio_mmio *t;
 
 	if (!ops || !host || !host->raise_irq || !host->complete_deferred ||
-	    !ops->queue_num_max || !ops->features || !ops->set_features ||
-	    !ops->config_read || !ops->config_write || !ops->start ||
-	    !ops->queue_notify || !ops->reset || !ops->quiesce) {
+	    !ops->num_queues || !ops->queue_num_max || !ops->features ||
+	    !ops->set_features || !ops->config_read || !ops->config_write ||
+	    !ops->start || !ops->queue_notify || !ops->reset || !ops->quiesce) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -708,7 +708,7 @@ struct virtio_mmio *virtio_mmio_new(const struct virtio_device_ops *ops,
 	    .needs_reset = dev_needs_reset,
 	    .opaque = t,
 	};
-	t->nq = ops->num_queues;
+	t->nq = ops->num_queues(dev);
 	t->num_max = ops->queue_num_max(dev);
 	if (t->num_max > VIRTQ_MAX_SIZE)
 		t->num_max = VIRTQ_MAX_SIZE;

@@ -695,7 +695,7 @@ static void release(struct xs_backend *b)
 }
 
 struct xs_backend *xs_backend_new(uint32_t domid,
-				  const struct guest_polling *poll, int *status,
+				  const struct guest_tuning *tune, int *status,
 				  char *err, size_t errlen)
 {
 	struct xs_backend *b = calloc(1, sizeof(*b));
@@ -770,7 +770,7 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 		goto fail;
 	}
 
-	b->g = guest_new(domid, NULL, 0, poll, &gst, err, errlen);
+	b->g = guest_new(domid, NULL, 0, tune, &gst, err, errlen);
 	if (!b->g) {
 		char why[512];
 

@@ -55,9 +55,11 @@
 #define RAW_FEATURES_DEF                                                       \
 	(F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_INDIRECT_DESC))
 
-/* The raw driver's view of queue 0 of one device. */
+/* The raw driver's view of its one queue of a device: the one queue-setup
+ * set up last (queue 0 unless q= said otherwise). */
 struct raw_queue {
 	bool set; /* queue-setup wrote it (whether the device took it or not) */
+	unsigned index;
 	unsigned num;
 	uint64_t desc, avail, used;
 	uint16_t avail_idx; /* what we published in avail->idx */
@@ -424,12 +426,13 @@ static int queue_setup(struct session *s, int argc, char **argv, int from,
 		fail_msg(res, CMD_USAGE, "bad queue-setup argument");
 		return -1;
 	}
-	if (qi == 0) {
+	if (qi == 0 || !q->set) {
 		/* Fresh rings: nothing available, nothing used; a status
 		 * byte nobody wrote. */
 		memset(sim_hv_ram(s->hv), 0, RAW_RINGS_END);
 		sim_hv_ram(s->hv)[RAW_ST] = ST_SENTINEL;
 		*q = (struct raw_queue){.set = true,
+					.index = qi,
 					.num = (unsigned)num,
 					.desc = desc,
 					.avail = avail,
@@ -660,7 +663,7 @@ static void cmd_avail(struct session *s, int argc, char **argv,
 		avail_push(q, av, (uint16_t)h);
 	}
 	if (!strcmp(argv[0], "kick"))
-		notify(s, 0, res);
+		notify(s, q->index, res);
 }
 
 /* avail-idx VALUE|+N: publish an arbitrary available index. */
@@ -1887,7 +1890,8 @@ static const struct cmd cmds[] = {
     {"queue-setup", 0, 6, false, cmd_queue_setup,
      "queue-setup [q=N] [num=N] [desc=A] [avail=A] [used=A] [ready=V]",
      "QueueSel, QueueNum, the ring addresses (default: the raw rings), "
-     "then QueueReady=V (default 1; ready=0 skips it)"},
+     "then QueueReady=V (default 1; ready=0 skips it); the raw queue is "
+     "queue 0, or q=N if no raw queue is set up yet"},
     {"desc", 4, 5, false, cmd_desc, "desc IDX ADDR LEN FLAGS [NEXT]",
      "write descriptor IDX of the raw queue (flags: N, W, I, a number or "
      "-)"},
@@ -1900,7 +1904,7 @@ static const struct cmd cmds[] = {
     {"avail", 1, 30, false, cmd_avail, "avail HEAD...",
      "make the chains at HEAD... available (no notify)"},
     {"kick", 1, 30, false, cmd_avail, "kick HEAD...",
-     "avail HEAD..., then QueueNotify 0"},
+     "avail HEAD..., then QueueNotify for the raw queue"},
     {"avail-idx", 1, 1, false, cmd_avail_idx, "avail-idx VALUE|+N",
      "publish an arbitrary available index (no notify)"},
     {"notify", 0, 1, false, cmd_notify, "notify [Q]", "QueueNotify Q"},

@@ -1347,6 +1347,7 @@ static void complete(struct gdev *d, struct gqueue *q, struct greq *r,
 		}
 	}
 	d->st.completed++;
+	d->st.completed_on[q->index]++;
 	if (r->status != VIRTIO_BLK_S_OK)
 		d->st.errors++;
 	else if (r->type == VIRTIO_BLK_T_IN)

@@ -183,6 +183,7 @@ struct gdev_stats {
 	uint64_t requests, completed, errors, bytes_read, bytes_written;
 	uint64_t notifies, kicks_suppressed, interrupts, spurious_interrupts;
 	uint64_t config_interrupts, indirect_requests, resets;
+	uint64_t completed_on[GUEST_MAX_QUEUES]; /* per virtqueue */
 };
 void gdev_get_stats(struct gdev *d, struct gdev_stats *st);
 

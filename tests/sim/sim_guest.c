@@ -1076,6 +1076,13 @@ static void cmd_stats(struct session *s, int argc, char **argv,
 		       st.bytes_written, st.notifies, st.kicks_suppressed,
 		       st.interrupts, st.spurious_interrupts,
 		       st.config_interrupts, st.indirect_requests, st.resets);
+		/* Only with more than one queue: one line a queue. */
+		for (unsigned q = 0; st.completed_on[1] && q < GUEST_MAX_QUEUES;
+		     q++)
+			if (st.completed_on[q])
+				printf("device %u queue %u: completed %" PRIu64
+				       "\n",
+				       i, q, st.completed_on[q]);
 	}
 	if (sim_hv_ram_backing(s->hv))
 		printf("guest-ram: %s\n", sim_hv_ram_backing(s->hv));
@@ -1570,7 +1577,8 @@ out:
 	free(io.busy);
 }
 
-/* A batch of writes at distinct offsets, queued without waiting. */
+/* A batch of writes at distinct offsets, queued without waiting, from each
+ * vCPU in turn (so on every queue when the driver uses several). */
 struct wbatch {
 	unsigned count, submitted;
 	struct greq *reqs;
@@ -1613,7 +1621,7 @@ static int submit_writes(struct session *s, struct disk *dk, unsigned count,
 		rnd_fill(&rng, r->buf, len);
 		b->offs[i] = off;
 		off += len;
-		rc = gdev_submit(d, 0, r);
+		rc = gdev_submit(d, i % s->vcpus, r);
 		if (rc == -ENOSPC || rc == -ENOMEM)
 			break; /* the ring is full: enough in flight */
 		if (rc) {

@@ -210,19 +210,22 @@ static void test_flags(void)
 	CHECK(opts.watch);
 	CHECK_EQ(opts.ndisks, 0);
 	CHECK_EQ(PARSE("--domid", "1", "--poll-us", "250"), OPTIONS_OK);
-	CHECK_EQ(opts.poll.us, 250);
+	CHECK_EQ(opts.poll.val, 250);
 	CHECK(opts.poll.given && strcmp(opts.poll.arg, "--poll-us=250") == 0);
 	CHECK_EQ(PARSE("--watch", "--poll-us=16"), OPTIONS_OK);
 	CHECK(strcmp(opts.poll.arg, "--poll-us=16") == 0);
-	CHECK_EQ(opts.irq_poll.us, DEFAULT_IRQ_POLL_US);
+	CHECK_EQ(opts.irq_poll.val, DEFAULT_IRQ_POLL_US);
 	CHECK(!opts.irq_poll.given);
 	CHECK_EQ(PARSE("--watch", "--irq-poll-us", "0"), OPTIONS_OK);
-	CHECK(opts.irq_poll.given && opts.irq_poll.us == 0);
+	CHECK(opts.irq_poll.given && opts.irq_poll.val == 0);
 	CHECK(strcmp(opts.irq_poll.arg, "--irq-poll-us=0") == 0);
-	CHECK(!opts.idle_grace.given && opts.idle_grace.us == 0);
+	CHECK(!opts.idle_grace.given && opts.idle_grace.val == 0);
 	CHECK_EQ(PARSE("--watch", "--idle-grace-us", "1500"), OPTIONS_OK);
-	CHECK(opts.idle_grace.given && opts.idle_grace.us == 1500);
+	CHECK(opts.idle_grace.given && opts.idle_grace.val == 1500);
 	CHECK(strcmp(opts.idle_grace.arg, "--idle-grace-us=1500") == 0);
+	CHECK(!opts.queues.given && opts.queues.val == 1);
+	CHECK_EQ(PARSE("--domid", "1", "--queues", "8"), OPTIONS_OK);
+	CHECK(opts.queues.given && opts.queues.val == 8);
 	/* --watch passes on exactly the ones given, in a fixed order. */
 	{
 		const char *on[OPTIONS_PASS_ON_MAX + 1];
@@ -234,13 +237,23 @@ static void test_flags(void)
 		CHECK(on[0] && strcmp(on[0], "--poll-us=3") == 0);
 		CHECK(on[1] && strcmp(on[1], "--idle-grace-us=7") == 0);
 		CHECK(on[2] == NULL);
+		CHECK_EQ(PARSE("--watch", "--queues=2", "--irq-poll-us=0",
+			       "--poll-us=1", "--idle-grace-us=2"),
+			 OPTIONS_OK);
+		options_pass_on(&opts, on);
+		CHECK(on[0] && strcmp(on[0], "--poll-us=1") == 0);
+		CHECK(on[1] && strcmp(on[1], "--irq-poll-us=0") == 0);
+		CHECK(on[2] && strcmp(on[2], "--idle-grace-us=2") == 0);
+		CHECK(on[3] && strcmp(on[3], "--queues=2") == 0);
+		CHECK(on[4] == NULL);
 	}
 	/* Every field is reset between parses. */
 	CHECK_EQ(PARSE("--domid", "3", "--disk", "a"), OPTIONS_OK);
 	CHECK(!opts.watch && !opts.foreground && opts.pidfile[0] == '\0');
 	CHECK_EQ(opts.log_level, LOG_LVL_INFO);
-	CHECK(!opts.poll.given && opts.poll.us == DEFAULT_POLL_US);
-	CHECK(!opts.idle_grace.given && opts.idle_grace.us == 0);
+	CHECK(!opts.poll.given && opts.poll.val == DEFAULT_POLL_US);
+	CHECK(!opts.idle_grace.given && opts.idle_grace.val == 0);
+	CHECK(!opts.queues.given && opts.queues.val == 1);
 }
 
 /* Run a parse with stdout captured; returns what it printed. */
@@ -355,6 +368,13 @@ static void test_bad_options(void)
 	    "--irq-poll-us", "1e3");
 	ERR("--idle-grace-us '1000001'", "out of range 0..1000000", "--domid",
 	    "1", "--idle-grace-us", "1000001");
+	ERR("--queues '0'", "out of range 1..8", "--domid", "1", "--queues",
+	    "0");
+	ERR("--queues '9'", "out of range 1..8", "--domid", "1", "--queues",
+	    "9");
+	ERR("--queues 'two'", "must be a number", "--watch", "--queues", "two");
+	ERR("--queues '99999999999999999999'", "out of range 1..8", "--watch",
+	    "--queues", "99999999999999999999");
 }
 
 static void test_bad_disk_syntax(void)
