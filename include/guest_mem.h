@@ -68,7 +68,8 @@ unsigned guest_mem_pins(const struct guest_mem *gm);
 /* Counters for statistics and tests. */
 struct guest_mem_stats {
 	uint64_t map_calls, unmap_calls, mapped_bytes, invalidations;
-	uint64_t refreshes; /* buckets mapped again for a frame missing before */
+	uint64_t
+	    refreshes; /* buckets mapped again for a frame missing before */
 };
 void guest_mem_get_stats(const struct guest_mem *gm, struct guest_mem_stats *s);
 

@@ -12,16 +12,16 @@
 #include <stdint.h>
 
 struct image {
-	int fd;			/* O_DIRECT when direct is true */
+	int fd; /* O_DIRECT when direct is true */
 	bool read_only;
-	bool direct;		/* O_DIRECT accepted by the file system */
+	bool direct; /* O_DIRECT accepted by the file system */
 	bool is_blkdev;
 	uint64_t size;		/* bytes */
-	uint32_t logical_block;	/* O_DIRECT alignment: offset and length */
+	uint32_t logical_block; /* O_DIRECT alignment: offset and length */
 	uint32_t mem_align;	/* O_DIRECT alignment: buffer address */
 	bool can_discard;	/* punch hole / BLKDISCARD accepted */
 	bool can_write_zeroes;
-	bool is_null;		/* "null:SIZE": no fd, nothing stored */
+	bool is_null; /* "null:SIZE": no fd, nothing stored */
 	char path[4096];
 };
 

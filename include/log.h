@@ -30,8 +30,8 @@ struct log_ratelimit {
 	long long window_start_ms;
 	unsigned printed, suppressed;
 };
-void log_guest(struct log_ratelimit *rl, enum log_level level,
-	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_guest(struct log_ratelimit *rl, enum log_level level, const char *fmt,
+	       ...) __attribute__((format(printf, 3, 4)));
 
 /* Write a one-line reason for the caller to report (NULL or 0 ignored):
  * how layers below main() explain a refusal. */

@@ -10,7 +10,7 @@
 #include "guest_mem.h"
 #include "virtio_dev.h"
 
-#define VIRTIO_MMIO_WINDOW 0x200	/* libxl's VIRTIO_MMIO_DEV_SIZE */
+#define VIRTIO_MMIO_WINDOW 0x200 /* libxl's VIRTIO_MMIO_DEV_SIZE */
 
 struct virtio_mmio;
 

@@ -11,20 +11,20 @@
 
 #include "guest_mem.h"
 
-#define VIRTQ_MAX_SIZE 1024	/* largest QueueNumMax we ever offer */
-#define VIRTQ_MAX_CHAIN 1024	/* descriptors per chain, indirect included */
+#define VIRTQ_MAX_SIZE	1024 /* largest QueueNumMax we ever offer */
+#define VIRTQ_MAX_CHAIN 1024 /* descriptors per chain, indirect included */
 
 /* One buffer of a chain, in chain order: readable ones come first. */
 struct virtq_seg {
 	uint64_t gpa;
 	uint32_t len;
-	bool device_writes;	/* VRING_DESC_F_WRITE */
+	bool device_writes; /* VRING_DESC_F_WRITE */
 };
 
 struct virtq_chain {
-	uint16_t head;		/* id to give back in virtq_push() */
+	uint16_t head; /* id to give back in virtq_push() */
 	unsigned nseg;
-	unsigned nreadable;	/* segs [0, nreadable) are device-readable */
+	unsigned nreadable; /* segs [0, nreadable) are device-readable */
 	uint64_t readable_bytes, writable_bytes;
 	struct virtq_seg seg[VIRTQ_MAX_CHAIN];
 };
@@ -40,10 +40,10 @@ struct virtq {
 	volatile struct vring_avail *avail;
 	volatile struct vring_used *used;
 	bool event_idx, indirect, started, broken;
-	uint16_t last_avail;	/* next avail entry to consume */
-	uint16_t avail_idx;	/* avail->idx as last read and checked */
-	uint16_t used_idx;	/* shadow of used->idx */
-	uint16_t signalled_used;/* used_idx at the last interrupt decision */
+	uint16_t last_avail;	 /* next avail entry to consume */
+	uint16_t avail_idx;	 /* avail->idx as last read and checked */
+	uint16_t used_idx;	 /* shadow of used->idx */
+	uint16_t signalled_used; /* used_idx at the last interrupt decision */
 };
 
 /* Map the three rings and start consuming at index 0. Fails (-EINVAL or

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* src/guest_mem.c against a fake libxenforeignmemory whose mappings alias a
- * memfd "guest RAM"; invalid frames stay PROT_NONE, so a stray touch crashes. */
+ * memfd "guest RAM"; invalid frames stay PROT_NONE, so a stray touch crashes.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +10,18 @@
 #include "guest_mem.h"
 #include "unit.h"
 
-#define BASE 0x40000000ULL
-#define SIZE (8ULL << 20)
-#define HOLE (BASE + 0x203000)	/* one invalid frame */
-#define NULLGPA 0x80000000ULL	/* map returns NULL for this bucket */
-#define MB (1ULL << 20)
+#define BASE	0x40000000ULL
+#define SIZE	(8ULL << 20)
+#define HOLE	(BASE + 0x203000) /* one invalid frame */
+#define NULLGPA 0x80000000ULL	  /* map returns NULL for this bucket */
+#define MB	(1ULL << 20)
 
 static int ramfd;
 static int hole_is_ram; /* the guest ballooned HOLE's frame back in */
-static struct { void *a; size_t pages; } live[64];
+static struct {
+	void *a;
+	size_t pages;
+} live[64];
 static unsigned nlive, maps, unmaps;
 static size_t live_pages, max_live_pages;
 
@@ -27,34 +31,56 @@ void *xenforeignmemory_map(xenforeignmemory_handle *fmem, uint32_t dom,
 {
 	uint8_t *p;
 	size_t i;
-	(void)fmem; (void)dom; (void)prot;
+	(void)fmem;
+	(void)dom;
+	(void)prot;
 	maps++;
-	if ((uint64_t)arr[0] << 12 == NULLGPA) { errno = ENOMEM; return NULL; }
-	p = mmap(NULL, pages * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) abort();
+	if ((uint64_t)arr[0] << 12 == NULLGPA) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = mmap(NULL, pages * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		 0);
+	if (p == MAP_FAILED)
+		abort();
 	for (i = 0; i < pages; i++) {
 		uint64_t gpa = (uint64_t)arr[i] << 12;
 		uint64_t off = gpa - BASE;
 		/* the first and last MiB of the address space alias RAM too,
 		 * so that a wrapping range would really succeed */
-		if (gpa < MB || gpa >= 0ULL - MB) off = gpa & (MB - 1);
-		else if (gpa < BASE || gpa >= BASE + SIZE || (gpa == HOLE && !hole_is_ram)) { err[i] = -EINVAL; continue; }
-		if (mmap(p + i * 4096, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, ramfd, off) == MAP_FAILED) abort();
+		if (gpa < MB || gpa >= 0ULL - MB)
+			off = gpa & (MB - 1);
+		else if (gpa < BASE || gpa >= BASE + SIZE ||
+			 (gpa == HOLE && !hole_is_ram)) {
+			err[i] = -EINVAL;
+			continue;
+		}
+		if (mmap(p + i * 4096, 4096, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, ramfd, off) == MAP_FAILED)
+			abort();
 		err[i] = 0;
 	}
-	live[nlive].a = p; live[nlive++].pages = pages;
+	live[nlive].a = p;
+	live[nlive++].pages = pages;
 	live_pages += pages;
-	if (live_pages > max_live_pages) max_live_pages = live_pages;
+	if (live_pages > max_live_pages)
+		max_live_pages = live_pages;
 	return p;
 }
 
-int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr, size_t pages)
+int xenforeignmemory_unmap(xenforeignmemory_handle *fmem, void *addr,
+			   size_t pages)
 {
 	unsigned i;
 	(void)fmem;
 	unmaps++;
-	for (i = 0; i < nlive; i++) if (live[i].a == addr) break;
-	if (i == nlive || live[i].pages != pages) { fprintf(stderr, "bad unmap\n"); abort(); }
+	for (i = 0; i < nlive; i++)
+		if (live[i].a == addr)
+			break;
+	if (i == nlive || live[i].pages != pages) {
+		fprintf(stderr, "bad unmap\n");
+		abort();
+	}
 	munmap(addr, pages * 4096);
 	live_pages -= pages;
 	live[i] = live[--nlive];
@@ -71,7 +97,8 @@ static void test_rw(void)
 	unsigned i, m;
 
 	memset(buf, 0xab, sizeof buf);
-	CHECK_EQ(guest_mem_write(gm, BASE + MB - 16, buf, 32), 0);  /* crosses bucket */
+	CHECK_EQ(guest_mem_write(gm, BASE + MB - 16, buf, 32),
+		 0); /* crosses bucket */
 	CHECK(memcmp(ram + MB - 16, buf, 32) == 0);
 	CHECK_EQ(maps, 2);
 	memset(buf, 0, sizeof buf);
@@ -79,7 +106,8 @@ static void test_rw(void)
 	CHECK_EQ(guest_mem_read(gm, BASE + MB + 5, buf, 1), 0);
 	CHECK_EQ(buf[0], 0x77);
 	m = maps;
-	for (i = 0; i < 1000; i++) guest_mem_read(gm, BASE + (i % 2) * MB + i, buf, 8);
+	for (i = 0; i < 1000; i++)
+		guest_mem_read(gm, BASE + (i % 2) * MB + i, buf, 8);
 	CHECK_EQ(maps, m); /* warm: no map calls */
 	/* Faults */
 	CHECK_EQ(guest_mem_read(gm, HOLE - 4, buf, 8), -EFAULT);
@@ -95,10 +123,12 @@ static void test_rw(void)
 	CHECK_EQ(guest_mem_read(gm, UINT64_MAX - 3, buf, 8), -EFAULT);
 	CHECK_EQ(guest_mem_write(gm, UINT64_MAX - 3, buf, 8), -EFAULT);
 	CHECK_EQ(guest_mem_read(gm, UINT64_MAX, buf, 0), 0);
-	CHECK_EQ(guest_mem_read(gm, UINT64_MAX - 3, buf, 4), 0); /* top MiB aliases RAM */
+	CHECK_EQ(guest_mem_read(gm, UINT64_MAX - 3, buf, 4),
+		 0); /* top MiB aliases RAM */
 	CHECK_EQ(guest_mem_read(gm, 0, buf, 4), 0);
 	{
-		struct iovec v[4]; struct gm_bucket *pp[4];
+		struct iovec v[4];
+		struct gm_bucket *pp[4];
 		struct guest_sg s = {0, 4, v, pp, 0};
 		void *h;
 		CHECK_EQ(guest_mem_sg_add(gm, &s, UINT64_MAX - 3, 8), -EFAULT);
@@ -124,7 +154,9 @@ static void test_sg(void)
 	uint8_t b;
 	unsigned m;
 
-	sg2.iov = iov2; sg2.pin = pin2; max_live_pages = 0;
+	sg2.iov = iov2;
+	sg2.pin = pin2;
+	max_live_pages = 0;
 	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + MB - 100, MB + 200), 0);
 	CHECK_EQ(sg.n, 3);
 	CHECK_EQ(sg.bytes, MB + 200);
@@ -154,13 +186,15 @@ static void test_sg(void)
 	/* now eviction works */
 	CHECK_EQ(guest_mem_read(gm, BASE + 5 * MB, &b, 1), 0);
 	/* -EFAULT in the 2nd bucket: the 1st bucket's pin is undone */
-	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + 2 * MB - 10, 0x3000 + 20), -EFAULT);
+	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + 2 * MB - 10, 0x3000 + 20),
+		 -EFAULT);
 	CHECK_EQ(sg.n, 0);
 	CHECK_EQ(sg.bytes, 0);
 	CHECK_EQ(guest_mem_sg_add(gm, &sg2, BASE + 6 * MB, 1), 0);
 	CHECK_EQ(guest_mem_sg_add(gm, &sg2, BASE + 7 * MB, 1), 0);
 	m = maps;
-	CHECK_EQ(guest_mem_read(gm, BASE + 4 * MB, &b, 1), 0); /* evicts the unpinned one */
+	CHECK_EQ(guest_mem_read(gm, BASE + 4 * MB, &b, 1),
+		 0); /* evicts the unpinned one */
 	CHECK_EQ(maps, m + 1);
 	CHECK(max_live_pages <= 3 * 256);
 	guest_mem_sg_release(gm, &sg2);
@@ -179,16 +213,16 @@ static void test_lru(void)
 
 	max_live_pages = 0;
 
-	guest_mem_read(gm, BASE, &b, 1);          /* A */
-	guest_mem_read(gm, BASE + MB, &b, 1);     /* B */
-	guest_mem_read(gm, BASE, &b, 1);          /* A hit */
+	guest_mem_read(gm, BASE, &b, 1);      /* A */
+	guest_mem_read(gm, BASE + MB, &b, 1); /* B */
+	guest_mem_read(gm, BASE, &b, 1);      /* A hit */
 	CHECK_EQ(maps, m + 2);
 	guest_mem_read(gm, BASE + 2 * MB, &b, 1); /* C evicts B */
 	CHECK_EQ(maps, m + 3);
 	CHECK_EQ(unmaps, u + 1);
-	guest_mem_read(gm, BASE, &b, 1);          /* A still there */
+	guest_mem_read(gm, BASE, &b, 1); /* A still there */
 	CHECK_EQ(maps, m + 3);
-	guest_mem_read(gm, BASE + MB, &b, 1);     /* B again: evicts C */
+	guest_mem_read(gm, BASE + MB, &b, 1); /* B again: evicts C */
 	CHECK_EQ(maps, m + 4);
 	guest_mem_read(gm, BASE, &b, 1);
 	CHECK_EQ(maps, m + 4);
@@ -209,24 +243,26 @@ static void test_invalidate(void)
 	void *h;
 	uint8_t *r;
 
-	r = guest_mem_map_range(gm, BASE + 0x1ff8, 16, &h);  /* spans 2 frames */
+	r = guest_mem_map_range(gm, BASE + 0x1ff8, 16, &h); /* spans 2 frames */
 	CHECK(r != NULL);
 	CHECK_EQ(nlive, 1);
-	r[0] = 1; r[15] = 2;
+	r[0] = 1;
+	r[15] = 2;
 	CHECK_EQ(ram[0x1ff8], 1);
 	CHECK_EQ(ram[0x2007], 2);
 	guest_mem_read(gm, BASE + MB, &b, 1);
 	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + 10, 10), 0); /* last hit */
 	u = unmaps;
 	guest_mem_invalidate(gm);
-	CHECK_EQ(unmaps, u + 1);     /* unpinned one gone now */
-	CHECK_EQ(nlive, 2);          /* range + pinned stale bucket */
+	CHECK_EQ(unmaps, u + 1); /* unpinned one gone now */
+	CHECK_EQ(nlive, 2);	 /* range + pinned stale bucket */
 	m = maps;
-	CHECK_EQ(guest_mem_read(gm, BASE + 20, &b, 1), 0); /* stale not reused */
+	CHECK_EQ(guest_mem_read(gm, BASE + 20, &b, 1),
+		 0); /* stale not reused */
 	CHECK_EQ(maps, m + 1);
 	guest_mem_sg_release(gm, &sg);
-	CHECK_EQ(unmaps, u + 2);     /* stale bucket unmapped at last unpin */
-	r[1] = 3;                    /* the range survives invalidate */
+	CHECK_EQ(unmaps, u + 2); /* stale bucket unmapped at last unpin */
+	r[1] = 3;		 /* the range survives invalidate */
 	CHECK_EQ(ram[0x1ff9], 3);
 	guest_mem_get_stats(gm, &st);
 	CHECK_EQ(st.invalidations, 1);
@@ -267,11 +303,11 @@ static void test_balloon(void)
 	CHECK_EQ(guest_mem_sg_add(gm, &sg, HOLE - 8, 8), 0); /* pins the MiB */
 	m = maps;
 	CHECK_EQ(guest_mem_read(gm, HOLE, &b, 1), -EFAULT);
-	CHECK_EQ(maps, m + 1);	/* refreshed once: still a hole */
+	CHECK_EQ(maps, m + 1); /* refreshed once: still a hole */
 	CHECK_EQ(guest_mem_read(gm, HOLE, &b, 1), -EFAULT);
-	CHECK_EQ(maps, m + 1);	/* and not again at once */
-	CHECK_EQ(nlive, 2);	/* the pinned first mapping is still there */
-	guest_mem_invalidate(gm);	/* a fresh start for the same MiB */
+	CHECK_EQ(maps, m + 1);	  /* and not again at once */
+	CHECK_EQ(nlive, 2);	  /* the pinned first mapping is still there */
+	guest_mem_invalidate(gm); /* a fresh start for the same MiB */
 	CHECK_EQ(guest_mem_read(gm, HOLE - 1, &b, 1), 0);
 	hole_is_ram = 1;
 	ram[HOLE - BASE] = 0x42;
@@ -280,11 +316,11 @@ static void test_balloon(void)
 	CHECK_EQ(guest_mem_read(gm, HOLE, &b, 1), 0);
 	CHECK_EQ(b, 0x42);
 	CHECK_EQ(maps, m + 1);
-	CHECK_EQ(unmaps, u + 1);	/* the unpinned old mapping went at once */
+	CHECK_EQ(unmaps, u + 1); /* the unpinned old mapping went at once */
 	CHECK_EQ(guest_mem_read(gm, HOLE, &b, 1), 0);
-	CHECK_EQ(maps, m + 1);	/* warm again */
+	CHECK_EQ(maps, m + 1); /* warm again */
 	guest_mem_sg_release(gm, &sg);
-	CHECK_EQ(nlive, 1);	/* both stale mappings are gone */
+	CHECK_EQ(nlive, 1); /* both stale mappings are gone */
 	guest_mem_get_stats(gm, &st);
 	CHECK_EQ(st.refreshes, 2);
 	CHECK_EQ(st.mapped_bytes, live_pages * 4096);
@@ -296,7 +332,8 @@ static void test_balloon(void)
 int main(void)
 {
 	ramfd = memfd_create("ram", 0);
-	if (ftruncate(ramfd, SIZE)) abort();
+	if (ftruncate(ramfd, SIZE))
+		abort();
 	ram = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, ramfd, 0);
 	UNIT_RUN(test_rw);
 	UNIT_RUN(test_sg);
