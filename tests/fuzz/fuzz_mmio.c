@@ -275,6 +275,12 @@ static void dev_stop(void *d)
 	dev.started = false;
 }
 
+static unsigned dev_num_queues(void *d)
+{
+	(void)d;
+	return NQUEUES;
+}
+
 static uint16_t dev_queue_num_max(void *d)
 {
 	(void)d;
@@ -283,7 +289,7 @@ static uint16_t dev_queue_num_max(void *d)
 
 static const struct virtio_device_ops fake_ops = {
     .device_id = 2,
-    .num_queues = NQUEUES,
+    .num_queues = dev_num_queues,
     .queue_num_max = dev_queue_num_max,
     .features = dev_features,
     .set_features = dev_set_features,
