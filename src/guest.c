@@ -489,6 +489,18 @@ void guest_log_stats(const struct guest *g)
 			 (unsigned long long)st.in_flight,
 			 (unsigned long long)st.notifies,
 			 (unsigned long long)st.interrupts);
+		if (st.queues > 1) {
+			char q[VIRTIO_BLK_MAX_QUEUES * 21 + 1] = "";
+			size_t n = 0;
+
+			for (unsigned k = 0; k < st.queues; k++)
+				n += (size_t)snprintf(
+				    q + n, sizeof(q) - n, " %llu",
+				    (unsigned long long)st.queue_completed[k]);
+			log_info("stats: disk %u: requests completed per "
+				 "queue:%s",
+				 i, q);
+		}
 	}
 	if (!g->srv)
 		return;

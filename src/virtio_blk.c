@@ -80,6 +80,7 @@ struct blk_queue {
 	struct gm_bucket **pin_pool;
 	unsigned in_flight;
 	unsigned rw_in_flight; /* READ/WRITE requests the engine holds */
+	uint64_t completed;    /* requests, for the statistics */
 	bool stalled;	       /* out of requests: resume on completion */
 	bool broken;	       /* needs_reset reported */
 	bool need_flush;       /* pushed entries not yet published */
@@ -222,6 +223,7 @@ static void complete(struct blk_req *r, uint8_t status)
 	r->next_free = q->free;
 	q->free = r;
 	q->in_flight--;
+	q->completed++;
 	if (r->rw)
 		q->rw_in_flight--;
 }
@@ -1099,7 +1101,10 @@ void virtio_blk_get_stats(const struct virtio_blk *b,
 {
 	*s = b->st;
 	s->in_flight = 0;
-	for (unsigned i = 0; i < b->nq; i++)
+	s->queues = b->nq;
+	for (unsigned i = 0; i < b->nq; i++) {
 		s->in_flight += b->q[i].in_flight;
+		s->queue_completed[i] = b->q[i].completed;
+	}
 	s->capacity_sectors = b->capacity;
 }

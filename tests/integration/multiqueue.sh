@@ -9,7 +9,8 @@
 
 mkimage "$T/disk.img" 16M
 sim_ok --vcpus 2 --daemon-arg --queues=2 --disk "$T/disk.img" -c info \
-	-c 'random-io 3000 5 128 region=8' -c "read 0 8388608 $T/guest" -c stats
+	-c 'random-io 3000 5 128 region=8' -c "read 0 8388608 $T/guest" -c stats \
+	-c 'signal-daemon USR1' -c info
 out_has '^driver-features: .* MQ '
 out_has '^num-queues: 2$'
 out_has '^queues: 2$'
@@ -18,6 +19,11 @@ for q in 0 1; do
 	n=$(sed -n "s/^device 0 queue $q: completed \([0-9]*\)$/\1/p" "$T/out")
 	[ "${n:-0}" -gt 500 ] || fail "queue $q completed only ${n:-0} requests"
 done
+# The daemon's statistics count per queue what the guest saw completed.
+g0=$(sed -n 's/^device 0 queue 0: completed \([0-9]*\)$/\1/p' "$T/out")
+g1=$(sed -n 's/^device 0 queue 1: completed \([0-9]*\)$/\1/p' "$T/out")
+grep -q "stats: disk 0: requests completed per queue: $g0 $g1\$" "$T/err" ||
+	fail "no per-queue statistics '$g0 $g1' in the daemon's log"
 host_extract "$T/disk.img" 0 8388608 "$T/host"
 same "$T/guest" "$T/host" "the image against the guest's reads"
 
