@@ -45,8 +45,9 @@ struct virtio_blk_stats {
 	uint64_t bytes_read, bytes_written;
 	uint64_t errors, unsupported, in_flight, notifies, interrupts;
 	uint64_t capacity_sectors;
-	unsigned queues;				 /* offered */
-	uint64_t queue_completed[VIRTIO_BLK_MAX_QUEUES]; /* requests, per queue */
+	unsigned queues; /* offered */
+	uint64_t
+	    queue_completed[VIRTIO_BLK_MAX_QUEUES]; /* requests, per queue */
 };
 void virtio_blk_get_stats(const struct virtio_blk *b,
 			  struct virtio_blk_stats *s);

@@ -21,7 +21,9 @@ struct virtio_notify {
 
 struct virtio_device_ops {
 	uint32_t device_id; /* 2 = block */
-	/* How many virtqueues the device has; fixed for its life. */
+	/* How many virtqueues the device has under the features negotiated
+	 * so far: before set_features() (and after a reset) every queue it
+	 * can offer, which is the most it ever reports. */
 	unsigned (*num_queues)(void *dev);
 	/* QueueNumMax: the largest ring the device has request slots for. */
 	uint16_t (*queue_num_max)(void *dev);

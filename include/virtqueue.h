@@ -53,6 +53,10 @@ int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 		bool indirect);
 /* Unmap the rings; the queue keeps its addresses but is no longer started. */
 void virtq_stop(struct virtq *vq);
+/* Two started queues whose rings clash: either's used ring (the device
+ * writes it) overlaps any ring of the other. Sharing read-only rings is
+ * allowed. */
+bool virtq_rings_clash(const struct virtq *a, const struct virtq *b);
 
 /* Take the next available chain into *c.
  * 1: got one; 0: ring empty; -EINVAL: this chain is malformed (loop, too

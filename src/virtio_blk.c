@@ -19,10 +19,11 @@
 #include "image.h"
 #include "log.h"
 
-#define SECTOR_SHIFT	  9
-#define SECTOR_SIZE	  512u
-#define BLK_DEFAULT_QUEUE 256
-#define BLK_MIN_QUEUE	  4
+#define SECTOR_SHIFT	     9
+#define SECTOR_SIZE	     512u
+#define BLK_DEFAULT_QUEUE    256
+#define BLK_MIN_QUEUE	     4
+#define BLK_MAX_ENGINE_DEPTH 512 /* see engine_depth() */
 /* Largest data transfer of one IN/OUT request; with seg_max it sets
  * size_max, and it keeps every request within the engine's bounce budget. */
 #define BLK_MAX_DATA	    (32u << 20)
@@ -81,6 +82,7 @@ struct blk_queue {
 	unsigned in_flight;
 	unsigned rw_in_flight; /* READ/WRITE requests the engine holds */
 	uint64_t completed;    /* requests, for the statistics */
+	bool drained;	       /* rw_in_flight fell to 0 in this batch */
 	bool stalled;	       /* out of requests: resume on completion */
 	bool broken;	       /* needs_reset reported */
 	bool need_flush;       /* pushed entries not yet published */
@@ -224,8 +226,8 @@ static void complete(struct blk_req *r, uint8_t status)
 	q->free = r;
 	q->in_flight--;
 	q->completed++;
-	if (r->rw)
-		q->rw_in_flight--;
+	if (r->rw && --q->rw_in_flight == 0)
+		q->drained = true;
 }
 
 static void blk_done(struct aio_req *aio, int res)
@@ -261,13 +263,16 @@ static void blk_batch_done(void *opaque)
 
 		if (!q->vq)
 			continue;
+		/* Only a queue that drained in this batch starts a grace:
+		 * one timer per drain, not per batch of another queue. */
+		if (b->idle_grace_us && q->drained && !q->rw_in_flight)
+			q->grace_until = loop_now_us() + b->idle_grace_us;
+		q->drained = false;
 		/* Serve the queue first, publish after: the interrupt then
 		 * covers what completed while we submitted, and the guest's
 		 * InterruptStatus read and InterruptACK write, each a trap
 		 * that blocks its vCPU, find us idle rather than waiting
 		 * behind the next io_submit (docs/performance.md, change 8). */
-		if (b->idle_grace_us && !q->rw_in_flight)
-			q->grace_until = loop_now_us() + b->idle_grace_us;
 		if (b->running)
 			process_queue(q);
 	}
@@ -773,19 +778,30 @@ static void blk_config_write(void *dev, uint32_t off, const void *buf,
 	(void)len;
 }
 
+/* §5.2.2: without VIRTIO_BLK_F_MQ there is one request queue. */
+static unsigned blk_num_queues(void *dev)
+{
+	const struct virtio_blk *b = dev;
+
+	return b->negotiated && !(b->negotiated & F(VIRTIO_BLK_F_MQ)) ? 1
+								      : b->nq;
+}
+
 static void blk_start(void *dev, struct virtq *vqs, unsigned nvq,
 		      const struct virtio_notify *notify)
 {
 	struct virtio_blk *b = dev;
 
 	b->notify = *notify;
-	/* §5.2.2: without VIRTIO_BLK_F_MQ there is one request queue. */
-	b->nq_used = b->negotiated & F(VIRTIO_BLK_F_MQ) ? b->nq : 1;
+	b->nq_used = blk_num_queues(b);
 	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *q = &b->q[i];
 
-		q->vq = i < nvq && i < b->nq_used ? &vqs[i] : NULL;
-		q->stalled = q->broken = q->need_flush = false;
+		/* A queue the driver left unused stays NULL for good: none
+		 * can be enabled after DRIVER_OK (4.2.2, no RING_RESET). */
+		q->vq = i < nvq && i < b->nq_used && vqs[i].started ? &vqs[i]
+								    : NULL;
+		q->stalled = q->broken = q->need_flush = q->drained = false;
 		q->grace_until = 0;
 	}
 	b->running = true;
@@ -844,11 +860,6 @@ static void blk_quiesce(void *dev, void (*done)(void *opaque), void *opaque)
 		aio_engine_drain(b->eng);
 		done(opaque);
 	}
-}
-
-static unsigned blk_num_queues(void *dev)
-{
-	return ((struct virtio_blk *)dev)->nq;
 }
 
 /* QueueNumMax is "the maximum size of the queue the device is ready to
@@ -958,6 +969,19 @@ static int setup_queue(struct virtio_blk *b, unsigned index)
 	return 0;
 }
 
+/* The kernel AIO context's depth: every request of every queue, but no
+ * more than BLK_MAX_ENGINE_DEPTH beyond one queue's worth: the depths of
+ * all AIO contexts on the host count against fs.aio-max-nr (65536 by
+ * default), and requests beyond it wait in the engine, not in the ring. */
+static unsigned engine_depth(unsigned qs, unsigned nq)
+{
+	unsigned all = qs * nq;
+
+	if (all <= BLK_MAX_ENGINE_DEPTH)
+		return all;
+	return qs > BLK_MAX_ENGINE_DEPTH ? qs : BLK_MAX_ENGINE_DEPTH;
+}
+
 struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 				  const struct virtio_blk_params *p, char *err,
 				  size_t errlen)
@@ -1045,7 +1069,8 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 			goto fail;
 		}
 	}
-	b->eng = aio_engine_new(loop, &b->img, qs * b->nq, blk_batch_done, b);
+	b->eng = aio_engine_new(loop, &b->img, engine_depth(qs, b->nq),
+				blk_batch_done, b);
 	if (!b->eng) {
 		snprintf(err, errlen, "%s: cannot start the I/O engine",
 			 p->path);

@@ -200,6 +200,16 @@ static int start_reset(struct virtio_mmio *t, unsigned vcpu)
 
 /* --------------------------------------------------------------- status */
 
+/* The queues that exist now: after FEATURES_OK the device may have fewer
+ * than it allocated (virtio-blk without MQ has one, §5.2.2); the others
+ * read QueueNumMax 0 and ignore their registers, as absent ones do. */
+static unsigned queues_now(const struct virtio_mmio *t)
+{
+	unsigned n = t->ops->num_queues(t->dev);
+
+	return n < t->nq ? n : t->nq;
+}
+
 static void features_ok(struct virtio_mmio *t, uint32_t *val)
 {
 	uint64_t want = t->driver_features, offer = offered_features(t);
@@ -227,6 +237,25 @@ static void features_ok(struct virtio_mmio *t, uint32_t *val)
 		return;
 	}
 	t->negotiated = want;
+	/* §3.1.1 has the driver set up its queues after FEATURES_OK; one
+	 * that did so before (e.g. FEATURES_OK and DRIVER_OK in one write)
+	 * gets the ring layout it negotiated, and loses a queue that does
+	 * not exist under those features (virtio-blk without MQ). */
+	for (unsigned i = 0; i < t->nq; i++) {
+		if (!t->q[i].live)
+			continue;
+		if (i >= queues_now(t)) {
+			log_guest_warn("virtio-mmio: queue %u set up, but the "
+				       "features negotiated give %u",
+				       i, queues_now(t));
+			virtq_stop(&t->vqs[i]);
+			t->q[i].ready = t->q[i].live = false;
+			continue;
+		}
+		t->vqs[i].event_idx = (want & F(VIRTIO_RING_F_EVENT_IDX)) != 0;
+		t->vqs[i].indirect =
+		    (want & F(VIRTIO_RING_F_INDIRECT_DESC)) != 0;
+	}
 }
 
 static void driver_ok(struct virtio_mmio *t)
@@ -282,7 +311,7 @@ static int write_status(struct virtio_mmio *t, uint32_t val, unsigned vcpu)
 
 static struct mmio_queue *sel_queue(struct virtio_mmio *t)
 {
-	return t->queue_sel < t->nq ? &t->q[t->queue_sel] : NULL;
+	return t->queue_sel < queues_now(t) ? &t->q[t->queue_sel] : NULL;
 }
 
 /* A queue register write is only legal while the queue is off (§4.2.2.2);
@@ -351,6 +380,19 @@ static void queue_ready_on(struct virtio_mmio *t, struct mmio_queue *q,
 		set_needs_reset(t);
 		return;
 	}
+	/* Queues share the device's single view of guest RAM: one queue's
+	 * used ring (which we write) over another's rings would let our
+	 * stores for one move the other's indices, as within one queue. */
+	for (unsigned j = 0; j < t->nq; j++) {
+		if (j == i || !t->q[j].live ||
+		    !virtq_rings_clash(vq, &t->vqs[j]))
+			continue;
+		log_guest_warn("virtio-mmio: queue %u rings overlap queue %u's",
+			       i, j);
+		virtq_stop(vq);
+		set_needs_reset(t);
+		return;
+	}
 	q->ready = q->live = true;
 }
 
@@ -401,7 +443,7 @@ static void write_queue_ready(struct virtio_mmio *t, uint32_t val)
 
 static bool queue_serviceable(const struct virtio_mmio *t, uint32_t i)
 {
-	return i < t->nq && t->q[i].ready && t->started &&
+	return i < queues_now(t) && t->q[i].ready && t->started &&
 	       (t->status & VIRTIO_CONFIG_S_DRIVER_OK);
 }
 

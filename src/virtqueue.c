@@ -60,6 +60,16 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
+static void ring_sizes(const struct virtq *vq, uint64_t *desc, uint64_t *avail,
+		       uint64_t *used)
+{
+	/* 2.7 table "Virtqueue Part Size": the 6 covers flags, idx and the
+	 * event word after the ring. */
+	*desc = sizeof(struct vring_desc) * vq->num;
+	*avail = 6 + 2 * (uint64_t)vq->num;
+	*used = 6 + sizeof(struct vring_used_elem) * vq->num;
+}
+
 int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 		bool indirect)
 {
@@ -76,11 +86,7 @@ int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 	    vq->avail_gpa % VRING_AVAIL_ALIGN_SIZE ||
 	    vq->used_gpa % VRING_USED_ALIGN_SIZE)
 		return -EINVAL;
-	/* 2.7 table "Virtqueue Part Size": the 6 covers flags, idx and the
-	 * event word after the ring. */
-	desc_size = sizeof(struct vring_desc) * num;
-	avail_size = 6 + 2 * num;
-	used_size = 6 + sizeof(struct vring_used_elem) * num;
+	ring_sizes(vq, &desc_size, &avail_size, &used_size);
 	vq->desc =
 	    guest_mem_map_range(gm, vq->desc_gpa, desc_size, &vq->desc_map);
 	vq->avail =
@@ -110,6 +116,22 @@ int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 	vq->signalled_used = 0;
 	vq->started = true;
 	return 0;
+}
+
+static bool used_over(const struct virtq *w, const struct virtq *o)
+{
+	uint64_t wd, wa, wu, od, oa, ou;
+
+	ring_sizes(w, &wd, &wa, &wu);
+	ring_sizes(o, &od, &oa, &ou);
+	return ranges_overlap(w->used_gpa, wu, o->desc_gpa, od) ||
+	       ranges_overlap(w->used_gpa, wu, o->avail_gpa, oa) ||
+	       ranges_overlap(w->used_gpa, wu, o->used_gpa, ou);
+}
+
+bool virtq_rings_clash(const struct virtq *a, const struct virtq *b)
+{
+	return a->started && b->started && (used_over(a, b) || used_over(b, a));
 }
 
 void virtq_stop(struct virtq *vq)

@@ -27,11 +27,18 @@ grep -q "stats: disk 0: requests completed per queue: $g0 $g1\$" "$T/err" ||
 host_extract "$T/disk.img" 0 8388608 "$T/host"
 same "$T/guest" "$T/host" "the image against the guest's reads"
 
-# Linux uses min(num_queues, nr_cpu_ids) queues.
+# Linux uses min(num_queues, nr_cpu_ids) queues; the rest stay unused,
+# also with a grace after each drain (their timers must stay idle).
 sim_ok --vcpus 1 --daemon-arg --queues=4 --disk "$T/disk.img" -c info \
 	-c 'random-io 500 6 64'
 out_has '^num-queues: 4$'
 out_has '^queues: 1$'
+sim_ok --vcpus 2 --daemon-arg --queues=8 --daemon-arg --idle-grace-us=300 \
+	--disk "$T/disk.img" -c info -c 'random-io 1500 8 64' -c stats
+out_has '^num-queues: 8$'
+out_has '^queues: 2$'
+out_has '^random-io: 1500 requests .*: verified'
+out_has '^device 0 queue 1: completed [1-9]'
 sim_ok --vcpus 2 --daemon-arg --queues=2 --disk "$T/disk.img" \
 	-c 'features -MQ' -c info -c 'random-io 1000 7 64' -c stats
 out_has '^queues: 1$'

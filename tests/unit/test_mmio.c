@@ -48,6 +48,10 @@ struct fake_dev {
 	void *reset_opaque;
 	int quiesces;
 	int stops;
+	/* With mq_gated, queues once features are set: 1 unless bit 12 (as
+	 * virtio-blk without MQ); before that, and after a reset, 2. */
+	bool mq_gated, negotiated;
+	uint64_t negotiated_features;
 };
 
 struct fake_host {
@@ -67,6 +71,10 @@ static bool dev_set_features(void *d, uint64_t f)
 
 	fd->set_features_calls++;
 	fd->set_features_arg = f;
+	if (fd->accept) {
+		fd->negotiated = true;
+		fd->negotiated_features = f;
+	}
 	return fd->accept;
 }
 
@@ -117,6 +125,7 @@ static void dev_reset(void *d, void (*done)(void *opaque), void *opaque)
 	struct fake_dev *fd = d;
 
 	fd->resets++;
+	fd->negotiated = false;
 	if (fd->defer_reset) {
 		fd->reset_done = done;
 		fd->reset_opaque = opaque;
@@ -138,8 +147,12 @@ static void dev_stop(void *d)
 
 static unsigned dev_num_queues(void *d)
 {
-	(void)d;
-	return 2;
+	const struct fake_dev *fd = d;
+
+	return fd->mq_gated && fd->negotiated &&
+		       !(fd->negotiated_features & F(12))
+		   ? 1
+		   : 2;
 }
 
 static uint16_t dev_queue_num_max(void *d)
@@ -638,6 +651,93 @@ static void test_queue_rules(void)
 	teardown(&f);
 }
 
+/* The queues that exist follow the features negotiated (virtio-blk has one
+ * without MQ, §5.2.2); a driver that set its queues up before FEATURES_OK
+ * gets the ring layout it then negotiated; two queues' rings may not
+ * overlap where the device writes. */
+static void test_queues_and_features(void)
+{
+	struct fixture f;
+
+	setup(&f);
+	f.dev.features = OFFERED | F(12);
+	f.dev.mq_gated = true;
+	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 1);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_NUM_MAX), NUM_MAX);
+	negotiate(&f, F(VIRTIO_F_VERSION_1));
+	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 1);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+	setup_queue(&f, 0, 8);
+	setup_queue(&f, 1, 8);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 0);
+	wr(&f, VIRTIO_MMIO_STATUS, 0xf);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_STATUS), 0xf);
+	wr(&f, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	CHECK_EQ(f.dev.notifies, 0);
+	wr(&f, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	virtio_mmio_process(f.t);
+	CHECK_EQ(f.dev.notifies, 1);
+	CHECK(f.dev.vqs[0].started && !f.dev.vqs[1].started);
+
+	/* With bit 12 both exist. */
+	negotiate(&f, F(VIRTIO_F_VERSION_1) | F(12));
+	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 1);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_NUM_MAX), NUM_MAX);
+	setup_queue(&f, 0, 8);
+	setup_queue(&f, 1, 8);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 1);
+	teardown(&f);
+
+	/* Queues set up before FEATURES_OK (FEATURES_OK and DRIVER_OK in
+	 * one write): EVENT_IDX as negotiated; queue 1 dropped without
+	 * bit 12. */
+	setup(&f);
+	f.dev.features = OFFERED | F(12);
+	f.dev.mq_gated = true;
+	wr(&f, VIRTIO_MMIO_STATUS, 3);
+	wr(&f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(&f, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	wr(&f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(&f, VIRTIO_MMIO_DRIVER_FEATURES, F(VIRTIO_RING_F_EVENT_IDX));
+	setup_queue(&f, 0, 8);
+	setup_queue(&f, 1, 8);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 1);
+	wr(&f, VIRTIO_MMIO_STATUS, 0xf);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_STATUS), 0xf);
+	CHECK(f.dev.vqs[0].started && f.dev.vqs[0].event_idx);
+	CHECK(!f.dev.vqs[1].started);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 0);
+	teardown(&f);
+
+	/* Queue 1's used ring over queue 0's avail ring, and the reverse:
+	 * NEEDS_RESET. Sharing the driver's rings is allowed. */
+	for (int k = 0; k < 3; k++) {
+		uint64_t used1 = k == 0 ? AVAIL(0) : k == 1 ? USED(0) : USED(1);
+		uint64_t avail1 = k == 2 ? AVAIL(0) : AVAIL(1);
+
+		setup(&f);
+		f.dev.features = OFFERED | F(12);
+		f.dev.mq_gated = true;
+		negotiate(&f, F(VIRTIO_F_VERSION_1) | F(12));
+		setup_queue(&f, 0, 8);
+		setup_queue(&f, 1, 8);
+		wr(&f, VIRTIO_MMIO_QUEUE_READY, 0);
+		wr(&f, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used1);
+		wr(&f, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail1);
+		wr(&f, VIRTIO_MMIO_QUEUE_READY, 1);
+		if (k < 2) {
+			CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 0);
+			CHECK(rd(&f, VIRTIO_MMIO_STATUS) &
+			      VIRTIO_CONFIG_S_NEEDS_RESET);
+		} else {
+			CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 1);
+			CHECK(!(rd(&f, VIRTIO_MMIO_STATUS) &
+				VIRTIO_CONFIG_S_NEEDS_RESET));
+		}
+		teardown(&f);
+	}
+}
+
 static void test_notify_rules(void)
 {
 	struct fixture f;
@@ -897,6 +997,7 @@ int main(void)
 	UNIT_RUN(test_status_rules);
 	UNIT_RUN(test_device_needs_reset);
 	UNIT_RUN(test_queue_rules);
+	UNIT_RUN(test_queues_and_features);
 	UNIT_RUN(test_notify_rules);
 	UNIT_RUN(test_quiesce);
 	UNIT_RUN(test_deferred_reset);
