@@ -16,14 +16,17 @@
  * earlier inputs shows up as one that does not reproduce alone.
  *
  * Input: a 12-byte header { u8 cfg; u8 num; u16 n; u16 desc, avail, used;
- * u16 unused }, n bytes copied to guest RAM (at most PREFILL_MAX), then
+ * u16 mq }, n bytes copied to guest RAM (at most PREFILL_MAX), then
  * 8-byte records { u8 op; u8 a; u16 b; u32 v } (enum rec).
  *   cfg: 1 read-only, 2 serial given, 4 queue_size 4 (else the default),
  *        8 rings at the header's offsets (aligned down; they may overlap)
  *        instead of the fixed DESC_OFF, AVAIL_OFF, USED_OFF,
  *        0x10 EVENT_IDX, 0x20 INDIRECT_DESC, 0x40 DISCARD,
  *        0x80 WRITE_ZEROES (features only if offered)
- *   num: QueueNum = 1 << (num % 9) */
+ *   num: QueueNum = 1 << (num % 9)
+ *   mq & 1: a device with two request queues and MQ negotiated; queue 1's
+ *        rings (QueueNum as queue 0's) are at Q1_OFF; REC_NOTIFY's a & 1
+ *        and REC_KICK's b & 1 pick the queue. Otherwise one queue. */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +56,9 @@
 #define AVAIL_OFF   0x1000u
 #define USED_OFF    0x2000u
 #define USED_END    (USED_OFF + 6 + 8 * 256 + 2)
+#define Q1_OFF	    0x9000u /* queue 1: desc, avail +0x1000, used +0x2000 */
+#define Q1_USED_END (Q1_OFF + 0x2000 + 6 + 8 * 256 + 2)
+#define NQ_MAX	    2
 #define IMAGE_SIZE  (1u << 20)
 
 #define F(bit) (1ull << (bit))
@@ -73,7 +79,8 @@ struct fz {
 	struct guest_mem *gm;
 	uint8_t *ram;
 	struct virtio_blk *b;
-	struct virtq vq;
+	struct virtq vq[NQ_MAX];
+	unsigned nq; /* queues in use: 1, or 2 with MQ */
 	uint8_t cfg;
 	bool own_rings; /* cfg & 8: the rings are where the input says */
 	uint32_t desc, avail, used; /* ring offsets in RAM */
@@ -86,7 +93,7 @@ struct fz {
 
 static char image_path[64];
 static struct fz fz;
-static struct virtio_blk *devices[8];
+static struct virtio_blk *devices[16]; /* by cfg & 7, +8 with two queues */
 
 static unsigned in_flight(struct fz *f)
 {
@@ -179,12 +186,17 @@ static void check_idle(struct fz *f)
 	FUZZ_ASSERT(fake_guest_mem_pins(f->gm) == 0);
 	if (!f->started)
 		return;
-	FUZZ_ASSERT(f->vq.used_idx == f->vq.last_avail);
+	for (unsigned i = 0; i < f->nq; i++)
+		FUZZ_ASSERT(f->vq[i].used_idx == f->vq[i].last_avail);
 	/* Only meaningful if nothing but the device writes the used ring. */
 	if (f->own_rings)
 		return;
 	memcpy(&idx, f->ram + USED_OFF + 2, 2);
-	FUZZ_ASSERT(le16toh(idx) == f->vq.used_idx);
+	FUZZ_ASSERT(le16toh(idx) == f->vq[0].used_idx);
+	if (f->nq > 1) {
+		memcpy(&idx, f->ram + Q1_OFF + 0x2000 + 2, 2);
+		FUZZ_ASSERT(le16toh(idx) == f->vq[1].used_idx);
+	}
 }
 
 /* FEATURES_OK, QueueReady and DRIVER_OK, as the transport does them. */
@@ -205,7 +217,10 @@ static void start(struct fz *f)
 		want |= F(VIRTIO_BLK_F_DISCARD);
 	if (f->cfg & 0x80)
 		want |= F(VIRTIO_BLK_F_WRITE_ZEROES);
+	if (f->nq > 1)
+		want |= F(VIRTIO_BLK_F_MQ);
 	want &= offer;
+	FUZZ_ASSERT(f->nq == 1 || (want & F(VIRTIO_BLK_F_MQ)));
 	/* Legacy drivers and unoffered bits are refused (the transport
 	 * filters both already; the device must not rely on it). */
 	FUZZ_ASSERT(
@@ -216,35 +231,56 @@ static void start(struct fz *f)
 
 	/* A driver (re)initialising hands over a zeroed used ring. */
 	memset(f->ram + f->used, 0, 6 + 8u * f->num + 2);
-	memset(&f->vq, 0, sizeof(f->vq));
-	f->vq.num = f->num;
-	f->vq.desc_gpa = RAM_BASE + f->desc;
-	f->vq.avail_gpa = RAM_BASE + f->avail;
-	f->vq.used_gpa = RAM_BASE + f->used;
-	rc = virtq_start(&f->vq, f->gm, want & F(VIRTIO_RING_F_EVENT_IDX),
+	memset(f->vq, 0, sizeof(f->vq));
+	f->vq[0].num = f->num;
+	f->vq[0].desc_gpa = RAM_BASE + f->desc;
+	f->vq[0].avail_gpa = RAM_BASE + f->avail;
+	f->vq[0].used_gpa = RAM_BASE + f->used;
+	rc = virtq_start(&f->vq[0], f->gm, want & F(VIRTIO_RING_F_EVENT_IDX),
 			 want & F(VIRTIO_RING_F_INDIRECT_DESC));
 	/* The fixed rings are valid; the input's may be refused (overlap),
 	 * and the device then starts with its queue not ready. */
 	FUZZ_ASSERT(rc == 0 || f->own_rings);
+	if (f->nq > 1) {
+		memset(f->ram + Q1_OFF + 0x2000, 0, 6 + 8u * f->num + 2);
+		f->vq[1].num = f->num;
+		f->vq[1].desc_gpa = RAM_BASE + Q1_OFF;
+		f->vq[1].avail_gpa = RAM_BASE + Q1_OFF + 0x1000;
+		f->vq[1].used_gpa = RAM_BASE + Q1_OFF + 0x2000;
+		FUZZ_ASSERT(
+		    virtq_start(&f->vq[1], f->gm,
+				want & F(VIRTIO_RING_F_EVENT_IDX),
+				want & F(VIRTIO_RING_F_INDIRECT_DESC)) == 0);
+		/* The transport refuses rings that clash across queues. */
+		if (virtq_rings_clash(&f->vq[0], &f->vq[1]))
+			virtq_stop(&f->vq[0]);
+	}
 	f->started = true;
-	virtio_blk_ops.start(f->b, &f->vq, 1, &notify);
+	virtio_blk_ops.start(f->b, f->vq, f->nq, &notify);
 }
 
 static void reset(struct fz *f)
 {
-	uint16_t used_idx = f->vq.used_idx;
-	uint16_t signalled = f->vq.signalled_used;
+	uint16_t used_idx[NQ_MAX], signalled[NQ_MAX];
+
+	for (unsigned i = 0; i < NQ_MAX; i++) {
+		used_idx[i] = f->vq[i].used_idx;
+		signalled[i] = f->vq[i].signalled_used;
+	}
 
 	f->reset_pending = true;
 	f->started = false;
 	virtio_blk_ops.reset(f->b, reset_done, f);
 	run_until(f, reset_finished);
 	/* Completions after reset() only free resources. */
-	FUZZ_ASSERT(f->vq.used_idx == used_idx);
-	FUZZ_ASSERT(f->vq.signalled_used == signalled);
+	for (unsigned i = 0; i < NQ_MAX; i++) {
+		FUZZ_ASSERT(f->vq[i].used_idx == used_idx[i]);
+		FUZZ_ASSERT(f->vq[i].signalled_used == signalled[i]);
+	}
 	FUZZ_ASSERT(fake_guest_mem_pins(f->gm) == 0);
 	FUZZ_ASSERT(in_flight(f) == 0);
-	virtq_stop(&f->vq);
+	for (unsigned i = 0; i < NQ_MAX; i++)
+		virtq_stop(&f->vq[i]);
 }
 
 static void run_record(struct fz *f, struct fuzz_in *in)
@@ -261,21 +297,24 @@ static void run_record(struct fz *f, struct fuzz_in *in)
 		/* The transport drops notifies before DRIVER_OK and after
 		 * shutdown started. */
 		if (f->started && !f->quiesced)
-			virtio_blk_ops.queue_notify(f->b, 0);
+			virtio_blk_ops.queue_notify(f->b, a % f->nq);
 		break;
 	case REC_RUN:
 		run_until(f, idle);
 		check_idle(f);
 		break;
 	case REC_KICK:
-		memcpy(&idx, f->ram + f->avail + 2, 2);
+		off = (b % f->nq ? Q1_OFF + 0x1000 : f->avail) + 2;
+		memcpy(&idx, f->ram + off, 2);
 		idx = htole16((uint16_t)(le16toh(idx) + a % 16));
-		memcpy(f->ram + f->avail + 2, &idx, 2);
+		memcpy(f->ram + off, &idx, 2);
 		break;
 	case REC_RAM:
-		/* Anywhere but the used ring, whose idx check_idle reads. */
+		/* Anywhere but the used rings, whose idx check_idle reads. */
 		off = 4u * b;
-		if (f->own_rings || off + 4 <= USED_OFF || off >= USED_END)
+		if ((f->own_rings || off + 4 <= USED_OFF || off >= USED_END) &&
+		    (f->nq == 1 || off + 4 <= Q1_OFF + 0x2000 ||
+		     off >= Q1_USED_END))
 			memcpy(f->ram + off, &v, 4);
 		break;
 	case REC_RESET:
@@ -301,7 +340,7 @@ static void run_record(struct fz *f, struct fuzz_in *in)
 		check_idle(f);
 		break;
 	case REC_STATS:
-		FUZZ_ASSERT(in_flight(f) <= f->queue_size);
+		FUZZ_ASSERT(in_flight(f) <= f->queue_size * f->nq);
 		break;
 	}
 }
@@ -342,16 +381,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The device for cfg's low three bits, made on first use. */
-static struct virtio_blk *device(uint8_t cfg)
+/* The device for cfg's low three bits and the queue count, made on first
+ * use. */
+static struct virtio_blk *device(uint8_t cfg, unsigned nq)
 {
 	static const char serial[] = "fuzz-serial-0123456789";
-	struct virtio_blk **b = &devices[cfg & 7];
+	struct virtio_blk **b = &devices[(cfg & 7) + (nq > 1 ? 8 : 0)];
 	struct virtio_blk_params p = {
 	    .path = image_path,
 	    .read_only = cfg & 1,
 	    .serial = cfg & 2 ? serial : NULL,
 	    .queue_size = cfg & 4 ? 4 : 0,
+	    .num_queues = nq,
 	};
 	char err[256];
 
@@ -379,14 +420,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f->desc = fuzz_u16(&in) & ~15u;
 	f->avail = fuzz_u16(&in) & ~1u;
 	f->used = fuzz_u16(&in) & ~3u;
-	(void)fuzz_u16(&in);
+	f->nq = fuzz_u16(&in) & 1 ? 2 : 1;
 	if (!f->own_rings) {
 		f->desc = DESC_OFF;
 		f->avail = AVAIL_OFF;
 		f->used = USED_OFF;
 	}
 	f->queue_size = f->cfg & 4 ? 4 : 256;
-	f->b = device(f->cfg);
+	f->b = device(f->cfg, f->nq);
 	f->started = f->quiesced = false;
 	FUZZ_ASSERT(in_flight(f) == 0);
 
