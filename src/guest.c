@@ -134,6 +134,8 @@ static void one_drained(struct guest *g)
 {
 	if (--g->busy == 0) {
 		log_info("all disks drained, stopping");
+		/* What was served, for whoever reads the log after us. */
+		guest_log_stats(g);
 		loop_stop(g->loop);
 	}
 }
@@ -449,7 +451,7 @@ void guest_disk_info(const struct guest *g, unsigned i,
 	if (!(info->features & (1ULL << VIRTIO_BLK_F_BLK_SIZE)) ||
 	    !info->sector_size)
 		info->sector_size = 512;
-	info->queues = virtio_blk_ops.num_queues(d->blk);
+	info->queues = st.queues; /* offered, whatever was negotiated */
 	info->queue_size = virtio_blk_ops.queue_num_max(d->blk);
 	info->read_only = (info->features & (1ULL << VIRTIO_BLK_F_RO)) != 0;
 }

@@ -379,18 +379,20 @@ static int cross_check(const struct options *o, const char *const *specs,
 	return 0;
 }
 
-/* A decimal option value in 0..max; -1 with the one-line reason. */
-static int parse_option_number(const char *name, const char *arg, uint64_t max,
-			       uint64_t *v, char *err, size_t errlen)
+/* A decimal option value in min..max; -1 with the one-line reason. */
+static int parse_option_number(const char *name, const char *arg, uint64_t min,
+			       uint64_t max, uint64_t *v, char *err,
+			       size_t errlen)
 {
 	int r = parse_u64(arg, false, v);
 
 	if (r == -EINVAL)
 		return fail(err, errlen, "%s '%s': must be a number", name,
 			    arg);
-	if (r || *v > max)
-		return fail(err, errlen, "%s '%s': out of range 0..%llu", name,
-			    arg, (unsigned long long)max);
+	if (r || *v < min || *v > max)
+		return fail(err, errlen, "%s '%s': out of range %llu..%llu",
+			    name, arg, (unsigned long long)min,
+			    (unsigned long long)max);
 	return 0;
 }
 
@@ -399,14 +401,9 @@ static int parse_num(const char *name, const char *arg, unsigned min,
 		     size_t errlen)
 {
 	uint64_t v;
-	int r = parse_u64(arg, false, &v);
 
-	if (r == -EINVAL)
-		return fail(err, errlen, "%s '%s': must be a number", name,
-			    arg);
-	if (r || v < min || v > max)
-		return fail(err, errlen, "%s '%s': out of range %u..%u", name,
-			    arg, min, max);
+	if (parse_option_number(name, arg, min, max, &v, err, errlen))
+		return -1;
 	o->val = (unsigned)v;
 	o->given = true;
 	snprintf(o->arg, sizeof(o->arg), "%s=%u", name, o->val);
@@ -451,7 +448,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 				return fail(err, errlen,
 					    "--domid '%s': --domid given twice",
 					    optarg);
-			if (parse_option_number("--domid", optarg, MAX_DOMID,
+			if (parse_option_number("--domid", optarg, 0, MAX_DOMID,
 						&v, err, errlen))
 				return OPTIONS_ERROR;
 			o->domid = (uint32_t)v;

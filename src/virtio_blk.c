@@ -81,7 +81,7 @@ struct blk_queue {
 	struct gm_bucket **pin_pool;
 	unsigned in_flight;
 	unsigned rw_in_flight; /* READ/WRITE requests the engine holds */
-	uint64_t completed;    /* requests, for the statistics */
+	uint64_t completed;    /* requests published, for the statistics */
 	bool drained;	       /* rw_in_flight fell to 0 in this batch */
 	bool stalled;	       /* out of requests: resume on completion */
 	bool broken;	       /* needs_reset reported */
@@ -219,13 +219,13 @@ static void complete(struct blk_req *r, uint8_t status)
 		}
 		virtq_push(q->vq, r->head, len);
 		q->need_flush = true;
+		q->completed++;
 	}
 	guest_mem_sg_release(b->gm, &r->sg);
 	guest_mem_sg_release(b->gm, &r->status_sg);
 	r->next_free = q->free;
 	q->free = r;
 	q->in_flight--;
-	q->completed++;
 	if (r->rw && --q->rw_in_flight == 0)
 		q->drained = true;
 }
@@ -969,10 +969,10 @@ static int setup_queue(struct virtio_blk *b, unsigned index)
 	return 0;
 }
 
-/* The kernel AIO context's depth: every request of every queue, but no
- * more than BLK_MAX_ENGINE_DEPTH beyond one queue's worth: the depths of
- * all AIO contexts on the host count against fs.aio-max-nr (65536 by
- * default), and requests beyond it wait in the engine, not in the ring. */
+/* The kernel AIO context's depth: every request of every queue, capped at
+ * BLK_MAX_ENGINE_DEPTH or one queue's worth, whichever is larger: the
+ * depths of all AIO contexts on the host count against fs.aio-max-nr
+ * (65536 by default), and requests beyond it wait in the engine. */
 static unsigned engine_depth(unsigned qs, unsigned nq)
 {
 	unsigned all = qs * nq;

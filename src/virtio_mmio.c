@@ -74,6 +74,7 @@ struct virtio_mmio {
 	uint32_t config_gen;
 
 	bool started;	/* ops->start() called since the last reset */
+	bool stopped;	/* ops->stop() called since the last reset */
 	bool quiescing; /* shutdown: no new work, ever */
 	bool resetting; /* ops->reset() has not called done yet */
 	bool in_reset_call;
@@ -149,7 +150,7 @@ static void clear_state(struct virtio_mmio *t)
 	t->driver_features = t->negotiated = 0;
 	t->queue_sel = t->shm_sel = 0;
 	t->isr = 0;
-	t->started = false;
+	t->started = t->stopped = false;
 }
 
 static void reset_done(void *opaque)
@@ -427,13 +428,16 @@ static void write_queue_ready(struct virtio_mmio *t, uint32_t val)
 	q->ready = false;
 	if (t->started) {
 		/* The driver may reuse the ring once it reads 0 back: the
-		 * device stops touching every queue now. Requests in flight
-		 * may still hold the ring's buffers: it stays mapped until
-		 * reset. Flag the driver error. */
+		 * device stops touching every queue now, even if it already
+		 * needs a reset (another queue's ring broke and the rest
+		 * still ran). Requests in flight may still hold the ring's
+		 * buffers: it stays mapped until reset. Flag the error. */
 		log_guest_warn("virtio-mmio: queue %u disabled while running",
 			       i);
-		if (!t->resetting && !(t->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		if (!t->resetting && !t->stopped) {
 			t->ops->stop(t->dev);
+			t->stopped = true;
+		}
 		set_needs_reset(t);
 		return;
 	}

@@ -408,7 +408,7 @@ static int queue_setup(struct session *s, int argc, char **argv, int from,
 {
 	struct raw_queue *q = rawq(s);
 	const char *v;
-	unsigned qi = 0, ready = 1;
+	unsigned qi = 0, ready = 1, raw = 1;
 	uint64_t num = RAW_NUM_DEFAULT;
 	uint64_t desc = SIM_RAM_BASE + RAW_DESC;
 	uint64_t avail = SIM_RAM_BASE + RAW_AVAIL;
@@ -422,11 +422,12 @@ static int queue_setup(struct session *s, int argc, char **argv, int from,
 	     !parse_addr(s, v, &avail)) ||
 	    ((v = kv(argc, argv, from, "used")) && !parse_addr(s, v, &used)) ||
 	    ((v = kv(argc, argv, from, "ready")) &&
-	     !parse_uint(v, ~0u, &ready))) {
+	     !parse_uint(v, ~0u, &ready)) ||
+	    ((v = kv(argc, argv, from, "raw")) && !parse_uint(v, 1, &raw))) {
 		fail_msg(res, CMD_USAGE, "bad queue-setup argument");
 		return -1;
 	}
-	if (qi == 0 || !q->set) {
+	if (raw && (qi == 0 || !q->set)) {
 		/* Fresh rings: nothing available, nothing used; a status
 		 * byte nobody wrote. */
 		memset(sim_hv_ram(s->hv), 0, RAW_RINGS_END);
@@ -1887,11 +1888,12 @@ static const struct cmd cmds[] = {
      "expect-status VALUE [MASK]", "fail unless (Status & MASK) == VALUE"},
     {"features-write", 1, 1, false, cmd_features_write, "features-write F",
      "DriverFeatures (both banks) = F: a number or NAME,NAME,bitN"},
-    {"queue-setup", 0, 6, false, cmd_queue_setup,
-     "queue-setup [q=N] [num=N] [desc=A] [avail=A] [used=A] [ready=V]",
+    {"queue-setup", 0, 7, false, cmd_queue_setup,
+     "queue-setup [q=N] [num=N] [desc=A] [avail=A] [used=A] [ready=V] "
+     "[raw=0]",
      "QueueSel, QueueNum, the ring addresses (default: the raw rings), "
      "then QueueReady=V (default 1; ready=0 skips it); the raw queue is "
-     "queue 0, or q=N if no raw queue is set up yet"},
+     "queue 0, or q=N if no raw queue is set up yet, unless raw=0"},
     {"desc", 4, 5, false, cmd_desc, "desc IDX ADDR LEN FLAGS [NEXT]",
      "write descriptor IDX of the raw queue (flags: N, W, I, a number or "
      "-)"},

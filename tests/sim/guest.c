@@ -1347,7 +1347,8 @@ static void complete(struct gdev *d, struct gqueue *q, struct greq *r,
 		}
 	}
 	d->st.completed++;
-	d->st.completed_on[q->index]++;
+	if (r->status != GREQ_ABORTED)
+		d->st.completed_on[q->index]++; /* used by the device */
 	if (r->status != VIRTIO_BLK_S_OK)
 		d->st.errors++;
 	else if (r->type == VIRTIO_BLK_T_IN)

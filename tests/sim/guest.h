@@ -183,7 +183,8 @@ struct gdev_stats {
 	uint64_t requests, completed, errors, bytes_read, bytes_written;
 	uint64_t notifies, kicks_suppressed, interrupts, spurious_interrupts;
 	uint64_t config_interrupts, indirect_requests, resets;
-	uint64_t completed_on[GUEST_MAX_QUEUES]; /* per virtqueue */
+	/* Per virtqueue: requests the device completed (not aborted). */
+	uint64_t completed_on[GUEST_MAX_QUEUES];
 };
 void gdev_get_stats(struct gdev *d, struct gdev_stats *st);
 

@@ -698,13 +698,15 @@ static void test_queues_and_features(void)
 	wr(&f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	wr(&f, VIRTIO_MMIO_DRIVER_FEATURES, 1);
 	wr(&f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(&f, VIRTIO_MMIO_DRIVER_FEATURES, F(VIRTIO_RING_F_EVENT_IDX));
+	wr(&f, VIRTIO_MMIO_DRIVER_FEATURES,
+	   F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_RING_F_INDIRECT_DESC));
 	setup_queue(&f, 0, 8);
 	setup_queue(&f, 1, 8);
 	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 1);
 	wr(&f, VIRTIO_MMIO_STATUS, 0xf);
 	CHECK_EQ(rd(&f, VIRTIO_MMIO_STATUS), 0xf);
 	CHECK(f.dev.vqs[0].started && f.dev.vqs[0].event_idx);
+	CHECK(f.dev.vqs[0].indirect);
 	CHECK(!f.dev.vqs[1].started);
 	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 0);
 	teardown(&f);
