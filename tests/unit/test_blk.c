@@ -1221,6 +1221,25 @@ static void test_needs_reset(void)
 	teardown();
 }
 
+/* Rings of the two queues of the multiqueue tests. */
+static const uint64_t mq_ring[2] = {DESC_GPA, RAM_BASE + 0x4000};
+
+/* setup()'s single queue replaced by two fresh ones, started. */
+static void mq_start(struct virtq vqs[2])
+{
+	virtq_stop(&T.vq);
+	memset(host(DESC_GPA), 0, 0x8000);
+	for (unsigned i = 0; i < 2; i++) {
+		memset(&vqs[i], 0, sizeof(vqs[i]));
+		vqs[i].num = QNUM;
+		vqs[i].desc_gpa = mq_ring[i];
+		vqs[i].avail_gpa = mq_ring[i] + 0x1000;
+		vqs[i].used_gpa = mq_ring[i] + 0x2000;
+		CHECK_EQ(virtq_start(&vqs[i], T.gm, false, true), 0);
+	}
+	virtio_blk_ops.start(T.b, vqs, 2, &T.notify);
+}
+
 /* A read of 512 bytes at sector into data, as the only chain of the ring
  * whose descriptor table is at ring (avail +0x1000). */
 static void mq_read(uint64_t ring, uint64_t hdr, uint64_t sector, uint64_t data)
@@ -1251,7 +1270,6 @@ static void mq_read(uint64_t ring, uint64_t hdr, uint64_t sector, uint64_t data)
  * is not served (§5.2.2: one request queue). */
 static void test_multiqueue(void)
 {
-	const uint64_t ring[2] = {DESC_GPA, RAM_BASE + 0x4000};
 	struct virtq vqs[2];
 	struct virtio_blk_stats st;
 	uint8_t *want = malloc(512);
@@ -1269,31 +1287,21 @@ static void test_multiqueue(void)
 	    T.b, offsetof(struct virtio_blk_config, num_queues), &nq, 2);
 	CHECK_EQ(le16toh(nq), 2);
 
-	virtq_stop(&T.vq);
-	memset(host(DESC_GPA), 0, 0x8000);
-	for (unsigned i = 0; i < 2; i++) {
-		memset(&vqs[i], 0, sizeof(vqs[i]));
-		vqs[i].num = QNUM;
-		vqs[i].desc_gpa = ring[i];
-		vqs[i].avail_gpa = ring[i] + 0x1000;
-		vqs[i].used_gpa = ring[i] + 0x2000;
-		CHECK_EQ(virtq_start(&vqs[i], T.gm, false, true), 0);
-	}
-	virtio_blk_ops.start(T.b, vqs, 2, &T.notify);
-	mq_read(ring[0], HDR_GPA, 8, DATA_GPA);
-	mq_read(ring[1], HDR_GPA + 256, 16, DATA_GPA + 4096);
+	mq_start(vqs);
+	mq_read(mq_ring[0], HDR_GPA, 8, DATA_GPA);
+	mq_read(mq_ring[1], HDR_GPA + 256, 16, DATA_GPA + 4096);
 	virtio_blk_ops.queue_notify(T.b, 0);
 	virtio_blk_ops.queue_notify(T.b, 1);
 	/* Both reads complete before the loop reaps them: one batch. */
 	usleep(100 * 1000);
 	while (!T.timed_out &&
-	       (((struct vring_used *)host(ring[0] + 0x2000))->idx == 0 ||
-		((struct vring_used *)host(ring[1] + 0x2000))->idx == 0))
+	       (((struct vring_used *)host(mq_ring[0] + 0x2000))->idx == 0 ||
+		((struct vring_used *)host(mq_ring[1] + 0x2000))->idx == 0))
 		run_loop();
 	CHECK_EQ(T.irqs, 1);
 	for (unsigned i = 0; i < 2; i++) {
 		struct vring_used *u =
-		    (struct vring_used *)host(ring[i] + 0x2000);
+		    (struct vring_used *)host(mq_ring[i] + 0x2000);
 
 		CHECK_EQ(le16toh(u->idx), 1);
 		CHECK_EQ(le32toh(u->ring[0].len), 513);
@@ -1312,17 +1320,17 @@ static void test_multiqueue(void)
 	for (unsigned i = 0; i < 2; i++)
 		CHECK_EQ(virtq_start(&vqs[i], T.gm, false, true), 0);
 	virtio_blk_ops.start(T.b, vqs, 2, &T.notify);
-	mq_read(ring[1], HDR_GPA + 256, 16, DATA_GPA + 4096);
+	mq_read(mq_ring[1], HDR_GPA + 256, 16, DATA_GPA + 4096);
 	virtio_blk_ops.queue_notify(T.b, 1);
 	virtio_blk_get_stats(T.b, &st);
 	CHECK_EQ(st.in_flight, 0);
 	CHECK_EQ(vqs[1].last_avail, 0);
 	CHECK_EQ(*host(HDR_GPA + 256 + 32), 0xee);
-	mq_read(ring[0], HDR_GPA, 24, DATA_GPA);
+	mq_read(mq_ring[0], HDR_GPA, 24, DATA_GPA);
 	T.irqs = 0;
 	virtio_blk_ops.queue_notify(T.b, 0);
 	while (!T.timed_out &&
-	       ((struct vring_used *)host(ring[0] + 0x2000))->idx == 0)
+	       ((struct vring_used *)host(mq_ring[0] + 0x2000))->idx == 0)
 		run_loop();
 	CHECK_EQ(*host(HDR_GPA + 32), VIRTIO_BLK_S_OK);
 	CHECK_EQ(vqs[1].last_avail, 0);
@@ -1338,7 +1346,6 @@ static void test_multiqueue(void)
  * flags: NO_NOTIFY while its grace runs. */
 static void test_multiqueue_grace(void)
 {
-	const uint64_t ring[2] = {DESC_GPA, RAM_BASE + 0x4000};
 	struct virtq vqs[2];
 	struct vring_used *used1;
 	struct loop_timer *t;
@@ -1350,22 +1357,12 @@ static void test_multiqueue_grace(void)
 	setup_queues = setup_grace_us = 0;
 	if (failed)
 		return;
-	used1 = (struct vring_used *)host(ring[1] + 0x2000);
+	used1 = (struct vring_used *)host(mq_ring[1] + 0x2000);
 	t = loop_timer_new(T.loop, stop_loop, NULL);
-	virtq_stop(&T.vq);
-	memset(host(DESC_GPA), 0, 0x8000);
-	for (unsigned i = 0; i < 2; i++) {
-		memset(&vqs[i], 0, sizeof(vqs[i]));
-		vqs[i].num = QNUM;
-		vqs[i].desc_gpa = ring[i];
-		vqs[i].avail_gpa = ring[i] + 0x1000;
-		vqs[i].used_gpa = ring[i] + 0x2000;
-		CHECK_EQ(virtq_start(&vqs[i], T.gm, false, true), 0);
-	}
-	virtio_blk_ops.start(T.b, vqs, 2, &T.notify);
+	mq_start(vqs);
 
 	/* Queue 1 drains: its grace keeps the driver from notifying. */
-	mq_read(ring[1], HDR_GPA + 256, 16, DATA_GPA + 4096);
+	mq_read(mq_ring[1], HDR_GPA + 256, 16, DATA_GPA + 4096);
 	virtio_blk_ops.queue_notify(T.b, 1);
 	while (!T.timed_out && used1->idx == 0)
 		run_loop();
@@ -1375,10 +1372,10 @@ static void test_multiqueue_grace(void)
 	run_loop();
 	CHECK_EQ(le16toh(used1->flags), 0);
 	/* Queue 0 completes a batch: queue 1, idle, gets no new grace. */
-	mq_read(ring[0], HDR_GPA, 8, DATA_GPA);
+	mq_read(mq_ring[0], HDR_GPA, 8, DATA_GPA);
 	virtio_blk_ops.queue_notify(T.b, 0);
 	while (!T.timed_out &&
-	       ((struct vring_used *)host(ring[0] + 0x2000))->idx == 0)
+	       ((struct vring_used *)host(mq_ring[0] + 0x2000))->idx == 0)
 		run_loop();
 	CHECK_EQ(le16toh(used1->flags), 0);
 	loop_timer_free(t);
