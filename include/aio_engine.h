@@ -41,6 +41,12 @@ struct aio_engine *aio_engine_new(struct loop *loop, struct image *img,
 				  unsigned depth,
 				  void (*batch_done)(void *opaque),
 				  void *opaque);
+/* At most n requests per io_submit() (0, the default: everything queued in
+ * one call). Storage that completes what one submission brought as a unit
+ * (a virtio disk whose host serves each notification in one pass) keeps
+ * more requests in progress when they arrive a few at a time; other
+ * storage only pays more system calls. */
+void aio_engine_set_submit_batch(struct aio_engine *e, unsigned n);
 /* Waits for everything in flight (blocking), then frees. */
 void aio_engine_free(struct aio_engine *e);
 /* Queue a request; nothing reaches the kernel before aio_engine_submit().

@@ -34,6 +34,7 @@ struct guest_tuning {
 	unsigned irq_poll_us; /* after each interrupt, for its acks (ioreq.h) */
 	unsigned idle_grace_us; /* virtio_blk_params.idle_grace_us */
 	unsigned queues;	/* virtio_blk_params.num_queues, every disk */
+	unsigned submit_batch;	/* virtio_blk_params.submit_batch */
 };
 struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 			unsigned ndisks, const struct guest_tuning *tune,

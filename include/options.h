@@ -20,6 +20,7 @@
 #define MAX_POLL_US	    1000000
 #define DEFAULT_POLL_US	    0
 #define DEFAULT_IRQ_POLL_US 50
+#define MAX_SUBMIT_BATCH    1024
 /* Where --watch writes its pid when detached and no --pidfile is given
  * (XEN_RUN_DIR, as xencommons' daemons do). */
 #define DEFAULT_WATCH_PIDFILE "/run/xen/xen-virtio-blk.pid"
@@ -56,6 +57,7 @@ struct options {
 	struct num_option irq_poll;   /* --irq-poll-us: for an irq's acks */
 	struct num_option idle_grace; /* --idle-grace-us: after a drain */
 	struct num_option queues;     /* --queues: per disk, default 1 */
+	struct num_option submit_batch; /* --submit-batch: 0 = no limit */
 	unsigned ndisks;
 	struct disk_opts disks[MAX_DISKS];
 };
@@ -63,7 +65,7 @@ struct options {
 enum { OPTIONS_OK = 0, OPTIONS_EXIT = 1, OPTIONS_ERROR = -1 };
 /* The given numeric options as "--name=value" words, NULL-terminated
  * (at most OPTIONS_PASS_ON_MAX of them), for --watch's children. */
-#define OPTIONS_PASS_ON_MAX 4
+#define OPTIONS_PASS_ON_MAX 5
 void options_pass_on(const struct options *o,
 		     const char *out[OPTIONS_PASS_ON_MAX + 1]);
 /* Parse argv. OPTIONS_EXIT: --help/--version printed, exit 0.

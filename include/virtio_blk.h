@@ -26,6 +26,9 @@ struct virtio_blk_params {
 	/* Request queues offered, 1..VIRTIO_BLK_MAX_QUEUES (0 = 1); more than
 	 * one offers VIRTIO_BLK_F_MQ. All are served by the caller's loop. */
 	unsigned num_queues;
+	/* Most requests per io_submit (aio_engine_set_submit_batch); 0 = no
+	 * limit. */
+	unsigned submit_batch;
 	/* Once a queue has nothing in flight, keep the driver from notifying
 	 * for this long (µs) and collect what it queued then; 0 = off. */
 	unsigned idle_grace_us;

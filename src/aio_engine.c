@@ -91,6 +91,7 @@ struct aio_engine {
 	struct loop *loop;
 	struct image *img;
 	unsigned depth;
+	unsigned submit_batch; /* most iocbs per io_submit; 0: no limit */
 	void (*batch_done)(void *opaque);
 	void *opaque;
 
@@ -548,13 +549,19 @@ static void prep_aio(struct aio_engine *e, struct ereq *er)
 	io_set_eventfd(&er->iocb, e->aio_efd);
 }
 
-/* Give the kernel iocbs[0, n) with as few io_submit calls as it accepts. */
+/* Give the kernel iocbs[0, n) with as few io_submit calls as it accepts
+ * and submit_batch allows. */
 static void submit_iocbs(struct aio_engine *e, unsigned n)
 {
 	unsigned done = 0;
 
 	while (done < n) {
-		int ret = io_submit(e->ctx, (long)(n - done), e->iocbs + done);
+		unsigned want = n - done;
+		int ret;
+
+		if (e->submit_batch && want > e->submit_batch)
+			want = e->submit_batch;
+		ret = io_submit(e->ctx, (long)want, e->iocbs + done);
 		struct ereq *er;
 
 		e->st.submit_calls++;
@@ -1013,6 +1020,11 @@ void aio_engine_drain(struct aio_engine *e)
 		if (p[1].revents)
 			on_done_event(e, POLLIN);
 	}
+}
+
+void aio_engine_set_submit_batch(struct aio_engine *e, unsigned n)
+{
+	e->submit_batch = n;
 }
 
 void aio_engine_get_stats(const struct aio_engine *e,

@@ -49,7 +49,8 @@ struct guest {
 	struct signals *sig;
 	unsigned ndisks;
 	struct guest_disk disk[MAX_DISKS];
-	unsigned idle_grace_us, queues; /* each disk's virtio_blk_params */
+	/* Each disk's virtio_blk_params. */
+	unsigned idle_grace_us, queues, submit_batch;
 	/* Shutdown state. */
 	bool draining, forced;
 	unsigned busy; /* devices still finishing in-flight requests */
@@ -269,6 +270,7 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	    .serial = o->has_serial ? o->serial : NULL,
 	    .idle_grace_us = g->idle_grace_us,
 	    .num_queues = g->queues,
+	    .submit_batch = g->submit_batch,
 	};
 	struct virtio_mmio_host host = {
 	    .raise_irq = host_raise_irq,
@@ -357,10 +359,12 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	loop_set_poll(g->loop, tune->poll_us);
 	g->idle_grace_us = tune->idle_grace_us;
 	g->queues = tune->queues;
+	g->submit_batch = tune->submit_batch;
 	log_debug("polling: %u us after any work, %u us after an interrupt; "
-		  "idle grace %u us; %u queue(s) per disk",
+		  "idle grace %u us; %u queue(s) per disk; at most %u "
+		  "request(s) per io_submit (0: no limit)",
 		  tune->poll_us, tune->irq_poll_us, tune->idle_grace_us,
-		  tune->queues ? tune->queues : 1);
+		  tune->queues ? tune->queues : 1, tune->submit_batch);
 	g->gm = guest_mem_new(g->fmem, domid, GUEST_MAX_MAPPED_BYTES);
 	if (!g->gm) {
 		err_set(err, errlen, "cannot set up guest memory access");

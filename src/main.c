@@ -58,7 +58,8 @@ static int mode_new(struct mode *m, char *err, size_t errlen)
 	struct guest_tuning poll = {.poll_us = opts.poll.val,
 				    .irq_poll_us = opts.irq_poll.val,
 				    .idle_grace_us = opts.idle_grace.val,
-				    .queues = opts.queues.val};
+				    .queues = opts.queues.val,
+				    .submit_batch = opts.submit_batch.val};
 	const char *pass_on[OPTIONS_PASS_ON_MAX + 1];
 	int status = 1;
 

@@ -289,6 +289,11 @@ static void usage(FILE *f)
 	    "more than one\n"
 	    "                     offers VIRTIO_BLK_F_MQ, served by the same "
 	    "thread\n"
+	    "  --submit-batch N   at most N requests per io_submit (0..%u, "
+	    "default 0: no\n"
+	    "                     limit); 2 suits storage that completes each "
+	    "submission\n"
+	    "                     as a unit\n"
 	    "  -h, --help         show this help and exit\n"
 	    "  --version          show the version and exit\n"
 	    "SIGTERM: finish in-flight requests, clean up, exit 0. "
@@ -296,7 +301,7 @@ static void usage(FILE *f)
 	    MAX_DOMID, MAX_DISKS, DISK_MMIO_STRIDE, DEFAULT_MMIO_BASE,
 	    DISK_MMIO_STRIDE, DISK_IRQ_MIN, DISK_IRQ_MAX, DEFAULT_SPI,
 	    MAX_POLL_US, DEFAULT_POLL_US, MAX_POLL_US, DEFAULT_IRQ_POLL_US,
-	    MAX_POLL_US, VIRTIO_BLK_MAX_QUEUES);
+	    MAX_POLL_US, VIRTIO_BLK_MAX_QUEUES, MAX_SUBMIT_BATCH);
 }
 
 enum {
@@ -311,6 +316,7 @@ enum {
 	OPT_IRQ_POLL_US,
 	OPT_IDLE_GRACE_US,
 	OPT_QUEUES,
+	OPT_SUBMIT_BATCH,
 	OPT_VERSION,
 };
 
@@ -327,6 +333,7 @@ static const struct option long_options[] = {
     {"irq-poll-us", required_argument, NULL, OPT_IRQ_POLL_US},
     {"idle-grace-us", required_argument, NULL, OPT_IDLE_GRACE_US},
     {"queues", required_argument, NULL, OPT_QUEUES},
+    {"submit-batch", required_argument, NULL, OPT_SUBMIT_BATCH},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -414,7 +421,8 @@ void options_pass_on(const struct options *o,
 		     const char *out[OPTIONS_PASS_ON_MAX + 1])
 {
 	const struct num_option *all[OPTIONS_PASS_ON_MAX] = {
-	    &o->poll, &o->irq_poll, &o->idle_grace, &o->queues};
+	    &o->poll, &o->irq_poll, &o->idle_grace, &o->queues,
+	    &o->submit_batch};
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < OPTIONS_PASS_ON_MAX; i++)
@@ -517,6 +525,12 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		case OPT_IDLE_GRACE_US:
 			if (parse_num("--idle-grace-us", optarg, 0, MAX_POLL_US,
 				      &o->idle_grace, err, errlen))
+				return OPTIONS_ERROR;
+			break;
+		case OPT_SUBMIT_BATCH:
+			if (parse_num("--submit-batch", optarg, 0,
+				      MAX_SUBMIT_BATCH, &o->submit_batch, err,
+				      errlen))
 				return OPTIONS_ERROR;
 			break;
 		case OPT_QUEUES:

@@ -1076,6 +1076,7 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 			 p->path);
 		goto fail;
 	}
+	aio_engine_set_submit_batch(b->eng, p->submit_batch);
 	for (unsigned i = 0; i < b->nq; i++) {
 		b->q[i].collect =
 		    loop_timer_new(loop, collect_expired, &b->q[i]);

@@ -39,6 +39,7 @@
  *                                          not yet handed back)
  *     fdsync-done VIA res=N
  *     open direct|buffered PATH
+ *     submit nr=N                          (each io_submit call)
  * A bad XVB_FAULT stops the process at load with exit status 125. */
 
 #include <ctype.h>
@@ -845,6 +846,7 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 			}
 		}
 	}
+	logf_("submit nr=%ld", nr);
 	pthread_mutex_unlock(&mu);
 
 	ret = get_io_submit()(ctx, nr, ios);

@@ -1596,6 +1596,39 @@ static void test_engine_paths(void)
 	free(buf);
 }
 
+/* --submit-batch: at most n requests per io_submit, all of them served. */
+static void test_engine_submit_batch(void)
+{
+	struct image img;
+	struct aio_engine *e;
+	struct ereq w[7];
+	struct aio_engine_stats st;
+	uint8_t *buf = aligned_alloc(4096, 7 * 4096);
+	struct iovec iov[7];
+
+	e_setup(&img, true, 512);
+	e = aio_engine_new(T.loop, &img, 16, e_batch, NULL);
+	aio_engine_set_submit_batch(e, 3);
+	for (unsigned i = 0; i < 7; i++) {
+		memset(buf + i * 4096, 0x30 + i, 4096);
+		iov[i] = (struct iovec){buf + i * 4096, 4096};
+		prep(&w[i], AIO_WRITE, i * 4096, 4096, &iov[i], 1);
+		aio_engine_queue(e, &w[i].r);
+	}
+	aio_engine_submit(e);
+	aio_engine_get_stats(e, &st);
+	CHECK_EQ(st.submits, 7);
+	CHECK_EQ(st.submit_calls, 3); /* 3 + 3 + 1 */
+	e_run(e);
+	for (unsigned i = 0; i < 7; i++) {
+		CHECK_EQ(w[i].res, 4096);
+		CHECK(file_equals(i * 4096, buf + i * 4096, 4096));
+	}
+	aio_engine_free(e);
+	e_teardown(&img);
+	free(buf);
+}
+
 /* FLUSH completes only after every write queued before it. */
 static void test_engine_flush_order(void)
 {
@@ -1745,6 +1778,7 @@ int main(void)
 	UNIT_RUN(test_multiqueue);
 	UNIT_RUN(test_multiqueue_grace);
 	UNIT_RUN(test_engine_paths);
+	UNIT_RUN(test_engine_submit_batch);
 	UNIT_RUN(test_engine_flush_order);
 	UNIT_RUN(test_engine_efault);
 	return UNIT_DONE();

@@ -224,6 +224,9 @@ static void test_flags(void)
 	CHECK(opts.idle_grace.given && opts.idle_grace.val == 1500);
 	CHECK(strcmp(opts.idle_grace.arg, "--idle-grace-us=1500") == 0);
 	CHECK(!opts.queues.given && opts.queues.val == 1);
+	CHECK(!opts.submit_batch.given && opts.submit_batch.val == 0);
+	CHECK_EQ(PARSE("--domid", "1", "--submit-batch", "2"), OPTIONS_OK);
+	CHECK(opts.submit_batch.given && opts.submit_batch.val == 2);
 	CHECK_EQ(PARSE("--domid", "1", "--queues", "8"), OPTIONS_OK);
 	CHECK(opts.queues.given && opts.queues.val == 8);
 	/* --watch passes on exactly the ones given, in a fixed order. */
@@ -246,6 +249,14 @@ static void test_flags(void)
 		CHECK(on[2] && strcmp(on[2], "--idle-grace-us=2") == 0);
 		CHECK(on[3] && strcmp(on[3], "--queues=2") == 0);
 		CHECK(on[4] == NULL);
+		CHECK_EQ(PARSE("--watch", "--submit-batch=4", "--queues=2",
+			       "--irq-poll-us=0", "--poll-us=1",
+			       "--idle-grace-us=2"),
+			 OPTIONS_OK);
+		options_pass_on(&opts, on);
+		CHECK(on[3] && strcmp(on[3], "--queues=2") == 0);
+		CHECK(on[4] && strcmp(on[4], "--submit-batch=4") == 0);
+		CHECK(on[5] == NULL);
 	}
 	/* Every field is reset between parses. */
 	CHECK_EQ(PARSE("--domid", "3", "--disk", "a"), OPTIONS_OK);
@@ -370,6 +381,10 @@ static void test_bad_options(void)
 	    "1", "--idle-grace-us", "1000001");
 	ERR("--queues '0'", "out of range 1..8", "--domid", "1", "--queues",
 	    "0");
+	ERR("--submit-batch '1025'", "out of range 0..1024", "--domid", "1",
+	    "--submit-batch", "1025");
+	ERR("--submit-batch 'x'", "must be a number", "--watch",
+	    "--submit-batch", "x");
 	ERR("--queues '9'", "out of range 1..8", "--domid", "1", "--queues",
 	    "9");
 	ERR("--queues 'two'", "must be a number", "--watch", "--queues", "two");
