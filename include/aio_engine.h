@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* The I/O engine: libaio on one image. Requests queued during one
- * notification go to the kernel in one io_submit(); completions arrive via
+ * notification go to the kernel in one io_submit() (or several of at most
+ * aio_engine_set_submit_batch() each); completions arrive via
  * an eventfd in the event loop and are handed back in batches. FLUSH waits
  * for every earlier write, then IOCB_CMD_FDSYNC (fdatasync on a worker
  * thread where the kernel refuses it). DISCARD and WRITE_ZEROES run as
@@ -52,7 +53,8 @@ void aio_engine_free(struct aio_engine *e);
 /* Queue a request; nothing reaches the kernel before aio_engine_submit().
  * Requests beyond `depth` wait inside the engine. */
 void aio_engine_queue(struct aio_engine *e, struct aio_req *req);
-/* Hand the queued batch to the kernel (one io_submit). */
+/* Hand the queued batch to the kernel (one io_submit, unless a submit
+ * batch is set). */
 void aio_engine_submit(struct aio_engine *e);
 /* Requests queued or in flight and not yet completed. */
 unsigned aio_engine_pending(const struct aio_engine *e);

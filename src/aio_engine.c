@@ -557,12 +557,12 @@ static void submit_iocbs(struct aio_engine *e, unsigned n)
 
 	while (done < n) {
 		unsigned want = n - done;
+		struct ereq *er;
 		int ret;
 
 		if (e->submit_batch && want > e->submit_batch)
 			want = e->submit_batch;
 		ret = io_submit(e->ctx, (long)want, e->iocbs + done);
-		struct ereq *er;
 
 		e->st.submit_calls++;
 		if (ret > 0) {
