@@ -49,8 +49,7 @@ struct guest {
 	struct signals *sig;
 	unsigned ndisks;
 	struct guest_disk disk[MAX_DISKS];
-	/* Each disk's virtio_blk_params. */
-	unsigned idle_grace_us, queues, submit_batch;
+	struct guest_tuning tune; /* as guest_new() was given it */
 	/* Shutdown state. */
 	bool draining, forced;
 	unsigned busy; /* devices still finishing in-flight requests */
@@ -268,9 +267,9 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	    .path = o->path,
 	    .read_only = o->read_only,
 	    .serial = o->has_serial ? o->serial : NULL,
-	    .idle_grace_us = g->idle_grace_us,
-	    .num_queues = g->queues,
-	    .submit_batch = g->submit_batch,
+	    .idle_grace_us = g->tune.idle_grace_us,
+	    .num_queues = g->tune.queues,
+	    .submit_batch = g->tune.submit_batch,
 	};
 	struct virtio_mmio_host host = {
 	    .raise_irq = host_raise_irq,
@@ -357,9 +356,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 		goto fail;
 	}
 	loop_set_poll(g->loop, tune->poll_us);
-	g->idle_grace_us = tune->idle_grace_us;
-	g->queues = tune->queues;
-	g->submit_batch = tune->submit_batch;
+	g->tune = *tune;
 	log_debug("polling: %u us after any work, %u us after an interrupt; "
 		  "idle grace %u us; %u queue(s) per disk; at most %u "
 		  "request(s) per io_submit (0: no limit)",

@@ -55,7 +55,7 @@ struct mode {
 
 static int mode_new(struct mode *m, char *err, size_t errlen)
 {
-	struct guest_tuning poll = {.poll_us = opts.poll.val,
+	struct guest_tuning tune = {.poll_us = opts.poll.val,
 				    .irq_poll_us = opts.irq_poll.val,
 				    .idle_grace_us = opts.idle_grace.val,
 				    .queues = opts.queues.val,
@@ -81,10 +81,10 @@ static int mode_new(struct mode *m, char *err, size_t errlen)
 	}
 	if (opts.ndisks == 0) {
 		m->xsb =
-		    xs_backend_new(opts.domid, &poll, &status, err, errlen);
+		    xs_backend_new(opts.domid, &tune, &status, err, errlen);
 		return m->xsb ? 0 : status;
 	}
-	m->g = guest_new(opts.domid, opts.disks, opts.ndisks, &poll, &status,
+	m->g = guest_new(opts.domid, opts.disks, opts.ndisks, &tune, &status,
 			 err, errlen);
 	return m->g ? 0 : status;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,31 +404,63 @@ static int parse_option_number(const char *name, const char *arg, uint64_t min,
 	return 0;
 }
 
-static int parse_num(const char *name, const char *arg, unsigned min,
-		     unsigned max, struct num_option *o, char *err,
-		     size_t errlen)
+/* The numeric options: their range, where they go, and (in this order)
+ * what --watch passes on to its children. */
+static const struct num_spec {
+	int id;
+	const char *name;
+	unsigned min, max;
+	size_t field; /* offsetof(struct options, the num_option) */
+} num_specs[] = {
+    {OPT_POLL_US, "--poll-us", 0, MAX_POLL_US, offsetof(struct options, poll)},
+    {OPT_IRQ_POLL_US, "--irq-poll-us", 0, MAX_POLL_US,
+     offsetof(struct options, irq_poll)},
+    {OPT_IDLE_GRACE_US, "--idle-grace-us", 0, MAX_POLL_US,
+     offsetof(struct options, idle_grace)},
+    {OPT_QUEUES, "--queues", 1, VIRTIO_BLK_MAX_QUEUES,
+     offsetof(struct options, queues)},
+    {OPT_SUBMIT_BATCH, "--submit-batch", 0, MAX_SUBMIT_BATCH,
+     offsetof(struct options, submit_batch)},
+};
+_Static_assert(sizeof(num_specs) / sizeof(num_specs[0]) == OPTIONS_PASS_ON_MAX,
+	       "every numeric option can be passed on");
+
+static const struct num_spec *num_spec(int id)
 {
+	for (size_t i = 0; i < sizeof(num_specs) / sizeof(num_specs[0]); i++)
+		if (num_specs[i].id == id)
+			return &num_specs[i];
+	return NULL;
+}
+
+static int parse_num(const struct num_spec *sp, const char *arg,
+		     struct options *opts, char *err, size_t errlen)
+{
+	struct num_option *o = (struct num_option *)((char *)opts + sp->field);
 	uint64_t v;
 
-	if (parse_option_number(name, arg, min, max, &v, err, errlen))
+	if (parse_option_number(sp->name, arg, sp->min, sp->max, &v, err,
+				errlen))
 		return -1;
 	o->val = (unsigned)v;
 	o->given = true;
-	snprintf(o->arg, sizeof(o->arg), "%s=%u", name, o->val);
+	snprintf(o->arg, sizeof(o->arg), "%s=%u", sp->name, o->val);
 	return 0;
 }
 
 void options_pass_on(const struct options *o,
 		     const char *out[OPTIONS_PASS_ON_MAX + 1])
 {
-	const struct num_option *all[OPTIONS_PASS_ON_MAX] = {
-	    &o->poll, &o->irq_poll, &o->idle_grace, &o->queues,
-	    &o->submit_batch};
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < OPTIONS_PASS_ON_MAX; i++)
-		if (all[i]->given)
-			out[n++] = all[i]->arg;
+	for (unsigned i = 0; i < OPTIONS_PASS_ON_MAX; i++) {
+		const struct num_option *v =
+		    (const struct num_option *)((const char *)o +
+						num_specs[i].field);
+
+		if (v->given)
+			out[n++] = v->arg;
+	}
 	out[n] = NULL;
 }
 
@@ -512,33 +545,6 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 					    optarg);
 			strcpy(o->runas, optarg);
 			break;
-		case OPT_POLL_US:
-			if (parse_num("--poll-us", optarg, 0, MAX_POLL_US,
-				      &o->poll, err, errlen))
-				return OPTIONS_ERROR;
-			break;
-		case OPT_IRQ_POLL_US:
-			if (parse_num("--irq-poll-us", optarg, 0, MAX_POLL_US,
-				      &o->irq_poll, err, errlen))
-				return OPTIONS_ERROR;
-			break;
-		case OPT_IDLE_GRACE_US:
-			if (parse_num("--idle-grace-us", optarg, 0, MAX_POLL_US,
-				      &o->idle_grace, err, errlen))
-				return OPTIONS_ERROR;
-			break;
-		case OPT_SUBMIT_BATCH:
-			if (parse_num("--submit-batch", optarg, 0,
-				      MAX_SUBMIT_BATCH, &o->submit_batch, err,
-				      errlen))
-				return OPTIONS_ERROR;
-			break;
-		case OPT_QUEUES:
-			if (parse_num("--queues", optarg, 1,
-				      VIRTIO_BLK_MAX_QUEUES, &o->queues, err,
-				      errlen))
-				return OPTIONS_ERROR;
-			break;
 		case 'h':
 			usage(stdout);
 			return OPTIONS_EXIT;
@@ -550,6 +556,12 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 				   "missing argument for");
 			return OPTIONS_ERROR;
 		default:
+			if (num_spec(c)) {
+				if (parse_num(num_spec(c), optarg, o, err,
+					      errlen))
+					return OPTIONS_ERROR;
+				break;
+			}
 			bad_option(argc, argv, err, errlen,
 				   "unknown or ambiguous");
 			return OPTIONS_ERROR;

@@ -105,11 +105,10 @@ struct virtio_blk {
 	unsigned idle_grace_us; /* virtio_blk_params.idle_grace_us */
 	uint64_t max_data;
 	struct virtio_notify notify;
-	bool running;	  /* started, not reset or quiesced since */
-	bool polling;	  /* poll_avail registered with the loop */
-	uint64_t gen;	  /* bumped by reset */
-	unsigned nq;	  /* virtqueues offered */
-	unsigned nq_used; /* served: nq with MQ negotiated, else 1 */
+	bool running; /* started, not reset or quiesced since */
+	bool polling; /* poll_avail registered with the loop */
+	uint64_t gen; /* bumped by reset */
+	unsigned nq;  /* virtqueues offered */
 	struct blk_queue *q;
 	struct virtio_blk_stats st;
 };
@@ -791,16 +790,16 @@ static void blk_start(void *dev, struct virtq *vqs, unsigned nvq,
 		      const struct virtio_notify *notify)
 {
 	struct virtio_blk *b = dev;
+	unsigned used = blk_num_queues(b);
 
 	b->notify = *notify;
-	b->nq_used = blk_num_queues(b);
 	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *q = &b->q[i];
 
-		/* A queue the driver left unused stays NULL for good: none
+		/* A queue the driver left unused, or that does not exist
+		 * under the features negotiated, stays NULL for good: none
 		 * can be enabled after DRIVER_OK (4.2.2, no RING_RESET). */
-		q->vq = i < nvq && i < b->nq_used && vqs[i].started ? &vqs[i]
-								    : NULL;
+		q->vq = i < nvq && i < used && vqs[i].started ? &vqs[i] : NULL;
 		q->stalled = q->broken = q->need_flush = q->drained = false;
 		q->grace_until = 0;
 	}
@@ -812,12 +811,11 @@ static void blk_queue_notify(void *dev, unsigned qi)
 	struct virtio_blk *b = dev;
 
 	b->st.notifies++;
-	if (qi >= b->nq_used) {
-		log_guest_warn("virtio-blk: notify for queue %u, but the "
-			       "driver uses %u (MQ %snegotiated)",
-			       qi, b->nq_used,
-			       b->negotiated & F(VIRTIO_BLK_F_MQ) ? ""
-								  : "not ");
+	/* The transport passes only queues that exist and are ready; a
+	 * device keeps its own bounds all the same. */
+	if (qi >= b->nq || !b->q[qi].vq) {
+		log_guest_warn("virtio-blk: notify for queue %u, not in use",
+			       qi);
 		return;
 	}
 	process_queue(&b->q[qi]);
@@ -1014,7 +1012,7 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	b->nq = b->nq_used = nq;
+	b->nq = nq;
 	b->loop = loop;
 	b->gm = gm;
 	b->img.fd = -1;

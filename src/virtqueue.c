@@ -70,6 +70,18 @@ static void ring_sizes(const struct virtq *vq, uint64_t *desc, uint64_t *avail,
 	*used = 6 + sizeof(struct vring_used_elem) * vq->num;
 }
 
+/* w's used ring (the only part we write) overlaps o's desc or avail ring,
+ * which the driver writes. */
+static bool used_over_driver_rings(const struct virtq *w, const struct virtq *o)
+{
+	uint64_t wd, wa, wu, od, oa, ou;
+
+	ring_sizes(w, &wd, &wa, &wu);
+	ring_sizes(o, &od, &oa, &ou);
+	return ranges_overlap(w->used_gpa, wu, o->desc_gpa, od) ||
+	       ranges_overlap(w->used_gpa, wu, o->avail_gpa, oa);
+}
+
 int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 		bool indirect)
 {
@@ -101,9 +113,7 @@ int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 	 * the driver writes would let our flags and avail_event stores move
 	 * avail->idx under us (found by fuzzing: the notify loop then never
 	 * drains). The mappings above succeeded, so no range wraps. */
-	if (ranges_overlap(vq->used_gpa, used_size, vq->desc_gpa, desc_size) ||
-	    ranges_overlap(vq->used_gpa, used_size, vq->avail_gpa,
-			   avail_size)) {
+	if (used_over_driver_rings(vq, vq)) {
 		unmap_rings(vq);
 		return -EINVAL;
 	}
@@ -118,20 +128,16 @@ int virtq_start(struct virtq *vq, struct guest_mem *gm, bool event_idx,
 	return 0;
 }
 
-static bool used_over(const struct virtq *w, const struct virtq *o)
-{
-	uint64_t wd, wa, wu, od, oa, ou;
-
-	ring_sizes(w, &wd, &wa, &wu);
-	ring_sizes(o, &od, &oa, &ou);
-	return ranges_overlap(w->used_gpa, wu, o->desc_gpa, od) ||
-	       ranges_overlap(w->used_gpa, wu, o->avail_gpa, oa) ||
-	       ranges_overlap(w->used_gpa, wu, o->used_gpa, ou);
-}
-
 bool virtq_rings_clash(const struct virtq *a, const struct virtq *b)
 {
-	return a->started && b->started && (used_over(a, b) || used_over(b, a));
+	uint64_t other, ua, ub;
+
+	if (!a->started || !b->started)
+		return false;
+	ring_sizes(a, &other, &other, &ua);
+	ring_sizes(b, &other, &other, &ub);
+	return used_over_driver_rings(a, b) || used_over_driver_rings(b, a) ||
+	       ranges_overlap(a->used_gpa, ua, b->used_gpa, ub);
 }
 
 void virtq_stop(struct virtq *vq)
