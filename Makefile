@@ -3,7 +3,8 @@
 #
 #   make                 build build/xen-virtio-blk (and the simulator)
 #   make demo            install what is missing, build, serve a simulated guest
-#   make check           install what is missing, build, run every test (also ASan+UBSan)
+#   make check           install what is missing, build, run every test (also ASan+UBSan,
+#                        and the daemon's tests once more with --io-threads)
 #   make e2e             the real-Xen suite (Xen 4.17 arm64 under qemu-system-aarch64)
 #   make CROSS_COMPILE=aarch64-linux-gnu- STAGING=DIR   arm64 daemon (see docs/building.md)
 #   make install [PREFIX=/usr/local] [DESTDIR=]
@@ -150,7 +151,7 @@ $(DEPS_STAMP):
 check: deps
 	$(MAKE) all unit
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
-	tests/run-tests build build-asan
+	tests/run-tests build build-asan build-asan+--io-threads
 
 demo: deps
 	$(MAKE) all

@@ -35,6 +35,7 @@ struct guest_tuning {
 	unsigned idle_grace_us; /* virtio_blk_params.idle_grace_us */
 	unsigned queues;	/* virtio_blk_params.num_queues, every disk */
 	unsigned submit_batch;	/* virtio_blk_params.submit_batch */
+	bool io_threads;	/* virtio_blk_params.io_threads */
 };
 struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 			unsigned ndisks, const struct guest_tuning *tune,

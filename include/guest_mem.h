@@ -4,7 +4,8 @@
  * 64-bit overflow, frames Xen refused to map (err[] != 0) and the configured
  * RAM limit all make a lookup fail; nothing here ever touches an unmapped
  * page. Mappings are cached in fixed-size buckets and reference counted so
- * that INVALIDATE can drop them without pulling memory from under I/O. */
+ * that INVALIDATE can drop them without pulling memory from under I/O.
+ * Every function may be called from any thread. */
 #ifndef XVB_GUEST_MEM_H
 #define XVB_GUEST_MEM_H
 
@@ -63,7 +64,7 @@ void guest_mem_invalidate(struct guest_mem *gm);
 /* Pins held now, over every sg of every caller: a caller that got -ENOMEM
  * and holds `own` of them can tell whether waiting for the others to be
  * released can ever make room (pins > own) or not. */
-unsigned guest_mem_pins(const struct guest_mem *gm);
+unsigned guest_mem_pins(struct guest_mem *gm);
 
 /* Counters for statistics and tests. */
 struct guest_mem_stats {
@@ -71,6 +72,6 @@ struct guest_mem_stats {
 	uint64_t
 	    refreshes; /* buckets mapped again for a frame missing before */
 };
-void guest_mem_get_stats(const struct guest_mem *gm, struct guest_mem_stats *s);
+void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s);
 
 #endif

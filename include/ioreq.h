@@ -59,7 +59,9 @@ void ioreq_server_on_first_access(struct ioreq_server *s,
 				  void (*fn)(void *opaque), void *opaque);
 /* Answer a deferred write of vCPU `vcpu`. */
 void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu);
-/* One edge on an SPI: set_irq_level(irq, 1). */
+/* One edge on an SPI: set_irq_level(irq, 1). Any thread may call it; on
+ * another than the loop's (an I/O thread) it raises the edge only, without
+ * polling for the acknowledgements (ioreq_server_set_irq_poll). */
 void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq);
 /* After each interrupt, poll the slots for up to usec (0: never) for the
  * guest's two register accesses that acknowledge it. */

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* The event loop: one epoll set, file descriptors with callbacks. Knows
  * nothing of Xen or virtio. Single-threaded: every callback runs on the
- * thread that called loop_run(). */
+ * thread that called loop_run(), and while it runs only that thread may
+ * call the functions below on it (loop_set_lock() says how other threads
+ * share the callbacks' state). */
 #ifndef XVB_LOOP_H
 #define XVB_LOOP_H
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdint.h>
 
 struct loop;
@@ -27,6 +30,12 @@ int loop_del(struct loop *l, int fd);
 int loop_run(struct loop *l);
 /* Return from loop_run() after the current callback. */
 void loop_stop(struct loop *l);
+/* A loop run on a thread of its own may share its callbacks' state with
+ * other threads: with a lock set, loop_run() holds it while it runs
+ * callbacks, timers and pollers and lets go of it only while it waits, so
+ * another thread holding it knows none of them is running. Set before
+ * loop_run(); NULL (the default) for none. */
+void loop_set_lock(struct loop *l, pthread_mutex_t *lock);
 
 /* One-shot timers, kept by the loop and served between epoll rounds:
  * arming costs no system call (the wait's timeout carries the nearest

@@ -58,14 +58,16 @@ struct options {
 	struct num_option idle_grace; /* --idle-grace-us: after a drain */
 	struct num_option queues;     /* --queues: per disk, default 1 */
 	struct num_option submit_batch; /* --submit-batch: 0 = no limit */
+	bool io_threads;		/* --io-threads */
 	unsigned ndisks;
 	struct disk_opts disks[MAX_DISKS];
 };
 
 enum { OPTIONS_OK = 0, OPTIONS_EXIT = 1, OPTIONS_ERROR = -1 };
-/* The given numeric options as "--name=value" words, NULL-terminated
- * (at most OPTIONS_PASS_ON_MAX of them), for --watch's children. */
-#define OPTIONS_PASS_ON_MAX 5
+/* The given tuning options (the numeric ones as "--name=value", then
+ * --io-threads) as words, NULL-terminated (at most OPTIONS_PASS_ON_MAX of
+ * them), for --watch's children. */
+#define OPTIONS_PASS_ON_MAX 6
 void options_pass_on(const struct options *o,
 		     const char *out[OPTIONS_PASS_ON_MAX + 1]);
 /* Parse argv. OPTIONS_EXIT: --help/--version printed, exit 0.

@@ -16,7 +16,7 @@
 
 #define SUPERVISOR_STOP_SECONDS 20
 
-#define SUPERVISOR_PASS_ON_MAX 5
+#define SUPERVISOR_PASS_ON_MAX 6
 
 struct supervisor_params {
 	const char *exe;       /* what to exec; "/proc/self/exe" */

@@ -24,7 +24,8 @@ struct virtio_blk_params {
 	const char *serial;  /* NULL: derived from the image */
 	unsigned queue_size; /* QueueNumMax offered; 0 = default */
 	/* Request queues offered, 1..VIRTIO_BLK_MAX_QUEUES (0 = 1); more than
-	 * one offers VIRTIO_BLK_F_MQ. All are served by the caller's loop. */
+	 * one offers VIRTIO_BLK_F_MQ. All are served by the caller's loop
+	 * unless io_threads. */
 	unsigned num_queues;
 	/* Most requests per io_submit (aio_engine_set_submit_batch); 0 = no
 	 * limit. */
@@ -32,6 +33,10 @@ struct virtio_blk_params {
 	/* Once a queue has nothing in flight, keep the driver from notifying
 	 * for this long (µs) and collect what it queued then; 0 = off. */
 	unsigned idle_grace_us;
+	/* Serve each queue on an I/O thread of its own (its own loop and
+	 * engine; notifications are passed on to it), instead of on the
+	 * caller's loop. */
+	bool io_threads;
 };
 
 struct virtio_blk;
@@ -52,7 +57,7 @@ struct virtio_blk_stats {
 	uint64_t
 	    queue_completed[VIRTIO_BLK_MAX_QUEUES]; /* requests, per queue */
 };
-void virtio_blk_get_stats(const struct virtio_blk *b,
-			  struct virtio_blk_stats *s);
+/* Safe while I/O threads run (each queue's lock is taken in turn). */
+void virtio_blk_get_stats(struct virtio_blk *b, struct virtio_blk_stats *s);
 
 #endif

@@ -12,9 +12,12 @@
 
 /* Calls from the device back to its transport. */
 struct virtio_notify {
-	/* Used entries were published and the driver wants an interrupt. */
+	/* Used entries were published and the driver wants an interrupt. A
+	 * device may call it from an I/O thread of its own, never after
+	 * stop() or reset() returned. */
 	void (*used)(void *opaque);
-	/* The device found an unrecoverable driver error (2.1.2). */
+	/* The device found an unrecoverable driver error (2.1.2). The
+	 * loop's thread only. */
 	void (*needs_reset)(void *opaque);
 	void *opaque;
 };

@@ -16,7 +16,8 @@ struct virtio_mmio;
 
 /* Calls from the transport to the layer above (the ioreq server). */
 struct virtio_mmio_host {
-	/* Inject the device's interrupt (InterruptStatus already set). */
+	/* Inject the device's interrupt (InterruptStatus already set). Called
+	 * from the device's I/O threads too, if it has any. */
 	void (*raise_irq)(void *opaque);
 	/* A write that returned VIRTIO_MMIO_DEFERRED is now done. */
 	void (*complete_deferred)(void *opaque, unsigned vcpu);

@@ -270,6 +270,7 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	    .idle_grace_us = g->tune.idle_grace_us,
 	    .num_queues = g->tune.queues,
 	    .submit_batch = g->tune.submit_batch,
+	    .io_threads = g->tune.io_threads,
 	};
 	struct virtio_mmio_host host = {
 	    .raise_irq = host_raise_irq,
@@ -358,10 +359,12 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	loop_set_poll(g->loop, tune->poll_us);
 	g->tune = *tune;
 	log_debug("polling: %u us after any work, %u us after an interrupt; "
-		  "idle grace %u us; %u queue(s) per disk; at most %u "
+		  "idle grace %u us; %u queue(s) per disk%s; at most %u "
 		  "request(s) per io_submit (0: no limit)",
 		  tune->poll_us, tune->irq_poll_us, tune->idle_grace_us,
-		  tune->queues ? tune->queues : 1, tune->submit_batch);
+		  tune->queues ? tune->queues : 1,
+		  tune->io_threads ? ", each on an I/O thread" : "",
+		  tune->submit_batch);
 	g->gm = guest_mem_new(g->fmem, domid, GUEST_MAX_MAPPED_BYTES);
 	if (!g->gm) {
 		err_set(err, errlen, "cannot set up guest memory access");

@@ -22,9 +22,12 @@
  * the frame still missing is not refreshed again for GM_REFRESH_US, so a
  * guest pointing at a hole costs at most one map call a second per MiB.
  *
- * Threading: everything here runs on the event-loop thread only, so there
- * are no locks; a second thread would need its own struct guest_mem. */
+ * Threading: the guest's loop thread and, with --io-threads, each queue's
+ * I/O thread share one cache; one mutex covers every entry point. It is
+ * held only for a lookup, a pin or a small copy (and the rare map call),
+ * never across I/O, and nothing here calls out while holding it. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -67,6 +70,7 @@ struct gm_range {
 };
 
 struct guest_mem {
+	pthread_mutex_t lock;
 	xenforeignmemory_handle *fmem;
 	uint32_t domid;
 	size_t max_buckets; /* the byte cap in buckets */
@@ -332,6 +336,8 @@ static uint8_t *piece_get(struct guest_mem *gm, uint64_t gpa, uint64_t *len,
 	return b->host + off;
 }
 
+static void unmap_range(struct guest_mem *gm, void *handle);
+
 struct guest_mem *guest_mem_new(xenforeignmemory_handle *fmem, uint32_t domid,
 				size_t max_mapped_bytes)
 {
@@ -354,6 +360,7 @@ struct guest_mem *guest_mem_new(xenforeignmemory_handle *fmem, uint32_t domid,
 		return NULL;
 	}
 	gm->hash_mask = nhash - 1;
+	pthread_mutex_init(&gm->lock, NULL);
 	link_init(&gm->lru);
 	link_init(&gm->stale);
 	link_init(&gm->ranges);
@@ -380,14 +387,14 @@ void guest_mem_free(struct guest_mem *gm)
 		bucket_unmap(gm, b);
 	}
 	while (!link_empty(&gm->ranges))
-		guest_mem_unmap_range(
-		    gm, gm_container(gm->ranges.next, struct gm_range));
+		unmap_range(gm, gm_container(gm->ranges.next, struct gm_range));
+	pthread_mutex_destroy(&gm->lock);
 	free(gm->hash);
 	free(gm);
 }
 
-int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
-		     uint64_t len)
+static int sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
+		  uint64_t len)
 {
 	unsigned n0 = sg->n;
 	uint64_t bytes0 = sg->bytes;
@@ -425,7 +432,7 @@ undo:
 	return rc;
 }
 
-void guest_mem_sg_release(struct guest_mem *gm, struct guest_sg *sg)
+static void sg_release(struct guest_mem *gm, struct guest_sg *sg)
 {
 	unsigned i;
 
@@ -460,7 +467,7 @@ static int copy_range(struct guest_mem *gm, uint64_t gpa, uint8_t *buf,
 	return 0;
 }
 
-int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+static int mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 {
 	if (len == 0)
 		return 0;
@@ -469,8 +476,8 @@ int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 	return copy_range(gm, gpa, dst, len, false);
 }
 
-int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src,
-		    size_t len)
+static int mem_write(struct guest_mem *gm, uint64_t gpa, const void *src,
+		     size_t len)
 {
 	int rc;
 
@@ -488,8 +495,8 @@ int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src,
 	return copy_range(gm, gpa, (uint8_t *)(uintptr_t)src, len, true);
 }
 
-void *guest_mem_map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
-			  void **handle)
+static void *map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
+		       void **handle)
 {
 	uint64_t first, pages, i;
 	xen_pfn_t *pfns = NULL;
@@ -545,7 +552,7 @@ fail:
 	return NULL;
 }
 
-void guest_mem_unmap_range(struct guest_mem *gm, void *handle)
+static void unmap_range(struct guest_mem *gm, void *handle)
 {
 	struct gm_range *r = handle;
 
@@ -559,7 +566,7 @@ void guest_mem_unmap_range(struct guest_mem *gm, void *handle)
 	free(r);
 }
 
-void guest_mem_invalidate(struct guest_mem *gm)
+static void invalidate(struct guest_mem *gm)
 {
 	struct gm_bucket *b;
 	uint64_t i;
@@ -574,12 +581,87 @@ void guest_mem_invalidate(struct guest_mem *gm)
 	gm->stats.invalidations++;
 }
 
-unsigned guest_mem_pins(const struct guest_mem *gm)
+/* ---------------------------------------------- entry points, locked */
+
+int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
+		     uint64_t len)
 {
-	return gm->pins;
+	int rc;
+
+	pthread_mutex_lock(&gm->lock);
+	rc = sg_add(gm, sg, gpa, len);
+	pthread_mutex_unlock(&gm->lock);
+	return rc;
 }
 
-void guest_mem_get_stats(const struct guest_mem *gm, struct guest_mem_stats *s)
+void guest_mem_sg_release(struct guest_mem *gm, struct guest_sg *sg)
 {
+	if (!sg->n)
+		return;
+	pthread_mutex_lock(&gm->lock);
+	sg_release(gm, sg);
+	pthread_mutex_unlock(&gm->lock);
+}
+
+int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+{
+	int rc;
+
+	pthread_mutex_lock(&gm->lock);
+	rc = mem_read(gm, gpa, dst, len);
+	pthread_mutex_unlock(&gm->lock);
+	return rc;
+}
+
+int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src,
+		    size_t len)
+{
+	int rc;
+
+	pthread_mutex_lock(&gm->lock);
+	rc = mem_write(gm, gpa, src, len);
+	pthread_mutex_unlock(&gm->lock);
+	return rc;
+}
+
+void *guest_mem_map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
+			  void **handle)
+{
+	void *p;
+
+	pthread_mutex_lock(&gm->lock);
+	p = map_range(gm, gpa, len, handle);
+	pthread_mutex_unlock(&gm->lock);
+	return p;
+}
+
+void guest_mem_unmap_range(struct guest_mem *gm, void *handle)
+{
+	pthread_mutex_lock(&gm->lock);
+	unmap_range(gm, handle);
+	pthread_mutex_unlock(&gm->lock);
+}
+
+void guest_mem_invalidate(struct guest_mem *gm)
+{
+	pthread_mutex_lock(&gm->lock);
+	invalidate(gm);
+	pthread_mutex_unlock(&gm->lock);
+}
+
+unsigned guest_mem_pins(struct guest_mem *gm)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&gm->lock);
+	n = gm->pins;
+	pthread_mutex_unlock(&gm->lock);
+	return n;
+}
+
+void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
+{
+	pthread_mutex_lock(&gm->lock);
 	*s = gm->stats;
+	pthread_mutex_unlock(&gm->lock);
 }

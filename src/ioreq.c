@@ -7,6 +7,7 @@
 #include "ioreq.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -64,13 +65,16 @@ struct ioreq_server {
 	bool acks_armed;	/* polling for the last interrupt's acks */
 	unsigned poll_skip;	/* interrupts left to raise without polling */
 	unsigned poll_backoff;	/* log2 of the skip after a miss */
-	uint64_t irq_raised_ns; /* loop_now_ns() of an unanswered irq, or 0 */
+	/* loop_now_ns() of an unanswered irq, or 0; I/O threads set it too */
+	_Atomic uint64_t irq_raised_ns;
 
 	void (*on_invalidate)(void *opaque);
 	void *invalidate_opaque;
 	void (*on_first_access)(void *opaque);
 	void *first_access_opaque;
 
+	pthread_t loop_thread; /* the one that made the server and runs loop */
+	_Atomic uint64_t irqs_elsewhere; /* raised by I/O threads */
 	struct ioreq_stats stats;
 };
 
@@ -263,9 +267,10 @@ static bool handle_slot(struct ioreq_server *s, unsigned vcpu, bool polled)
 	r.data_is_ptr = (flags & SLOT_PTR_BIT) != 0;
 	s->stats.ioreqs++;
 	if (s->irq_raised_ns) {
+		uint64_t raised = atomic_exchange(&s->irq_raised_ns, 0);
+
 		s->stats.irq_replies++;
-		s->stats.irq_reply_ns += t0 - s->irq_raised_ns;
-		s->irq_raised_ns = 0;
+		s->stats.irq_reply_ns += t0 > raised ? t0 - raised : 0;
 	}
 	if (s->acks_expected) {
 		s->acks_polled += polled;
@@ -386,17 +391,8 @@ static void expect_acks(struct ioreq_server *s)
 	loop_poller_expect(s->loop, poll_slots, s, s->irq_poll_us);
 }
 
-void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
+static void set_irq(struct ioreq_server *s, unsigned irq)
 {
-	/* libxl declares the SPI edge-rising (facts §4.1), so each 1 is one
-	 * edge: the old vGIC injects on every 1 and ignores 0, the new vGIC
-	 * latches an edge-configured SPI pending on every 1. Lowering the
-	 * line afterwards would only cost a second hypercall. */
-	s->stats.irqs++;
-	if (!s->irq_raised_ns)
-		s->irq_raised_ns = loop_now_ns();
-	if (s->irq_poll_us && s->watching)
-		expect_acks(s);
 	if (xendevicemodel_set_irq_level(s->dmod, s->domid, irq, 1) < 0) {
 		if (dead_guest(errno))
 			log_debug("ioreq: irq %u: guest gone", irq);
@@ -404,6 +400,32 @@ void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
 			log_guest_warn("ioreq: set_irq_level(%u): %s", irq,
 				       strerror(errno));
 	}
+}
+
+void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
+{
+	/* libxl declares the SPI edge-rising (facts §4.1), so each 1 is one
+	 * edge: the old vGIC injects on every 1 and ignores 0, the new vGIC
+	 * latches an edge-configured SPI pending on every 1. Lowering the
+	 * line afterwards would only cost a second hypercall. */
+	if (!pthread_equal(pthread_self(), s->loop_thread)) {
+		/* An I/O thread (--io-threads): the edge only. The polling
+		 * and reply timing belong to the loop thread, which the
+		 * guest's acknowledgements wake through the event channel. */
+		uint64_t none = 0;
+
+		s->irqs_elsewhere++;
+		atomic_compare_exchange_strong(&s->irq_raised_ns, &none,
+					       loop_now_ns());
+		set_irq(s, irq);
+		return;
+	}
+	s->stats.irqs++;
+	if (!s->irq_raised_ns)
+		s->irq_raised_ns = loop_now_ns();
+	if (s->irq_poll_us && s->watching)
+		expect_acks(s);
+	set_irq(s, irq);
 }
 
 int ioreq_server_add_window(struct ioreq_server *s,
@@ -464,6 +486,7 @@ void ioreq_server_get_stats(const struct ioreq_server *s,
 			    struct ioreq_stats *st)
 {
 	*st = s->stats;
+	st->irqs += s->irqs_elsewhere;
 }
 
 /* --------------------------------------------------- create and destroy */
@@ -560,6 +583,7 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 		return NULL;
 	}
 	s->loop = loop;
+	s->loop_thread = pthread_self();
 	s->domid = domid;
 	s->dmod = dmod;
 	s->fmem = fmem;

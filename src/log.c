@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* Logging sinks, levels and the per-call-site rate limiter. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -149,29 +150,38 @@ static long long monotonic_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Call sites are shared by the I/O threads (--io-threads). */
+static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void log_guest(struct log_ratelimit *rl, enum log_level level, const char *fmt,
 	       ...)
 {
 	va_list ap;
 	long long now;
+	unsigned suppressed = 0;
+	bool print;
 
 	if (level > log_threshold)
 		return;
 	now = monotonic_ms();
+	pthread_mutex_lock(&ratelimit_lock);
 	if ((rl->printed == 0 && rl->suppressed == 0) ||
 	    now - rl->window_start_ms >= LOG_RATELIMIT_INTERVAL_MS) {
-		if (rl->suppressed)
-			log_msg(level, "%u similar messages suppressed",
-				rl->suppressed);
+		suppressed = rl->suppressed;
 		rl->window_start_ms = now;
 		rl->printed = 0;
 		rl->suppressed = 0;
 	}
-	if (rl->printed >= LOG_RATELIMIT_BURST) {
+	print = rl->printed < LOG_RATELIMIT_BURST;
+	if (print)
+		rl->printed++;
+	else
 		rl->suppressed++;
+	pthread_mutex_unlock(&ratelimit_lock);
+	if (suppressed)
+		log_msg(level, "%u similar messages suppressed", suppressed);
+	if (!print)
 		return;
-	}
-	rl->printed++;
 	va_start(ap, fmt);
 	emit(level, fmt, ap);
 	va_end(ap);

@@ -2,6 +2,7 @@
 /* epoll, level-triggered, with one heap record per watched fd. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -52,6 +53,7 @@ struct loop {
 	/* Deleted during a dispatch round: events already fetched may still
 	 * point at them, so they are freed only when the round is over. */
 	struct watch *graveyard;
+	pthread_mutex_t *lock; /* loop_set_lock() */
 };
 
 struct loop *loop_new(void)
@@ -359,6 +361,8 @@ int loop_run(struct loop *l)
 	bool polling = false;
 	int ret = 0;
 
+	if (l->lock)
+		pthread_mutex_lock(l->lock);
 	while (!l->stop) {
 		int timeout = run_timers(l), n;
 		uint64_t now;
@@ -369,7 +373,11 @@ int loop_run(struct loop *l)
 		 * honoured before any sleep. */
 		if (!polling && any_expectation(l))
 			polling = true;
+		if (l->lock)
+			pthread_mutex_unlock(l->lock);
 		n = epoll_wait(l->epfd, evs, LOOP_BATCH, polling ? 0 : timeout);
+		if (l->lock)
+			pthread_mutex_lock(l->lock);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -398,10 +406,17 @@ int loop_run(struct loop *l)
 		polling = poll_slice(l, &last_work, now);
 	}
 	l->stop = false;
+	if (l->lock)
+		pthread_mutex_unlock(l->lock);
 	return ret;
 }
 
 void loop_stop(struct loop *l)
 {
 	l->stop = true;
+}
+
+void loop_set_lock(struct loop *l, pthread_mutex_t *lock)
+{
+	l->lock = lock;
 }

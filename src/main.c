@@ -44,7 +44,7 @@ static const char *level_name(int level)
 }
 
 _Static_assert(OPTIONS_PASS_ON_MAX <= SUPERVISOR_PASS_ON_MAX,
-	       "--watch passes every microsecond option on");
+	       "--watch passes every tuning option on");
 
 /* What one mode needs from main: run it, then free it. */
 struct mode {
@@ -59,7 +59,8 @@ static int mode_new(struct mode *m, char *err, size_t errlen)
 				    .irq_poll_us = opts.irq_poll.val,
 				    .idle_grace_us = opts.idle_grace.val,
 				    .queues = opts.queues.val,
-				    .submit_batch = opts.submit_batch.val};
+				    .submit_batch = opts.submit_batch.val,
+				    .io_threads = opts.io_threads};
 	const char *pass_on[OPTIONS_PASS_ON_MAX + 1];
 	int status = 1;
 

@@ -295,6 +295,9 @@ static void usage(FILE *f)
 	    "                     limit); 2 suits storage that completes each "
 	    "submission\n"
 	    "                     as a unit\n"
+	    "  --io-threads       serve each request queue on a thread of its "
+	    "own (with\n"
+	    "                     --queues N, N threads per disk)\n"
 	    "  -h, --help         show this help and exit\n"
 	    "  --version          show the version and exit\n"
 	    "SIGTERM: finish in-flight requests, clean up, exit 0. "
@@ -318,6 +321,7 @@ enum {
 	OPT_IDLE_GRACE_US,
 	OPT_QUEUES,
 	OPT_SUBMIT_BATCH,
+	OPT_IO_THREADS,
 	OPT_VERSION,
 };
 
@@ -335,6 +339,7 @@ static const struct option long_options[] = {
     {"idle-grace-us", required_argument, NULL, OPT_IDLE_GRACE_US},
     {"queues", required_argument, NULL, OPT_QUEUES},
     {"submit-batch", required_argument, NULL, OPT_SUBMIT_BATCH},
+    {"io-threads", no_argument, NULL, OPT_IO_THREADS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -422,12 +427,14 @@ static const struct num_spec {
     {OPT_SUBMIT_BATCH, "--submit-batch", 0, MAX_SUBMIT_BATCH,
      offsetof(struct options, submit_batch)},
 };
-_Static_assert(sizeof(num_specs) / sizeof(num_specs[0]) == OPTIONS_PASS_ON_MAX,
-	       "every numeric option can be passed on");
+#define NUM_SPECS (sizeof(num_specs) / sizeof(num_specs[0]))
+_Static_assert(NUM_SPECS + 1 == OPTIONS_PASS_ON_MAX,
+	       "every tuning option (the numeric ones, --io-threads) can be "
+	       "passed on");
 
 static const struct num_spec *num_spec(int id)
 {
-	for (size_t i = 0; i < sizeof(num_specs) / sizeof(num_specs[0]); i++)
+	for (size_t i = 0; i < NUM_SPECS; i++)
 		if (num_specs[i].id == id)
 			return &num_specs[i];
 	return NULL;
@@ -453,7 +460,7 @@ void options_pass_on(const struct options *o,
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < OPTIONS_PASS_ON_MAX; i++) {
+	for (unsigned i = 0; i < NUM_SPECS; i++) {
 		const struct num_option *v =
 		    (const struct num_option *)((const char *)o +
 						num_specs[i].field);
@@ -461,6 +468,8 @@ void options_pass_on(const struct options *o,
 		if (v->given)
 			out[n++] = v->arg;
 	}
+	if (o->io_threads)
+		out[n++] = "--io-threads";
 	out[n] = NULL;
 }
 
@@ -537,6 +546,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			break;
 		case OPT_SYSLOG:
 			o->syslog = true;
+			break;
+		case OPT_IO_THREADS:
+			o->io_threads = true;
 			break;
 		case OPT_RUNAS:
 			if (!*optarg || strlen(optarg) >= sizeof(o->runas))

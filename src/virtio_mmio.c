@@ -7,6 +7,7 @@
 #include "virtio_mmio.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +71,15 @@ struct virtio_mmio {
 	uint64_t driver_features; /* as written by the driver */
 	uint64_t negotiated;	  /* accepted at FEATURES_OK */
 	uint32_t queue_sel, shm_sel;
-	uint32_t isr;
+	/* Atomic: a device with I/O threads (--io-threads) raises its used
+	 * buffer interrupt from them (dev_used); all else is the loop's. */
+	_Atomic uint32_t isr;
 	uint32_t config_gen;
 
-	bool started;	/* ops->start() called since the last reset */
-	bool stopped;	/* ops->stop() called since the last reset */
-	bool quiescing; /* shutdown: no new work, ever */
-	bool resetting; /* ops->reset() has not called done yet */
+	_Atomic bool started;	/* ops->start() called since the last reset */
+	bool stopped;		/* ops->stop() called since the last reset */
+	bool quiescing;		/* shutdown: no new work, ever */
+	_Atomic bool resetting; /* ops->reset() has not called done yet */
 	bool in_reset_call;
 	uint64_t reset_waiters[MMIO_MAX_VCPUS / 64];
 };
@@ -150,7 +153,8 @@ static void clear_state(struct virtio_mmio *t)
 	t->driver_features = t->negotiated = 0;
 	t->queue_sel = t->shm_sel = 0;
 	t->isr = 0;
-	t->started = t->stopped = false;
+	t->started = false;
+	t->stopped = false;
 }
 
 static void reset_done(void *opaque)

@@ -50,7 +50,12 @@ fail() {
 
 # sim ARGS...: run sim-guest; its output is appended to $LOG and also left
 # in $T/out (stdout only) for the caller to inspect. Returns its status.
+# XVB_TEST_DAEMON_ARGS (words) go to every daemon: tests/run-tests runs the
+# suites once more with --io-threads that way.
 sim() {
+	for a in ${XVB_TEST_DAEMON_ARGS:-}; do
+		set -- --daemon-arg "$a" "$@"
+	done
 	echo "\$ sim-guest $*" >>"$LOG"
 	"$SIM" "$@" >"$T/out" 2>"$T/err"
 	sim_rc=$?
@@ -116,4 +121,21 @@ desc() {
 	le "$2" 4
 	le "$3" 2
 	le "$4" 2
+}
+
+# guest_queue_counts: "A B", the requests the guest saw completed on
+# device 0's queues 0 and 1 (its stats command, in $T/out).
+guest_queue_counts() {
+	echo "$(sed -n 's/^device 0 queue 0: completed \([0-9]*\)$/\1/p' "$T/out")" \
+		"$(sed -n 's/^device 0 queue 1: completed \([0-9]*\)$/\1/p' "$T/out")"
+}
+
+# exit_stats_match_guest: the daemon's per-queue statistics logged at exit
+# (disk 0) count what the guest saw completed on each queue.
+exit_stats_match_guest() {
+	g=$(guest_queue_counts)
+	d=$(sed -n 's/.*stats: disk 0: requests completed per queue: //p' \
+		"$T/err" | tail -n1)
+	[ "$d" = "$g" ] ||
+		fail "at exit the daemon counts '$d' per queue, the guest saw '$g'"
 }

@@ -55,12 +55,7 @@ for seed in 1 2; do
 		-c 'term-under-io 128 '"$seed" -c stats
 	out_has '^term-under-io: [0-9]+ of [0-9]+ writes completed'
 	out_has '^device 0 queue 1: completed [1-9]'
-	g0=$(sed -n 's/^device 0 queue 0: completed \([0-9]*\)$/\1/p' "$T/out")
-	g1=$(sed -n 's/^device 0 queue 1: completed \([0-9]*\)$/\1/p' "$T/out")
-	d=$(sed -n 's/.*stats: disk 0: requests completed per queue: //p' \
-		"$T/err" | tail -n1)
-	[ "$d" = "$g0 $g1" ] ||
-		fail "at exit the daemon counts '$d' per queue, the guest saw '$g0 $g1'"
+	exit_stats_match_guest
 	sim_ok --vcpus 2 --daemon-arg --queues=2 --disk "$T/disk.img" \
 		-c 'reset-under-io 128 '"$seed" -c stats
 	out_has '^device 0 queue 1: completed [1-9]'

@@ -561,6 +561,34 @@ static void cmd_expect_status(struct session *s, int argc, char **argv,
 			 v, v & mask, want);
 }
 
+/* wait-status VALUE [MASK]: as expect-status, but the device may take
+ * until the timeout to get there: a device serving its queues on threads
+ * of its own (--io-threads) reacts to a notification after answering it. */
+static void cmd_wait_status(struct session *s, int argc, char **argv,
+			    struct result *res)
+{
+	uint64_t want, mask = 0xffffffff;
+	struct timespec pause = {0, 1000000};
+	uint32_t v = 0;
+
+	if (!parse_u64(argv[1], &want) ||
+	    (argc > 2 && !parse_u64(argv[2], &mask))) {
+		fail_msg(res, CMD_USAGE, "wait-status VALUE [MASK]");
+		return;
+	}
+	for (int ms = 0; ms <= s->timeout_ms; ms++) {
+		if (reg_read(s, VIRTIO_MMIO_STATUS, &v, res))
+			return;
+		if ((v & mask) == want)
+			return;
+		nanosleep(&pause, NULL);
+	}
+	fail_msg(res, -ETIMEDOUT,
+		 "Status is 0x%x (masked 0x%" PRIx64 "), expected 0x%" PRIx64
+		 " within %d ms",
+		 v, v & mask, want, s->timeout_ms);
+}
+
 static void cmd_features_write(struct session *s, int argc, char **argv,
 			       struct result *res)
 {
@@ -1886,6 +1914,8 @@ static const struct cmd cmds[] = {
      "write Status | BITS"},
     {"expect-status", 1, 2, false, cmd_expect_status,
      "expect-status VALUE [MASK]", "fail unless (Status & MASK) == VALUE"},
+    {"wait-status", 1, 2, false, cmd_wait_status, "wait-status VALUE [MASK]",
+     "expect-status, allowing the device until the timeout to get there"},
     {"features-write", 1, 1, false, cmd_features_write, "features-write F",
      "DriverFeatures (both banks) = F: a number or NAME,NAME,bitN"},
     {"queue-setup", 0, 7, false, cmd_queue_setup,

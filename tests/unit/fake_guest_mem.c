@@ -78,7 +78,7 @@ static bool fake_full(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	return gm->full_from != UINT64_MAX && gpa + (len - 1) >= gm->full_from;
 }
 
-unsigned guest_mem_pins(const struct guest_mem *gm)
+unsigned guest_mem_pins(struct guest_mem *gm)
 {
 	return gm->pins + gm->others;
 }
@@ -236,7 +236,7 @@ void guest_mem_invalidate(struct guest_mem *gm)
 	gm->stats.invalidations++;
 }
 
-void guest_mem_get_stats(const struct guest_mem *gm, struct guest_mem_stats *s)
+void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 {
 	*s = gm->stats;
 }

@@ -257,6 +257,16 @@ static void test_flags(void)
 		CHECK(on[3] && strcmp(on[3], "--queues=2") == 0);
 		CHECK(on[4] && strcmp(on[4], "--submit-batch=4") == 0);
 		CHECK(on[5] == NULL);
+		CHECK(!opts.io_threads);
+		CHECK_EQ(PARSE("--watch", "--io-threads", "--submit-batch=4",
+			       "--queues=2", "--irq-poll-us=0", "--poll-us=1",
+			       "--idle-grace-us=2"),
+			 OPTIONS_OK);
+		CHECK(opts.io_threads);
+		options_pass_on(&opts, on);
+		CHECK(on[4] && strcmp(on[4], "--submit-batch=4") == 0);
+		CHECK(on[5] && strcmp(on[5], "--io-threads") == 0);
+		CHECK(on[6] == NULL);
 	}
 	/* Every field is reset between parses. */
 	CHECK_EQ(PARSE("--domid", "3", "--disk", "a"), OPTIONS_OK);
