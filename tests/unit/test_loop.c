@@ -2,12 +2,15 @@
 /* The event loop's timers and pollers (loop.h): timers fire once, never
  * early, and can be moved, cancelled or freed from a callback; pollers run
  * only with a polling window, keep running while they find work, and the
- * loop goes back to sleep once the window has passed without any. */
+ * loop goes back to sleep once the window has passed without any. A loop
+ * with a lock runs no callback while another thread holds it. */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -199,10 +202,89 @@ static void test_pollers(void)
 	loop_free(l);
 }
 
+struct locked {
+	struct loop *loop;
+	pthread_mutex_t lock;
+	int fd;
+	unsigned calls; /* under lock */
+	bool held;	/* under lock: set by whoever holds it from outside */
+	bool overlap;	/* a callback ran while the outside held the lock */
+};
+
+static void locked_event(void *opaque, uint32_t events)
+{
+	struct locked *k = opaque;
+	uint64_t v;
+
+	(void)events;
+	if (read(k->fd, &v, sizeof(v)) < 0)
+		return;
+	if (k->held)
+		k->overlap = true;
+	if (++k->calls == 2)
+		loop_stop(k->loop);
+}
+
+static void *run_locked(void *opaque)
+{
+	struct locked *k = opaque;
+
+	loop_run(k->loop);
+	return NULL;
+}
+
+/* The loop thread holds the lock around its callbacks and lets go of it
+ * while it waits: an event arriving while another thread holds the lock
+ * is served only once that thread lets go. */
+static void test_lock(void)
+{
+	struct locked k = {.loop = loop_new()};
+	struct timespec pause = {0, 20 * 1000 * 1000};
+	uint64_t one = 1;
+	pthread_t th;
+	unsigned calls;
+
+	pthread_mutex_init(&k.lock, NULL);
+	k.fd = eventfd(0, EFD_NONBLOCK);
+	CHECK(k.fd >= 0);
+	CHECK_EQ(loop_add(k.loop, k.fd, EPOLLIN, locked_event, &k), 0);
+	loop_set_lock(k.loop, &k.lock);
+	CHECK_EQ(pthread_create(&th, NULL, run_locked, &k), 0);
+	/* The loop is waiting, so it does not hold the lock: this returns. */
+	pthread_mutex_lock(&k.lock);
+	k.held = true;
+	CHECK_EQ(write(k.fd, &one, sizeof(one)), 8);
+	nanosleep(&pause, NULL); /* the loop wakes and waits for the lock */
+	calls = k.calls;
+	k.held = false;
+	pthread_mutex_unlock(&k.lock);
+	CHECK_EQ(calls, 0);
+	/* A second event once the first was served; then it stops. */
+	for (;;) {
+		pthread_mutex_lock(&k.lock);
+		calls = k.calls;
+		pthread_mutex_unlock(&k.lock);
+		if (calls)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	CHECK_EQ(write(k.fd, &one, sizeof(one)), 8);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(k.calls, 2);
+	CHECK(!k.overlap);
+	/* loop_run() returned without holding it. */
+	CHECK_EQ(pthread_mutex_trylock(&k.lock), 0);
+	pthread_mutex_unlock(&k.lock);
+	loop_free(k.loop);
+	close(k.fd);
+	pthread_mutex_destroy(&k.lock);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_timers);
 	UNIT_RUN(test_timer_rearmed_now);
 	UNIT_RUN(test_pollers);
+	UNIT_RUN(test_lock);
 	return UNIT_DONE();
 }
