@@ -4,7 +4,7 @@
 #   make                 build build/xen-virtio-blk (and the simulator)
 #   make demo            install what is missing, build, serve a simulated guest
 #   make check           install what is missing, build, run every test (also ASan+UBSan,
-#                        and the daemon's tests once more with --io-threads)
+#                        and the daemon's tests with --io-threads under ASan and TSan)
 #   make e2e             the real-Xen suite (Xen 4.17 arm64 under qemu-system-aarch64)
 #   make CROSS_COMPILE=aarch64-linux-gnu- STAGING=DIR   arm64 daemon (see docs/building.md)
 #   make install [PREFIX=/usr/local] [DESTDIR=]
@@ -151,7 +151,22 @@ $(DEPS_STAMP):
 check: deps
 	$(MAKE) all unit
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
-	tests/run-tests build build-asan build-asan+--io-threads
+	$(MAKE) tsan
+	tests/run-tests build build-asan build-asan+--io-threads \
+		$(TSAN_BUILD)+--io-threads
+
+# The daemon under ThreadSanitizer, for the threads of --io-threads: make
+# check runs the daemon's tests with it on the plain build's simulator
+# (the simulator's own shared-memory atomics are not TSan's business), so
+# $(TSAN_BUILD) holds the daemon and links to the rest of $(BUILD).
+TSAN_BUILD := build-tsan
+tsan: all
+	CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS=-fsanitize=thread \
+		$(MAKE) BUILD=$(TSAN_BUILD) SANITIZE= $(TSAN_BUILD)/xen-virtio-blk
+	for f in $(BUILD)/*; do \
+		case $${f##*/} in xen-virtio-blk|obj) ;; \
+		*) ln -sfn "$(CURDIR)/$$f" $(TSAN_BUILD)/ ;; esac; \
+	done
 
 demo: deps
 	$(MAKE) all

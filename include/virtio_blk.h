@@ -37,6 +37,9 @@ struct virtio_blk_params {
 	 * engine; notifications are passed on to it), instead of on the
 	 * caller's loop. */
 	bool io_threads;
+	/* The disk's number in its guest, for the I/O threads' names
+	 * (xvb-dINDEX-qQUEUE). */
+	unsigned index;
 };
 
 struct virtio_blk;

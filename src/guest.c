@@ -271,6 +271,7 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	    .num_queues = g->tune.queues,
 	    .submit_batch = g->tune.submit_batch,
 	    .io_threads = g->tune.io_threads,
+	    .index = i,
 	};
 	struct virtio_mmio_host host = {
 	    .raise_irq = host_raise_irq,

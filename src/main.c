@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 		strcpy(opts.pidfile, DEFAULT_WATCH_PIDFILE);
 	if (absolute_pidfile(opts.pidfile, sizeof(opts.pidfile)) < 0) {
 		snprintf(err, sizeof(err),
-			 "xen-virtio-blk: --pidfile '%s': cannot make it "
+			 "xen-virtio-blk: --pidfile '%.900s': cannot make it "
 			 "absolute",
 			 opts.pidfile);
 		usage_error(err);

@@ -5,6 +5,7 @@
  * between, however the driver split it into descriptors. */
 #include "virtio_blk.h"
 
+#include <assert.h>
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
@@ -115,6 +116,7 @@ struct blk_queue {
 
 	pthread_mutex_t lock;
 	pthread_t thread;
+	pthread_t self; /* the I/O thread, as it sees itself */
 	bool has_thread;
 	bool exit;   /* the thread should return (under lock) */
 	int kick_fd; /* eventfd: a notification or `exit` (I/O thread) */
@@ -152,6 +154,7 @@ struct virtio_blk {
 	/* --io-threads: the guest's loop hears from the queues' threads on
 	 * main_fd: idle waits that finished, a queue whose ring broke. */
 	bool io_threads;
+	unsigned index; /* virtio_blk_params.index */
 	int main_fd;
 	struct blk_idle_wait waits[AIO_IDLE_WAITERS];
 	_Atomic uint64_t broken_gen; /* gen + 1 of a broken ring, or 0 */
@@ -723,6 +726,9 @@ static void process_queue(struct blk_queue *q)
 
 	if (!q->running || !q->vq || q->broken)
 		return;
+	/* With I/O threads a queue's requests are its own thread's alone:
+	 * the guest's loop thread only passes notifications on. */
+	assert(!q->b->io_threads || pthread_equal(pthread_self(), q->self));
 	q->stalled = false;
 	for (;;) {
 		virtq_disable_notify(q->vq);
@@ -965,13 +971,16 @@ static void finish_idle_waits(struct virtio_blk *b)
 static void queue_idle(void *opaque)
 {
 	struct blk_idle_wait *w = opaque;
+	/* Read before the count drops: once it is 0 the guest's loop thread
+	 * may finish the wait and reuse the slot. */
+	struct virtio_blk *b = w->b;
 
 	if (atomic_fetch_sub(&w->left, 1) != 1)
 		return;
-	if (w->b->io_threads)
-		wake_main(w->b);
+	if (b->io_threads)
+		wake_main(b);
 	else
-		finish_idle_waits(w->b);
+		finish_idle_waits(b);
 }
 
 /* done(opaque) once every queue's engine is idle (maybe now). */
@@ -985,8 +994,15 @@ static void when_idle(struct virtio_blk *b, void (*done)(void *opaque),
 		if (!b->waits[i].used)
 			w = &b->waits[i];
 	if (!w) {
-		/* Cannot happen with one reset and one quiesce at most. */
+		/* Cannot happen with one reset and one quiesce at most; if it
+		 * did, block rather than never answer. */
 		log_error("virtio-blk: too many waits for idle engines");
+		for (unsigned i = 0; i < engines; i++) {
+			pthread_mutex_lock(&b->q[i].lock);
+			aio_engine_drain(b->q[i].eng);
+			pthread_mutex_unlock(&b->q[i].lock);
+		}
+		done(opaque);
 		return;
 	}
 	*w = (struct blk_idle_wait){
@@ -996,8 +1012,12 @@ static void when_idle(struct virtio_blk *b, void (*done)(void *opaque),
 		struct blk_queue *q = &b->q[i];
 
 		pthread_mutex_lock(&q->lock);
-		if (aio_engine_when_idle(q->eng, queue_idle, w))
+		if (aio_engine_when_idle(q->eng, queue_idle, w)) {
+			/* As above (AIO_IDLE_WAITERS per engine). */
 			log_error("virtio-blk: queue %u: engine busy", i);
+			aio_engine_drain(q->eng);
+			atomic_fetch_sub(&w->left, 1); /* never the last */
+		}
 		pthread_mutex_unlock(&q->lock);
 	}
 	/* Registered with every engine: drop the registration's own count;
@@ -1027,6 +1047,9 @@ static void *queue_thread(void *opaque)
 {
 	struct blk_queue *q = opaque;
 
+	pthread_mutex_lock(&q->lock);
+	q->self = pthread_self();
+	pthread_mutex_unlock(&q->lock);
 	if (loop_run(q->loop) < 0)
 		log_error("virtio-blk: queue %u: event loop failed", q->index);
 	return NULL;
@@ -1235,7 +1258,8 @@ static int start_threads(struct virtio_blk *b)
 				   &b->q[i]);
 		b->q[i].has_thread = r == 0;
 		/* For ps -L and top -H; the tests look for them too. */
-		snprintf(name, sizeof(name), "xvb-queue-%u", i % 100);
+		snprintf(name, sizeof(name), "xvb-d%u-q%u", b->index % 100,
+			 i % 100);
 		if (!r)
 			pthread_setname_np(b->q[i].thread, name);
 	}
@@ -1301,6 +1325,7 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 	b->img.fd = -1;
 	b->main_fd = -1;
 	b->io_threads = p->io_threads;
+	b->index = p->index;
 	for (unsigned i = 0; i < nq; i++) {
 		b->q[i].b = b;
 		b->q[i].index = i;

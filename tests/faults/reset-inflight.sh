@@ -6,7 +6,11 @@
 # completed must be OK and in the image; the device must write nothing into
 # the old rings or buffers after the reset (quarantined guest RAM), and
 # must serve the re-initialised device (random-io with a model). Both
-# engine paths.
+# engine paths. Then with two queues (on one thread, and on I/O threads):
+# one read on queue 1 is held back a second, so the reset must wait for
+# that queue's engine too; reads answered before it equal the image, and
+# the late read must not land in the old buffers (looked at after it
+# completed).
 . "$(dirname "$0")/lib.sh"
 
 for p in $PATHS; do
@@ -21,4 +25,14 @@ for p in $PATHS; do
 		path_check "$p"
 	done
 done
-pass "reset with delayed writes in flight: nothing written after it, device works again ($PATHS paths)"
+# Not zeros: a late read must change the buffer it lands in.
+mkdata "$T/disk.img" 16777216
+for th in "" "--daemon-arg --io-threads"; do
+	# The second read goes to vCPU 1, which Linux maps to queue 1.
+	fsim_ok "delay:read:ms=1000:skip=1:count=1" --vcpus 2 \
+		--daemon-arg --queues=2 $th --disk "$T/disk.img" \
+		-c "reset-under-io 64 3 reads linger=1500" -c stats
+	out_has '^reset-under-io: [0-9]+ of [0-9]+ reads completed'
+	flog_has "^fault delay read " "${th:-one thread}: no read was delayed"
+done
+pass "reset with delayed writes in flight: nothing written after it, device works again ($PATHS paths); a read held on queue 1 is waited for (one thread and I/O threads)"

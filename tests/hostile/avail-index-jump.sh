@@ -9,11 +9,11 @@
 . "$(dirname "$0")/lib.sh"
 
 setup
-c raw-init 'avail-idx +9' 'notify 0' 'wait-status 0x4f' 'expect-irq 2'
+c raw-init 'avail-idx +9' 'notify 0' "$NOTIFIED_STATUS 0x4f" 'expect-irq 2'
 probe
 c 'notify 0' used-none \
 	raw-init 'desc 0 hdr 16 N 0' 'kick 0' 'used-expect 0 0 -' \
-	'avail-idx 0' 'notify 0' 'wait-status 0x4f' 'expect-irq 2' \
+	'avail-idx 0' 'notify 0' "$NOTIFIED_STATUS 0x4f" 'expect-irq 2' \
 	raw-init 'desc 0 hdr 16 N 0' 'avail-idx +8' 'notify 0'
 for _ in 1 2 3 4 5 6 7 8; do
 	c 'used-expect 0 0 -'

@@ -33,6 +33,16 @@ FEAT_MIN=VERSION_1
 # shellcheck disable=SC2034 # used by the scenarios
 FEAT_DEF=VERSION_1,INDIRECT_DESC
 
+# The device's Status after a notification that broke a ring: read at once
+# (the daemon serves a notification before answering it), or, with the
+# queues on I/O threads (XVB_TEST_DAEMON_ARGS), which react after the
+# answer, allowing the session's timeout.
+# shellcheck disable=SC2034 # used by the scenarios
+case " ${XVB_TEST_DAEMON_ARGS:-} " in
+*" --io-threads "*) NOTIFIED_STATUS=wait-status ;;
+*) NOTIFIED_STATUS=expect-status ;;
+esac
+
 # c CMD...: append sim-guest commands to the session.
 c() {
 	for c_arg in "$@"; do

@@ -15,7 +15,7 @@ SIM_OPTS="$SIM_OPTS --daemon-arg --queues=2 --daemon-arg --poll-us=200000"
 c 'raw-init features=VERSION_1,MQ stop=features' 'queue-setup q=1' \
 	'queue-setup q=0 desc=desc+0x70000 avail=desc+0x74000 used=desc+0x75000 raw=0' \
 	'status-add 4' 'expect-status 0xf' 'put desc+0x74002 2 100' 'notify 0' \
-	'wait-status 0x4f' 'expect-irq 2' 'mmio-write 0x30 4 1' \
+	"$NOTIFIED_STATUS 0x4f" 'expect-irq 2' 'mmio-write 0x30 4 1' \
 	'mmio-write 0x44 4 0' 'mmio-expect 0x44 4 0' 'fill data 512 0xaa' \
 	'hdr in 8' 'desc 0 hdr 16 N 1' 'desc 1 data 512 WN 2' 'desc 2 st 1 W' \
 	'avail 0' 'expect ETIMEDOUT wait-irq 400' used-none \

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
 # --io-threads: each request queue is served on a thread of its own
-# (named xvb-queue-N), which does the queue's work; what a 2-vCPU guest
+# (named xvb-dDISK-qQUEUE), which does the queue's work; what a 2-vCPU guest
 # wrote on two queues is on the image; the daemon's per-queue statistics
 # equal the guest's; SIGTERM and a reset with writes in flight on both
 # queues drain them (the threads end, the daemon exits 0).
@@ -39,11 +39,11 @@ sleep 1.5
 for q in 0 1; do
 	tid=
 	for t in /proc/"$daemon"/task/*; do
-		[ "$(cat "$t/comm" 2>/dev/null)" = "xvb-queue-$q" ] && tid=${t##*/}
+		[ "$(cat "$t/comm" 2>/dev/null)" = "xvb-d0-q$q" ] && tid=${t##*/}
 	done
-	[ -n "$tid" ] || fail "no thread xvb-queue-$q in daemon $daemon"
+	[ -n "$tid" ] || fail "no thread xvb-d0-q$q in daemon $daemon"
 	ticks=$(sed 's/^.*) //' "/proc/$daemon/task/$tid/stat" | awk '{print $12 + $13}')
-	[ "$ticks" -gt 0 ] || fail "thread xvb-queue-$q used no CPU time"
+	[ "$ticks" -gt 0 ] || fail "thread xvb-d0-q$q used no CPU time"
 done
 wait "$simpid" || { cat "$T/bench.out" >>"$LOG"; fail "bench session failed"; }
 grep -q '^bench .* iops=' "$T/bench.out" || fail "no bench line"
@@ -53,7 +53,7 @@ grep -q '^bench .* iops=' "$T/bench.out" || fail "no bench line"
 simpid=$!
 sleep 1
 daemon=$(pgrep -P "$simpid" -x xen-virtio-blk) || fail "no daemon"
-grep -qs '^xvb-queue' /proc/"$daemon"/task/*/comm &&
+grep -qs '^xvb-' /proc/"$daemon"/task/*/comm &&
 	fail "an I/O thread without --io-threads"
 wait "$simpid" || fail "bench session without --io-threads failed"
 

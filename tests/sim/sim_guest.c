@@ -1585,8 +1585,11 @@ struct wbatch {
 	uint64_t *offs;
 };
 
-static int submit_writes(struct session *s, struct disk *dk, unsigned count,
-			 uint64_t seed, struct wbatch *b, struct result *res)
+/* COUNT writes of random data (or reads, `reads`) at increasing offsets,
+ * spread over the vCPUs, as many as the ring takes. */
+static int submit_batch(struct session *s, struct disk *dk, unsigned count,
+			uint64_t seed, bool reads, struct wbatch *b,
+			struct result *res)
 {
 	struct gdev *d = dk->dev;
 	uint64_t cap = gdev_info(d)->capacity * 512;
@@ -1612,13 +1615,14 @@ static int submit_writes(struct session *s, struct disk *dk, unsigned count,
 		if (off + len > cap)
 			break;
 		req_defaults(s, r);
-		r->type = VIRTIO_BLK_T_OUT;
+		r->type = reads ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
 		r->sector = off / 512;
 		r->len = (uint32_t)len;
-		r->buf = malloc(len);
+		r->buf = calloc(1, len);
 		if (!r->buf)
 			break;
-		rnd_fill(&rng, r->buf, len);
+		if (!reads)
+			rnd_fill(&rng, r->buf, len);
 		b->offs[i] = off;
 		off += len;
 		rc = gdev_submit(d, i % s->vcpus, r);
@@ -1633,7 +1637,14 @@ static int submit_writes(struct session *s, struct disk *dk, unsigned count,
 	return 0;
 }
 
-/* Every completed write must be OK and be in the image on the host. */
+static int submit_writes(struct session *s, struct disk *dk, unsigned count,
+			 uint64_t seed, struct wbatch *b, struct result *res)
+{
+	return submit_batch(s, dk, count, seed, false, b, res);
+}
+
+/* Every completed write must be OK and be in the image on the host (every
+ * completed read OK and equal to the image). */
 static int check_writes(struct session *s, struct disk *dk, struct wbatch *b,
 			unsigned *completed, struct result *res)
 {
@@ -1648,7 +1659,8 @@ static int check_writes(struct session *s, struct disk *dk, struct wbatch *b,
 			s->last_status = r->status;
 			res->status = r->status;
 			fail_msg(res, -EIO,
-				 "write at %" PRIu64 " completed with %s",
+				 "%s at %" PRIu64 " completed with %s",
+				 r->type == VIRTIO_BLK_T_IN ? "read" : "write",
 				 b->offs[i], status_name(r->status));
 			return -1;
 		}
@@ -1660,9 +1672,10 @@ static int check_writes(struct session *s, struct disk *dk, struct wbatch *b,
 		free(disk);
 		if (!ok) {
 			fail_msg(res, -EIO,
-				 "write at %" PRIu64
-				 " was reported complete but is not in the "
+				 "%s at %" PRIu64
+				 " was reported complete but differs from the "
 				 "image",
+				 r->type == VIRTIO_BLK_T_IN ? "read" : "write",
 				 b->offs[i]);
 			return -1;
 		}
@@ -1735,7 +1748,10 @@ out:
 	free_writes(dk, &b);
 }
 
-/* reset-under-io COUNT SEED: queue COUNT writes, reset the device at once.
+/* reset-under-io COUNT SEED [reads] [linger=MS]: queue COUNT writes
+ * (reads), reset the device at once; with linger, wait MS after serving
+ * the re-initialised device before looking at the old memory, so that
+ * requests a fault rule holds back past the reset have completed by then.
  * Writes published before the reset completed must be OK and on disk; the
  * device must write nothing into guest RAM after the reset (rings, status
  * bytes of aborted requests), checked after the device is re-initialised
@@ -1748,16 +1764,25 @@ static void cmd_reset_under_io(struct session *s, int argc, char **argv,
 	struct wbatch b;
 	uint64_t seed;
 	char err[256];
+	bool reads = false, bad = false;
+	unsigned linger = 0;
 	int rc;
 
-	(void)argc;
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "reads"))
+			reads = true;
+		else if (strncmp(argv[i], "linger=", 7) ||
+			 !parse_uint(argv[i] + 7, 60000, &linger))
+			bad = true;
+	}
 	if (!parse_uint(argv[1], 4096, &count) || !parse_u64(argv[2], &seed) ||
-	    count == 0) {
-		fail_msg(res, CMD_USAGE, "reset-under-io COUNT SEED");
+	    count == 0 || bad) {
+		fail_msg(res, CMD_USAGE,
+			 "reset-under-io COUNT SEED [reads] [linger=MS]");
 		return;
 	}
 	gdev_quarantine(dk->dev, true);
-	if (submit_writes(s, dk, count, seed, &b, res))
+	if (submit_batch(s, dk, count, seed, reads, &b, res))
 		goto out;
 	rc = gdev_reset(dk->dev, 0);
 	dk->dirty = true;
@@ -1777,13 +1802,20 @@ static void cmd_reset_under_io(struct session *s, int argc, char **argv,
 		if (do_rw(s, dk, false, b.offs[i], buf, sizeof(buf), res))
 			goto out;
 	}
+	if (linger) {
+		struct timespec ts = {linger / 1000,
+				      (linger % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
 	if (gdev_check_quarantine(dk->dev, err, sizeof(err))) {
 		fail_msg(res, -EIO, "reset-under-io: %s", err);
 		goto out;
 	}
-	printf("reset-under-io: %u of %u writes completed before the reset; "
-	       "all of them are in the image; nothing written after it\n",
-	       completed, b.submitted);
+	printf("reset-under-io: %u of %u %s completed before the reset; "
+	       "all of them %s the image; nothing written after it\n",
+	       completed, b.submitted, reads ? "reads" : "writes",
+	       reads ? "equal" : "are in");
 out:
 	gdev_check_quarantine(dk->dev, err, sizeof(err));
 	free_writes(dk, &b);
@@ -1948,11 +1980,12 @@ static const struct cmd cmds[] = {
     {"term-under-io", 2, 2, true, cmd_term_under_io, "term-under-io COUNT SEED",
      "queue COUNT writes, SIGTERM the daemon at once; it must exit 0 "
      "and every write it completed must be OK and in the image"},
-    {"reset-under-io", 2, 2, true, cmd_reset_under_io,
-     "reset-under-io COUNT SEED",
-     "queue COUNT writes, reset the device at once; writes completed "
-     "before the reset must be in the image, and the device must not "
-     "write guest RAM after the reset"},
+    {"reset-under-io", 2, 4, true, cmd_reset_under_io,
+     "reset-under-io COUNT SEED [reads] [linger=MS]",
+     "queue COUNT writes (or reads), reset the device at once; writes "
+     "completed before the reset must be in the image (reads equal to "
+     "it), and the device must not write guest RAM after the reset "
+     "(looked at MS after the device served again)"},
     {"bad-chain", 1, 1, true, cmd_bad_chain, "bad-chain KIND",
      "a hostile request (KIND: loop, oob, wrap, huge, nested, "
      "indirect-next, indirect-size, indirect-empty, bad-next, "
