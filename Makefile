@@ -158,13 +158,16 @@ check: deps
 # The daemon under ThreadSanitizer, for the threads of --io-threads: make
 # check runs the daemon's tests with it on the plain build's simulator
 # (the simulator's own shared-memory atomics are not TSan's business), so
-# $(TSAN_BUILD) holds the daemon and links to the rest of $(BUILD).
+# $(TSAN_BUILD) holds the daemon, a copy of sim-guest (which runs the
+# daemon found next to its own /proc/self/exe: a link would lead back to
+# $(BUILD)) and links to the rest of $(BUILD).
 TSAN_BUILD := build-tsan
 tsan: all
 	CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS=-fsanitize=thread \
 		$(MAKE) BUILD=$(TSAN_BUILD) SANITIZE= $(TSAN_BUILD)/xen-virtio-blk
 	for f in $(BUILD)/*; do \
 		case $${f##*/} in xen-virtio-blk|obj) ;; \
+		sim-guest) cp -f "$$f" $(TSAN_BUILD)/ ;; \
 		*) ln -sfn "$(CURDIR)/$$f" $(TSAN_BUILD)/ ;; esac; \
 	done
 

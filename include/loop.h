@@ -7,8 +7,8 @@
 #ifndef XVB_LOOP_H
 #define XVB_LOOP_H
 
-#include <stdbool.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct loop;

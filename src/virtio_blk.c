@@ -8,12 +8,12 @@
 #include <assert.h>
 #include <endian.h>
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +47,10 @@
 
 #define F(bit) (1ULL << (bit))
 
-enum { ST_READ, ST_WRITE, ST_FLUSH, ST_DWZ, ST_OTHER };
+enum { ST_READ, ST_WRITE, ST_FLUSH, ST_DWZ, ST_OTHER, ST_KINDS };
+_Static_assert(ST_KINDS == sizeof(((struct virtio_blk_stats *)0)->reqs) /
+			       sizeof(uint64_t),
+	       "virtio_blk_stats.reqs has a counter per kind");
 
 struct blk_req;
 
@@ -80,17 +83,17 @@ struct blk_req {
 
 /* What the statistics count per queue (summed in virtio_blk_get_stats). */
 struct blk_counters {
-	uint64_t reqs[5]; /* ST_* */
+	uint64_t reqs[ST_KINDS];
 	uint64_t bytes_read, bytes_written, errors, unsupported, interrupts;
 	uint64_t completed; /* requests published */
 };
 
 /* Per-virtqueue state, so that multiqueue is one array away. With
- * --io-threads each queue has a thread, loop and engine of its own and
- * everything from here to `chain` belongs to that thread: its loop holds
- * `lock` while it works, and the guest's loop thread takes `lock` to
- * start, stop or look at the queue. Without, `loop` and `eng` are the
- * disk's and `lock` is only taken for statistics. */
+ * --io-threads each queue has a thread, loop and engine of its own; the
+ * thread touches the queue only while its loop holds `lock`, and the
+ * guest's loop thread takes `lock` to start, stop or reset the queue
+ * (running, gen, vq) and to read its counters. Without, `loop` and `eng`
+ * are the disk's and `lock` is only taken for those. */
 struct blk_queue {
 	struct virtio_blk *b;
 	unsigned index;
@@ -116,7 +119,9 @@ struct blk_queue {
 
 	pthread_mutex_t lock;
 	pthread_t thread;
-	pthread_t self; /* the I/O thread, as it sees itself */
+	/* The I/O thread as it sees itself (process_queue's check): `thread`
+	 * is written by pthread_create(), maybe after the thread started. */
+	pthread_t self;
 	bool has_thread;
 	bool exit;   /* the thread should return (under lock) */
 	int kick_fd; /* eventfd: a notification or `exit` (I/O thread) */
@@ -228,28 +233,42 @@ static bool publish_queue(struct blk_queue *q)
 	return virtq_flush_used(q->vq);
 }
 
-/* Publish what q pushed (without I/O threads: what every queue pushed),
- * then one interrupt at most: virtio-mmio has a single one for all queues
- * (§4.2.3.4), and the driver's handler looks at every queue's used ring,
- * so a second interrupt for the same pass would cost it two trapped
- * accesses for nothing. An I/O thread publishes its own queue only. */
-static void publish(struct blk_queue *q)
+/* The used buffer interrupt, counted against the queue that wanted it. */
+static void raise_used(struct blk_queue *q)
 {
 	struct virtio_blk *b = q->b;
-	struct blk_queue *irq_for = NULL;
 
-	if (b->io_threads) {
-		if (publish_queue(q))
-			irq_for = q;
-	} else {
-		for (unsigned i = 0; i < b->nq; i++)
-			if (publish_queue(&b->q[i]) && !irq_for)
-				irq_for = &b->q[i];
-	}
-	if (irq_for && b->notify.used) {
-		irq_for->c.interrupts++;
+	if (b->notify.used) {
+		q->c.interrupts++;
 		b->notify.used(b->notify.opaque);
 	}
+}
+
+/* Without I/O threads: publish every queue's pushed entries, then one
+ * interrupt at most. virtio-mmio has a single one for all queues
+ * (§4.2.3.4), and the driver's handler looks at every queue's used ring,
+ * so a second interrupt for the same pass would cost it two trapped
+ * accesses for nothing. */
+static void publish_all(struct virtio_blk *b)
+{
+	struct blk_queue *irq_for = NULL;
+
+	for (unsigned i = 0; i < b->nq; i++)
+		if (publish_queue(&b->q[i]) && !irq_for)
+			irq_for = &b->q[i];
+	if (irq_for)
+		raise_used(irq_for);
+}
+
+/* After a pass over q: publish what it pushed. An I/O thread publishes
+ * its own queue only (the others are other threads'); without, every
+ * queue's, as publish_all(). */
+static void publish(struct blk_queue *q)
+{
+	if (!q->b->io_threads)
+		publish_all(q->b);
+	else if (publish_queue(q))
+		raise_used(q);
 }
 
 static void complete(struct blk_req *r, uint8_t status)
@@ -338,7 +357,7 @@ static void blk_batch_done(void *opaque)
 
 	for (unsigned i = 0; i < b->nq; i++)
 		after_batch(&b->q[i]);
-	publish(&b->q[0]);
+	publish_all(b);
 }
 
 /* A queue's own engine finished a batch (I/O thread). */
@@ -727,7 +746,9 @@ static void process_queue(struct blk_queue *q)
 	if (!q->running || !q->vq || q->broken)
 		return;
 	/* With I/O threads a queue's requests are its own thread's alone:
-	 * the guest's loop thread only passes notifications on. */
+	 * the guest's loop thread only passes notifications on. Kept in
+	 * release builds: it costs a pthread_self(), and a queue served
+	 * from two threads would corrupt its ring without a trace. */
 	assert(!q->b->io_threads || pthread_equal(pthread_self(), q->self));
 	q->stalled = false;
 	for (;;) {
@@ -828,7 +849,7 @@ static bool poll_avail(void *opaque)
 		process_queue(q);
 		work = true;
 	}
-	publish(&b->q[0]);
+	publish_all(b);
 	return work;
 }
 
@@ -903,6 +924,13 @@ static void blk_start(void *dev, struct virtq *vqs, unsigned nvq,
 	}
 }
 
+/* The transport passes only queues that exist and are ready; a device
+ * keeps its own bounds all the same. */
+static void notify_unused(unsigned qi)
+{
+	log_guest_warn("virtio-blk: notify for queue %u, not in use", qi);
+}
+
 static void blk_queue_notify(void *dev, unsigned qi)
 {
 	struct virtio_blk *b = dev;
@@ -910,15 +938,12 @@ static void blk_queue_notify(void *dev, unsigned qi)
 	uint64_t one = 1;
 
 	b->notifies++;
-	/* The transport passes only queues that exist and are ready; a
-	 * device keeps its own bounds all the same. */
 	if (qi >= b->nq) {
-		log_guest_warn("virtio-blk: notify for queue %u, not in use",
-			       qi);
+		notify_unused(qi);
 		return;
 	}
 	q = &b->q[qi];
-	if (q->has_thread) {
+	if (b->io_threads) {
 		/* The queue's thread looks at q->vq itself, under its lock. */
 		if (write(q->kick_fd, &one, sizeof(one)) < 0)
 			log_error("virtio-blk: kicking queue %u: %s", qi,
@@ -926,8 +951,7 @@ static void blk_queue_notify(void *dev, unsigned qi)
 		return;
 	}
 	if (!q->vq) {
-		log_guest_warn("virtio-blk: notify for queue %u, not in use",
-			       qi);
+		notify_unused(qi);
 		return;
 	}
 	process_queue(q);
@@ -983,6 +1007,18 @@ static void queue_idle(void *opaque)
 		finish_idle_waits(b);
 }
 
+/* Block until q's engine is idle: when_idle()'s fallbacks. With I/O
+ * threads the lock keeps the queue's thread out meanwhile; without, it is
+ * not taken, since a wait the drain finishes may read the statistics. */
+static void drain_engine(struct blk_queue *q)
+{
+	if (q->b->io_threads)
+		pthread_mutex_lock(&q->lock);
+	aio_engine_drain(q->eng);
+	if (q->b->io_threads)
+		pthread_mutex_unlock(&q->lock);
+}
+
 /* done(opaque) once every queue's engine is idle (maybe now). */
 static void when_idle(struct virtio_blk *b, void (*done)(void *opaque),
 		      void *opaque)
@@ -997,11 +1033,8 @@ static void when_idle(struct virtio_blk *b, void (*done)(void *opaque),
 		/* Cannot happen with one reset and one quiesce at most; if it
 		 * did, block rather than never answer. */
 		log_error("virtio-blk: too many waits for idle engines");
-		for (unsigned i = 0; i < engines; i++) {
-			pthread_mutex_lock(&b->q[i].lock);
-			aio_engine_drain(b->q[i].eng);
-			pthread_mutex_unlock(&b->q[i].lock);
-		}
+		for (unsigned i = 0; i < engines; i++)
+			drain_engine(&b->q[i]);
 		done(opaque);
 		return;
 	}
@@ -1010,15 +1043,17 @@ static void when_idle(struct virtio_blk *b, void (*done)(void *opaque),
 	atomic_store(&w->left, engines + 1);
 	for (unsigned i = 0; i < engines; i++) {
 		struct blk_queue *q = &b->q[i];
+		int busy;
 
 		pthread_mutex_lock(&q->lock);
-		if (aio_engine_when_idle(q->eng, queue_idle, w)) {
+		busy = aio_engine_when_idle(q->eng, queue_idle, w);
+		pthread_mutex_unlock(&q->lock);
+		if (busy) {
 			/* As above (AIO_IDLE_WAITERS per engine). */
 			log_error("virtio-blk: queue %u: engine busy", i);
-			aio_engine_drain(q->eng);
+			drain_engine(q);
 			atomic_fetch_sub(&w->left, 1); /* never the last */
 		}
-		pthread_mutex_unlock(&q->lock);
 	}
 	/* Registered with every engine: drop the registration's own count;
 	 * if the engines were all idle already, done now. */
@@ -1070,10 +1105,8 @@ static void queue_kicked(void *opaque, uint32_t events)
 		return;
 	}
 	if (!q->vq) {
-		if (q->running)
-			log_guest_warn("virtio-blk: notify for queue %u, not "
-				       "in use",
-				       q->index);
+		if (q->running) /* else a notification raced a stop */
+			notify_unused(q->index);
 		return;
 	}
 	process_queue(q);
@@ -1210,11 +1243,15 @@ static int setup_queue(struct virtio_blk *b, unsigned index)
 /* The kernel AIO context's depth: every request of every queue, capped at
  * BLK_MAX_ENGINE_DEPTH or one queue's worth, whichever is larger: the
  * depths of all AIO contexts on the host count against fs.aio-max-nr
- * (65536 by default), and requests beyond it wait in the engine. */
-static unsigned engine_depth(unsigned qs, unsigned nq)
+ * (65536 by default), and requests beyond it wait in the engine. With I/O
+ * threads each queue has a context of its own, with an equal share of the
+ * cap (at most a queue's worth). */
+static unsigned engine_depth(unsigned qs, unsigned nq, bool per_queue)
 {
-	unsigned all = qs * nq;
+	unsigned all = qs * nq, share = BLK_MAX_ENGINE_DEPTH / nq;
 
+	if (per_queue)
+		return share < qs ? share : qs;
 	if (all <= BLK_MAX_ENGINE_DEPTH)
 		return all;
 	return qs > BLK_MAX_ENGINE_DEPTH ? qs : BLK_MAX_ENGINE_DEPTH;
@@ -1225,14 +1262,12 @@ static unsigned engine_depth(unsigned qs, unsigned nq)
 static int setup_queue_thread(struct virtio_blk *b, struct blk_queue *q,
 			      unsigned submit_batch)
 {
-	unsigned depth = BLK_MAX_ENGINE_DEPTH / b->nq;
-
 	q->loop = loop_new();
 	if (!q->loop)
 		return -ENOMEM;
 	loop_set_lock(q->loop, &q->lock);
 	q->eng = aio_engine_new(q->loop, &b->img,
-				depth < b->queue_size ? depth : b->queue_size,
+				engine_depth(b->queue_size, b->nq, true),
 				queue_batch_done, q);
 	if (!q->eng)
 		return -EIO;
@@ -1257,7 +1292,8 @@ static int start_threads(struct virtio_blk *b)
 		r = pthread_create(&b->q[i].thread, NULL, queue_thread,
 				   &b->q[i]);
 		b->q[i].has_thread = r == 0;
-		/* For ps -L and top -H; the tests look for them too. */
+		/* For ps -L and top -H; the tests look for them too. A
+		 * name has 15 characters at most, hence the % 100. */
 		snprintf(name, sizeof(name), "xvb-d%u-q%u", b->index % 100,
 			 i % 100);
 		if (!r)
@@ -1396,14 +1432,17 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 			}
 		}
 		b->main_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (b->main_fd < 0 ||
-		    loop_add(loop, b->main_fd, EPOLLIN, main_woken, b)) {
+		r = b->main_fd < 0
+			? -errno
+			: loop_add(loop, b->main_fd, EPOLLIN, main_woken, b);
+		if (r) {
 			snprintf(err, errlen, "%s: eventfd: %s", p->path,
-				 strerror(errno));
+				 strerror(-r));
 			goto fail;
 		}
 	} else {
-		b->eng = aio_engine_new(loop, &b->img, engine_depth(qs, b->nq),
+		b->eng = aio_engine_new(loop, &b->img,
+					engine_depth(qs, b->nq, false),
 					blk_batch_done, b);
 		if (!b->eng) {
 			snprintf(err, errlen, "%s: cannot start the I/O engine",
@@ -1460,9 +1499,9 @@ void virtio_blk_free(struct virtio_blk *b)
 		loop_timer_free(b->q[i].collect);
 	if (b->eng)
 		aio_engine_free(b->eng);
-	for (unsigned i = 0; i < b->nq && b->io_threads; i++)
-		if (b->q[i].eng)
-			aio_engine_free(b->q[i].eng);
+	if (b->io_threads)
+		for (unsigned i = 0; i < b->nq; i++)
+			aio_engine_free(b->q[i].eng); /* NULL if never made */
 	/* Draining may have finished a reset the transport holds. */
 	finish_idle_waits(b);
 	if (b->main_fd >= 0) {
@@ -1499,7 +1538,7 @@ void virtio_blk_get_stats(struct virtio_blk *b, struct virtio_blk_stats *s)
 		c = q->c;
 		s->in_flight += q->in_flight;
 		pthread_mutex_unlock(&q->lock);
-		for (unsigned k = 0; k < 5; k++)
+		for (unsigned k = 0; k < ST_KINDS; k++)
 			s->reqs[k] += c.reqs[k];
 		s->bytes_read += c.bytes_read;
 		s->bytes_written += c.bytes_written;
