@@ -210,7 +210,7 @@ format:
 		tests/sim/lib/common/*.[ch] tests/unit/*.[ch]
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(TSAN_BUILD)
 
-.PHONY: all sim unit deps check demo e2e bench bench-xen fuzz install format clean
+.PHONY: all sim unit deps check demo e2e bench bench-xen fuzz install format clean tsan
 .DELETE_ON_ERROR:
