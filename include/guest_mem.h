@@ -5,7 +5,7 @@
  * RAM limit all make a lookup fail; nothing here ever touches an unmapped
  * page. Mappings are cached in fixed-size buckets and reference counted so
  * that INVALIDATE can drop them without pulling memory from under I/O.
- * Every function may be called from any thread. */
+ * One thread at a time, unless guest_mem_set_shared(). */
 #ifndef XVB_GUEST_MEM_H
 #define XVB_GUEST_MEM_H
 
@@ -21,6 +21,9 @@ struct gm_bucket;
 /* Bounded cache: at most max_mapped_bytes of guest RAM mapped at once. */
 struct guest_mem *guest_mem_new(xenforeignmemory_handle *fmem, uint32_t domid,
 				size_t max_mapped_bytes);
+/* Threads other than the creator's will use it too (--io-threads): from
+ * now on every function takes a lock. Call before they start. */
+void guest_mem_set_shared(struct guest_mem *gm);
 /* Unmaps everything (callers must have released all pins). */
 void guest_mem_free(struct guest_mem *gm);
 

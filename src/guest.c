@@ -371,6 +371,8 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 		err_set(err, errlen, "cannot set up guest memory access");
 		goto fail;
 	}
+	if (tune->io_threads)
+		guest_mem_set_shared(g->gm);
 	g->srv = ioreq_server_new(g->loop, domid, g->dmod, g->fmem, g->xce, err,
 				  errlen);
 	if (!g->srv)

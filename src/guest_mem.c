@@ -22,10 +22,12 @@
  * the frame still missing is not refreshed again for GM_REFRESH_US, so a
  * guest pointing at a hole costs at most one map call a second per MiB.
  *
- * Threading: the guest's loop thread and, with --io-threads, each queue's
- * I/O thread share one cache; one mutex covers every entry point. It is
- * held only for a lookup, a pin or a small copy (and the rare map call),
- * never across I/O, and nothing here calls out while holding it. */
+ * Threading: with --io-threads the guest's loop thread and each queue's
+ * I/O thread share one cache (guest_mem_set_shared()); one mutex then
+ * covers every entry point. It is held only for a lookup, a pin or a small
+ * copy (and the rare map call), never across I/O, and nothing here calls
+ * out while holding it. Otherwise one thread uses the cache and the
+ * request path takes no lock. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -70,7 +72,8 @@ struct gm_range {
 };
 
 struct guest_mem {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* only if shared */
+	bool shared;
 	xenforeignmemory_handle *fmem;
 	uint32_t domid;
 	size_t max_buckets; /* the byte cap in buckets */
@@ -443,7 +446,7 @@ static void sg_release(struct guest_mem *gm, struct guest_sg *sg)
 }
 
 /* Copy loop shared by read and write. No pin is taken: nothing can evict a
- * bucket between the lookup and the memcpy on this single thread. */
+ * bucket between the lookup and the memcpy (one thread, or the lock). */
 static int copy_range(struct guest_mem *gm, uint64_t gpa, uint8_t *buf,
 		      size_t len, bool to_guest)
 {
@@ -583,14 +586,31 @@ static void invalidate(struct guest_mem *gm)
 
 /* ---------------------------------------------- entry points, locked */
 
+static void gm_lock(struct guest_mem *gm)
+{
+	if (gm->shared)
+		pthread_mutex_lock(&gm->lock);
+}
+
+static void gm_unlock(struct guest_mem *gm)
+{
+	if (gm->shared)
+		pthread_mutex_unlock(&gm->lock);
+}
+
+void guest_mem_set_shared(struct guest_mem *gm)
+{
+	gm->shared = true;
+}
+
 int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 		     uint64_t len)
 {
 	int rc;
 
-	pthread_mutex_lock(&gm->lock);
+	gm_lock(gm);
 	rc = sg_add(gm, sg, gpa, len);
-	pthread_mutex_unlock(&gm->lock);
+	gm_unlock(gm);
 	return rc;
 }
 
@@ -598,18 +618,18 @@ void guest_mem_sg_release(struct guest_mem *gm, struct guest_sg *sg)
 {
 	if (!sg->n)
 		return;
-	pthread_mutex_lock(&gm->lock);
+	gm_lock(gm);
 	sg_release(gm, sg);
-	pthread_mutex_unlock(&gm->lock);
+	gm_unlock(gm);
 }
 
 int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 {
 	int rc;
 
-	pthread_mutex_lock(&gm->lock);
+	gm_lock(gm);
 	rc = mem_read(gm, gpa, dst, len);
-	pthread_mutex_unlock(&gm->lock);
+	gm_unlock(gm);
 	return rc;
 }
 
@@ -618,9 +638,9 @@ int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src,
 {
 	int rc;
 
-	pthread_mutex_lock(&gm->lock);
+	gm_lock(gm);
 	rc = mem_write(gm, gpa, src, len);
-	pthread_mutex_unlock(&gm->lock);
+	gm_unlock(gm);
 	return rc;
 }
 
@@ -629,39 +649,39 @@ void *guest_mem_map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
 {
 	void *p;
 
-	pthread_mutex_lock(&gm->lock);
+	gm_lock(gm);
 	p = map_range(gm, gpa, len, handle);
-	pthread_mutex_unlock(&gm->lock);
+	gm_unlock(gm);
 	return p;
 }
 
 void guest_mem_unmap_range(struct guest_mem *gm, void *handle)
 {
-	pthread_mutex_lock(&gm->lock);
+	gm_lock(gm);
 	unmap_range(gm, handle);
-	pthread_mutex_unlock(&gm->lock);
+	gm_unlock(gm);
 }
 
 void guest_mem_invalidate(struct guest_mem *gm)
 {
-	pthread_mutex_lock(&gm->lock);
+	gm_lock(gm);
 	invalidate(gm);
-	pthread_mutex_unlock(&gm->lock);
+	gm_unlock(gm);
 }
 
 unsigned guest_mem_pins(struct guest_mem *gm)
 {
 	unsigned n;
 
-	pthread_mutex_lock(&gm->lock);
+	gm_lock(gm);
 	n = gm->pins;
-	pthread_mutex_unlock(&gm->lock);
+	gm_unlock(gm);
 	return n;
 }
 
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 {
-	pthread_mutex_lock(&gm->lock);
+	gm_lock(gm);
 	*s = gm->stats;
-	pthread_mutex_unlock(&gm->lock);
+	gm_unlock(gm);
 }

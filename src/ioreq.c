@@ -74,7 +74,7 @@ struct ioreq_server {
 	void *first_access_opaque;
 
 	pthread_t loop_thread; /* the one that made the server and runs loop */
-	_Atomic uint64_t irqs_elsewhere; /* raised by I/O threads */
+	_Atomic uint64_t irqs; /* raised, by any thread (stats.irqs) */
 	struct ioreq_stats stats;
 };
 
@@ -391,8 +391,24 @@ static void expect_acks(struct ioreq_server *s)
 	loop_poller_expect(s->loop, poll_slots, s, s->irq_poll_us);
 }
 
-static void set_irq(struct ioreq_server *s, unsigned irq)
+void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
 {
+	uint64_t none = 0;
+
+	s->irqs++;
+	/* The first unanswered one starts the reply timing (handle_slot). */
+	if (!s->irq_raised_ns)
+		atomic_compare_exchange_strong(&s->irq_raised_ns, &none,
+					       loop_now_ns());
+	/* Polling belongs to the loop thread: an I/O thread's interrupt
+	 * (--io-threads) is acknowledged through the event channel. */
+	if (pthread_equal(pthread_self(), s->loop_thread) && s->irq_poll_us &&
+	    s->watching)
+		expect_acks(s);
+	/* libxl declares the SPI edge-rising (facts §4.1), so each 1 is one
+	 * edge: the old vGIC injects on every 1 and ignores 0, the new vGIC
+	 * latches an edge-configured SPI pending on every 1. Lowering the
+	 * line afterwards would only cost a second hypercall. */
 	if (xendevicemodel_set_irq_level(s->dmod, s->domid, irq, 1) < 0) {
 		if (dead_guest(errno))
 			log_debug("ioreq: irq %u: guest gone", irq);
@@ -400,32 +416,6 @@ static void set_irq(struct ioreq_server *s, unsigned irq)
 			log_guest_warn("ioreq: set_irq_level(%u): %s", irq,
 				       strerror(errno));
 	}
-}
-
-void ioreq_server_raise_irq(struct ioreq_server *s, unsigned irq)
-{
-	/* libxl declares the SPI edge-rising (facts §4.1), so each 1 is one
-	 * edge: the old vGIC injects on every 1 and ignores 0, the new vGIC
-	 * latches an edge-configured SPI pending on every 1. Lowering the
-	 * line afterwards would only cost a second hypercall. */
-	if (!pthread_equal(pthread_self(), s->loop_thread)) {
-		/* An I/O thread (--io-threads): the edge only. The polling
-		 * and reply timing belong to the loop thread, which the
-		 * guest's acknowledgements wake through the event channel. */
-		uint64_t none = 0;
-
-		s->irqs_elsewhere++;
-		atomic_compare_exchange_strong(&s->irq_raised_ns, &none,
-					       loop_now_ns());
-		set_irq(s, irq);
-		return;
-	}
-	s->stats.irqs++;
-	if (!s->irq_raised_ns)
-		s->irq_raised_ns = loop_now_ns();
-	if (s->irq_poll_us && s->watching)
-		expect_acks(s);
-	set_irq(s, irq);
 }
 
 int ioreq_server_add_window(struct ioreq_server *s,
@@ -486,7 +476,7 @@ void ioreq_server_get_stats(const struct ioreq_server *s,
 			    struct ioreq_stats *st)
 {
 	*st = s->stats;
-	st->irqs += s->irqs_elsewhere;
+	st->irqs = s->irqs;
 }
 
 /* --------------------------------------------------- create and destroy */

@@ -703,13 +703,28 @@ static uint16_t notify_slack(const struct blk_queue *q, bool grace)
 	return q->rw_in_flight || grace ? q->vq->num : 0;
 }
 
-/* Tell the guest's loop thread something happened on an I/O thread. */
-static void wake_main(struct virtio_blk *b)
+/* The eventfds between the guest's loop thread and the I/O threads: one
+ * side signals, the other's loop wakes and clears. */
+static void efd_signal(int fd)
 {
 	uint64_t one = 1;
 
-	if (write(b->main_fd, &one, sizeof(one)) < 0)
-		log_error("virtio-blk: waking the loop: %s", strerror(errno));
+	if (write(fd, &one, sizeof(one)) < 0)
+		log_error("virtio-blk: eventfd: %s", strerror(errno));
+}
+
+static void efd_clear(int fd)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_error("virtio-blk: eventfd: %s", strerror(errno));
+}
+
+/* Tell the guest's loop thread something happened on an I/O thread. */
+static void wake_main(struct virtio_blk *b)
+{
+	efd_signal(b->main_fd);
 }
 
 /* The ring is broken (§2.1.2): the transport sets DEVICE_NEEDS_RESET. It
@@ -935,7 +950,6 @@ static void blk_queue_notify(void *dev, unsigned qi)
 {
 	struct virtio_blk *b = dev;
 	struct blk_queue *q;
-	uint64_t one = 1;
 
 	b->notifies++;
 	if (qi >= b->nq) {
@@ -945,9 +959,7 @@ static void blk_queue_notify(void *dev, unsigned qi)
 	q = &b->q[qi];
 	if (b->io_threads) {
 		/* The queue's thread looks at q->vq itself, under its lock. */
-		if (write(q->kick_fd, &one, sizeof(one)) < 0)
-			log_error("virtio-blk: kicking queue %u: %s", qi,
-				  strerror(errno));
+		efd_signal(q->kick_fd);
 		return;
 	}
 	if (!q->vq) {
@@ -1065,11 +1077,10 @@ static void when_idle(struct virtio_blk *b, void (*done)(void *opaque),
 static void main_woken(void *opaque, uint32_t events)
 {
 	struct virtio_blk *b = opaque;
-	uint64_t n, broken;
+	uint64_t broken;
 
 	(void)events;
-	if (read(b->main_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_error("virtio-blk: eventfd: %s", strerror(errno));
+	efd_clear(b->main_fd);
 	/* A ring that broke before the last reset is the old driver's. */
 	broken = atomic_exchange(&b->broken_gen, 0);
 	if (broken && broken - 1 == b->gen && b->notify.needs_reset)
@@ -1095,11 +1106,9 @@ static void *queue_thread(void *opaque)
 static void queue_kicked(void *opaque, uint32_t events)
 {
 	struct blk_queue *q = opaque;
-	uint64_t n;
 
 	(void)events;
-	if (read(q->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_error("virtio-blk: eventfd: %s", strerror(errno));
+	efd_clear(q->kick_fd);
 	if (q->exit) {
 		loop_stop(q->loop);
 		return;
@@ -1305,8 +1314,6 @@ static int start_threads(struct virtio_blk *b)
 
 static void stop_threads(struct virtio_blk *b)
 {
-	uint64_t one = 1;
-
 	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *q = &b->q[i];
 
@@ -1315,9 +1322,7 @@ static void stop_threads(struct virtio_blk *b)
 		pthread_mutex_lock(&q->lock);
 		q->exit = true;
 		pthread_mutex_unlock(&q->lock);
-		if (write(q->kick_fd, &one, sizeof(one)) < 0)
-			log_error("virtio-blk: stopping queue %u: %s", i,
-				  strerror(errno));
+		efd_signal(q->kick_fd);
 		pthread_join(q->thread, NULL);
 		q->has_thread = false;
 	}
