@@ -6,7 +6,7 @@
 #   make check           install what is missing, build, run every test (also ASan+UBSan,
 #                        and the daemon's tests with --io-threads under ASan and TSan)
 #   make e2e             the real-Xen suite (Xen 4.17 arm64 under qemu-system-aarch64)
-#   make CROSS_COMPILE=aarch64-linux-gnu- STAGING=DIR   arm64 daemon (see docs/building.md)
+#   make CROSS_COMPILE=aarch64-linux-gnu- STAGING=DIR   arm64 daemon (README, "Building")
 #   make install [PREFIX=/usr/local] [DESTDIR=]
 
 VERSION := 0.1.0

@@ -32,6 +32,9 @@ struct aio_req {
 	const struct iovec *iov; /* READ/WRITE: guest memory */
 	unsigned iovcnt;
 	bool unmap; /* WRITE_ZEROES may deallocate */
+	/* WRITE, DISCARD, WRITE_ZEROES: complete only once the result is on
+	 * stable storage (a device without a cache the driver can flush). */
+	bool stable;
 	aio_done_fn done;
 };
 

@@ -424,20 +424,30 @@ static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 static int run_job(struct aio_engine *e, const struct ereq *er)
 {
 	const struct aio_req *req = er->req;
+	int r;
 
 	switch (req->op) {
 	case AIO_READ:
 		return rw_sync(er->wfd, req, false);
-	case AIO_WRITE:
-		return rw_sync(er->wfd, req, true);
 	case AIO_FLUSH:
 		return fdatasync(e->img->fd) < 0 ? -errno : 0;
+	case AIO_WRITE:
+		r = rw_sync(er->wfd, req, true);
+		break;
 	case AIO_DISCARD:
-		return do_discard(e, req);
+		r = do_discard(e, req);
+		break;
 	case AIO_WRITE_ZEROES:
-		return do_write_zeroes(e, er);
+		r = do_write_zeroes(e, er);
+		break;
+	default:
+		return -EINVAL;
 	}
-	return -EINVAL;
+	/* The data is written through whichever descriptor; the one sync
+	 * covers the file (or the block device's cache) for both. */
+	if (r >= 0 && req->stable && fdatasync(e->img->fd) < 0)
+		return -errno;
+	return r;
 }
 
 /* Under e->lock. Only the first result of a batch wakes the loop: it
@@ -546,6 +556,10 @@ static void prep_aio(struct aio_engine *e, struct ereq *er)
 		io_prep_fdsync(&er->iocb, fd);
 		break;
 	}
+	/* Per-write O_DSYNC (Linux 4.13): the completion means stable, with
+	 * no fdatasync of everything else in flight. */
+	if (req->op == AIO_WRITE && req->stable)
+		er->iocb.aio_rw_flags = RWF_DSYNC;
 	io_set_eventfd(&er->iocb, e->aio_efd);
 }
 

@@ -384,6 +384,14 @@ static bool in_range(const struct virtio_blk *b, uint64_t sector,
 	       bytes <= ((b->capacity - sector) << SECTOR_SHIFT);
 }
 
+/* A driver that turned FLUSH down (we always offer it) may take the cache
+ * for write-through: every write, discard and write-zeroes must then be
+ * stable before it completes (§5.2.6.2, case 1; §5.2.5.1). */
+static bool write_through(const struct virtio_blk *b)
+{
+	return !(b->negotiated & F(VIRTIO_BLK_F_FLUSH));
+}
+
 static void queue_part(struct blk_req *r, unsigned i, enum aio_op op,
 		       uint64_t offset, uint64_t len, bool unmap)
 {
@@ -396,6 +404,8 @@ static void queue_part(struct blk_req *r, unsigned i, enum aio_op op,
 	p->aio.iov = r->sg.iov;
 	p->aio.iovcnt = r->sg.n;
 	p->aio.unmap = unmap;
+	p->aio.stable =
+	    op != AIO_READ && op != AIO_FLUSH && write_through(r->q->b);
 	p->aio.done = blk_done;
 	aio_engine_queue(r->q->eng, &p->aio);
 }

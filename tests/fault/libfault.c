@@ -34,7 +34,8 @@
  * XVB_FAULT_LOG names a file that gets one line per event, written with one
  * write() each so that nothing is lost if the daemon is killed:
  *     fault ACTION OP VIA off=N len=N
- *     write-done VIA off=N len=N res=N   (as the daemon sees it)
+ *     write-done VIA off=N len=N res=N   (as the daemon sees it; libaio
+ *                                         adds dsync=0|1, RWF_DSYNC)
  *     fdsync-start VIA writes-in-flight=N  (libaio and worker writes
  *                                          not yet handed back)
  *     fdsync-done VIA res=N
@@ -48,6 +49,7 @@
 #include <fcntl.h>
 #include <libaio.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -936,9 +938,9 @@ static void deliver(struct track *t, struct io_event *ev)
 		res = (long)short_cut(t->r, t->off, t->len);
 	ev->res = (unsigned long)res;
 	if (t->op == OP_WRITE)
-		logf_("write-done aio off=%llu len=%llu res=%ld",
+		logf_("write-done aio off=%llu len=%llu res=%ld dsync=%d",
 		      (unsigned long long)t->off, (unsigned long long)t->len,
-		      res);
+		      res, (t->cb->aio_rw_flags & RWF_DSYNC) != 0);
 	if (t->op == OP_FDSYNC)
 		logf_("fdsync-done aio res=%ld", res);
 	track_drop(t);
