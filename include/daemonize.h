@@ -10,6 +10,7 @@
 #ifndef XVB_DAEMONIZE_H
 #define XVB_DAEMONIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Fork and become a session leader. Returns 0 in the child only (the parent
@@ -20,9 +21,15 @@ int daemonize_start(char *err, size_t errlen);
  * 0, or -1 with err (the parent then exits 1 when the child does). */
 int daemonize_ready(char *err, size_t errlen);
 
-/* Write getpid() to path (created or truncated, mode 0644 before umask).
- * Returns the file, kept open for pidfile_remove(), or -1 with err. */
-int pidfile_write(const char *path, char *err, size_t errlen);
+/* Open path (created, mode 0644 before umask) and lock it for as long as
+ * it stays open: a second instance with the same pidfile is refused, not
+ * run beside the first (two supervisors would both serve every guest).
+ * Before daemonize_start(), so that a bad path is a start-up error; the
+ * lock passes to the child with the file. Returns the file, or -1 with
+ * err; *busy tells that another process holds it (err names its pid). */
+int pidfile_open(const char *path, bool *busy, char *err, size_t errlen);
+/* Replace the file's content with getpid(). 0, or -1 with err. */
+int pidfile_write(int fd, const char *path, char *err, size_t errlen);
 /* Remove it again at exit, if it still holds our pid, and close fd. Where
  * that is no longer allowed (privileges dropped since, the directory being
  * root's) the file is emptied through fd instead: a stale pid could name

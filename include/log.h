@@ -12,9 +12,10 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
  * called again (e.g. once the domid is known); until the first call, lines
  * go to stderr as "xen-virtio-blk" at info level. */
 void log_init(const char *ident, bool use_syslog, enum log_level level);
-/* With syslog chosen, also copy every line to stderr: a detached daemon
- * keeps its start-up errors visible to whoever started it until it has
- * finished starting and let go of the terminal. */
+/* With syslog chosen, also copy warnings and errors to stderr: a detached
+ * daemon keeps its start-up problems visible to whoever started it until
+ * it has finished starting and let go of the terminal (an init script's
+ * "Starting ..." line stays clean when all goes well). */
 void log_also_stderr(bool on);
 /* Parse "error|warn|info|debug"; returns -1 if unknown. */
 int log_level_parse(const char *s);

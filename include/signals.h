@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* SIGTERM and SIGINT (shutdown), SIGUSR1 (statistics) and SIGCHLD (the
- * supervisor's children) arrive through a signalfd in the event loop, so
+/* SIGTERM and SIGINT (shutdown), SIGHUP (nothing to reload: logged and
+ * ignored, rather than the default exit that would drop every request in
+ * flight), SIGUSR1 (statistics) and SIGCHLD (the supervisor's children)
+ * arrive through a signalfd in the event loop, so
  * each runs as an ordinary callback; SIGPIPE is ignored (a write to a
  * closed socket or pipe reports EPIPE instead of killing the daemon). */
 #ifndef XVB_SIGNALS_H
@@ -11,8 +13,8 @@
 
 #include "loop.h"
 
-/* Block SIGTERM/SIGINT/SIGUSR1/SIGCHLD and ignore SIGPIPE. Call before any
- * thread exists: threads inherit the mask, and a thread with the signals
+/* Block SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGCHLD and ignore SIGPIPE. Call before
+ * any thread exists: threads inherit the mask, and a thread with the signals
  * unblocked would take the default action (exit) instead of leaving them to
  * the signalfd. 0, or -1 with a one-line reason in err. */
 int signals_block(char *err, size_t errlen);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -123,28 +124,58 @@ int daemonize_ready(char *err, size_t errlen)
 	return 0;
 }
 
-int pidfile_write(const char *path, char *err, size_t errlen)
+int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 {
 	char buf[32];
-	int fd, len;
-	bool ok;
+	int fd;
 
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	*busy = false;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		snprintf(err, errlen, "--pidfile '%s': %s", path,
 			 strerror(errno));
 		return -1;
 	}
-	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	ok = write_retry(fd, buf, (size_t)len) == len && fsync(fd) == 0;
-	if (!ok) {
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	if (errno == EWOULDBLOCK) {
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		long pid = 0;
+
+		if (n > 0) {
+			buf[n] = '\0';
+			pid = strtol(buf, NULL, 10);
+		}
+		*busy = true;
+		if (pid > 0)
+			snprintf(err, errlen,
+				 "already running (pid %ld holds --pidfile "
+				 "'%s')",
+				 pid, path);
+		else
+			snprintf(err, errlen,
+				 "already running (--pidfile '%s' is locked)",
+				 path);
+	} else {
+		snprintf(err, errlen, "--pidfile '%s': lock: %s", path,
+			 strerror(errno));
+	}
+	close(fd);
+	return -1;
+}
+
+int pidfile_write(int fd, const char *path, char *err, size_t errlen)
+{
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len ||
+	    fsync(fd) < 0) {
 		snprintf(err, errlen, "--pidfile '%s': write failed: %s", path,
 			 strerror(errno));
-		close(fd);
-		unlink(path);
 		return -1;
 	}
-	return fd;
+	return 0;
 }
 
 /* Whether the first line of buf (n bytes read) is our pid. */

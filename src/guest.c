@@ -172,6 +172,10 @@ static void on_signal(void *opaque, int signo)
 	struct guest *g = opaque;
 	const char *name = signo == SIGINT ? "SIGINT" : "SIGTERM";
 
+	if (signo == SIGHUP) {
+		log_info("SIGHUP ignored: nothing to reload");
+		return;
+	}
 	if (signo == SIGUSR1) {
 		guest_log_stats(g);
 		if (g->hooks.stats)

@@ -19,6 +19,7 @@ static char log_ident[64] = "xen-virtio-blk";
 static char log_syslog_ident[64];
 static bool log_syslog;
 static bool log_stderr = true;
+static enum log_level log_stderr_max = LOG_LVL_DEBUG; /* most verbose */
 static enum log_level log_threshold = LOG_LVL_INFO;
 
 static const char *const level_names[] = {
@@ -51,6 +52,7 @@ void log_init(const char *ident, bool use_syslog, enum log_level level)
 	log_threshold = level;
 	log_syslog = use_syslog;
 	log_stderr = !use_syslog;
+	log_stderr_max = LOG_LVL_DEBUG;
 	if (use_syslog) {
 		make_syslog_ident(log_ident);
 		openlog(log_syslog_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -59,7 +61,10 @@ void log_init(const char *ident, bool use_syslog, enum log_level level)
 
 void log_also_stderr(bool on)
 {
-	log_stderr = on || !log_syslog;
+	if (!log_syslog)
+		return;
+	log_stderr = on;
+	log_stderr_max = LOG_LVL_WARN;
 }
 
 int log_level_parse(const char *s)
@@ -115,7 +120,7 @@ static void emit(enum log_level level, const char *fmt, va_list ap)
 
 	if (log_syslog)
 		syslog(prio[level], "%s%s", prefix[level], msg);
-	if (log_stderr) {
+	if (log_stderr && level <= log_stderr_max) {
 		char line[LOG_LINE_MAX + 96];
 		int l = snprintf(line, sizeof(line), "%s: %s%s\n", log_ident,
 				 prefix[level], msg);

@@ -194,9 +194,23 @@ int main(int argc, char **argv)
 	if (!opts.foreground)
 		close_range(3, ~0U, 0);
 	log_init(ident, !opts.foreground || opts.syslog, opts.log_level);
-	if (!opts.foreground) {
-		/* Start-up errors reach both syslog and the terminal. */
+	/* Start-up warnings and errors reach both syslog and the terminal. */
+	if (!opts.foreground)
 		log_also_stderr(true);
+	/* Before anything is set up, so that a bad path or a second
+	 * instance costs nothing. */
+	if (opts.pidfile[0]) {
+		bool busy;
+
+		if (!strcmp(opts.pidfile, DEFAULT_WATCH_PIDFILE))
+			make_run_dir(opts.pidfile);
+		pidfd = pidfile_open(opts.pidfile, &busy, err, sizeof(err));
+		if (pidfd < 0) {
+			log_error("%s", err);
+			return busy ? 1 : 2;
+		}
+	}
+	if (!opts.foreground) {
 		if (daemonize_start(err, sizeof(err)) < 0) {
 			log_error("%s", err);
 			return 1;
@@ -215,15 +229,12 @@ int main(int argc, char **argv)
 		mode_free(&m);
 		return status;
 	}
-	if (opts.pidfile[0] && !strcmp(opts.pidfile, DEFAULT_WATCH_PIDFILE))
-		make_run_dir(opts.pidfile);
-	if (opts.pidfile[0]) {
-		pidfd = pidfile_write(opts.pidfile, err, sizeof(err));
-		if (pidfd < 0) {
-			log_error("%s", err);
-			mode_free(&m);
-			return 1;
-		}
+	if (pidfd >= 0 &&
+	    pidfile_write(pidfd, opts.pidfile, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		mode_free(&m);
+		unlink(opts.pidfile);
+		return 1;
 	}
 	/* Set up as root; serve the guest as someone else. The supervisor
 	 * stays root: it starts the per-guest processes, which drop. With

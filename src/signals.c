@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* signalfd for SIGTERM/SIGINT/SIGUSR1/SIGCHLD; SIGPIPE ignored. */
+/* signalfd for SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGCHLD; SIGPIPE ignored. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +23,7 @@ void signals_handled_set(sigset_t *set)
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGCHLD);
 }
@@ -41,9 +42,10 @@ int signals_block(char *err, size_t errlen)
 	signals_handled_set(&set);
 	r = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (r) {
-		snprintf(err, errlen,
-			 "cannot block SIGTERM/SIGINT/SIGUSR1/SIGCHLD: %s",
-			 strerror(r));
+		snprintf(
+		    err, errlen,
+		    "cannot block SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGCHLD: %s",
+		    strerror(r));
 		return -1;
 	}
 	return 0;

@@ -443,6 +443,9 @@ static void on_signal(void *opaque, int signo)
 	case SIGCHLD:
 		reap(s);
 		break;
+	case SIGHUP:
+		log_info("SIGHUP ignored: nothing to reload");
+		break;
 	case SIGUSR1:
 		log_children(s);
 		kill_all(s, SIGUSR1);

@@ -52,11 +52,6 @@ flog_lacks() {
 	fi
 }
 
-# err_has REGEX: the daemon's (and sim-guest's) stderr has a matching line.
-err_has() {
-	grep -Eq "$1" "$T/err" || fail "no line matching '$1' on stderr"
-}
-
 # The two engine paths: reads and writes through libaio on an O_DIRECT
 # image, or on the worker threads when the file system refuses O_DIRECT
 # (simulated by refusing open(O_DIRECT)). PATHS lists both; path_rules

@@ -43,6 +43,10 @@ bad --domid 1 --disk "$T/disk.img" --foreground --runas "no${nl}body"
 bad --domid 1 --foreground --disk "$T/missing.img"
 bad --domid 1 --foreground --disk "$T/dir"
 bad --domid 1 --foreground --disk "$T/empty.img"
+# A pidfile that cannot be created: said before anything is set up, also
+# by a daemon about to detach.
+bad --domid 1 --foreground --disk "$T/disk.img" --pidfile "$T/none/x.pid"
+bad --domid 1 --disk "$T/disk.img" --pidfile "$T/none/x.pid"
 # An image we may not write (for rw) or not read at all: root may, so as
 # root run those as nobody.
 chmod 0444 "$T/disk.img"

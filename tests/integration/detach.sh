@@ -3,7 +3,9 @@
 # Without --foreground the daemon detaches as a service should: the command
 # returns 0 once the daemon serves, the daemon keeps none of its starter's
 # files open (here fd 7), writes its pidfile, serves the guest, and on
-# SIGTERM drains, exits and removes the pidfile. sim-guest starts a small
+# SIGTERM drains, exits and removes the pidfile. A clean start prints
+# nothing; a second instance with the same pidfile is refused in one line
+# (exit 1) while the first runs. sim-guest starts a small
 # wrapper as "the daemon"; the wrapper starts the real one detached, and
 # passes SIGTERM on.
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +21,10 @@ echo "\$?" >"$T/rc"
 pid=\$(cat "$T/d.pid" 2>/dev/null)
 [ -n "\$pid" ] || exit 1
 ls -l "/proc/\$pid/fd" >"$T/fds" 2>&1
+# A second instance with the same pidfile is refused before it sets up.
+"$DAEMON" \$args --pidfile "$T/d.pid" >"$T/out2" 2>"$T/derr2" </dev/null
+echo "\$?" >"$T/rc2"
+echo "\$pid" >"$T/pid1"
 for fd in 0 1 2; do
 	echo "\$fd \$(readlink "/proc/\$pid/fd/\$fd")"
 done >"$T/stdio"
@@ -33,6 +39,13 @@ mkimage "$T/disk.img" 16M
 sim_ok --daemon "$T/wrap" --disk "$T/disk.img" -c 'random-io 100 7'
 out_has '^random-io: .*verified'
 [ "$(cat "$T/rc")" = 0 ] || fail "the detaching command exited $(cat "$T/rc")"
+# Info lines go to syslog only: the starter's terminal hears of problems.
+[ ! -s "$T/derr" ] || fail "a clean detached start printed: $(head -n1 "$T/derr")"
+[ "$(cat "$T/rc2")" = 1 ] || fail "a second instance exited $(cat "$T/rc2"), expected 1"
+[ "$(wc -l <"$T/derr2")" -eq 1 ] && [ ! -s "$T/out2" ] ||
+	fail "a second instance said more than one line: $(cat "$T/out2" "$T/derr2")"
+grep -q "already running (pid $(cat "$T/pid1") " "$T/derr2" ||
+	fail "a second instance did not name the first: $(cat "$T/derr2")"
 [ -s "$T/fds" ] || fail "no fd list of the detached daemon"
 for fd in 0 1 2; do
 	grep -qx "$fd /dev/null" "$T/stdio" ||
@@ -42,4 +55,4 @@ if grep -q ' 7 -> .*starter-file' "$T/fds"; then
 	fail "the detached daemon kept its starter's fd 7 open"
 fi
 [ -e "$T/d.pid" ] && fail "pidfile left behind after exit"
-pass "detached: exit 0 once serving, no inherited fds, pidfile written and removed"
+pass "detached: exit 0 once serving, quiet, no inherited fds, pidfile written, held against a second instance and removed"

@@ -74,6 +74,12 @@ out_has() {
 	grep -Eq "$1" "$T/out" || fail "no line matching '$1' in the output"
 }
 
+# err_has REGEX [WHAT]: the daemon's log (and sim-guest's stderr) of the
+# last session has a matching line.
+err_has() {
+	grep -Eq "$1" "$T/err" || fail "${2:-log}: no line matching '$1'"
+}
+
 # mkimage PATH SIZE: a sparse image of SIZE bytes (any suffix truncate takes).
 mkimage() {
 	rm -f "$1"

@@ -21,12 +21,6 @@ xsim_ok() {
 	xsim "$@" || fail "sim-guest failed: $(grep -m1 'failed\|sim-guest:' "$T/err" || tail -n1 "$T/err")"
 }
 
-# err_has REGEX [WHAT]: the daemon's log (and sim-guest's stderr) of the
-# last session has a matching line.
-err_has() {
-	grep -Eq "$1" "$T/err" || fail "${2:-log}: no line matching '$1'"
-}
-
 # err_count REGEX: how many lines of the last session's log match.
 err_count() {
 	grep -Ec "$1" "$T/err"
