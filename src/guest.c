@@ -207,18 +207,25 @@ static void on_signal(void *opaque, int signo)
 static int check_images(const struct disk_opts *disks, unsigned ndisks,
 			char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < ndisks; i++) {
-		struct image img;
+	/* All open at once, as they will be: one image given twice meets its
+	 * own lock. */
+	static struct image img[MAX_DISKS];
+	unsigned n;
+	int r = 0;
+
+	for (n = 0; n < ndisks && n < MAX_DISKS; n++) {
 		char why[512];
 
-		if (image_open(&img, disks[i].path, disks[i].read_only, why,
+		if (image_open(&img[n], disks[n].path, disks[n].read_only, why,
 			       sizeof(why)) < 0) {
-			disk_err(err, errlen, disks[i].path, why);
-			return -1;
+			disk_err(err, errlen, disks[n].path, why);
+			r = -1;
+			break;
 		}
-		image_close(&img);
 	}
-	return 0;
+	while (n--)
+		image_close(&img[n]);
+	return r;
 }
 
 static int open_handles(struct guest *g, char *err, size_t errlen)

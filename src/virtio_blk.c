@@ -1394,6 +1394,10 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 		goto fail;
 	}
 	b->capacity = b->img.size >> SECTOR_SHIFT;
+	if (b->img.size % SECTOR_SIZE)
+		log_warn("%s: its last %u bytes are not a whole sector; the "
+			 "guest does not see them",
+			 p->path, (unsigned)(b->img.size % SECTOR_SIZE));
 	b->queue_size = qs;
 	b->idle_grace_us = p->idle_grace_us;
 	/* Room for the header and status descriptors in a direct chain. */

@@ -43,6 +43,16 @@ bad --domid 1 --disk "$T/disk.img" --foreground --runas "no${nl}body"
 bad --domid 1 --foreground --disk "$T/missing.img"
 bad --domid 1 --foreground --disk "$T/dir"
 bad --domid 1 --foreground --disk "$T/empty.img"
+# An image another process holds a lock on, or one given twice.
+AS="flock -x $T/disk.img"
+bad --domid 1 --foreground --disk "$T/disk.img"
+bad --domid 1 --foreground --disk "$T/disk.img,ro"
+AS="flock -s $T/disk.img"
+bad --domid 1 --foreground --disk "$T/disk.img"
+AS=
+bad --domid 1 --foreground --disk "$T/disk.img" \
+	--disk "$T/disk.img,base=0x2000200,irq=34"
+grep -q 'already in use' "$T/e" || fail "an image given twice: $(cat "$T/e")"
 # A pidfile that cannot be created: said before anything is set up, also
 # by a daemon about to detach.
 bad --domid 1 --foreground --disk "$T/disk.img" --pidfile "$T/none/x.pid"

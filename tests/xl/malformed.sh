@@ -49,6 +49,7 @@ set=1:params=$T/nonexistent.img|No such file
 set=1:grant_usage=1|grant_usage=1
 set=1:base=33554432|overlaps
 set=1:irq=33|irq 33 is already used
+set=1:params=$T/a.img|already in use
 set=1:frontend-id=7|frontend-id '7'
 EOF2
 pass "$n malformed or unusable device configurations refused, the other disk served"
