@@ -1014,8 +1014,10 @@ static void cmd_xl_create(struct session *s, int argc, char **argv,
 			 s->vcpus);
 		goto bad;
 	}
-	create_guest(s, g, wait, "xl-create", res);
-	return;
+	/* A create refused before its domain exists leaves nothing behind,
+	 * as libxl's does. */
+	if (create_guest(s, g, wait, "xl-create", res) || g->dom)
+		return;
 bad:
 	X.nguest--;
 	free(g);

@@ -52,4 +52,9 @@ set=1:irq=33|irq 33 is already used
 set=1:params=$T/a.img|already in use
 set=1:frontend-id=7|frontend-id '7'
 EOF2
+# A target that does not exist: the create fails before the domain exists
+# (libxl's stat), and the session goes on with the guest it had.
+xsim_ok watch -c "xl-create name=a disk=$T/a.img" \
+	-c "expect ERROR xl-create name=b disk=$T/none.img" \
+	-c "xl-use a" -c "write 0 $T/d" -c "verify 0 $T/d"
 pass "$n malformed or unusable device configurations refused, the other disk served"
