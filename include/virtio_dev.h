@@ -53,9 +53,10 @@ struct virtio_device_ops {
 	void (*quiesce)(void *dev, void (*done)(void *opaque), void *opaque);
 	/* The driver took a queue away while the device ran (4.2.2.1: the
 	 * device must not touch it again): take nothing more from any queue
-	 * and write nothing more into guest memory, as reset() does; only a
-	 * reset() follows. */
-	void (*stop)(void *dev);
+	 * and write nothing more into guest memory, as reset() does, and call
+	 * done(opaque) once nothing is in flight (maybe now); only a reset()
+	 * follows. */
+	void (*stop)(void *dev, void (*done)(void *opaque), void *opaque);
 };
 
 #endif

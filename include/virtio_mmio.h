@@ -32,6 +32,10 @@ struct virtio_mmio_host {
 struct virtio_mmio *virtio_mmio_new(const struct virtio_device_ops *ops,
 				    void *dev, struct guest_mem *gm,
 				    const struct virtio_mmio_host *host);
+/* t is another device of the guest other serves (same RAM): a queue's
+ * rings over a queue of either is refused like an overlap within one. */
+void virtio_mmio_join(struct virtio_mmio *t, struct virtio_mmio *other);
+/* Leaves the guest's other devices alone (unjoined first). */
 void virtio_mmio_free(struct virtio_mmio *t);
 
 #define VIRTIO_MMIO_DEFERRED 1

@@ -402,6 +402,13 @@ static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 	if (e->img->is_blkdev) {
 		uint64_t range[2] = {req->offset, req->len};
 
+		/* A hole punched in a block device zeroes with unmapping
+		 * allowed (BLKZEROOUT never unmaps); refused where the device
+		 * cannot, which BLKZEROOUT then does. */
+		if (req->unmap &&
+		    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)req->offset, (off_t)req->len) == 0)
+			return 0;
 		if (ioctl(fd, BLKZEROOUT, range) == 0)
 			return 0;
 		if (errno != EOPNOTSUPP)

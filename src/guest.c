@@ -326,6 +326,8 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 		err[0] = '\0'; /* the ioreq layer has logged Xen's refusal */
 	if (r)
 		goto fail;
+	if (i > 0)
+		virtio_mmio_join(d->mmio, g->disk[0].mmio);
 	log_info("disk %u: %s%s at 0x%llx, irq %u", i, o->path,
 		 o->read_only ? " (read-only)" : "",
 		 (unsigned long long)o->base, o->irq);

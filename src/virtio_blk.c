@@ -982,10 +982,10 @@ static void blk_queue_notify(void *dev, unsigned qi)
 
 /* From here on no queue touches its ring or raises an interrupt: with I/O
  * threads, each queue's lock is taken, so none is in the middle of it. */
-static void blk_stop(void *dev)
+/* Take nothing more from any queue; what is in flight completes without
+ * touching guest memory. */
+static void stop_queues(struct virtio_blk *b)
 {
-	struct virtio_blk *b = dev;
-
 	b->gen++; /* in-flight completions now only free resources */
 	for (unsigned i = 0; i < b->nq; i++) {
 		struct blk_queue *q = &b->q[i];
@@ -1132,11 +1132,17 @@ static void queue_kicked(void *opaque, uint32_t events)
 	publish(q);
 }
 
+static void blk_stop(void *dev, void (*done)(void *opaque), void *opaque)
+{
+	stop_queues(dev);
+	when_idle(dev, done, opaque);
+}
+
 static void blk_reset(void *dev, void (*done)(void *opaque), void *opaque)
 {
 	struct virtio_blk *b = dev;
 
-	blk_stop(b);
+	stop_queues(b);
 	memset(&b->notify, 0, sizeof(b->notify));
 	b->negotiated = 0;
 	when_idle(b, done, opaque);

@@ -54,6 +54,12 @@ struct mmio_queue {
 	bool notified; /* QueueNotify seen, virtio_mmio_process() due */
 };
 
+/* vCPUs whose register write is answered only once the device has let go
+ * of guest memory (a reset, or a queue taken away while running). */
+struct held {
+	uint64_t vcpus[MMIO_MAX_VCPUS / 64];
+};
+
 struct virtio_mmio {
 	const struct virtio_device_ops *ops;
 	void *dev;
@@ -81,7 +87,13 @@ struct virtio_mmio {
 	bool quiescing;		/* shutdown: no new work, ever */
 	_Atomic bool resetting; /* ops->reset() has not called done yet */
 	bool in_reset_call;
-	uint64_t reset_waiters[MMIO_MAX_VCPUS / 64];
+	struct held reset_waiters;
+	bool stopping; /* ops->stop() has not called done yet */
+	bool in_stop_call;
+	struct held stop_waiters;
+	/* The guest's other devices, a ring through this field (itself when
+	 * alone): all share the guest's RAM. */
+	struct virtio_mmio *peer;
 };
 
 static uint64_t offered_features(const struct virtio_mmio *t)
@@ -157,10 +169,33 @@ static void clear_state(struct virtio_mmio *t)
 	t->stopped = false;
 }
 
+/* Hold vcpu's write until release(): VIRTIO_MMIO_DEFERRED, or 0 for a vCPU
+ * that cannot be tracked (answered at once rather than never). */
+static int hold(struct held *h, unsigned vcpu, const char *what)
+{
+	if (vcpu >= MMIO_MAX_VCPUS) {
+		log_guest_warn("virtio-mmio: %s from vCPU %u not held", what,
+			       vcpu);
+		return 0;
+	}
+	h->vcpus[vcpu / 64] |= 1ull << (vcpu % 64);
+	return VIRTIO_MMIO_DEFERRED;
+}
+
+/* Answer every write held in h. */
+static void release(struct virtio_mmio *t, struct held *h)
+{
+	struct held now = *h;
+
+	memset(h, 0, sizeof(*h));
+	for (unsigned v = 0; v < MMIO_MAX_VCPUS; v++)
+		if (now.vcpus[v / 64] & (1ull << (v % 64)))
+			t->host.complete_deferred(t->host.opaque, v);
+}
+
 static void reset_done(void *opaque)
 {
 	struct virtio_mmio *t = opaque;
-	uint64_t waiters[MMIO_MAX_VCPUS / 64];
 
 	if (!t->resetting)
 		return; /* a second done() from a confused device */
@@ -168,39 +203,25 @@ static void reset_done(void *opaque)
 	t->resetting = false;
 	if (t->host.status_changed)
 		t->host.status_changed(t->host.opaque, 0);
-	memcpy(waiters, t->reset_waiters, sizeof(waiters));
-	memset(t->reset_waiters, 0, sizeof(t->reset_waiters));
 	/* Completed inside ops->reset(): the write returns 0 to its caller,
 	 * nobody else can be waiting yet. */
 	if (t->in_reset_call)
-		return;
-	for (unsigned v = 0; v < MMIO_MAX_VCPUS; v++)
-		if (waiters[v / 64] & (1ull << (v % 64)))
-			t->host.complete_deferred(t->host.opaque, v);
+		memset(&t->reset_waiters, 0, sizeof(t->reset_waiters));
+	else
+		release(t, &t->reset_waiters);
 }
 
 static int start_reset(struct virtio_mmio *t, unsigned vcpu)
 {
-	if (vcpu >= MMIO_MAX_VCPUS) {
-		/* Cannot be tracked; answer at once rather than never. */
-		log_guest_warn("virtio-mmio: reset from vCPU %u not held",
-			       vcpu);
-		if (t->resetting)
-			return 0;
-	} else {
-		t->reset_waiters[vcpu / 64] |= 1ull << (vcpu % 64);
-		if (t->resetting)
-			return VIRTIO_MMIO_DEFERRED;
-	}
+	int held = hold(&t->reset_waiters, vcpu, "reset");
+
+	if (t->resetting)
+		return held;
 	t->resetting = true;
 	t->in_reset_call = true;
 	t->ops->reset(t->dev, reset_done, t);
 	t->in_reset_call = false;
-	if (!t->resetting)
-		return 0;
-	if (vcpu >= MMIO_MAX_VCPUS)
-		return 0;
-	return VIRTIO_MMIO_DEFERRED;
+	return t->resetting ? held : 0;
 }
 
 /* --------------------------------------------------------------- status */
@@ -349,6 +370,29 @@ static void set_hi(uint64_t *r, uint32_t v)
 	*r = (*r & 0xffffffffull) | (uint64_t)v << 32;
 }
 
+/* Every queue of every device of the guest sees the same RAM: one queue's
+ * used ring (which we write) over another's rings would let our stores for
+ * one move the other's indices, as within one queue. Whether queue i of t,
+ * just started, overlaps any other live queue's rings. */
+static bool rings_clash(struct virtio_mmio *t, unsigned i)
+{
+	struct virtio_mmio *o = t;
+
+	do {
+		for (unsigned j = 0; j < o->nq; j++) {
+			if ((o == t && j == i) || !o->q[j].live ||
+			    !virtq_rings_clash(&t->vqs[i], &o->vqs[j]))
+				continue;
+			log_guest_warn("virtio-mmio: queue %u rings overlap "
+				       "queue %u's%s",
+				       i, j, o == t ? "" : " of another disk");
+			return true;
+		}
+		o = o->peer;
+	} while (o != t);
+	return false;
+}
+
 static void queue_ready_on(struct virtio_mmio *t, struct mmio_queue *q,
 			   unsigned i)
 {
@@ -385,15 +429,7 @@ static void queue_ready_on(struct virtio_mmio *t, struct mmio_queue *q,
 		set_needs_reset(t);
 		return;
 	}
-	/* Queues share the device's single view of guest RAM: one queue's
-	 * used ring (which we write) over another's rings would let our
-	 * stores for one move the other's indices, as within one queue. */
-	for (unsigned j = 0; j < t->nq; j++) {
-		if (j == i || !t->q[j].live ||
-		    !virtq_rings_clash(vq, &t->vqs[j]))
-			continue;
-		log_guest_warn("virtio-mmio: queue %u rings overlap queue %u's",
-			       i, j);
+	if (rings_clash(t, i)) {
 		virtq_stop(vq);
 		set_needs_reset(t);
 		return;
@@ -401,7 +437,19 @@ static void queue_ready_on(struct virtio_mmio *t, struct mmio_queue *q,
 	q->ready = q->live = true;
 }
 
-static void write_queue_ready(struct virtio_mmio *t, uint32_t val)
+static void stop_done(void *opaque)
+{
+	struct virtio_mmio *t = opaque;
+
+	if (!t->stopping)
+		return;
+	t->stopping = false;
+	if (t->in_stop_call)
+		return; /* idle already: the write is answered at once */
+	release(t, &t->stop_waiters);
+}
+
+static int write_queue_ready(struct virtio_mmio *t, uint32_t val, unsigned vcpu)
 {
 	struct mmio_queue *q = sel_queue(t);
 	unsigned i = t->queue_sel;
@@ -409,44 +457,47 @@ static void write_queue_ready(struct virtio_mmio *t, uint32_t val)
 	if (!q) {
 		log_guest_warn("virtio-mmio: QueueReady for missing queue %u",
 			       i);
-		return;
+		return 0;
 	}
 	if (val == 1) {
 		if (q->ready)
-			return;
+			return 0;
 		if (q->live) {
 			log_guest_warn("virtio-mmio: queue %u re-enabled "
 				       "before reset",
 				       i);
-			return;
+			return 0;
 		}
 		queue_ready_on(t, q, i);
-		return;
+		return 0;
 	}
 	if (val != 0) {
 		log_guest_warn("virtio-mmio: QueueReady %#x ignored", val);
-		return;
+		return 0;
 	}
 	if (!q->ready)
-		return;
+		return 0;
 	q->ready = false;
 	if (t->started) {
-		/* The driver may reuse the ring once it reads 0 back: the
-		 * device stops touching every queue now, even if it already
-		 * needs a reset (another queue's ring broke and the rest
-		 * still ran). Requests in flight may still hold the ring's
-		 * buffers: it stays mapped until reset. Flag the error. */
+		/* The driver may reuse the queue's memory, buffers included,
+		 * once it reads 0 back (§4.2.2.2): the device stops touching
+		 * every queue now, even if it already needs a reset (another
+		 * queue's ring broke and the rest still ran), and the write
+		 * is answered once nothing is in flight any more, as a reset
+		 * is. The rings stay mapped until reset. Flag the error. */
 		log_guest_warn("virtio-mmio: queue %u disabled while running",
 			       i);
-		if (!t->resetting && !t->stopped) {
-			t->ops->stop(t->dev);
-			t->stopped = true;
+		if (!t->stopped) {
+			t->stopped = t->stopping = t->in_stop_call = true;
+			t->ops->stop(t->dev, stop_done, t);
+			t->in_stop_call = false;
 		}
 		set_needs_reset(t);
-		return;
+		return t->stopping ? hold(&t->stop_waiters, vcpu, "stop") : 0;
 	}
 	virtq_stop(&t->vqs[i]);
 	q->live = false;
+	return 0;
 }
 
 static bool queue_serviceable(const struct virtio_mmio *t, uint32_t i)
@@ -520,8 +571,10 @@ static uint32_t read_reg(struct virtio_mmio *t, uint32_t off)
 		return t->status;
 	case VIRTIO_MMIO_SHM_LEN_LOW:
 	case VIRTIO_MMIO_SHM_LEN_HIGH:
-		/* Length ~0 = no such region (§4.2.2, Linux
-		 * vm_get_shm_region). */
+	case VIRTIO_MMIO_SHM_BASE_LOW:
+	case VIRTIO_MMIO_SHM_BASE_HIGH:
+		/* Length and base ~0: no such region (§4.2.2; Linux's
+		 * vm_get_shm_region reads the length). */
 		return 0xffffffffu;
 	case VIRTIO_MMIO_CONFIG_GENERATION:
 		return t->config_gen;
@@ -564,8 +617,7 @@ static int write_reg(struct virtio_mmio *t, uint32_t off, uint32_t val,
 			q->num = val;
 		break;
 	case VIRTIO_MMIO_QUEUE_READY:
-		write_queue_ready(t, val);
-		break;
+		return write_queue_ready(t, val, vcpu);
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
 		return write_queue_notify(t, val);
 	case VIRTIO_MMIO_INTERRUPT_ACK:
@@ -773,13 +825,25 @@ struct virtio_mmio *virtio_mmio_new(const struct virtio_device_ops *ops,
 		return NULL;
 	}
 	clear_state(t);
+	t->peer = t;
 	return t;
+}
+
+void virtio_mmio_join(struct virtio_mmio *t, struct virtio_mmio *other)
+{
+	t->peer = other->peer;
+	other->peer = t;
 }
 
 void virtio_mmio_free(struct virtio_mmio *t)
 {
+	struct virtio_mmio *prev = t;
+
 	if (!t)
 		return;
+	while (prev->peer != t)
+		prev = prev->peer;
+	prev->peer = t->peer;
 	/* The caller has quiesced the device: nothing uses the rings. */
 	for (unsigned i = 0; i < t->nq; i++)
 		if (t->q[i].live)

@@ -268,11 +268,12 @@ static void dev_quiesce(void *d, void (*done)(void *opaque), void *opaque)
 
 /* A queue taken away while running: from here on the device writes
  * nothing, as after a reset (held chains are dropped). */
-static void dev_stop(void *d)
+static void dev_stop(void *d, void (*done)(void *opaque), void *opaque)
 {
 	(void)d;
 	FUZZ_ASSERT(dev.started && !dev.resetting);
 	dev.started = false;
+	done(opaque);
 }
 
 static unsigned dev_num_queues(void *d)

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # QueueReady=0 while the device runs (without VIRTIO_F_RING_RESET a queue
 # cannot leave a live device on its own).
-# Expected (the daemon's choice: it cannot drain the queue inside the
-# register write): QueueReady reads 0 at once (§4.2.2.2: the driver reads
-# it back), DEVICE_NEEDS_RESET with a configuration interrupt, later
+# Expected: the write is answered once nothing is in flight (here at once;
+# faults/queue-disabled-inflight.sh holds a read back), QueueReady reads 0
+# (§4.2.2.2: the driver reads it back), DEVICE_NEEDS_RESET with a
+# configuration interrupt, later
 # notifications are ignored, re-enabling the queue before a reset changes
 # nothing; a reset recovers.
 . "$(dirname "$0")/lib.sh"

@@ -3,7 +3,8 @@
 # docs/xen-notes.md 4: on a block device, what a guest's discard does
 # depends on the device below dom0. With discard (QEMU discard=unmap in the
 # e2e runs) it reaches the image: the host reads zeros there; WRITE_ZEROES
-# reads back as zeros in the guest and on the host. The simulator's images
+# reads back as zeros in the guest and on the host, and deallocates only
+# with its unmap flag (may-unmap is offered). The simulator's images
 # are files; here the image is a loop device over a file, which offers
 # discard (punching holes in the file). Needs root and a loop device, else
 # SKIP. (A device without discard is not set up: switching a loop device's
@@ -32,11 +33,25 @@ sim_ok --disk "$LOOP" -c info -c "read 0 4096 $T/s0" \
 	-c "write-zeroes $((4 * M)) $M" -c "verify $((4 * M)) $T/zero1m"
 out_has '^driver-features: .* DISCARD'
 out_has '^status: OK$'
+out_has '^write-zeroes: .*may-unmap 1'
+# may-unmap is true: a write-zeroes with the unmap flag deallocates (the
+# loop device punches a hole in its file), one without it does not.
+kib=$(du -k "$T/a.img" | cut -f1)
+sim_ok --disk "$LOOP" -c "write-zeroes $((8 * M)) $((2 * M))" \
+	-c "verify $((8 * M)) $T/zero2m"
+[ "$(du -k "$T/a.img" | cut -f1)" -ge "$kib" ] ||
+	fail "a write-zeroes without unmap deallocated: $kib -> $(du -k "$T/a.img" | cut -f1) KiB"
+sim_ok --disk "$LOOP" -c "write-zeroes $((8 * M)) $((2 * M)) unmap" \
+	-c "verify $((8 * M)) $T/zero2m"
+[ "$(du -k "$T/a.img" | cut -f1)" -le $((kib - 1024)) ] ||
+	fail "a write-zeroes with unmap did not deallocate: $kib -> $(du -k "$T/a.img" | cut -f1) KiB"
 losetup -d "$LOOP" || fail "cannot detach $LOOP"
 LOOP=
 host_extract "$T/a.img" $((2 * M)) $((2 * M)) "$T/h"
 same "$T/zero2m" "$T/h" "discarded range on the host (device with discard)"
 host_extract "$T/a.img" $((4 * M)) $M "$T/h"
 same "$T/zero1m" "$T/h" "zeroed range on the host"
+host_extract "$T/a.img" $((8 * M)) $((2 * M)) "$T/h"
+same "$T/zero2m" "$T/h" "zeroed and unmapped range on the host"
 
-pass "block device with discard: the guest's discard reaches the image, write-zeroes reads zeros"
+pass "block device with discard: the guest's discard reaches the image, write-zeroes reads zeros and unmaps only when asked"

@@ -48,6 +48,9 @@ struct fake_dev {
 	void *reset_opaque;
 	int quiesces;
 	int stops;
+	bool defer_stop;
+	void (*stop_done)(void *opaque);
+	void *stop_opaque;
 	/* With mq_gated, queues once features are set: 1 unless bit 12 (as
 	 * virtio-blk without MQ); before that, and after a reset, 2. */
 	bool mq_gated, negotiated;
@@ -140,9 +143,17 @@ static void dev_quiesce(void *d, void (*done)(void *opaque), void *opaque)
 	done(opaque);
 }
 
-static void dev_stop(void *d)
+static void dev_stop(void *d, void (*done)(void *opaque), void *opaque)
 {
-	((struct fake_dev *)d)->stops++;
+	struct fake_dev *fd = d;
+
+	fd->stops++;
+	if (fd->defer_stop) {
+		fd->stop_done = done;
+		fd->stop_opaque = opaque;
+		return;
+	}
+	done(opaque);
 }
 
 static unsigned dev_num_queues(void *d)
@@ -371,6 +382,8 @@ static void test_misc_registers(void)
 	wr(&f, VIRTIO_MMIO_SHM_SEL, 0);
 	CHECK_EQ(rd(&f, VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffff);
 	CHECK_EQ(rd(&f, VIRTIO_MMIO_SHM_LEN_HIGH), 0xffffffff);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_SHM_BASE_LOW), 0xffffffff);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_SHM_BASE_HIGH), 0xffffffff);
 	CHECK_EQ(rd(&f, VIRTIO_MMIO_CONFIG_GENERATION), 0);
 	/* Legacy registers: a Version 2 device reads them as 0. */
 	wr(&f, VIRTIO_MMIO_GUEST_PAGE_SIZE, 4096);
@@ -816,6 +829,47 @@ static void test_quiesce(void)
 	teardown(&f);
 }
 
+/* QueueReady=0 on a running queue is answered only once the device has
+ * nothing in flight (§4.2.2.2: the driver reuses the memory once it reads
+ * 0 back); every vCPU taking a queue away meanwhile waits the same. */
+static void test_deferred_stop(void)
+{
+	struct fixture f;
+
+	setup(&f);
+	bring_up(&f);
+	f.dev.defer_stop = true;
+	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 0);
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_READY, 4, 0, 3),
+		 VIRTIO_MMIO_DEFERRED);
+	CHECK_EQ(f.dev.stops, 1);
+	CHECK(f.dev.stop_done != NULL);
+	CHECK_EQ(f.host.completions, 0);
+	CHECK(rd(&f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 1);
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_READY, 4, 0, 5),
+		 VIRTIO_MMIO_DEFERRED);
+	CHECK_EQ(f.dev.stops, 1);
+	CHECK_EQ(f.host.completions, 0);
+
+	f.dev.stop_done(f.dev.stop_opaque);
+	CHECK_EQ(f.host.completions, 2);
+	CHECK_EQ(f.host.completed[0], 3);
+	CHECK_EQ(f.host.completed[1], 5);
+	for (unsigned q = 0; q < 2; q++) {
+		wr(&f, VIRTIO_MMIO_QUEUE_SEL, q);
+		CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 0);
+	}
+	/* A second done() is harmless; only a reset brings it back. */
+	f.dev.stop_done(f.dev.stop_opaque);
+	CHECK_EQ(f.host.completions, 2);
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_STATUS, 4, 0, 3), 0);
+	f.dev.defer_stop = false;
+	bring_up(&f);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_STATUS), 0xf);
+	teardown(&f);
+}
+
 static void test_deferred_reset(void)
 {
 	struct fixture f;
@@ -1002,6 +1056,7 @@ int main(void)
 	UNIT_RUN(test_queues_and_features);
 	UNIT_RUN(test_notify_rules);
 	UNIT_RUN(test_quiesce);
+	UNIT_RUN(test_deferred_stop);
 	UNIT_RUN(test_deferred_reset);
 	UNIT_RUN(test_config_space);
 	UNIT_RUN(test_bad_control_access);
