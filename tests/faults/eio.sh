@@ -5,6 +5,8 @@
 # (also one that only straddles the bad range), FLUSH, DISCARD and
 # WRITE_ZEROES. The daemon keeps serving everything outside the bad range,
 # a FLUSH after a failed one succeeds, and failed writes changed nothing.
+# A failed read's used length counts the status byte only: its data was
+# never written (§2.7.8: the bytes written into the buffers).
 . "$(dirname "$0")/lib.sh"
 
 mkdata "$T/a" 65536
@@ -25,7 +27,10 @@ for p in $PATHS; do
 		-c "expect IOERR write-zeroes $((5 * M)) 65536" \
 		-c "expect IOERR discard $((5 * M)) 65536" \
 		-c "write-zeroes $((6 * M)) 65536" \
-		-c "write $((8 * M)) $T/a" -c "verify $((8 * M)) $T/a" -c flush
+		-c "write $((8 * M)) $T/a" -c "verify $((8 * M)) $T/a" -c flush \
+		-c raw-init -c 'hdr in 6144' -c 'desc 0 hdr 16 N 1' \
+		-c 'desc 1 data 512 WN 2' -c 'desc 2 st 1 W' -c 'kick 0' \
+		-c 'used-expect 0 1 1'
 	path_check "$p"
 	flog_has "^fault eio write $p " "$p: no write failed"
 	flog_has "^fault eio read $p " "$p: no read failed"

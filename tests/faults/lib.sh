@@ -45,9 +45,10 @@ flog_has() {
 		fail "${2:-fault log}: no line matching '$1'"
 }
 
-# flog_lacks REGEX WHAT: no line of the fault log matches.
+# flog_lacks REGEX WHAT: no line of the fault log matches (which exists).
 flog_lacks() {
-	if grep -Eq "$1" "$FLOG" 2>/dev/null; then
+	[ -f "$FLOG" ] || fail "$2: no fault log"
+	if grep -Eq "$1" "$FLOG"; then
 		fail "$2: $(grep -Em1 "$1" "$FLOG")"
 	fi
 }

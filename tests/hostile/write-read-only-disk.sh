@@ -18,4 +18,15 @@ c 'expect IOERR request 1 64 4096' 'expect IOERR request 1 0 512 out' \
 	'put data 8 0' 'put data+8 4 8' 'put data+12 4 0' \
 	'hdr discard 0' 'desc 1 data 16 N 2' 'kick 0' 'used-expect 0 1 1' \
 	'hdr write-zeroes 0' 'kick 0' 'used-expect 0 1 1' raw-good
+# Refused by the rule itself, never tried on the read-only file descriptor
+# (which would fail too, and hide the rule's absence).
+finish_check() {
+	for what in 'write to' 'discard on' 'write-zeroes on'; do
+		grep -q "$what a read-only disk" "$T/err" ||
+			fail "no '$what a read-only disk' refusal logged"
+	done
+	if grep -q 'I/O error' "$T/err"; then
+		fail "a write reached the read-only image: $(grep -m1 'I/O error' "$T/err")"
+	fi
+}
 finish "writes to a read-only disk: IOERR, image unchanged"

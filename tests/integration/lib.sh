@@ -130,10 +130,25 @@ desc() {
 }
 
 # guest_queue_counts: "A B", the requests the guest saw completed on
-# device 0's queues 0 and 1 (its stats command, in $T/out).
+# device 0's queues 0 and 1 (its stats command, in $T/out; a queue the
+# guest never used has no line: 0).
 guest_queue_counts() {
-	echo "$(sed -n 's/^device 0 queue 0: completed \([0-9]*\)$/\1/p' "$T/out")" \
-		"$(sed -n 's/^device 0 queue 1: completed \([0-9]*\)$/\1/p' "$T/out")"
+	gq0=$(sed -n 's/^device 0 queue 0: completed \([0-9]*\)$/\1/p' "$T/out")
+	gq1=$(sed -n 's/^device 0 queue 1: completed \([0-9]*\)$/\1/p' "$T/out")
+	echo "${gq0:-0} ${gq1:-0}"
+}
+
+# term_drained: after term-under-io, the guest saw every write the daemon
+# took complete (its exit statistics for disk 0): SIGTERM drained them all
+# before the exit, and something was in flight to drain.
+term_drained() {
+	out_has '^term-under-io: [0-9]+ of [0-9]+ writes completed'
+	tn=$(sed -n 's/^term-under-io: \([0-9]*\) of .*/\1/p' "$T/out")
+	tk=$(sed -n 's/.*stats: disk 0 (.*): read [0-9]* req [0-9]* B, write \([0-9]*\) req.*/\1/p' \
+		"$T/err" | tail -n1)
+	[ "$tn" -gt 0 ] || fail "no write was in flight at SIGTERM"
+	[ "$tn" = "$tk" ] ||
+		fail "after SIGTERM the guest saw $tn writes completed; the daemon took ${tk:-?}"
 }
 
 # exit_stats_match_guest: the daemon's per-queue statistics logged at exit

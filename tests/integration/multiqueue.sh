@@ -53,7 +53,7 @@ out_has '^queues: 1$'
 for seed in 1 2; do
 	sim_ok --vcpus 2 --daemon-arg --queues=2 --disk "$T/disk.img" \
 		-c 'term-under-io 128 '"$seed" -c stats
-	out_has '^term-under-io: [0-9]+ of [0-9]+ writes completed'
+	term_drained
 	out_has '^device 0 queue 1: completed [1-9]'
 	exit_stats_match_guest
 	sim_ok --vcpus 2 --daemon-arg --queues=2 --disk "$T/disk.img" \

@@ -7,7 +7,7 @@
 mkimage "$T/disk.img" 32M
 for seed in 1 2 3; do
 	sim_ok --disk "$T/disk.img" -c 'term-under-io 128 '"$seed"
-	out_has '^term-under-io: [0-9]+ of [0-9]+ writes completed'
+	term_drained
 done
 mkdata "$T/d" 4096
 sim_ok --disk "$T/disk.img" -c 'write 0 '"$T/d" -c 'signal-daemon TERM' \

@@ -1695,9 +1695,10 @@ static void free_writes(struct disk *dk, struct wbatch *b)
 	free(b->offs);
 }
 
-/* term-under-io COUNT SEED: queue COUNT writes at distinct offsets, SIGTERM
- * the daemon without waiting, expect exit 0; every write the device
- * completed must be OK and be in the image file. */
+/* term-under-io COUNT SEED [twice]: queue COUNT writes at distinct offsets,
+ * SIGTERM the daemon without waiting (twice: a second SIGTERM 50 ms later,
+ * which must not cut the drain short), expect exit 0; every write the
+ * device completed must be OK and be in the image file. */
 static void cmd_term_under_io(struct session *s, int argc, char **argv,
 			      struct result *res)
 {
@@ -1708,16 +1709,21 @@ static void cmd_term_under_io(struct session *s, int argc, char **argv,
 	char got[128];
 	int rc;
 
-	(void)argc;
+	bool twice = argc > 3 && !strcmp(argv[3], "twice");
+
 	if (!parse_uint(argv[1], 4096, &count) || !parse_u64(argv[2], &seed) ||
-	    count == 0) {
-		fail_msg(res, CMD_USAGE, "term-under-io COUNT SEED");
+	    count == 0 || (argc > 3 && !twice)) {
+		fail_msg(res, CMD_USAGE, "term-under-io COUNT SEED [twice]");
 		return;
 	}
 	if (submit_writes(s, dk, count, seed, &b, res))
 		goto out;
 	s->daemon_exit_expected = true;
 	rc = sim_hv_signal_daemon(s->hv, SIGTERM);
+	if (rc == 0 && twice) {
+		usleep(50000);
+		rc = sim_hv_signal_daemon(s->hv, SIGTERM);
+	}
 	if (rc < 0) {
 		fail_msg(res, rc, "signal: %s", strerror(-rc));
 		goto out;
@@ -1977,9 +1983,11 @@ static const struct cmd cmds[] = {
      "(after a flush) the region read through the device and the "
      "image read on the host must both equal it. invalidate=N sends "
      "an INVALIDATE after every N requests"},
-    {"term-under-io", 2, 2, true, cmd_term_under_io, "term-under-io COUNT SEED",
-     "queue COUNT writes, SIGTERM the daemon at once; it must exit 0 "
-     "and every write it completed must be OK and in the image"},
+    {"term-under-io", 2, 3, true, cmd_term_under_io,
+     "term-under-io COUNT SEED [twice]",
+     "queue COUNT writes, SIGTERM the daemon at once (twice: again 50 ms "
+     "later); it must exit 0 and every write it completed must be OK and "
+     "in the image"},
     {"reset-under-io", 2, 4, true, cmd_reset_under_io,
      "reset-under-io COUNT SEED [reads] [linger=MS]",
      "queue COUNT writes (or reads), reset the device at once; writes "

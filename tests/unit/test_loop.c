@@ -185,7 +185,9 @@ static void test_pollers(void)
 	loop_timer_arm(te, 50000);
 	CHECK_EQ(loop_run(l), 0);
 	CHECK(p.calls > 1);
-	CHECK(p.last_call - start >= 5000 - 1000);
+	/* Polled on past the first millisecond (not 5 ms: a loaded machine
+	 * may take the CPU away for most of the window), and stopped. */
+	CHECK(p.last_call - start >= 1000);
 	CHECK(p.last_call - start < 40000);
 	CHECK_EQ(q.calls, 0);
 	loop_del_poller(l, poller, &q);
