@@ -52,6 +52,9 @@ struct guest_hooks {
 	 * vCPUs run, so the toolstack has added every disk it will (libxl
 	 * cannot hot-plug virtio disks). Loop thread; once. */
 	void (*running)(void *opaque);
+	/* Disk i's image has a new size (sectors), now served. Loop
+	 * thread. */
+	void (*resized)(void *opaque, unsigned disk, uint64_t sectors);
 	void *opaque;
 };
 /* Install hooks (copied); NULL removes them. */

@@ -32,5 +32,9 @@ struct image {
 int image_open(struct image *img, const char *path, bool ro, char *err,
 	       size_t errlen);
 void image_close(struct image *img);
+/* The image's size now, in bytes (it may have grown or shrunk since it was
+ * opened: a file extended, a logical volume resized). 0, or -errno; the
+ * null backend keeps its size. */
+int image_size_now(const struct image *img, uint64_t *size);
 
 #endif

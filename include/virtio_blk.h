@@ -48,6 +48,11 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 				  const struct virtio_blk_params *p, char *err,
 				  size_t errlen);
 void virtio_blk_free(struct virtio_blk *b);
+/* Look at the image's size again; if it changed by whole sectors, serve
+ * the new capacity (*sectors) and tell the driver (a configuration change
+ * interrupt, §5.2.4: Linux re-reads the capacity) and return true. The
+ * guest's loop thread. */
+bool virtio_blk_check_capacity(struct virtio_blk *b, uint64_t *sectors);
 /* The ops for virtio_mmio_new(ops, b, ...). */
 extern const struct virtio_device_ops virtio_blk_ops;
 

@@ -19,6 +19,10 @@ struct virtio_notify {
 	/* The device found an unrecoverable driver error (2.1.2). The
 	 * loop's thread only. */
 	void (*needs_reset)(void *opaque);
+	/* The device's config space changed (e.g. its capacity): raise a
+	 * configuration change notification (§2.5.2). The loop's thread
+	 * only. */
+	void (*config_changed)(void *opaque);
 	void *opaque;
 };
 
@@ -37,6 +41,9 @@ struct virtio_device_ops {
 	 * Returns the config size; bytes past it read as 0 (caller zeroes). */
 	uint32_t (*config_read)(void *dev, uint32_t off, void *buf,
 				uint32_t len);
+	/* ConfigGeneration (§2.5.1): changes whenever the config space did,
+	 * so a driver reading a field in several accesses can tell. */
+	uint32_t (*config_generation)(void *dev);
 	/* Driver writes to config space (writable fields only, e.g. wce). */
 	void (*config_write)(void *dev, uint32_t off, const void *buf,
 			     uint32_t len);

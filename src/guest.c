@@ -29,6 +29,10 @@ _Static_assert(VIRTIO_MMIO_DEFERRED == IOREQ_WRITE_HELD &&
 	       "ioreq's write codes are virtio_mmio's");
 _Static_assert(MAX_DISKS <= IOREQ_MAX_WINDOWS, "one window per disk");
 
+/* How often the images are looked at for a new size (as xen-blkback does
+ * for its devices); SIGHUP looks at once. */
+#define GUEST_SIZE_CHECK_US 2000000
+
 struct guest_disk {
 	struct guest *g;
 	unsigned index;
@@ -47,6 +51,7 @@ struct guest {
 	struct guest_mem *gm;
 	struct ioreq_server *srv;
 	struct signals *sig;
+	struct loop_timer *size_timer;
 	unsigned ndisks;
 	struct guest_disk disk[MAX_DISKS];
 	struct guest_tuning tune; /* as guest_new() was given it */
@@ -167,13 +172,35 @@ void guest_stop(struct guest *g, const char *why)
 		start_drain(g, why);
 }
 
+/* An image may grow or shrink under a running guest (a file extended, a
+ * logical volume resized); the guest gets the new capacity. */
+static void check_sizes(struct guest *g)
+{
+	for (unsigned i = 0; i < g->ndisks; i++) {
+		uint64_t sectors;
+
+		if (virtio_blk_check_capacity(g->disk[i].blk, &sectors) &&
+		    g->hooks.resized)
+			g->hooks.resized(g->hooks.opaque, i, sectors);
+	}
+}
+
+static void on_size_timer(void *opaque)
+{
+	struct guest *g = opaque;
+
+	check_sizes(g);
+	loop_timer_arm(g->size_timer, GUEST_SIZE_CHECK_US);
+}
+
 static void on_signal(void *opaque, int signo)
 {
 	struct guest *g = opaque;
 	const char *name = signo == SIGINT ? "SIGINT" : "SIGTERM";
 
 	if (signo == SIGHUP) {
-		log_info("SIGHUP ignored: nothing to reload");
+		log_info("SIGHUP: looking at the images' sizes");
+		check_sizes(g);
 		return;
 	}
 	if (signo == SIGUSR1) {
@@ -402,6 +429,12 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	g->sig = signals_new(g->loop, on_signal, g, err, errlen);
 	if (!g->sig)
 		goto fail;
+	g->size_timer = loop_timer_new(g->loop, on_size_timer, g);
+	if (!g->size_timer) {
+		err_set(err, errlen, "out of memory");
+		goto fail;
+	}
+	loop_timer_arm(g->size_timer, GUEST_SIZE_CHECK_US);
 	if (ndisks)
 		log_info("ready: domain %u, %u disk(s)", domid, ndisks);
 	return g;
@@ -557,6 +590,7 @@ void guest_free(struct guest *g)
 	if (!g)
 		return;
 	signals_free(g->sig);
+	loop_timer_free(g->size_timer);
 	/* Nobody is told about driver states from here on. */
 	g->hooks.driver_state = NULL;
 	/* Devices first: freeing one drains its engine, which may finish a

@@ -277,3 +277,19 @@ void image_close(struct image *img)
 		close(img->fd);
 	img->fd = -1;
 }
+
+int image_size_now(const struct image *img, uint64_t *size)
+{
+	struct stat st;
+
+	if (img->is_null) {
+		*size = img->size;
+		return 0;
+	}
+	if (img->is_blkdev)
+		return ioctl(img->fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+	if (fstat(img->fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}

@@ -444,7 +444,10 @@ static void on_signal(void *opaque, int signo)
 		reap(s);
 		break;
 	case SIGHUP:
-		log_info("SIGHUP ignored: nothing to reload");
+		/* Each backend looks at its images' sizes. */
+		log_info("SIGHUP: passed on to %u backend process(es)",
+			 s->nchild);
+		kill_all(s, SIGHUP);
 		break;
 	case SIGUSR1:
 		log_children(s);

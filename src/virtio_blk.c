@@ -143,7 +143,10 @@ struct virtio_blk {
 	struct image img;
 	struct aio_engine *eng; /* every queue's, without I/O threads */
 	uint64_t offered, negotiated;
-	uint64_t capacity; /* sectors */
+	/* Sectors. Changes when the image is resized, while queue threads
+	 * (--io-threads) check requests against it: read it once per use. */
+	_Atomic uint64_t capacity;
+	uint32_t config_gen; /* bumped with every change of cfg */
 	struct virtio_blk_config cfg;
 	char serial[VIRTIO_BLK_SERIAL_MAX];
 	unsigned queue_size, seg_max, size_max, max_pieces;
@@ -379,9 +382,10 @@ struct dwz_entry {
 static bool in_range(const struct virtio_blk *b, uint64_t sector,
 		     uint64_t bytes)
 {
-	/* sector <= capacity keeps sector << 9 from overflowing. */
-	return sector <= b->capacity &&
-	       bytes <= ((b->capacity - sector) << SECTOR_SHIFT);
+	uint64_t cap = atomic_load_explicit(&b->capacity, memory_order_relaxed);
+
+	/* sector <= cap keeps sector << 9 from overflowing. */
+	return sector <= cap && bytes <= ((cap - sector) << SECTOR_SHIFT);
 }
 
 /* A driver that turned FLUSH down (we always offer it) may take the cache
@@ -885,6 +889,39 @@ static uint64_t blk_features(void *dev)
 	return ((struct virtio_blk *)dev)->offered;
 }
 
+static uint32_t blk_config_generation(void *dev)
+{
+	return ((struct virtio_blk *)dev)->config_gen;
+}
+
+bool virtio_blk_check_capacity(struct virtio_blk *b, uint64_t *new_sectors)
+{
+	uint64_t size, sectors, old = atomic_load(&b->capacity);
+	int r = image_size_now(&b->img, &size);
+
+	if (r < 0) {
+		log_debug("%s: cannot size the image: %s", b->img.path,
+			  strerror(-r));
+		return false;
+	}
+	sectors = size >> SECTOR_SHIFT;
+	if (sectors == old)
+		return false;
+	log_info("%s: resized from %llu to %llu sectors; telling the guest",
+		 b->img.path, (unsigned long long)old,
+		 (unsigned long long)sectors);
+	/* Requests already checked against the old capacity may still run:
+	 * past a shrunken end they read short, which is an I/O error. */
+	atomic_store(&b->capacity, sectors);
+	b->img.size = size;
+	b->cfg.capacity = htole64(sectors);
+	b->config_gen++;
+	if (b->notify.config_changed)
+		b->notify.config_changed(b->notify.opaque);
+	*new_sectors = sectors;
+	return true;
+}
+
 static bool blk_set_features(void *dev, uint64_t features)
 {
 	struct virtio_blk *b = dev;
@@ -1175,6 +1212,7 @@ const struct virtio_device_ops virtio_blk_ops = {
     .features = blk_features,
     .set_features = blk_set_features,
     .config_read = blk_config_read,
+    .config_generation = blk_config_generation,
     .config_write = blk_config_write,
     .start = blk_start,
     .queue_notify = blk_queue_notify,

@@ -80,7 +80,6 @@ struct virtio_mmio {
 	/* Atomic: a device with I/O threads (--io-threads) raises its used
 	 * buffer interrupt from them (dev_used); all else is the loop's. */
 	_Atomic uint32_t isr;
-	uint32_t config_gen;
 
 	_Atomic bool started;	/* ops->start() called since the last reset */
 	bool stopped;		/* ops->stop() called since the last reset */
@@ -128,6 +127,15 @@ static void dev_used(void *opaque)
 	if (!t->started || t->resetting)
 		return;
 	raise_int(t, VIRTIO_MMIO_INT_VRING);
+}
+
+static void dev_config_changed(void *opaque)
+{
+	struct virtio_mmio *t = opaque;
+
+	if (!t->started || t->resetting)
+		return;
+	raise_int(t, VIRTIO_MMIO_INT_CONFIG);
 }
 
 static void dev_needs_reset(void *opaque)
@@ -577,7 +585,9 @@ static uint32_t read_reg(struct virtio_mmio *t, uint32_t off)
 		 * vm_get_shm_region reads the length). */
 		return 0xffffffffu;
 	case VIRTIO_MMIO_CONFIG_GENERATION:
-		return t->config_gen;
+		return t->ops->config_generation
+			   ? t->ops->config_generation(t->dev)
+			   : 0;
 	default:
 		/* Write-only, legacy (GuestPageSize, QueueAlign, QueuePFN:
 		 * this is a Version 2 device) and reserved offsets read 0. */
@@ -808,6 +818,7 @@ struct virtio_mmio *virtio_mmio_new(const struct virtio_device_ops *ops,
 	t->notify = (struct virtio_notify){
 	    .used = dev_used,
 	    .needs_reset = dev_needs_reset,
+	    .config_changed = dev_config_changed,
 	    .opaque = t,
 	};
 	t->nq = ops->num_queues(dev);

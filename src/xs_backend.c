@@ -660,6 +660,26 @@ static void on_running(void *opaque)
 	}
 }
 
+static bool write_sectors(struct xs_handle *xs, xs_transaction_t t,
+			  const char *dir, void *arg)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, *(const uint64_t *)arg);
+	return write_node(xs, t, dir, "sectors", buf);
+}
+
+/* The image was resized under the running guest: "sectors" follows, as
+ * xen-blkback's does. */
+static void on_resized(void *opaque, unsigned disk, uint64_t sectors)
+{
+	struct xs_backend *b = opaque;
+	struct xsb_dev *d = dev_by_disk(b, disk);
+
+	if (d)
+		txn(b->xs, d->path, write_sectors, &sectors);
+}
+
 static void on_stats(void *opaque)
 {
 	struct xs_backend *b = opaque;
@@ -703,6 +723,7 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 	    .driver_state = on_driver_state,
 	    .stats = on_stats,
 	    .running = on_running,
+	    .resized = on_resized,
 	    .opaque = b,
 	};
 	char why_dom[128];

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The SysV init script's exit statuses, as LSB wants them: a daemon that
 # fails to start makes start and restart fail (status 1), one that starts
-# gives start 0 and status 0. Run on a copy whose daemon is a shell stub,
+# gives start 0 and status 0; reload with no daemon running is 7. Run on a copy whose daemon is a shell stub,
 # since no Xen is here to start the real one (so stop, which matches the
 # daemon's executable, is not exercised: the stub's process is a sleep).
 . "$(dirname "$0")/lib.sh"
@@ -45,8 +45,9 @@ stub 2
 [ "$(init start)" = 1 ] || fail "start with a daemon exiting 2 did not fail"
 [ "$(init restart)" = 1 ] || fail "restart with a daemon exiting 2 did not fail"
 [ "$(init status)" = 3 ] || fail "status of a daemon that never started is not 3"
+[ "$(init reload)" = 7 ] || fail "reload of a daemon that is not running is not 7"
 stub run
 [ "$(init start)" = 0 ] || fail "start of a working daemon did not return 0"
 [ "$(init status)" = 0 ] || fail "status of a running daemon is not 0"
 kill "$(cat "$T/pid")" 2>/dev/null
-pass "start/restart fail when the daemon does, start/status succeed with it"
+pass "start/restart fail when the daemon does, start/status succeed with it; reload of none is 7"

@@ -57,7 +57,7 @@ struct env {
 	int fd; /* the test's own (buffered) view of the image */
 	int wd; /* watchdog timerfd */
 	bool timed_out;
-	unsigned irqs, resets_needed;
+	unsigned irqs, resets_needed, config_changes;
 	uint64_t in_flight_at_first_irq;
 	uint16_t avail_idx, next_desc, seen_used;
 };
@@ -95,6 +95,12 @@ static void on_needs_reset(void *opaque)
 {
 	(void)opaque;
 	T.resets_needed++;
+}
+
+static void on_config_changed(void *opaque)
+{
+	(void)opaque;
+	T.config_changes++;
 }
 
 static void on_watchdog(void *opaque, uint32_t ev)
@@ -165,6 +171,7 @@ static bool setup(uint64_t size, bool ro, const char *serial,
 	loop_add(T.loop, T.wd, EPOLLIN, on_watchdog, NULL);
 	T.notify.used = on_used;
 	T.notify.needs_reset = on_needs_reset;
+	T.notify.config_changed = on_config_changed;
 	make_image(size);
 	for (uint64_t i = 0; i < fill_size; i++)
 		buf[i] = (uint8_t)(i * 7 + i / 512);
@@ -520,6 +527,7 @@ out:
 
 static void test_bounds(void)
 {
+	uint64_t sectors;
 	uint32_t len;
 
 	if (!setup(IMG_SIZE, false, NULL, 0))
@@ -547,6 +555,29 @@ static void test_bounds(void)
 		 VIRTIO_BLK_S_IOERR);
 	CHECK_EQ(simple(VIRTIO_BLK_T_OUT, 0, DATA_GPA, 100, false, NULL),
 		 VIRTIO_BLK_S_IOERR);
+
+	/* The image grows by a sector and a half: one more sector served,
+	 * the config and its generation change, the driver is told once. */
+	CHECK(!virtio_blk_check_capacity(T.b, &sectors));
+	CHECK_EQ(virtio_blk_ops.config_generation(T.b), 0);
+	CHECK_EQ(ftruncate(T.fd, IMG_SIZE + 768), 0);
+	CHECK(virtio_blk_check_capacity(T.b, &sectors));
+	CHECK_EQ(sectors, IMG_SECTORS + 1);
+	CHECK(!virtio_blk_check_capacity(T.b, &sectors));
+	CHECK_EQ(cfg64(0), IMG_SECTORS + 1);
+	CHECK_EQ(virtio_blk_ops.config_generation(T.b), 1);
+	CHECK_EQ(T.config_changes, 1);
+	CHECK_EQ(
+	    simple(VIRTIO_BLK_T_OUT, IMG_SECTORS, DATA_GPA, 512, false, NULL),
+	    VIRTIO_BLK_S_OK);
+	/* Cut back: the sector is gone again. */
+	CHECK_EQ(ftruncate(T.fd, IMG_SIZE), 0);
+	CHECK(virtio_blk_check_capacity(T.b, &sectors));
+	CHECK_EQ(sectors, IMG_SECTORS);
+	CHECK_EQ(virtio_blk_ops.config_generation(T.b), 2);
+	CHECK_EQ(
+	    simple(VIRTIO_BLK_T_IN, IMG_SECTORS, DATA_GPA, 512, true, NULL),
+	    VIRTIO_BLK_S_IOERR);
 	teardown();
 
 	/* At most seg_max * size_max bytes of data in one request. */

@@ -829,6 +829,28 @@ static void test_quiesce(void)
 	teardown(&f);
 }
 
+/* A device whose config changed (a resize) gets a configuration change
+ * interrupt while the driver runs it, none before DRIVER_OK or after a
+ * reset (the driver reads the config afresh then). */
+static void test_config_changed(void)
+{
+	struct fixture f;
+	const struct virtio_notify *n;
+
+	setup(&f);
+	bring_up(&f);
+	n = f.dev.notify;
+	n->config_changed(n->opaque);
+	CHECK_EQ(f.host.irqs, 1);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	wr(&f, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	wr(&f, VIRTIO_MMIO_STATUS, 0);
+	n->config_changed(n->opaque);
+	CHECK_EQ(f.host.irqs, 1);
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	teardown(&f);
+}
+
 /* QueueReady=0 on a running queue is answered only once the device has
  * nothing in flight (§4.2.2.2: the driver reuses the memory once it reads
  * 0 back); every vCPU taking a queue away meanwhile waits the same. */
@@ -1056,6 +1078,7 @@ int main(void)
 	UNIT_RUN(test_queues_and_features);
 	UNIT_RUN(test_notify_rules);
 	UNIT_RUN(test_quiesce);
+	UNIT_RUN(test_config_changed);
 	UNIT_RUN(test_deferred_stop);
 	UNIT_RUN(test_deferred_reset);
 	UNIT_RUN(test_config_space);
