@@ -31,6 +31,12 @@ struct image {
  * written to err (size errlen). */
 int image_open(struct image *img, const char *path, bool ro, char *err,
 	       size_t errlen);
+/* As image_open(), but an image in use (another process holds its lock,
+ * or a block device is claimed) is tried again for up to wait_ms: the
+ * backend of a guest that just died may still be finishing with it when
+ * the guest's next domain is created. */
+int image_open_wait(struct image *img, const char *path, bool ro,
+		    unsigned wait_ms, char *err, size_t errlen);
 void image_close(struct image *img);
 /* The image's size now, in bytes (it may have grown or shrunk since it was
  * opened: a file extended, a logical volume resized). 0, or -errno; the

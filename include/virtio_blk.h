@@ -40,6 +40,8 @@ struct virtio_blk_params {
 	/* The disk's number in its guest, for the I/O threads' names
 	 * (xvb-dINDEX-qQUEUE). */
 	unsigned index;
+	/* How long an image in use is waited for (image_open_wait). */
+	unsigned in_use_wait_ms;
 };
 
 struct virtio_blk;

@@ -60,8 +60,9 @@ struct ereq {
 	bool in_wlist;
 	uint64_t seq; /* write: order; flush: barrier */
 	enum path path;
-	int wfd; /* worker: the fd to use */
-	int res; /* worker/deferred result */
+	int wfd;	/* worker: the fd to use */
+	int res;	/* worker/deferred result */
+	bool sync_only; /* on a worker: fdatasync for a written write */
 	void *bounce;
 	unsigned bounce_class;
 	size_t bounce_size;
@@ -116,6 +117,9 @@ struct aio_engine {
 	bool bounce_mode;
 	bool zero_copy_works; /* a zero-copy request has succeeded */
 	bool fdsync_broken;
+	/* The kernel refused RWF_DSYNC (before Linux 4.13): a write that must
+	 * be stable is written without it, then synced on a worker. */
+	bool dsync_broken;
 
 	void *bounce_free[BOUNCE_CLASSES];
 	size_t bounce_total, bounce_inuse;
@@ -411,7 +415,10 @@ static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 			return 0;
 		if (ioctl(fd, BLKZEROOUT, range) == 0)
 			return 0;
-		if (errno != EOPNOTSUPP)
+		/* EINVAL: a range of 512-byte sectors on a device of 4 KiB
+		 * ones, which only writing zeroes through er->wfd (the
+		 * buffered twin) can do. */
+		if (errno != EOPNOTSUPP && errno != EINVAL)
 			return -errno;
 	} else {
 		if (req->unmap && e->img->can_discard &&
@@ -432,6 +439,9 @@ static int run_job(struct aio_engine *e, const struct ereq *er)
 {
 	const struct aio_req *req = er->req;
 	int r;
+
+	if (er->sync_only)
+		return fdatasync(e->img->fd) < 0 ? -errno : (int)req->len;
 
 	switch (req->op) {
 	case AIO_READ:
@@ -565,10 +575,12 @@ static void prep_aio(struct aio_engine *e, struct ereq *er)
 	}
 	/* Per-write O_DSYNC (Linux 4.13): the completion means stable, with
 	 * no fdatasync of everything else in flight. */
-	if (req->op == AIO_WRITE && req->stable)
+	if (req->op == AIO_WRITE && req->stable && !e->dsync_broken)
 		er->iocb.aio_rw_flags = RWF_DSYNC;
 	io_set_eventfd(&er->iocb, e->aio_efd);
 }
+
+static void dispatch(struct aio_engine *e);
 
 /* Give the kernel iocbs[0, n) with as few io_submit calls as it accepts
  * and submit_batch allows. */
@@ -606,6 +618,22 @@ static void submit_iocbs(struct aio_engine *e, unsigned n)
 		}
 		/* The error belongs to the first iocb not accepted. */
 		er = container_of_iocb(e->iocbs[done]);
+		if ((ret == -EINVAL || ret == -EOPNOTSUPP) &&
+		    (er->iocb.aio_rw_flags & RWF_DSYNC)) {
+			log_info("aio writes with RWF_DSYNC unsupported by the "
+				 "kernel; write-through writes are synced "
+				 "after they complete");
+			e->dsync_broken = true;
+			/* This one and the rest again, in order, without. */
+			for (unsigned i = n; i-- > done;) {
+				er = container_of_iocb(e->iocbs[i]);
+				bounce_put(e, er);
+				er->path = PATH_NONE;
+				elist_push_front(&e->pending, er);
+			}
+			dispatch(e);
+			return;
+		}
 		done++;
 		if (er->path == PATH_FDSYNC && ret == -EINVAL) {
 			if (!e->fdsync_broken)
@@ -805,6 +833,14 @@ static void complete_aio(struct aio_engine *e, struct ereq *er, long res)
 	if (res >= 0 && (uint64_t)res == req->len && er->path == PATH_BOUNCE &&
 	    req->op == AIO_READ)
 		copy_to_iov(req, er->bounce);
+	if (req->op == AIO_WRITE && req->stable &&
+	    !(er->iocb.aio_rw_flags & RWF_DSYNC) && res >= 0 &&
+	    (uint64_t)res == req->len) {
+		/* Written without RWF_DSYNC: stable only after a sync. */
+		er->sync_only = true;
+		to_worker(e, er, e->img->fd);
+		return;
+	}
 	finish(e, er, (int)res);
 }
 

@@ -130,14 +130,30 @@ int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 	int fd;
 
 	*busy = false;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		snprintf(err, errlen, "--pidfile '%s': %s", path,
-			 strerror(errno));
-		return -1;
+	for (int tries = 0;; tries++) {
+		struct stat held, now;
+
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			snprintf(err, errlen, "--pidfile '%s': %s", path,
+				 strerror(errno));
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			break;
+		/* An instance exiting unlinks the file, then lets go of it:
+		 * a lock taken in between is on a file nobody else will find.
+		 * Only the file still at path counts. */
+		if (fstat(fd, &held) == 0 && stat(path, &now) == 0 &&
+		    held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+			return fd;
+		close(fd);
+		if (tries == 10) {
+			snprintf(err, errlen,
+				 "--pidfile '%s': keeps being replaced", path);
+			return -1;
+		}
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return fd;
 	if (errno == EWOULDBLOCK) {
 		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 		long pid = 0;

@@ -32,6 +32,8 @@ _Static_assert(MAX_DISKS <= IOREQ_MAX_WINDOWS, "one window per disk");
 /* How often the images are looked at for a new size (as xen-blkback does
  * for its devices); SIGHUP looks at once. */
 #define GUEST_SIZE_CHECK_US 2000000
+/* How long a disk added from xenstore waits for an image in use. */
+#define GUEST_IN_USE_WAIT_MS 7000
 
 struct guest_disk {
 	struct guest *g;
@@ -298,10 +300,12 @@ static void restrict_handles(struct guest *g)
 /* Builds disk i; on failure frees what it built, so the caller's count of
  * disks stays valid for guest_free(). */
 static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
-		    int *status, char *err, size_t errlen)
+		    unsigned in_use_wait_ms, int *status, char *err,
+		    size_t errlen)
 {
 	struct guest_disk *d = &g->disk[i];
 	struct virtio_blk_params p = {
+	    .in_use_wait_ms = in_use_wait_ms,
 	    .path = o->path,
 	    .read_only = o->read_only,
 	    .serial = o->has_serial ? o->serial : NULL,
@@ -422,7 +426,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	ioreq_server_set_irq_poll(g->srv, tune->irq_poll_us);
 	restrict_handles(g);
 	for (unsigned i = 0; i < ndisks; i++) {
-		if (add_disk(g, i, &disks[i], status, err, errlen) < 0)
+		if (add_disk(g, i, &disks[i], 0, status, err, errlen) < 0)
 			goto fail;
 		g->ndisks = i + 1;
 	}
@@ -469,7 +473,10 @@ int guest_add_disk(struct guest *g, const struct disk_opts *d, int *status,
 		*status = 2;
 		return -1;
 	}
-	if (add_disk(g, i, d, status, err, errlen) < 0)
+	/* From xenstore: a rebooted or re-created guest's image may still be
+	 * held by its previous domain's backend, finishing what was in
+	 * flight; libxl waits 10 s for the state. */
+	if (add_disk(g, i, d, GUEST_IN_USE_WAIT_MS, status, err, errlen) < 0)
 		return -1;
 	g->ndisks = i + 1;
 	return (int)i;

@@ -14,7 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define SECTOR 512u
+#define IMAGE_IN_USE_POLL_MS 100
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -175,6 +178,15 @@ static int lock_image(struct image *img, char *err, size_t errlen)
 			    "%s is already in use (another disk or process "
 			    "holds a lock on it%s)",
 			    img->path, img->read_only ? " for writing" : "");
+	/* A file system without locks (NFSv3 without lockd, some FUSE):
+	 * serve the image as before locks existed, and say so. */
+	if (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS ||
+	    errno == EINVAL) {
+		log_warn("%s: cannot lock it (%s); nothing keeps another "
+			 "process from writing it too",
+			 img->path, strerror(errno));
+		return 0;
+	}
 	return fail(err, errlen, -errno, "cannot lock %s: %s", img->path,
 		    strerror(errno));
 }
@@ -292,4 +304,21 @@ int image_size_now(const struct image *img, uint64_t *size)
 		return -errno;
 	*size = (uint64_t)st.st_size;
 	return 0;
+}
+
+int image_open_wait(struct image *img, const char *path, bool ro,
+		    unsigned wait_ms, char *err, size_t errlen)
+{
+	int r;
+
+	for (unsigned waited = 0;; waited += IMAGE_IN_USE_POLL_MS) {
+		r = image_open(img, path, ro, err, errlen);
+		if (r != -EBUSY || waited >= wait_ms)
+			break;
+		if (!waited)
+			log_info("%s: in use, waiting up to %u s for it", path,
+				 (wait_ms + 999) / 1000);
+		usleep(IMAGE_IN_USE_POLL_MS * 1000);
+	}
+	return r;
 }

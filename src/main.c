@@ -151,6 +151,17 @@ static void usage_error(const char *err)
 	fprintf(stderr, "%s\n", line);
 }
 
+/* A start that failed after the pidfile was taken leaves no file behind:
+ * it is ours while we hold its lock, whatever it holds yet. */
+static int pidfile_abandon(int pidfd, int status)
+{
+	if (pidfd >= 0) {
+		unlink(opts.pidfile);
+		close(pidfd);
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	char err[1024], ident[64];
@@ -213,13 +224,13 @@ int main(int argc, char **argv)
 	if (!opts.foreground) {
 		if (daemonize_start(err, sizeof(err)) < 0) {
 			log_error("%s", err);
-			return 1;
+			return pidfile_abandon(pidfd, 1);
 		}
 	}
 	/* After the fork, before the first thread (image engines). */
 	if (signals_block(err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		return 1;
+		return pidfile_abandon(pidfd, 1);
 	}
 
 	status = mode_new(&m, err, sizeof(err));
@@ -227,14 +238,13 @@ int main(int argc, char **argv)
 		if (err[0])
 			log_error("%s", err);
 		mode_free(&m);
-		return status;
+		return pidfile_abandon(pidfd, status);
 	}
 	if (pidfd >= 0 &&
 	    pidfile_write(pidfd, opts.pidfile, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		mode_free(&m);
-		unlink(opts.pidfile);
-		return 1;
+		return pidfile_abandon(pidfd, 1);
 	}
 	/* Set up as root; serve the guest as someone else. The supervisor
 	 * stays root: it starts the per-guest processes, which drop. With

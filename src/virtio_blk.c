@@ -1428,7 +1428,8 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 		b->q[i].kick_fd = -1;
 		pthread_mutex_init(&b->q[i].lock, NULL);
 	}
-	r = image_open(&b->img, p->path, p->read_only, err, errlen);
+	r = image_open_wait(&b->img, p->path, p->read_only, p->in_use_wait_ms,
+			    err, errlen);
 	if (r)
 		goto fail;
 	memset(&st, 0, sizeof(st)); /* the null backend has nothing to stat */

@@ -49,9 +49,10 @@
 struct mmio_queue {
 	uint32_t num;
 	uint64_t desc, avail, used;
-	bool ready;    /* QueueReady as the driver reads it */
-	bool live;     /* vq is started (rings mapped) */
-	bool notified; /* QueueNotify seen, virtio_mmio_process() due */
+	bool ready;	/* QueueReady as the driver reads it */
+	bool disabling; /* QueueReady=0 written, held until the device stops */
+	bool live;	/* vq is started (rings mapped) */
+	bool notified;	/* QueueNotify seen, virtio_mmio_process() due */
 };
 
 /* vCPUs whose register write is answered only once the device has let go
@@ -209,6 +210,12 @@ static void reset_done(void *opaque)
 		return; /* a second done() from a confused device */
 	clear_state(t);
 	t->resetting = false;
+	/* Idle after a stop too: a held QueueReady=0 (whose own done may
+	 * come later, or never count once a new stop began) is answered. */
+	if (t->stopping) {
+		t->stopping = false;
+		release(t, &t->stop_waiters);
+	}
 	if (t->host.status_changed)
 		t->host.status_changed(t->host.opaque, 0);
 	/* Completed inside ops->reset(): the write returns 0 to its caller,
@@ -445,6 +452,17 @@ static void queue_ready_on(struct virtio_mmio *t, struct mmio_queue *q,
 	q->ready = q->live = true;
 }
 
+/* The device has stopped: the queues taken away read QueueReady 0 from
+ * now on (not before: another vCPU reading 0 could reuse the memory). */
+static void stop_settled(struct virtio_mmio *t)
+{
+	for (unsigned i = 0; i < t->nq; i++) {
+		if (t->q[i].disabling)
+			t->q[i].ready = false;
+		t->q[i].disabling = false;
+	}
+}
+
 static void stop_done(void *opaque)
 {
 	struct virtio_mmio *t = opaque;
@@ -452,6 +470,7 @@ static void stop_done(void *opaque)
 	if (!t->stopping)
 		return;
 	t->stopping = false;
+	stop_settled(t);
 	if (t->in_stop_call)
 		return; /* idle already: the write is answered at once */
 	release(t, &t->stop_waiters);
@@ -485,24 +504,32 @@ static int write_queue_ready(struct virtio_mmio *t, uint32_t val, unsigned vcpu)
 	}
 	if (!q->ready)
 		return 0;
-	q->ready = false;
 	if (t->started) {
 		/* The driver may reuse the queue's memory, buffers included,
 		 * once it reads 0 back (§4.2.2.2): the device stops touching
 		 * every queue now, even if it already needs a reset (another
-		 * queue's ring broke and the rest still ran), and the write
-		 * is answered once nothing is in flight any more, as a reset
-		 * is. The rings stay mapped until reset. Flag the error. */
-		log_guest_warn("virtio-mmio: queue %u disabled while running",
-			       i);
+		 * queue's ring broke and the rest still ran), and QueueReady
+		 * reads 0 (the write is answered) once nothing is in flight
+		 * any more, as for a reset. The rings stay mapped until
+		 * reset. Flag the error. */
+		if (!q->disabling)
+			log_guest_warn("virtio-mmio: queue %u disabled while "
+				       "running",
+				       i);
+		q->disabling = true;
 		if (!t->stopped) {
 			t->stopped = t->stopping = t->in_stop_call = true;
 			t->ops->stop(t->dev, stop_done, t);
 			t->in_stop_call = false;
 		}
 		set_needs_reset(t);
-		return t->stopping ? hold(&t->stop_waiters, vcpu, "stop") : 0;
+		if (!t->stopping) {
+			stop_settled(t);
+			return 0;
+		}
+		return hold(&t->stop_waiters, vcpu, "stop");
 	}
+	q->ready = false;
 	virtq_stop(&t->vqs[i]);
 	q->live = false;
 	return 0;

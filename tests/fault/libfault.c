@@ -19,7 +19,12 @@
  *         back and released through the request's eventfd) comes ms later.
  *         nodirect: open() with O_DIRECT fails with EINVAL, as on a file
  *         system without direct I/O: the engine then uses worker threads.
- * OPS     read, write, rw, fdsync, fallocate, open, any; joined with '+'.
+ *         enolck: flock() fails with ENOLCK (op flock), as on NFSv3
+ *         without lockd.
+ *         nodsync: io_submit() refuses a write carrying RWF_DSYNC with
+ *         EINVAL (op write), as kernels before 4.13 refuse aio_rw_flags.
+ * OPS     read, write, rw, fdsync, fallocate, open, flock, any; joined with
+ *         '+'.
  * KEYS    offset=A-B  only requests overlapping bytes [A, B) (A- : to the
  *                     end); numbers are decimal or 0x-hex, with an optional
  *                     k/m/g suffix (KiB, MiB, GiB)
@@ -58,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -67,7 +73,7 @@
 #define MAX_TRACK  8192
 #define DEFAULT_MS 200
 
-enum act { A_ERR, A_SHORT, A_DELAY, A_NODIRECT };
+enum act { A_ERR, A_SHORT, A_DELAY, A_NODIRECT, A_NODSYNC };
 
 enum {
 	OP_READ = 1,
@@ -75,6 +81,7 @@ enum {
 	OP_FDSYNC = 4,
 	OP_FALLOC = 8,
 	OP_OPEN = 16,
+	OP_LOCK = 32,
 };
 
 enum { VIA_AIO = 1, VIA_SYNC = 2 };
@@ -141,6 +148,7 @@ REAL(ssize_t, pwritev64, (int, const struct iovec *, int, off64_t))
 REAL(int, fdatasync, (int))
 REAL(int, fsync, (int))
 REAL(int, fallocate64, (int, int, off64_t, off64_t))
+REAL(int, flock, (int, int))
 REAL(int, open, (const char *, int, ...))
 REAL(int, open64, (const char *, int, ...))
 
@@ -179,6 +187,8 @@ static const char *op_name(unsigned op)
 		return "fdsync";
 	case OP_FALLOC:
 		return "fallocate";
+	case OP_LOCK:
+		return "flock";
 	default:
 		return "open";
 	}
@@ -255,6 +265,7 @@ static const struct {
     {"einval", A_ERR, EINVAL}, {"efault", A_ERR, EFAULT},
     {"edquot", A_ERR, EDQUOT}, {"short", A_SHORT, 0},
     {"delay", A_DELAY, 0},     {"nodirect", A_NODIRECT, 0},
+    {"enolck", A_ERR, ENOLCK}, {"nodsync", A_NODSYNC, 0},
 };
 
 static unsigned parse_ops(const char *s, const char *rule)
@@ -269,6 +280,7 @@ static unsigned parse_ops(const char *s, const char *rule)
 	    {"fdsync", OP_FDSYNC},
 	    {"fallocate", OP_FALLOC},
 	    {"open", OP_OPEN},
+	    {"flock", OP_LOCK},
 	    {"any", OP_READ | OP_WRITE | OP_FDSYNC | OP_FALLOC},
 	};
 	char buf[128], *save = NULL;
@@ -674,6 +686,18 @@ int fallocate64(int fd, int mode, off64_t off, off64_t len)
 	return do_fallocate(fd, mode, off, len);
 }
 
+/* flock() refused as by a file system without locks (NFSv3 without lockd). */
+int flock(int fd, int how)
+{
+	const struct rule *r = match_fd(fd, OP_LOCK, VIA_SYNC, 0, 0);
+
+	if (r && r->act == A_ERR) {
+		errno = r->err;
+		return -1;
+	}
+	return get_flock()(fd, how);
+}
+
 /* open(O_DIRECT) refused as by a file system without direct I/O. */
 static int do_open(int (*fn)(const char *, int, ...), const char *path,
 		   int flags, mode_t mode)
@@ -803,6 +827,27 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 	long i;
 
 	pthread_mutex_lock(&mu);
+	/* nodsync: a kernel before Linux 4.13 refuses any aio_rw_flags: the
+	 * iocbs before the first such write go in, that one fails. */
+	for (i = 0; i < nr; i++) {
+		const struct rule *r;
+		uint64_t off, len;
+
+		if (!(ios[i]->aio_rw_flags & RWF_DSYNC) ||
+		    aio_op(ios[i], &off, &len) != OP_WRITE)
+			continue;
+		r = match_locked(OP_WRITE, VIA_AIO, NULL, off, len);
+		if (r && r->act == A_NODSYNC) {
+			logf_("fault nodsync write aio off=%llu len=%llu",
+			      (unsigned long long)off, (unsigned long long)len);
+			break;
+		}
+	}
+	if (i == 0 && nr > 0) {
+		pthread_mutex_unlock(&mu);
+		return -EINVAL;
+	}
+	nr = i;
 	for (i = 0; i < nr; i++) {
 		struct iocb *cb = ios[i];
 		struct track *t;
@@ -830,6 +875,8 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 			path[0] = 0;
 		t->r =
 		    match_locked(op, VIA_AIO, path[0] ? path : NULL, off, len);
+		if (t->r && t->r->act == A_NODSYNC)
+			t->r = NULL; /* acted on above, at submission */
 		if (!t->r)
 			continue;
 		logf_("fault %s %s aio off=%llu len=%llu", t->r->name,

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # A guest reset with requests really in flight: writes in the first 512 KiB
 # are slowed down by 300 ms (libfault delay), the guest queues up to 96
-# writes and resets the device at once. Writes published before the reset
+# writes and resets the device 50 ms later (so that the device has taken
+# some: queues on I/O threads may start on them after the reset otherwise).
+# Writes published before the reset
 # completed must be OK and in the image; the device must write nothing into
 # the old rings or buffers after the reset (quarantined guest RAM), and
 # must serve the re-initialised device (random-io with a model). Both
@@ -17,7 +19,7 @@ for p in $PATHS; do
 	for seed in 1 2; do
 		mkimage "$T/disk.img" 32M
 		fsim_ok "$(path_rules "$p")delay:write:ms=300:offset=0-512k" \
-			--disk "$T/disk.img" -c "reset-under-io 96 $seed" \
+			--disk "$T/disk.img" -c "reset-under-io 96 $seed after=50" \
 			-c "random-io 200 4$seed 64 at=1048576"
 		out_has '^reset-under-io: [0-9]+ of [0-9]+ writes completed'
 		out_has '^random-io: .*verified'

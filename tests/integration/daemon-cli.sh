@@ -57,6 +57,11 @@ grep -q 'already in use' "$T/e" || fail "an image given twice: $(cat "$T/e")"
 # by a daemon about to detach.
 bad --domid 1 --foreground --disk "$T/disk.img" --pidfile "$T/none/x.pid"
 bad --domid 1 --disk "$T/disk.img" --pidfile "$T/none/x.pid"
+# A start that fails after taking its pidfile leaves none behind.
+bad --domid 1 --foreground --disk "$T/missing.img" --pidfile "$T/p.pid"
+[ ! -e "$T/p.pid" ] || fail "a failed start left its pidfile"
+bad --domid 1 --disk "$T/missing.img" --pidfile "$T/p.pid"
+[ ! -e "$T/p.pid" ] || fail "a failed detached start left its pidfile"
 # An image we may not write (for rw) or not read at all: root may, so as
 # root run those as nobody.
 chmod 0444 "$T/disk.img"

@@ -1754,8 +1754,10 @@ out:
 	free_writes(dk, &b);
 }
 
-/* reset-under-io COUNT SEED [reads] [linger=MS]: queue COUNT writes
- * (reads), reset the device at once; with linger, wait MS after serving
+/* reset-under-io COUNT SEED [reads] [after=MS] [linger=MS]: queue COUNT
+ * writes (reads), reset the device at once (after: MS later, so that a
+ * device serving its queues on threads of their own has taken some for
+ * sure); with linger, wait MS after serving
  * the re-initialised device before looking at the old memory, so that
  * requests a fault rule holds back past the reset have completed by then.
  * Writes published before the reset completed must be OK and on disk; the
@@ -1771,12 +1773,14 @@ static void cmd_reset_under_io(struct session *s, int argc, char **argv,
 	uint64_t seed;
 	char err[256];
 	bool reads = false, bad = false;
-	unsigned linger = 0;
+	unsigned linger = 0, after = 0;
 	int rc;
 
 	for (int i = 3; i < argc; i++) {
 		if (!strcmp(argv[i], "reads"))
 			reads = true;
+		else if (!strncmp(argv[i], "after=", 6))
+			bad |= !parse_uint(argv[i] + 6, 60000, &after);
 		else if (strncmp(argv[i], "linger=", 7) ||
 			 !parse_uint(argv[i] + 7, 60000, &linger))
 			bad = true;
@@ -1784,12 +1788,15 @@ static void cmd_reset_under_io(struct session *s, int argc, char **argv,
 	if (!parse_uint(argv[1], 4096, &count) || !parse_u64(argv[2], &seed) ||
 	    count == 0 || bad) {
 		fail_msg(res, CMD_USAGE,
-			 "reset-under-io COUNT SEED [reads] [linger=MS]");
+			 "reset-under-io COUNT SEED [reads] [after=MS] "
+			 "[linger=MS]");
 		return;
 	}
 	gdev_quarantine(dk->dev, true);
 	if (submit_batch(s, dk, count, seed, reads, &b, res))
 		goto out;
+	if (after)
+		usleep(after * 1000u);
 	rc = gdev_reset(dk->dev, 0);
 	dk->dirty = true;
 	if (rc) {
@@ -1988,8 +1995,8 @@ static const struct cmd cmds[] = {
      "queue COUNT writes, SIGTERM the daemon at once (twice: again 50 ms "
      "later); it must exit 0 and every write it completed must be OK and "
      "in the image"},
-    {"reset-under-io", 2, 4, true, cmd_reset_under_io,
-     "reset-under-io COUNT SEED [reads] [linger=MS]",
+    {"reset-under-io", 2, 5, true, cmd_reset_under_io,
+     "reset-under-io COUNT SEED [reads] [after=MS] [linger=MS]",
      "queue COUNT writes (or reads), reset the device at once; writes "
      "completed before the reset must be in the image (reads equal to "
      "it), and the device must not write guest RAM after the reset "

@@ -868,6 +868,11 @@ static void test_deferred_stop(void)
 	CHECK(f.dev.stop_done != NULL);
 	CHECK_EQ(f.host.completions, 0);
 	CHECK(rd(&f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* Until then the queue still reads ready to every vCPU, and writing
+	 * 0 again waits as well. */
+	CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 1);
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_READY, 4, 0, 4),
+		 VIRTIO_MMIO_DEFERRED);
 	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 1);
 	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_READY, 4, 0, 5),
 		 VIRTIO_MMIO_DEFERRED);
@@ -875,18 +880,34 @@ static void test_deferred_stop(void)
 	CHECK_EQ(f.host.completions, 0);
 
 	f.dev.stop_done(f.dev.stop_opaque);
-	CHECK_EQ(f.host.completions, 2);
+	CHECK_EQ(f.host.completions, 3);
 	CHECK_EQ(f.host.completed[0], 3);
-	CHECK_EQ(f.host.completed[1], 5);
+	CHECK_EQ(f.host.completed[1], 4);
+	CHECK_EQ(f.host.completed[2], 5);
 	for (unsigned q = 0; q < 2; q++) {
 		wr(&f, VIRTIO_MMIO_QUEUE_SEL, q);
 		CHECK_EQ(rd(&f, VIRTIO_MMIO_QUEUE_READY), 0);
 	}
 	/* A second done() is harmless; only a reset brings it back. */
 	f.dev.stop_done(f.dev.stop_opaque);
-	CHECK_EQ(f.host.completions, 2);
+	CHECK_EQ(f.host.completions, 3);
 	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_STATUS, 4, 0, 3), 0);
-	f.dev.defer_stop = false;
+
+	/* A reset finishing first answers a held stop too: idle is idle. */
+	bring_up(&f);
+	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 0);
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_QUEUE_READY, 4, 0, 6),
+		 VIRTIO_MMIO_DEFERRED);
+	f.dev.defer_reset = true;
+	CHECK_EQ(virtio_mmio_write(f.t, VIRTIO_MMIO_STATUS, 4, 0, 7),
+		 VIRTIO_MMIO_DEFERRED);
+	f.dev.reset_done(f.dev.reset_opaque);
+	CHECK_EQ(f.host.completions, 5);
+	CHECK_EQ(f.host.completed[3], 6);
+	CHECK_EQ(f.host.completed[4], 7);
+	f.dev.stop_done(f.dev.stop_opaque);
+	CHECK_EQ(f.host.completions, 5);
+	f.dev.defer_stop = f.dev.defer_reset = false;
 	bring_up(&f);
 	CHECK_EQ(rd(&f, VIRTIO_MMIO_STATUS), 0xf);
 	teardown(&f);
