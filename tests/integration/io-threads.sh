@@ -74,7 +74,7 @@ wait "$simpid" || fail "bench session without --io-threads failed"
 for seed in 1 2; do
 	sim_ok --vcpus 2 $TH --disk "$T/disk.img" \
 		-c 'term-under-io 128 '"$seed" -c stats
-	out_has '^term-under-io: [0-9]+ of [0-9]+ writes completed'
+	term_drained
 	exit_stats_match_guest
 	sim_ok --vcpus 2 $TH --disk "$T/disk.img" \
 		-c 'reset-under-io 128 '"$seed" -c 'random-io 300 9 64' -c stats
