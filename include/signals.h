@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* SIGTERM and SIGINT (shutdown), SIGHUP (nothing to reload: logged and
- * ignored, rather than the default exit that would drop every request in
- * flight), SIGUSR1 (statistics) and SIGCHLD (the supervisor's children)
- * arrive through a signalfd in the event loop, so
- * each runs as an ordinary callback; SIGPIPE is ignored (a write to a
- * closed socket or pipe reports EPIPE instead of killing the daemon). */
+/* SIGTERM and SIGINT (shutdown), SIGHUP (look at the images' sizes again,
+ * rather than the default exit that would drop every request in flight),
+ * SIGUSR1 (statistics) and SIGCHLD (the supervisor's children) arrive
+ * through a signalfd in the event loop, so each runs as an ordinary
+ * callback; SIGPIPE is ignored (a write to a closed socket or pipe reports
+ * EPIPE instead of killing the daemon). */
 #ifndef XVB_SIGNALS_H
 #define XVB_SIGNALS_H
 
