@@ -91,7 +91,6 @@ struct fz {
 	bool (*until)(struct fz *f);
 };
 
-static char image_path[64];
 static struct fz fz;
 static struct virtio_blk *devices[16]; /* by cfg & 7, +8 with two queues */
 
@@ -350,24 +349,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const char *const dirs[] = {"/dev/shm", "/tmp"};
 	struct fz *f = &fz;
 	uint64_t one = 1;
-	int fd = -1;
 
 	(void)argc;
 	(void)argv;
 	log_init("fuzz_blk", false, LOG_LVL_ERROR);
-	/* An unnamed tmpfs file, opened by the device through /proc so that
-	 * nothing is left behind however the fuzzer exits. */
-	for (unsigned i = 0; i < 2 && fd < 0; i++)
-		fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, IMAGE_SIZE) < 0) {
-		perror("fuzz_blk: temporary image");
-		exit(1);
-	}
-	snprintf(image_path, sizeof(image_path), "/proc/self/fd/%d", fd);
-
 	f->gm = fake_guest_mem_new(RAM_BASE, RAM_SIZE);
 	f->ram = fake_guest_mem_ptr(f->gm);
 	f->loop = loop_new();
@@ -381,10 +368,28 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* An unnamed tmpfs file, opened by a device through /proc so that nothing
+ * is left behind however the fuzzer exits; one per device, since a device
+ * locks its image. */
+static void temp_image(char *path, size_t len)
+{
+	static const char *const dirs[] = {"/dev/shm", "/tmp"};
+	int fd = -1;
+
+	for (unsigned i = 0; i < 2 && fd < 0; i++)
+		fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, IMAGE_SIZE) < 0) {
+		perror("fuzz_blk: temporary image");
+		exit(1);
+	}
+	snprintf(path, len, "/proc/self/fd/%d", fd);
+}
+
 /* The device for cfg's low three bits and the queue count, made on first
  * use. */
 static struct virtio_blk *device(uint8_t cfg, unsigned nq)
 {
+	char image_path[64];
 	static const char serial[] = "fuzz-serial-0123456789";
 	struct virtio_blk **b = &devices[(cfg & 7) + (nq > 1 ? 8 : 0)];
 	struct virtio_blk_params p = {
@@ -397,6 +402,7 @@ static struct virtio_blk *device(uint8_t cfg, unsigned nq)
 	char err[256];
 
 	if (!*b) {
+		temp_image(image_path, sizeof(image_path));
 		*b = virtio_blk_new(fz.loop, fz.gm, &p, err, sizeof(err));
 		if (!*b) {
 			fprintf(stderr, "fuzz_blk: %s\n", err);
