@@ -88,8 +88,11 @@ struct virtio_mmio {
 	_Atomic bool resetting; /* ops->reset() has not called done yet */
 	bool in_reset_call;
 	struct held reset_waiters;
-	bool stopping; /* ops->stop() has not called done yet */
+	bool stopping; /* a QueueReady=0 waits for the device to stop */
 	bool in_stop_call;
+	/* ops->stop() calls whose done has not come yet: a reset answers a
+	 * held stop, and a later stop's done must not be taken for its. */
+	unsigned stops_out;
 	struct held stop_waiters;
 	/* The guest's other devices, a ring through this field (itself when
 	 * alone): all share the guest's RAM. */
@@ -467,7 +470,9 @@ static void stop_done(void *opaque)
 {
 	struct virtio_mmio *t = opaque;
 
-	if (!t->stopping)
+	if (t->stops_out)
+		t->stops_out--;
+	if (!t->stopping || t->stops_out)
 		return;
 	t->stopping = false;
 	stop_settled(t);
@@ -519,6 +524,7 @@ static int write_queue_ready(struct virtio_mmio *t, uint32_t val, unsigned vcpu)
 		q->disabling = true;
 		if (!t->stopped) {
 			t->stopped = t->stopping = t->in_stop_call = true;
+			t->stops_out++;
 			t->ops->stop(t->dev, stop_done, t);
 			t->in_stop_call = false;
 		}
