@@ -16,7 +16,7 @@
 
 #include "log.h"
 
-#define SECTOR 512u
+#define SECTOR		     512u
 #define IMAGE_IN_USE_POLL_MS 100
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -195,7 +195,7 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 	       size_t errlen)
 {
 	struct stat st;
-	int fd;
+	int fd, r;
 
 	memset(img, 0, sizeof(*img));
 	img->fd = -1;
@@ -227,21 +227,17 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 		return fail(err, errlen, e, "cannot stat %s: %s", path,
 			    strerror(-e));
 	}
-	if (S_ISREG(st.st_mode)) {
-		img->size = (uint64_t)st.st_size;
-	} else if (S_ISBLK(st.st_mode)) {
-		img->is_blkdev = true;
-		if (ioctl(fd, BLKGETSIZE64, &img->size) < 0) {
-			int e = -errno;
-
-			image_close(img);
-			return fail(err, errlen, e, "cannot size %s: %s", path,
-				    strerror(-e));
-		}
-	} else {
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		image_close(img);
 		return fail(err, errlen, -EINVAL,
 			    "%s: not a regular file or block device", path);
+	}
+	img->is_blkdev = S_ISBLK(st.st_mode);
+	r = image_size_now(img, &img->size);
+	if (r < 0) {
+		image_close(img);
+		return fail(err, errlen, r, "cannot size %s: %s", path,
+			    strerror(-r));
 	}
 	if (img->size < SECTOR) {
 		image_close(img);
@@ -265,10 +261,10 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 		img->mem_align = SECTOR;
 	}
 
-	fd = lock_image(img, err, errlen);
-	if (fd < 0) {
+	r = lock_image(img, err, errlen);
+	if (r < 0) {
 		image_close(img);
-		return fd;
+		return r;
 	}
 
 	if (!ro) {

@@ -1017,10 +1017,10 @@ static void blk_queue_notify(void *dev, unsigned qi)
 	publish(q);
 }
 
-/* From here on no queue touches its ring or raises an interrupt: with I/O
- * threads, each queue's lock is taken, so none is in the middle of it. */
 /* Take nothing more from any queue; what is in flight completes without
- * touching guest memory. */
+ * touching guest memory. From here on no queue touches its ring or raises
+ * an interrupt: with I/O threads, each queue's lock is taken, so none is
+ * in the middle of it. */
 static void stop_queues(struct virtio_blk *b)
 {
 	b->gen++; /* in-flight completions now only free resources */

@@ -88,10 +88,10 @@ struct virtio_mmio {
 	_Atomic bool resetting; /* ops->reset() has not called done yet */
 	bool in_reset_call;
 	struct held reset_waiters;
-	bool stopping; /* a QueueReady=0 waits for the device to stop */
 	bool in_stop_call;
-	/* ops->stop() calls whose done has not come yet: a reset answers a
-	 * held stop, and a later stop's done must not be taken for its. */
+	/* ops->stop() calls whose done has not come yet: a QueueReady=0 waits
+	 * while any is out (a reset answers it too, idle being idle; a late
+	 * done of an earlier stop is not taken for a later one's). */
 	unsigned stops_out;
 	struct held stop_waiters;
 	/* The guest's other devices, a ring through this field (itself when
@@ -215,10 +215,7 @@ static void reset_done(void *opaque)
 	t->resetting = false;
 	/* Idle after a stop too: a held QueueReady=0 (whose own done may
 	 * come later, or never count once a new stop began) is answered. */
-	if (t->stopping) {
-		t->stopping = false;
-		release(t, &t->stop_waiters);
-	}
+	release(t, &t->stop_waiters);
 	if (t->host.status_changed)
 		t->host.status_changed(t->host.opaque, 0);
 	/* Completed inside ops->reset(): the write returns 0 to its caller,
@@ -472,9 +469,8 @@ static void stop_done(void *opaque)
 
 	if (t->stops_out)
 		t->stops_out--;
-	if (!t->stopping || t->stops_out)
+	if (t->stops_out)
 		return;
-	t->stopping = false;
 	stop_settled(t);
 	if (t->in_stop_call)
 		return; /* idle already: the write is answered at once */
@@ -523,13 +519,13 @@ static int write_queue_ready(struct virtio_mmio *t, uint32_t val, unsigned vcpu)
 				       i);
 		q->disabling = true;
 		if (!t->stopped) {
-			t->stopped = t->stopping = t->in_stop_call = true;
+			t->stopped = t->in_stop_call = true;
 			t->stops_out++;
 			t->ops->stop(t->dev, stop_done, t);
 			t->in_stop_call = false;
 		}
 		set_needs_reset(t);
-		if (!t->stopping) {
+		if (!t->stops_out) {
 			stop_settled(t);
 			return 0;
 		}
