@@ -582,6 +582,19 @@ static void prep_aio(struct aio_engine *e, struct ereq *er)
 
 static void dispatch(struct aio_engine *e);
 
+/* Put iocbs[from, n), not accepted by the kernel, back at the head of the
+ * queue in their order, to be prepared again. */
+static void requeue_iocbs(struct aio_engine *e, unsigned from, unsigned n)
+{
+	for (unsigned i = n; i-- > from;) {
+		struct ereq *er = container_of_iocb(e->iocbs[i]);
+
+		bounce_put(e, er);
+		er->path = PATH_NONE;
+		elist_push_front(&e->pending, er);
+	}
+}
+
 /* Give the kernel iocbs[0, n) with as few io_submit calls as it accepts
  * and submit_batch allows. */
 static void submit_iocbs(struct aio_engine *e, unsigned n)
@@ -608,12 +621,7 @@ static void submit_iocbs(struct aio_engine *e, unsigned n)
 			ret = -EAGAIN;
 		if (ret == -EAGAIN && e->aio_inflight) {
 			/* Retry after the next completions, in order. */
-			for (unsigned i = n; i-- > done;) {
-				er = container_of_iocb(e->iocbs[i]);
-				bounce_put(e, er);
-				er->path = PATH_NONE;
-				elist_push_front(&e->pending, er);
-			}
+			requeue_iocbs(e, done, n);
 			return;
 		}
 		/* The error belongs to the first iocb not accepted. */
@@ -625,12 +633,7 @@ static void submit_iocbs(struct aio_engine *e, unsigned n)
 				 "after they complete");
 			e->dsync_broken = true;
 			/* This one and the rest again, in order, without. */
-			for (unsigned i = n; i-- > done;) {
-				er = container_of_iocb(e->iocbs[i]);
-				bounce_put(e, er);
-				er->path = PATH_NONE;
-				elist_push_front(&e->pending, er);
-			}
+			requeue_iocbs(e, done, n);
 			dispatch(e);
 			return;
 		}

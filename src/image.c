@@ -37,19 +37,20 @@ static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 /* Open with O_DIRECT first: only O_DIRECT keeps libaio asynchronous. Some
  * file systems (tmpfs before 6.6, some FUSE) refuse it with EINVAL; the
  * engine then sends reads and writes to its worker threads instead. */
+/* Read-write block devices are claimed: the kernel refuses one that is
+ * mounted or held by another claimant (xen-blkback, LVM, md) with EBUSY.
+ * Linux ignores O_EXCL without O_CREAT on other files. */
+static int open_flags(bool ro)
+{
+	return (ro ? O_RDONLY : O_RDWR | O_EXCL) | O_CLOEXEC;
+}
+
 static int open_image(struct image *img, const char *path, int flags)
 {
-	int fd;
-
-	/* Read-write block devices are claimed: the kernel refuses one that is
-	 * mounted or held by another claimant (xen-blkback, LVM, md) with
-	 * EBUSY. Linux ignores O_EXCL without O_CREAT on other files. */
-	if ((flags & O_ACCMODE) == O_RDWR)
-		flags |= O_EXCL;
-	fd = open(path, flags | O_DIRECT | O_CLOEXEC);
+	int fd = open(path, flags | O_DIRECT);
 
 	if (fd < 0 && errno == EINVAL)
-		fd = open(path, flags | O_CLOEXEC);
+		fd = open(path, flags);
 	else if (fd >= 0)
 		img->direct = true;
 	return fd < 0 ? -errno : fd;
@@ -209,7 +210,7 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 	if (!strncmp(path, IMAGE_NULL_PREFIX, strlen(IMAGE_NULL_PREFIX)))
 		return open_null(img, path, err, errlen);
 
-	fd = open_image(img, path, ro ? O_RDONLY : O_RDWR);
+	fd = open_image(img, path, open_flags(ro));
 	if (fd == -EBUSY)
 		return fail(err, errlen, fd,
 			    "%s is in use by the system (mounted, or claimed "
@@ -249,7 +250,7 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 		/* Reopen buffered: the engine then uses its worker threads. */
 		image_close(img);
 		img->direct = false;
-		fd = open(path, (ro ? O_RDONLY : O_RDWR | O_EXCL) | O_CLOEXEC);
+		fd = open(path, open_flags(ro));
 		if (fd < 0) {
 			int e = errno;
 

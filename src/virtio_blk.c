@@ -913,7 +913,6 @@ bool virtio_blk_check_capacity(struct virtio_blk *b, uint64_t *new_sectors)
 	/* Requests already checked against the old capacity may still run:
 	 * past a shrunken end they read short, which is an I/O error. */
 	atomic_store(&b->capacity, sectors);
-	b->img.size = size;
 	b->cfg.capacity = htole64(sectors);
 	b->config_gen++;
 	if (b->notify.config_changed)
@@ -1089,8 +1088,8 @@ static void when_idle(struct virtio_blk *b, void (*done)(void *opaque),
 		if (!b->waits[i].used)
 			w = &b->waits[i];
 	if (!w) {
-		/* Cannot happen with one reset and one quiesce at most; if it
-		 * did, block rather than never answer. */
+		/* Cannot happen with one reset, one stop and one quiesce at
+		 * most; if it did, block rather than never answer. */
 		log_error("virtio-blk: too many waits for idle engines");
 		for (unsigned i = 0; i < engines; i++)
 			drain_engine(&b->q[i]);
