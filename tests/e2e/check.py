@@ -18,7 +18,7 @@ ERRORS = re.compile(
     r"virtio\S*[: ].*\b(error|fail|failed|bad|broken|wrong|invalid)\b|"
     r"needs.?reset|Xen BUG|Xen WARN|Assertion .* failed|segfault|"
     r"Sanitizer|blocked for more than|EXT[234]-fs error|rcu.*stall|"
-    r"Unhandled (fault|exception)|Data Abort",
+    r"Unhandled (fault|exception)|Data Abort|E2E-HOST-ERROR",
     re.IGNORECASE)
 
 

@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """QEMU serial console handling for tests/e2e/run.
 
-console-filter.py CONSOLE_LOG VERBOSE   (stdin: QEMU's output)
+console-filter.py CONSOLE_LOG VERBOSE [QMP_SOCKET]   (stdin: QEMU's output)
     Writes every line to CONSOLE_LOG prefixed with the host seconds since
     QEMU start, and echoes the interesting ones (harness, scripts, daemon,
-    crashes) to stdout as they come; VERBOSE=1 echoes everything.
+    crashes) to stdout as they come; VERBOSE=1 echoes everything. With
+    QMP_SOCKET, a guest line `E2E-RESIZE-ME N MIB` grows QEMU drive dN
+    (dom0's disk N) to MIB MiB under the running daemon, as an lvextend
+    in dom0 would.
 console-filter.py --split CONSOLE_LOG LOGDIR
     Splits the console into xen.log, dom0.log, domu.log, guest.log,
     daemon-console.log and dom0-script-console.log (prefixes stripped).
 """
+import json
 import re
+import socket
 import sys
 import time
 
@@ -20,19 +25,60 @@ SHOW = re.compile(
     r"Panic on CPU|FATAL|I/O error|Call trace")
 # Bulk data lines of the suite's guest scripts (kept in the logs).
 QUIET = re.compile(r"^\[domu\] \[guest\] (SUM|FSSUM) ")
+RESIZE = re.compile(r"^\[domu\] \[guest\] E2E-RESIZE-ME (\d+) (\d+)$")
 
 
-def stream(path, verbose):
+def qmp(sock_path, command, arguments):
+    """Run one QMP command; return its "return" or raise on its "error"."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect(sock_path)
+        f = s.makefile("rw", encoding="utf-8")
+        json.loads(f.readline())  # the greeting
+        for cmd, args in (("qmp_capabilities", {}), (command, arguments)):
+            f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "error" in reply:
+                    raise RuntimeError(reply["error"].get("desc", reply))
+                if "return" in reply:  # anything else is an event
+                    break
+        return reply["return"]
+
+
+def resize(qmp_path, disk, mib):
+    """Grow drive dDISK; the line says what happened (console log too)."""
+    try:
+        qmp(qmp_path, "block_resize",
+            {"device": "d%d" % disk, "size": mib * 1048576})
+        return "[host] resized drive d%d to %d MiB" % (disk, mib)
+    except (OSError, ValueError, RuntimeError) as e:
+        return "[host] E2E-HOST-ERROR resizing drive d%d: %s" % (disk, e)
+
+
+def stream(path, verbose, qmp_path):
     t0 = time.time()
+    done = set()
     with open(path, "w", encoding="utf-8") as out:
-        for raw in sys.stdin.buffer:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            line = line.replace("\r", "")
+        def emit(line, show):
             stamped = "%7.2f %s" % (time.time() - t0, line)
             out.write(stamped + "\n")
             out.flush()
-            if verbose or (SHOW.search(line) and not QUIET.search(line)):
+            if show:
                 print(stamped, flush=True)
+
+        for raw in sys.stdin.buffer:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            line = line.replace("\r", "")
+            emit(line, verbose or (SHOW.search(line) and
+                                   not QUIET.search(line)))
+            m = RESIZE.match(line)
+            # Once per request: dom0 may echo the guest console twice.
+            if m and qmp_path and m.groups() not in done:
+                done.add(m.groups())
+                emit(resize(qmp_path, int(m.group(1)), int(m.group(2))),
+                     True)
 
 
 def split(path, logdir):
@@ -64,8 +110,9 @@ def split(path, logdir):
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "--split":
         split(sys.argv[2], sys.argv[3])
-    elif len(sys.argv) == 3:
-        stream(sys.argv[1], sys.argv[2] == "1")
+    elif len(sys.argv) in (3, 4):
+        stream(sys.argv[1], sys.argv[2] == "1",
+               sys.argv[3] if len(sys.argv) == 4 else None)
     else:
         sys.exit(__doc__)
 
