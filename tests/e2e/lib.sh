@@ -373,15 +373,18 @@ prepare_dom0_base()
 	prepare_domu_base
 }
 
-# The guest's helper for BLKZEROOUT/BLKDISCARD/fsync (static: no libc
-# needed in the domU beyond what is there).
-prepare_blkop()
+# The guest's helpers (static: no libc needed in the domU beyond what is
+# there): blkop for BLKZEROOUT/BLKDISCARD/fsync, hostile-drv for the
+# hostile case's userspace driver.
+prepare_guest_tools()
 {
-	if [ ! -x "$OUT/blkop" ] || [ "$E2E_DIR/blkop.c" -nt "$OUT/blkop" ]; then
-		BUILT="$BUILT blkop"
+	for t in blkop hostile-drv; do
+		[ ! -x "$OUT/$t" ] || [ "$E2E_DIR/$t.c" -nt "$OUT/$t" ] ||
+			continue
+		BUILT="$BUILT $t"
 		${CROSS}gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra \
 			-Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-			-Werror -o "$OUT/blkop" "$E2E_DIR/blkop.c" ||
-			die "building blkop failed"
-	fi
+			-Werror -o "$OUT/$t" "$E2E_DIR/$t.c" ||
+			die "building $t failed"
+	done
 }

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * hostile-drv: a hostile virtio-blk driver in the e2e guest's userspace.
+ *   hostile-drv BASE SECTOR0_FILE
+ * Drives the virtio-mmio device at guest physical address BASE (its stock
+ * driver unbound) through /dev/mem, with rings and buffers in locked pages
+ * whose guest physical addresses come from /proc/self/pagemap, and sends
+ * what no Linux driver would: odd access widths, buffers outside guest
+ * RAM, a descriptor loop, a sector past the end, an available index that
+ * jumps, a ring outside RAM. Each outcome is checked against what
+ * tests/hostile/ requires of the daemon in the simulator, so this shows
+ * the same answers under real Xen. SECTOR0_FILE holds the disk's first
+ * 512 bytes as the stock driver read them (the control request).
+ * Prints `E2E-CHECK name ok|fail ...` lines (tests/e2e/guest-lib.sh) and
+ * exits 1 if any failed, 2 on a usage or set-up error. Built static for
+ * arm64 by tests/e2e/run; the device is left reset.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+/* virtio-mmio registers (virtio 1.2 §4.2.2). */
+enum {
+	MAGIC = 0x000,
+	VERSION = 0x004,
+	DEVICE_ID = 0x008,
+	DEV_FEATURES = 0x010,
+	DEV_FEATURES_SEL = 0x014,
+	DRV_FEATURES = 0x020,
+	DRV_FEATURES_SEL = 0x024,
+	QUEUE_SEL = 0x030,
+	QUEUE_NUM_MAX = 0x034,
+	QUEUE_NUM = 0x038,
+	QUEUE_READY = 0x044,
+	QUEUE_NOTIFY = 0x050,
+	INT_STATUS = 0x060,
+	INT_ACK = 0x064,
+	STATUS = 0x070,
+	QUEUE_DESC = 0x080,
+	QUEUE_AVAIL = 0x090,
+	QUEUE_USED = 0x0a0,
+	CONFIG = 0x100,
+};
+enum {
+	S_ACK = 1,
+	S_DRIVER = 2,
+	S_DRIVER_OK = 4,
+	S_FEATURES_OK = 8,
+	S_NEEDS_RESET = 0x40
+};
+enum { D_NEXT = 1, D_WRITE = 2 };
+#define QSZ    8
+#define SECTOR 512
+
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags, next;
+};
+struct avail {
+	uint16_t flags, idx, ring[QSZ];
+};
+struct used {
+	uint16_t flags, idx;
+	struct {
+		uint32_t id, len;
+	} ring[QSZ];
+};
+struct hdr {
+	uint32_t type, reserved;
+	uint64_t sector;
+};
+
+/* A locked page and its guest physical address. */
+struct page {
+	void *va;
+	uint64_t pa;
+};
+
+static volatile uint8_t *regs;
+static struct page pdesc, pavail, pused, pbuf;
+static volatile struct desc *desc;
+static volatile struct avail *avail;
+static volatile struct used *used;
+static uint16_t avail_idx, used_seen;
+static uint64_t ram_end;
+static int failed;
+
+static void check(const char *name, bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void check(const char *name, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("E2E-CHECK %s %s", name, ok ? "ok" : "fail: ");
+	if (!ok) {
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		failed = 1;
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Device memory wants its accesses in program order with the rings'. */
+static void barrier(void)
+{
+#ifdef __aarch64__
+	__asm__ volatile("dsb sy" ::: "memory");
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+/* One load or store instruction per access, never one with writeback:
+ * Xen decodes a trapped access from its syndrome, which an instruction
+ * that updates its base register does not give. */
+#define ACCESSORS(bits)                                                        \
+	static __attribute__((noinline)) uint##bits##_t rd##bits(unsigned off) \
+	{                                                                      \
+		barrier();                                                     \
+		return *(volatile uint##bits##_t *)(regs + off);               \
+	}                                                                      \
+	static __attribute__((noinline)) void wr##bits(unsigned off,           \
+						       uint##bits##_t v)       \
+	{                                                                      \
+		barrier();                                                     \
+		*(volatile uint##bits##_t *)(regs + off) = v;                  \
+		barrier();                                                     \
+	}
+ACCESSORS(8)
+ACCESSORS(16)
+ACCESSORS(32)
+ACCESSORS(64)
+
+static uint32_t rd(unsigned off)
+{
+	return rd32(off);
+}
+
+static void wr(unsigned off, uint32_t v)
+{
+	wr32(off, v);
+}
+
+/* A 64-bit address into a Low/High register pair. */
+static void wr_pair(unsigned off, uint64_t v)
+{
+	wr(off, (uint32_t)v);
+	wr(off + 4, (uint32_t)(v >> 32));
+}
+
+static int page_alloc(struct page *p, int pagemap)
+{
+	uint64_t e;
+	long ps = sysconf(_SC_PAGESIZE);
+
+	p->va = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE,
+		     -1, 0);
+	if (p->va == MAP_FAILED)
+		return -1;
+	memset(p->va, 0, (size_t)ps);
+	if (pread(pagemap, &e, sizeof(e),
+		  (off_t)((uintptr_t)p->va / (uintptr_t)ps * sizeof(e))) !=
+		(ssize_t)sizeof(e) ||
+	    !(e >> 63))
+		return -1;
+	p->pa = (e & ((1ULL << 55) - 1)) * (uint64_t)ps;
+	return p->pa ? 0 : -1;
+}
+
+/* The end of the highest "System RAM" range in /proc/iomem. */
+static uint64_t find_ram_end(void)
+{
+	FILE *f = fopen("/proc/iomem", "r");
+	char line[256];
+	uint64_t a, b, end = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (line[0] != ' ' && strstr(line, ": System RAM") &&
+		    sscanf(line, "%" SCNx64 "-%" SCNx64, &a, &b) == 2 &&
+		    b + 1 > end)
+			end = b + 1;
+	fclose(f);
+	return end;
+}
+
+static void ack_interrupts(void)
+{
+	uint32_t v = rd(INT_STATUS);
+
+	if (v)
+		wr(INT_ACK, v);
+}
+
+/* Reset, negotiate VERSION_1 only, set up queue 0 over the given rings
+ * and, if live, DRIVER_OK. Returns the status read back. */
+static uint32_t init(uint64_t desc_pa, bool live)
+{
+	wr(STATUS, 0);
+	ack_interrupts();
+	wr(STATUS, S_ACK);
+	wr(STATUS, S_ACK | S_DRIVER);
+	wr(DRV_FEATURES_SEL, 0);
+	wr(DRV_FEATURES, 0);
+	wr(DRV_FEATURES_SEL, 1);
+	wr(DRV_FEATURES, 1); /* VIRTIO_F_VERSION_1 */
+	wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	wr(QUEUE_SEL, 0);
+	wr(QUEUE_NUM, QSZ);
+	wr_pair(QUEUE_DESC, desc_pa);
+	wr_pair(QUEUE_AVAIL, pavail.pa);
+	wr_pair(QUEUE_USED, pused.pa);
+	memset(pavail.va, 0, sizeof(struct avail));
+	memset(pused.va, 0, sizeof(struct used));
+	avail_idx = used_seen = 0;
+	wr(QUEUE_READY, 1);
+	if (live)
+		wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	return rd(STATUS);
+}
+
+/* Publish head (moving the index by `step`), notify, and wait up to 10 s
+ * for a used entry or NEEDS_RESET. Returns 1 with *len set, 0 if the
+ * device asked for a reset, -1 on a timeout. */
+static int kick(uint16_t head, uint16_t step, uint32_t *len)
+{
+	struct timespec t0, t;
+
+	avail->ring[avail_idx % QSZ] = head;
+	avail_idx = (uint16_t)(avail_idx + step);
+	barrier();
+	avail->idx = avail_idx;
+	wr(QUEUE_NOTIFY, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		barrier();
+		if (used->idx != used_seen) {
+			*len = used->ring[used_seen % QSZ].len;
+			used_seen++;
+			ack_interrupts();
+			return 1;
+		}
+		if (rd(STATUS) & S_NEEDS_RESET) {
+			ack_interrupts();
+			return 0;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 10)
+			return -1;
+		usleep(1000);
+	}
+}
+
+/* Layout of the buffer page: header at 0, status byte at 16, data at
+ * 512. A one-sector read of `sector` into `data` (a guest address). */
+static int read_req(uint64_t sector, uint64_t data, uint32_t *len,
+		    uint8_t *status)
+{
+	struct hdr *h = pbuf.va;
+	uint8_t *st = (uint8_t *)pbuf.va + 16;
+	int r;
+
+	*h = (struct hdr){.type = 0, .sector = sector};
+	*st = 0xee;
+	desc[0] = (struct desc){pbuf.pa, sizeof(*h), D_NEXT, 1};
+	desc[1] = (struct desc){data, SECTOR, D_WRITE | D_NEXT, 2};
+	desc[2] = (struct desc){pbuf.pa + 16, 1, D_WRITE, 0};
+	r = kick(0, 1, len);
+	barrier();
+	*status = *st;
+	return r;
+}
+
+/* The control: a good read of sector 0 returns what the stock driver read. */
+static void good_read(const char *name, const uint8_t *sector0)
+{
+	uint32_t len = 0;
+	uint8_t st;
+	int r = read_req(0, pbuf.pa + SECTOR, &len, &st);
+
+	check(name,
+	      r == 1 && len == SECTOR + 1 && st == 0 &&
+		  !memcmp((uint8_t *)pbuf.va + SECTOR, sector0, SECTOR),
+	      "kick %d, used len %u, status %u, data %s", r, len, st,
+	      memcmp((uint8_t *)pbuf.va + SECTOR, sector0, SECTOR) ? "differs"
+								   : "same");
+}
+
+static void bad_read(const char *name, uint64_t sector, uint64_t data)
+{
+	uint32_t len = 0;
+	uint8_t st;
+	int r = read_req(sector, data, &len, &st);
+
+	check(name, r == 1 && len == 1 && st == 1,
+	      "kick %d, used len %u, status %u (want IOERR, len 1)", r, len,
+	      st);
+}
+
+static void widths(void)
+{
+	uint64_t cap = (uint64_t)rd(CONFIG) | (uint64_t)rd(CONFIG + 4) << 32;
+	uint64_t b8 = 0, b16 = 0, b64, r64;
+	uint8_t r8;
+	uint16_t r16;
+
+	check("magic-32bit", rd(MAGIC) == 0x74726976, "0x%x", rd(MAGIC));
+	check("version-2", rd(VERSION) == 2, "%u", rd(VERSION));
+	check("device-id-block", rd(DEVICE_ID) == 2, "%u", rd(DEVICE_ID));
+	/* §4.2.2.2: registers take aligned 32-bit accesses only; the daemon
+	 * reads anything else as 0 and ignores such writes. */
+	r8 = rd8(MAGIC);
+	r16 = rd16(MAGIC);
+	r64 = rd64(MAGIC);
+	check("register-8bit-reads-0", r8 == 0, "0x%x", r8);
+	check("register-16bit-reads-0", r16 == 0, "0x%x", r16);
+	check("register-64bit-reads-0", r64 == 0, "0x%" PRIx64, r64);
+	wr8(STATUS, S_ACK);
+	wr16(STATUS, S_ACK);
+	wr64(STATUS, S_ACK);
+	check("register-narrow-wide-writes-ignored", rd(STATUS) == 0,
+	      "status 0x%x", rd(STATUS));
+	/* The config space reads the same bytes at any width. */
+	for (unsigned i = 0; i < 8; i++)
+		b8 |= (uint64_t)rd8(CONFIG + i) << (8 * i);
+	for (unsigned i = 0; i < 4; i++)
+		b16 |= (uint64_t)rd16(CONFIG + 2 * i) << (16 * i);
+	b64 = rd64(CONFIG);
+	check("config-capacity-any-width",
+	      cap && b8 == cap && b16 == cap && b64 == cap,
+	      "32-bit %" PRIu64 ", 8-bit %" PRIu64 ", 16-bit %" PRIu64
+	      ", 64-bit %" PRIu64,
+	      cap, b8, b16, b64);
+}
+
+int main(int argc, char **argv)
+{
+	uint8_t sector0[SECTOR];
+	uint64_t base, cap;
+	uint32_t len, st;
+	int mem, pagemap, fd;
+
+	if (argc != 3)
+		return fprintf(stderr, "usage: hostile-drv BASE SECTOR0\n"), 2;
+	base = strtoull(argv[1], NULL, 0);
+	fd = open(argv[2], O_RDONLY);
+	if (fd < 0 || read(fd, sector0, SECTOR) != SECTOR)
+		return perror(argv[2]), 2;
+	close(fd);
+	mem = open("/dev/mem", O_RDWR | O_SYNC);
+	pagemap = open("/proc/self/pagemap", O_RDONLY);
+	if (mem < 0 || pagemap < 0)
+		return perror("/dev/mem or pagemap"), 2;
+	regs = mmap(NULL, 0x200, PROT_READ | PROT_WRITE, MAP_SHARED, mem,
+		    (off_t)base);
+	if (regs == MAP_FAILED)
+		return perror("mmap /dev/mem"), 2;
+	if (page_alloc(&pdesc, pagemap) || page_alloc(&pavail, pagemap) ||
+	    page_alloc(&pused, pagemap) || page_alloc(&pbuf, pagemap))
+		return fprintf(stderr, "no locked page with an address\n"), 2;
+	desc = pdesc.va;
+	avail = pavail.va;
+	used = pused.va;
+	ram_end = find_ram_end();
+	if (!ram_end)
+		return fprintf(stderr, "no System RAM in /proc/iomem\n"), 2;
+	printf("device at 0x%" PRIx64 ", RAM ends at 0x%" PRIx64
+	       ", rings at 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "\n",
+	       base, ram_end, pdesc.pa, pavail.pa, pused.pa);
+
+	wr(STATUS, 0);
+	widths();
+	cap = (uint64_t)rd(CONFIG) | (uint64_t)rd(CONFIG + 4) << 32;
+
+	st = init(pdesc.pa, true);
+	check("init-driver-ok", st == 0xf, "status 0x%x", st);
+	good_read("control-read", sector0);
+	bad_read("data-past-ram-end-ioerr", 0, ram_end);
+	bad_read("data-at-mmio-window-ioerr", 0, base);
+	bad_read("data-straddling-ram-end-ioerr", 0, ram_end - 256);
+	bad_read("sector-past-end-ioerr", cap, pbuf.pa + SECTOR);
+	bad_read("sector-overflowing-ioerr", 1ULL << 55, pbuf.pa + SECTOR);
+
+	/* A descriptor chained to itself: consumed with used len 0. */
+	desc[0] = (struct desc){pbuf.pa, sizeof(struct hdr), D_NEXT, 0};
+	{
+		int r = kick(0, 1, &len);
+
+		check("desc-loop-used-len-0", r == 1 && len == 0,
+		      "kick %d, used len %u", r, len);
+	}
+	good_read("after-loop-read", sector0);
+
+	/* A notification for a queue that does not exist: ignored. */
+	wr(QUEUE_NOTIFY, 0xffff);
+	check("notify-no-such-queue-ignored", rd(STATUS) == 0xf, "status 0x%x",
+	      rd(STATUS));
+	good_read("after-bad-notify-read", sector0);
+
+	/* The available index moving by more than the queue size. */
+	{
+		int r = kick(0, QSZ + 1, &len);
+
+		check("avail-jump-needs-reset",
+		      r == 0 && (rd(STATUS) & S_NEEDS_RESET),
+		      "kick %d, status 0x%x", r, rd(STATUS));
+	}
+	st = init(pdesc.pa, true);
+	check("reset-recovers", st == 0xf, "status 0x%x", st);
+	good_read("after-reset-read", sector0);
+
+	/* A descriptor table past the end of RAM. */
+	st = init(ram_end, true);
+	len = rd(QUEUE_READY);
+	check("ring-outside-ram-needs-reset", (st & S_NEEDS_RESET) && !len,
+	      "status 0x%x, queue ready %u", st, len);
+	st = init(pdesc.pa, true);
+	check("reset-recovers-again", st == 0xf, "status 0x%x", st);
+	good_read("final-read", sector0);
+
+	wr(STATUS, 0);
+	ack_interrupts();
+	return failed;
+}
