@@ -170,7 +170,7 @@ static void dom_free(struct sim_dom *d)
 	if (d->ram)
 		munmap(d->ram, d->ram_bytes);
 	if (d->sh)
-		munmap(d->sh, SIM_SHARED_SIZE);
+		munmap(d->sh, d->sh_bytes);
 	if (d->ram_fd >= 0)
 		close(d->ram_fd);
 	if (d->shared_fd >= 0)
@@ -327,15 +327,18 @@ static struct sim_dom *dom_new(struct sim_hv *hv, uint32_t domid,
 		errno = (int)i;
 		goto fail;
 	}
+	d->sh_bytes = sim_shared_bytes(d->ram_bytes >> SIM_PAGE_SHIFT);
 	d->shared_fd = memfd_create("sim-shared", MFD_CLOEXEC);
-	if (d->shared_fd < 0 || ftruncate(d->shared_fd, SIM_SHARED_SIZE))
+	if (d->shared_fd < 0 || ftruncate(d->shared_fd, (off_t)d->sh_bytes))
 		goto fail;
-	d->sh = mmap(NULL, SIM_SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	d->sh = mmap(NULL, d->sh_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
 		     d->shared_fd, 0);
 	if (d->sh == MAP_FAILED) {
 		d->sh = NULL;
 		goto fail;
 	}
+	d->sh->ram_frames = d->ram_bytes >> SIM_PAGE_SHIFT;
+	d->sh->shared_bytes = d->sh_bytes;
 	d->sh->magic = SIM_PROTO_MAGIC;
 	d->sh->domid = domid;
 	d->sh->slot = d->slot;
@@ -705,8 +708,13 @@ void hv_proc_died(struct sim_hv *hv, struct hv_proc *p)
 			pages = __atomic_exchange_n(&p->page->pages[slot], 0,
 						    __ATOMIC_SEQ_CST);
 		if (pages > 0) {
-			__atomic_sub_fetch(&d->sh->pages_mapped_now, pages,
-					   __ATOMIC_SEQ_CST);
+			/* Its mappings went with it. Which frames they held is
+			 * not recorded per process: once nothing maps the
+			 * domain, no frame is held (one backend per guest). */
+			if (__atomic_sub_fetch(&d->sh->pages_mapped_now, pages,
+					       __ATOMIC_SEQ_CST) <= 0)
+				memset(sim_p2m_refs(d->sh), 0,
+				       d->sh->ram_frames * sizeof(uint32_t));
 			d->stats.pages_released_at_exit += (uint64_t)pages;
 		}
 		if (res) {
@@ -1240,6 +1248,73 @@ int sim_dom_invalidate(struct sim_dom *d, unsigned vcpu, int timeout_ms)
 
 	/* No enabled server: nothing to invalidate, as in Xen. */
 	return rc == -ENODEV ? 0 : rc;
+}
+
+/* Frames of [frame, frame+n) some backend still maps. */
+static uint64_t frames_held(struct sim_dom *d, uint64_t frame, uint64_t n)
+{
+	const uint32_t *refs = sim_p2m_refs(d->sh);
+	uint64_t held = 0;
+
+	for (uint64_t i = frame; i < frame + n; i++)
+		held += __atomic_load_n(&refs[i], __ATOMIC_SEQ_CST) != 0;
+	return held;
+}
+
+static int balloon_range(struct sim_dom *d, uint64_t gpa, uint64_t len,
+			 uint64_t *frame, uint64_t *n)
+{
+	if ((gpa | len) & (SIM_PAGE_SIZE - 1) || gpa < SIM_RAM_BASE || !len ||
+	    gpa - SIM_RAM_BASE > d->ram_bytes ||
+	    len > d->ram_bytes - (gpa - SIM_RAM_BASE))
+		return -EINVAL;
+	*frame = (gpa - SIM_RAM_BASE) >> SIM_PAGE_SHIFT;
+	*n = len >> SIM_PAGE_SHIFT;
+	return 0;
+}
+
+int sim_dom_balloon_out(struct sim_dom *d, unsigned vcpu, uint64_t gpa,
+			uint64_t len, int timeout_ms)
+{
+	uint8_t *out = sim_p2m_out(d->sh);
+	uint64_t frame, n;
+	int rc = balloon_range(d, gpa, len, &frame, &n);
+
+	if (rc)
+		return rc;
+	for (uint64_t i = frame; i < frame + n; i++)
+		__atomic_or_fetch(&out[i / 8], (uint8_t)(1U << (i % 8)),
+				  __ATOMIC_SEQ_CST);
+	/* Xen on Arm: after the hypercall that removed RAM from the p2m,
+	 * before the vCPU runs on (xen-ioreq-facts.md 2.4). */
+	rc = sim_dom_invalidate(d, vcpu, timeout_ms);
+	if (rc)
+		return rc;
+	return (int)frames_held(d, frame, n);
+}
+
+int sim_dom_balloon_in(struct sim_dom *d, uint64_t gpa, uint64_t len)
+{
+	uint8_t *out = sim_p2m_out(d->sh);
+	uint64_t frame, n, held;
+	int rc = balloon_range(d, gpa, len, &frame, &n);
+
+	if (rc)
+		return rc;
+	held = frames_held(d, frame, n);
+	if (held) {
+		hv_log(d->hv,
+		       "domain %u: over-allocation: %llu frame(s) given "
+		       "back are still mapped by a backend",
+		       d->domid, (unsigned long long)held);
+		return -ENOMEM;
+	}
+	/* Fresh pages from Xen's heap: what was there is gone. */
+	memset(d->ram + (frame << SIM_PAGE_SHIFT), 0, n << SIM_PAGE_SHIFT);
+	for (uint64_t i = frame; i < frame + n; i++)
+		__atomic_and_fetch(&out[i / 8], (uint8_t) ~(1U << (i % 8)),
+				   __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 int sim_dom_send_ioreq(struct sim_dom *d, unsigned vcpu, uint8_t type,

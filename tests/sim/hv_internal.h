@@ -92,6 +92,7 @@ struct sim_dom {
 	uint8_t *ram;
 	bool ram_secret; /* memfd_secret, not a plain memfd */
 	struct sim_shared *sh;
+	size_t sh_bytes; /* sim_shared_bytes() of its RAM */
 	uint32_t dom_state; /* SIM_DOM_* */
 	bool paused, shutdown;
 	unsigned shutdown_reason;

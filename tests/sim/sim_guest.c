@@ -953,6 +953,69 @@ static void cmd_invalidate(struct session *s, int argc, char **argv,
 		fail_msg(res, rc, "invalidate: %s", rc_name(rc));
 }
 
+/* The guest's balloon driver. Out takes MIB of free guest RAM from the
+ * driver's allocator, lowest first (so buffers of earlier requests, which
+ * the daemon may have mapped, are among it, as free pages are among what
+ * Linux's balloon takes) and gives it back to Xen; in takes it back. */
+static void cmd_balloon(struct session *s, int argc, char **argv,
+			struct result *res)
+{
+	struct sim_dom *dom = guest_dom(s->g);
+	uint64_t mib, gpa, len;
+	int rc;
+
+	if (!strcmp(argv[1], "in") && argc == 2) {
+		if (!s->balloon_len) {
+			fail_msg(res, -EINVAL,
+				 "balloon in: nothing given back");
+			return;
+		}
+		rc = sim_dom_balloon_in(dom, s->balloon_gpa, s->balloon_len);
+		if (rc) {
+			fail_msg(res, rc, "balloon in: %s",
+				 rc == -ENOMEM
+				     ? "over-allocation: frames given "
+				       "back are still mapped by a "
+				       "backend"
+				     : rc_name(rc));
+			return;
+		}
+		guest_mfree(s->g, s->balloon_gpa, s->balloon_len);
+		printf("balloon: %" PRIu64 " MiB taken back\n",
+		       s->balloon_len >> 20);
+		s->balloon_len = 0;
+		return;
+	}
+	if (strcmp(argv[1], "out") || argc != 3 || !parse_u64(argv[2], &mib) ||
+	    !mib || mib > 4096) {
+		fail_msg(res, CMD_USAGE, "balloon out MIB | balloon in");
+		return;
+	}
+	if (s->balloon_len) {
+		fail_msg(res, -EBUSY, "balloon out: already out");
+		return;
+	}
+	len = mib << 20;
+	gpa = guest_alloc(s->g, len, 4096);
+	if (!gpa) {
+		fail_msg(res, -ENOMEM,
+			 "balloon out: no %" PRIu64 " MiB of free guest RAM",
+			 mib);
+		return;
+	}
+	rc = sim_dom_balloon_out(dom, 0, gpa, len, s->timeout_ms);
+	if (rc < 0) {
+		guest_mfree(s->g, gpa, len);
+		fail_msg(res, rc, "balloon out: %s", rc_name(rc));
+		return;
+	}
+	s->balloon_gpa = gpa;
+	s->balloon_len = len;
+	printf("balloon: %" PRIu64 " MiB at 0x%" PRIx64 " given back, %d "
+	       "frame(s) still mapped by a backend\n",
+	       mib, gpa, rc);
+}
+
 /* ------------------------------------------------------------ the daemon */
 
 static int parse_signal(const char *name)
@@ -1975,6 +2038,11 @@ static const struct cmd cmds[] = {
      "wait for an interrupt edge not seen yet"},
     {"invalidate", 0, 0, false, cmd_invalidate, "invalidate",
      "IOREQ_TYPE_INVALIDATE from vCPU 0"},
+    {"balloon", 1, 2, false, cmd_balloon, "balloon out MIB | balloon in",
+     "the guest gives MIB of free RAM back to Xen (lowest first; the "
+     "daemon gets IOREQ_TYPE_INVALIDATE; prints how many frames a "
+     "backend still maps) or takes it back (fails while any is still "
+     "mapped: Xen's over-allocation)"},
     {"random-io", 2, 8, true, cmd_random_io,
      "random-io COUNT SEED [MAXKB] [reads=PCT] [invalidate=N] "
      "[depth=N] [at=OFFSET] [region=MB] [threads=N]",

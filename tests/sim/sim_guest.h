@@ -52,6 +52,8 @@ struct session {
 	unsigned nseg;
 	/* the last request's virtio status, STATUS_NONE if none */
 	int last_status;
+	/* guest RAM the balloon has given back to Xen (len 0: none) */
+	uint64_t balloon_gpa, balloon_len;
 	/* the daemon */
 	bool daemon_exit_expected;
 	bool daemon_reaped;

@@ -237,6 +237,19 @@ const char *sim_dom_ram_backing(struct sim_dom *d);
 int sim_dom_mmio(struct sim_dom *d, unsigned vcpu, uint64_t gpa, unsigned size,
 		 bool write, uint64_t *data, int timeout_ms);
 int sim_dom_invalidate(struct sim_dom *d, unsigned vcpu, int timeout_ms);
+/* Ballooning. The guest gives [gpa, gpa+len) (page-aligned guest RAM)
+ * back to Xen: the frames leave its p2m, so no new foreign mapping of them
+ * succeeds, and every server gets IOREQ_TYPE_INVALIDATE from vcpu before
+ * this returns, as Xen on Arm sends it. Returns how many of the frames a
+ * backend still maps once the servers have answered (each stays charged
+ * to the guest until unmapped; in-flight I/O may hold a few), or -errno
+ * (-EINVAL: not page-aligned guest RAM). */
+int sim_dom_balloon_out(struct sim_dom *d, unsigned vcpu, uint64_t gpa,
+			uint64_t len, int timeout_ms);
+/* The guest takes the range back: fresh zeroed frames. -ENOMEM while a
+ * backend still maps any of the old ones (Xen: the domain would exceed its
+ * allocation, "Over-allocation"), -EINVAL as above. */
+int sim_dom_balloon_in(struct sim_dom *d, uint64_t gpa, uint64_t len);
 int sim_dom_send_ioreq(struct sim_dom *d, unsigned vcpu, uint8_t type,
 		       uint64_t addr, uint64_t data, int timeout_ms);
 uint64_t sim_dom_irq_edges(struct sim_dom *d, unsigned irq);

@@ -134,8 +134,40 @@ struct sim_shared {
 	uint32_t irq_seq[SIM_SPI_COUNT];     /* futex word, bumped per edge */
 	uint32_t irq_waiters[SIM_SPI_COUNT]; /* hv threads in FUTEX_WAIT */
 	uint64_t irq_edges[SIM_SPI_COUNT];
+	uint64_t ram_frames;   /* sizes the p2m below */
+	uint64_t shared_bytes; /* this page and the p2m */
 };
 #define SIM_SHARED_SIZE 4096
+_Static_assert(sizeof(struct sim_shared) <= SIM_SHARED_SIZE,
+	       "struct sim_shared fits its page");
+
+/* The guest's p2m as ballooning changes it, after that page: one bit per
+ * RAM frame, set while the guest has given the frame back to Xen (no
+ * foreign mapping of it succeeds), then one count per RAM frame of the
+ * foreign mappings that hold it, as Xen's page references do: a frame
+ * given back while mapped stays charged to the guest until it is
+ * unmapped, and the guest cannot take as much memory back
+ * (docs/xen-notes.md 10). */
+#define SIM_P2M_OUT_BYTES(frames) ((((frames) + 7) / 8 + 63) & ~(uint64_t)63)
+static inline uint64_t sim_shared_bytes(uint64_t frames)
+{
+	return SIM_SHARED_SIZE + SIM_P2M_OUT_BYTES(frames) +
+	       frames * sizeof(uint32_t);
+}
+static inline uint8_t *sim_p2m_out(struct sim_shared *sh)
+{
+	return (uint8_t *)sh + SIM_SHARED_SIZE;
+}
+static inline uint32_t *sim_p2m_refs(struct sim_shared *sh)
+{
+	return (uint32_t *)((uint8_t *)sh + SIM_SHARED_SIZE +
+			    SIM_P2M_OUT_BYTES(sh->ram_frames));
+}
+static inline bool sim_p2m_is_out(struct sim_shared *sh, uint64_t frame)
+{
+	return __atomic_load_n(&sim_p2m_out(sh)[frame / 8], __ATOMIC_ACQUIRE) &
+	       (1U << (frame % 8));
+}
 
 /* A page per client process (handed to its foreignmemory handles): the
  * guest pages it maps, per domain slot. When the process dies, Linux tears

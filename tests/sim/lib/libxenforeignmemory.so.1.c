@@ -8,12 +8,14 @@
  * multi-frame map is contiguous as with privcmd, and a frame that is not
  * guest RAM (or any frame once the domain is dying) reports err[i] =
  * -EINVAL and stays PROT_NONE: touching it faults, as privcmd's SIGBUS
- * does. The counters the hypervisor reports (maps, pages, refused, mapped
- * now) are kept in the domain's shared page, and the pages mapped also in
- * the process's own page (so that the hypervisor can release them when the
- * process dies); a process-wide list of regions makes unmap account
- * exactly what it drops. The ioreq page comes from map_resource (frame 1 of
- * resource type 0). */
+ * does; so does a frame the guest has ballooned out. Each frame mapped
+ * holds a count in the domain's p2m (sim_proto.h), as Xen's mapping holds
+ * a reference on the page. The counters the hypervisor reports (maps, pages,
+ * refused, mapped now) are kept in the domain's shared page, and the pages
+ * mapped also in the process's own page (so that the hypervisor can release
+ * them when the process dies); a process-wide list of regions makes unmap
+ * account exactly what it drops. The ioreq page comes from map_resource (frame
+ * 1 of resource type 0). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -39,12 +41,14 @@ struct xenforeignmemory_resource_handle {
 	uint32_t domid;
 };
 
-/* A foreign mapping: which of its pages hold guest RAM, of which domain. */
+/* A foreign mapping: which of its pages hold guest RAM, of which domain,
+ * and which RAM frame each holds (for the p2m's reference counts). */
 struct region {
 	struct region *next;
 	uintptr_t start;
 	size_t pages, valid;
 	struct sim_domref *dom;
+	uint32_t *frame;
 	uint8_t bits[]; /* one bit per page, set = valid and mapped */
 };
 
@@ -135,11 +139,19 @@ static void count(uint64_t *field, uint64_t n)
 
 #define RAM_GFN (SIM_RAM_BASE >> SIM_PAGE_SHIFT)
 
-/* Is frame `gfn` guest RAM the domain still has? */
+/* Is frame `gfn` guest RAM the domain still has (not ballooned out)? */
 static bool frame_ok(const struct sim_domref *d, uint32_t st, xen_pfn_t gfn)
 {
 	return st == SIM_DOM_ALIVE && gfn >= RAM_GFN &&
-	       gfn - RAM_GFN < d->ram_frames;
+	       gfn - RAM_GFN < d->ram_frames &&
+	       !sim_p2m_is_out(d->sh, gfn - RAM_GFN);
+}
+
+/* A mapping takes a reference on the frame, as Xen's does on the page. */
+static void frame_ref(const struct sim_domref *d, uint32_t frame, int n)
+{
+	__atomic_add_fetch(&sim_p2m_refs(d->sh)[frame], (uint32_t)n,
+			   __ATOMIC_SEQ_CST);
 }
 
 /* Pages of domain d mapped (n > 0) or unmapped (n < 0) by this process. */
@@ -179,6 +191,7 @@ static void account_unmap(xenforeignmemory_handle *fmem, uintptr_t addr,
 			for (; i < e; i++)
 				if (r->bits[i / 8] & (1U << (i % 8))) {
 					r->bits[i / 8] &= ~(1U << (i % 8));
+					frame_ref(r->dom, r->frame[i], -1);
 					r->valid--;
 					dropped++;
 				}
@@ -194,6 +207,7 @@ static void account_unmap(xenforeignmemory_handle *fmem, uintptr_t addr,
 		}
 		if (!r->valid) {
 			*pp = r->next;
+			free(r->frame);
 			free(r);
 		} else {
 			pp = &r->next;
@@ -247,8 +261,12 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 	}
 
 	r = calloc(1, sizeof(*r) + (pages + 7) / 8);
-	if (!r)
+	if (r)
+		r->frame = calloc(pages, sizeof(*r->frame));
+	if (!r || !r->frame) {
+		free(r);
 		return sim_fail_null(-ENOMEM);
+	}
 	if (addr && (flags & MAP_FIXED))
 		account_unmap(fmem, (uintptr_t)addr, len);
 	base = mmap(addr, len, PROT_NONE,
@@ -256,6 +274,7 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 			MAP_ANONYMOUS | MAP_NORESERVE,
 		    -1, 0);
 	if (base == MAP_FAILED) {
+		free(r->frame);
 		free(r);
 		return NULL;
 	}
@@ -281,6 +300,10 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 			/* out of VMAs: the frames fail, the rest goes on */
 			if (!err) {
 				munmap(base, len);
+				for (size_t k = 0; k < i; k++)
+					if (r->bits[k / 8] & (1U << (k % 8)))
+						frame_ref(d, r->frame[k], -1);
+				free(r->frame);
 				free(r);
 				return sim_fail_null(-e);
 			}
@@ -291,6 +314,8 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 		for (; i < j; i++) {
 			if (err)
 				err[i] = 0;
+			r->frame[i] = (uint32_t)(arr[i] - RAM_GFN);
+			frame_ref(d, r->frame[i], 1);
 			r->bits[i / 8] |= 1U << (i % 8);
 			r->valid++;
 		}
@@ -306,6 +331,7 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 		regions = r;
 		pthread_mutex_unlock(&regions_lock);
 	} else {
+		free(r->frame);
 		free(r);
 	}
 	sim_trace(&fmem->conn, "map(%zu pages from gfn 0x%llx) = %p, %zu bad",

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -213,18 +214,23 @@ void sim_conn_close(struct sim_conn *c)
 	}
 }
 
+/* The page and the p2m after it (the memfd's size). */
 struct sim_shared *sim_map_shared(int fd)
 {
-	void *p = mmap(NULL, SIM_SHARED_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, fd, 0);
+	struct stat st;
+	void *p;
 
+	if (fstat(fd, &st) || st.st_size < SIM_SHARED_SIZE)
+		return NULL;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
 void sim_unmap_shared(struct sim_shared *sh)
 {
 	if (sh)
-		munmap(sh, SIM_SHARED_SIZE);
+		munmap(sh, sh->shared_bytes);
 }
 
 void sim_domtab_init(struct sim_domtab *t)
