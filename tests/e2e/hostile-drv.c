@@ -206,9 +206,9 @@ static void ack_interrupts(void)
 		wr(INT_ACK, v);
 }
 
-/* Reset, negotiate VERSION_1 only, set up queue 0 over the given rings
- * and, if live, DRIVER_OK. Returns the status read back. */
-static uint32_t init(uint64_t desc_pa, bool live)
+/* Reset, negotiate VERSION_1 only, set up queue 0 with its descriptor
+ * table at desc_pa, DRIVER_OK. Returns the status read back. */
+static uint32_t init(uint64_t desc_pa)
 {
 	wr(STATUS, 0);
 	ack_interrupts();
@@ -228,8 +228,7 @@ static uint32_t init(uint64_t desc_pa, bool live)
 	memset(pused.va, 0, sizeof(struct used));
 	avail_idx = used_seen = 0;
 	wr(QUEUE_READY, 1);
-	if (live)
-		wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	return rd(STATUS);
 }
 
@@ -386,7 +385,7 @@ int main(int argc, char **argv)
 	widths();
 	cap = (uint64_t)rd(CONFIG) | (uint64_t)rd(CONFIG + 4) << 32;
 
-	st = init(pdesc.pa, true);
+	st = init(pdesc.pa);
 	check("init-driver-ok", st == 0xf, "status 0x%x", st);
 	good_read("control-read", sector0);
 	bad_read("data-past-ram-end-ioerr", 0, ram_end);
@@ -419,16 +418,16 @@ int main(int argc, char **argv)
 		      r == 0 && (rd(STATUS) & S_NEEDS_RESET),
 		      "kick %d, status 0x%x", r, rd(STATUS));
 	}
-	st = init(pdesc.pa, true);
+	st = init(pdesc.pa);
 	check("reset-recovers", st == 0xf, "status 0x%x", st);
 	good_read("after-reset-read", sector0);
 
 	/* A descriptor table past the end of RAM. */
-	st = init(ram_end, true);
+	st = init(ram_end);
 	len = rd(QUEUE_READY);
 	check("ring-outside-ram-needs-reset", (st & S_NEEDS_RESET) && !len,
 	      "status 0x%x, queue ready %u", st, len);
-	st = init(pdesc.pa, true);
+	st = init(pdesc.pa);
 	check("reset-recovers-again", st == 0xf, "status 0x%x", st);
 	good_read("final-read", sector0);
 
