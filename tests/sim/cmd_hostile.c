@@ -10,7 +10,8 @@
  *
  * Addresses (ADDR) are numbers or the names of the raw areas, optionally
  * followed by +N or -N: ram, ramend, desc, avail, used, hdr, st, hdr2, st2,
- * table, table2, data, data2. Flags are letters N (NEXT), W (WRITE) and
+ * table, table2, data, data2, and balloon (the RAM the last `balloon out`
+ * gave back). Flags are letters N (NEXT), W (WRITE) and
  * I (INDIRECT), a number, or '-' for none. */
 #include <dirent.h>
 #include <endian.h>
@@ -141,6 +142,12 @@ static bool parse_addr(struct session *s, const char *tok, uint64_t *v)
 		return false;
 	if (n == 6 && !strncmp(tok, "ramend", 6)) {
 		base = SIM_RAM_BASE + sim_hv_ram_size(s->hv);
+		found = true;
+	}
+	if (n == 7 && !strncmp(tok, "balloon", 7)) {
+		if (!s->balloon_gpa)
+			return false;
+		base = s->balloon_gpa; /* also once taken back */
 		found = true;
 	}
 	for (size_t i = 0; !found && i < sizeof(areas) / sizeof(areas[0]);

@@ -941,6 +941,20 @@ static void cmd_wait_irq(struct session *s, int argc, char **argv,
 	gdev_set_irq_seen(d, sim_hv_irq_edges(s->hv, gdev_info(d)->irq));
 }
 
+static void cmd_sleep(struct session *s, int argc, char **argv,
+		      struct result *res)
+{
+	uint64_t ms;
+
+	(void)s;
+	(void)argc;
+	if (!parse_u64(argv[1], &ms) || ms > 60000) {
+		fail_msg(res, CMD_USAGE, "sleep MILLISECONDS (up to 60000)");
+		return;
+	}
+	usleep((useconds_t)(ms * 1000));
+}
+
 static void cmd_invalidate(struct session *s, int argc, char **argv,
 			   struct result *res)
 {
@@ -2036,6 +2050,8 @@ static const struct cmd cmds[] = {
      "copy guest RAM into OUTFILE"},
     {"wait-irq", 1, 1, false, cmd_wait_irq, "wait-irq MILLISECONDS",
      "wait for an interrupt edge not seen yet"},
+    {"sleep", 1, 1, false, cmd_sleep, "sleep MILLISECONDS",
+     "let time pass (the daemon's time-based rules)"},
     {"invalidate", 0, 0, false, cmd_invalidate, "invalidate",
      "IOREQ_TYPE_INVALIDATE from vCPU 0"},
     {"balloon", 1, 2, false, cmd_balloon, "balloon out MIB | balloon in",
