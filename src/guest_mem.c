@@ -535,8 +535,9 @@ static void *map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
 		if (errs[i] != 0) {
 			xenforeignmemory_unmap(gm->fmem, host, pages);
 			gm->stats.unmap_calls++;
-			log_guest_warn("guest_mem: ring at 0x%llx is not RAM",
-				       (unsigned long long)gpa);
+			/* The transport logs the refused rings. */
+			log_debug("guest_mem: ring at 0x%llx is not RAM",
+				  (unsigned long long)gpa);
 			goto fail;
 		}
 	}

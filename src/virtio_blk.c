@@ -801,9 +801,7 @@ static void process_queue(struct blk_queue *q)
 				break;
 			}
 			if (r == -EIO) {
-				log_guest_warn("virtio-blk: queue %u: avail "
-					       "ring broken; needs reset",
-					       q->index);
+				/* virtq_pop logged why: one line per fault. */
 				q->broken = true;
 				report_broken(q);
 				break;

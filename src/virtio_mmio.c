@@ -148,7 +148,7 @@ static void dev_needs_reset(void *opaque)
 
 	if (!t->started || t->resetting)
 		return;
-	log_guest_warn("virtio-mmio: device needs reset (driver error)");
+	/* The device logged the driver's error: one line per fault. */
 	set_needs_reset(t);
 }
 

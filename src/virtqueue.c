@@ -182,7 +182,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 		if ((uint16_t)(idx - vq->last_avail) > vq->num) {
 			vq->broken = true;
 			log_guest_warn("virtq: avail idx jumped from %u to %u "
-				       "(size %u)",
+				       "(size %u); device needs reset",
 				       vq->last_avail, idx, vq->num);
 			return -EIO;
 		}
