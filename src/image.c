@@ -34,9 +34,6 @@ static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
-/* Open with O_DIRECT first: only O_DIRECT keeps libaio asynchronous. Some
- * file systems (tmpfs before 6.6, some FUSE) refuse it with EINVAL; the
- * engine then sends reads and writes to its worker threads instead. */
 /* Read-write block devices are claimed: the kernel refuses one that is
  * mounted or held by another claimant (xen-blkback, LVM, md) with EBUSY.
  * Linux ignores O_EXCL without O_CREAT on other files. */
@@ -45,6 +42,9 @@ static int open_flags(bool ro)
 	return (ro ? O_RDONLY : O_RDWR | O_EXCL) | O_CLOEXEC;
 }
 
+/* Open with O_DIRECT first: only O_DIRECT keeps libaio asynchronous. Some
+ * file systems (tmpfs before 6.6, some FUSE) refuse it with EINVAL; the
+ * engine then sends reads and writes to its worker threads instead. */
 static int open_image(struct image *img, const char *path, int flags)
 {
 	int fd = open(path, flags | O_DIRECT);

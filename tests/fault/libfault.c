@@ -439,14 +439,18 @@ static bool disk_fd(int fd)
 }
 
 /* The rule that fires for this request, counters updated; mu held. */
+/* The first rule matching (and so spending its skip or count), among the
+ * nodsync rules when `nodsync` (asked of RWF_DSYNC writes at submission
+ * only), else among all the others. */
 static const struct rule *match_locked(unsigned op, unsigned via,
 				       const char *path, uint64_t off,
-				       uint64_t len)
+				       uint64_t len, bool nodsync)
 {
 	for (unsigned i = 0; i < nrules; i++) {
 		struct rule *r = &rules[i];
 
-		if (!(r->ops & op) || !(r->via & via))
+		if (!(r->ops & op) || !(r->via & via) ||
+		    (r->act == A_NODSYNC) != nodsync)
 			continue;
 		if (r->ranged && (op & (OP_READ | OP_WRITE | OP_FALLOC)) &&
 		    !(off < r->hi && r->lo < off + (len ? len : 1)))
@@ -480,7 +484,7 @@ static const struct rule *match_fd(int fd, unsigned op, unsigned via,
 	if (!need_path || !fd_path(fd, path, sizeof(path)))
 		path[0] = 0;
 	pthread_mutex_lock(&mu);
-	r = match_locked(op, via, path[0] ? path : NULL, off, len);
+	r = match_locked(op, via, path[0] ? path : NULL, off, len, false);
 	pthread_mutex_unlock(&mu);
 	if (r)
 		logf_("fault %s %s %s off=%llu len=%llu", r->name, op_name(op),
@@ -708,7 +712,7 @@ static int do_open(int (*fn)(const char *, int, ...), const char *path,
 		const struct rule *r;
 
 		pthread_mutex_lock(&mu);
-		r = match_locked(OP_OPEN, VIA_SYNC, path, 0, 0);
+		r = match_locked(OP_OPEN, VIA_SYNC, path, 0, 0, false);
 		pthread_mutex_unlock(&mu);
 		if (r) {
 			logf_("fault nodirect open sync path=%s", path);
@@ -834,10 +838,14 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 		uint64_t off, len;
 
 		if (!(ios[i]->aio_rw_flags & RWF_DSYNC) ||
-		    aio_op(ios[i], &off, &len) != OP_WRITE)
+		    aio_op(ios[i], &off, &len) != OP_WRITE ||
+		    !disk_fd(ios[i]->aio_fildes))
 			continue;
-		r = match_locked(OP_WRITE, VIA_AIO, NULL, off, len);
-		if (r && r->act == A_NODSYNC) {
+		if (!fd_path(ios[i]->aio_fildes, path, sizeof(path)))
+			path[0] = 0;
+		r = match_locked(OP_WRITE, VIA_AIO, path[0] ? path : NULL, off,
+				 len, true);
+		if (r) {
 			logf_("fault nodsync write aio off=%llu len=%llu",
 			      (unsigned long long)off, (unsigned long long)len);
 			break;
@@ -873,10 +881,8 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 							   __ATOMIC_SEQ_CST));
 		if (!fd_path(cb->aio_fildes, path, sizeof(path)))
 			path[0] = 0;
-		t->r =
-		    match_locked(op, VIA_AIO, path[0] ? path : NULL, off, len);
-		if (t->r && t->r->act == A_NODSYNC)
-			t->r = NULL; /* acted on above, at submission */
+		t->r = match_locked(op, VIA_AIO, path[0] ? path : NULL, off,
+				    len, false);
 		if (!t->r)
 			continue;
 		logf_("fault %s %s aio off=%llu len=%llu", t->r->name,
