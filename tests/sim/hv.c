@@ -338,7 +338,6 @@ static struct sim_dom *dom_new(struct sim_hv *hv, uint32_t domid,
 		goto fail;
 	}
 	d->sh->ram_frames = d->ram_bytes >> SIM_PAGE_SHIFT;
-	d->sh->shared_bytes = d->sh_bytes;
 	d->sh->magic = SIM_PROTO_MAGIC;
 	d->sh->domid = domid;
 	d->sh->slot = d->slot;
@@ -1261,6 +1260,23 @@ static uint64_t frames_held(struct sim_dom *d, uint64_t frame, uint64_t n)
 	return held;
 }
 
+/* Mark [frame, frame+n) given back to Xen (out) or the guest's again. */
+static void p2m_set_out(struct sim_dom *d, uint64_t frame, uint64_t n,
+			bool given_back)
+{
+	uint8_t *out = sim_p2m_out(d->sh);
+
+	for (uint64_t i = frame; i < frame + n; i++) {
+		uint8_t bit = (uint8_t)(1U << (i % 8));
+
+		if (given_back)
+			__atomic_or_fetch(&out[i / 8], bit, __ATOMIC_SEQ_CST);
+		else
+			__atomic_and_fetch(&out[i / 8], (uint8_t)~bit,
+					   __ATOMIC_SEQ_CST);
+	}
+}
+
 static int balloon_range(struct sim_dom *d, uint64_t gpa, uint64_t len,
 			 uint64_t *frame, uint64_t *n)
 {
@@ -1276,26 +1292,25 @@ static int balloon_range(struct sim_dom *d, uint64_t gpa, uint64_t len,
 int sim_dom_balloon_out(struct sim_dom *d, unsigned vcpu, uint64_t gpa,
 			uint64_t len, int timeout_ms)
 {
-	uint8_t *out = sim_p2m_out(d->sh);
 	uint64_t frame, n;
 	int rc = balloon_range(d, gpa, len, &frame, &n);
 
 	if (rc)
 		return rc;
-	for (uint64_t i = frame; i < frame + n; i++)
-		__atomic_or_fetch(&out[i / 8], (uint8_t)(1U << (i % 8)),
-				  __ATOMIC_SEQ_CST);
+	p2m_set_out(d, frame, n, true);
 	/* Xen on Arm: after the hypercall that removed RAM from the p2m,
 	 * before the vCPU runs on (xen-ioreq-facts.md 2.4). */
 	rc = sim_dom_invalidate(d, vcpu, timeout_ms);
-	if (rc)
+	if (rc) {
+		/* Not given back after all: the guest keeps the frames. */
+		p2m_set_out(d, frame, n, false);
 		return rc;
+	}
 	return (int)frames_held(d, frame, n);
 }
 
 int sim_dom_balloon_in(struct sim_dom *d, uint64_t gpa, uint64_t len)
 {
-	uint8_t *out = sim_p2m_out(d->sh);
 	uint64_t frame, n, held;
 	int rc = balloon_range(d, gpa, len, &frame, &n);
 
@@ -1311,9 +1326,7 @@ int sim_dom_balloon_in(struct sim_dom *d, uint64_t gpa, uint64_t len)
 	}
 	/* Fresh pages from Xen's heap: what was there is gone. */
 	memset(d->ram + (frame << SIM_PAGE_SHIFT), 0, n << SIM_PAGE_SHIFT);
-	for (uint64_t i = frame; i < frame + n; i++)
-		__atomic_and_fetch(&out[i / 8], (uint8_t) ~(1U << (i % 8)),
-				   __ATOMIC_SEQ_CST);
+	p2m_set_out(d, frame, n, false);
 	return 0;
 }
 

@@ -134,8 +134,7 @@ struct sim_shared {
 	uint32_t irq_seq[SIM_SPI_COUNT];     /* futex word, bumped per edge */
 	uint32_t irq_waiters[SIM_SPI_COUNT]; /* hv threads in FUTEX_WAIT */
 	uint64_t irq_edges[SIM_SPI_COUNT];
-	uint64_t ram_frames;   /* sizes the p2m below */
-	uint64_t shared_bytes; /* this page and the p2m */
+	uint64_t ram_frames; /* sizes the p2m below */
 };
 #define SIM_SHARED_SIZE 4096
 _Static_assert(sizeof(struct sim_shared) <= SIM_SHARED_SIZE,

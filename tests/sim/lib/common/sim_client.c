@@ -214,23 +214,22 @@ void sim_conn_close(struct sim_conn *c)
 	}
 }
 
-/* The page and the p2m after it (the memfd's size). */
-struct sim_shared *sim_map_shared(int fd)
+struct sim_shared *sim_map_shared(int fd, uint64_t ram_frames)
 {
+	uint64_t bytes = sim_shared_bytes(ram_frames);
 	struct stat st;
 	void *p;
 
-	if (fstat(fd, &st) || st.st_size < SIM_SHARED_SIZE)
+	if (fstat(fd, &st) || (uint64_t)st.st_size < bytes)
 		return NULL;
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 fd, 0);
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
-void sim_unmap_shared(struct sim_shared *sh)
+void sim_unmap_shared(struct sim_shared *sh, uint64_t ram_frames)
 {
 	if (sh)
-		munmap(sh, sh->shared_bytes);
+		munmap(sh, sim_shared_bytes(ram_frames));
 }
 
 void sim_domtab_init(struct sim_domtab *t)
@@ -242,7 +241,7 @@ void sim_domtab_init(struct sim_domtab *t)
 void sim_domtab_fini(struct sim_domtab *t)
 {
 	for (unsigned i = 0; i < t->n; i++) {
-		sim_unmap_shared(t->dom[i].sh);
+		sim_unmap_shared(t->dom[i].sh, t->dom[i].ram_frames);
 		if (t->dom[i].ram_fd >= 0)
 			close(t->dom[i].ram_fd);
 	}
@@ -292,9 +291,9 @@ struct sim_domref *sim_domtab_get(struct sim_domtab *t, struct sim_conn *c,
 	d->vcpus = rep.a.u32[2];
 	d->ram_frames = rep.a.u64[0] >> SIM_PAGE_SHIFT;
 	d->ram_fd = -1;
-	d->sh = sim_map_shared(rep.fds[0]);
+	d->sh = sim_map_shared(rep.fds[0], d->ram_frames);
 	if (!d->sh || d->slot >= SIM_MAX_DOMS) {
-		sim_unmap_shared(d->sh);
+		sim_unmap_shared(d->sh, d->ram_frames);
 		sim_reply_free(&rep);
 		errno = EPROTO;
 		d = NULL;

@@ -46,9 +46,10 @@ int sim_fail(int rc);
 /* The same, for functions returning a pointer. */
 void *sim_fail_null(int rc);
 
-/* Map the shared page (struct sim_shared) from its fd; NULL on error. */
-struct sim_shared *sim_map_shared(int fd);
-void sim_unmap_shared(struct sim_shared *sh);
+/* Map the shared page (struct sim_shared) and the p2m after it for a
+ * domain of ram_frames frames from its fd; NULL on error. */
+struct sim_shared *sim_map_shared(int fd, uint64_t ram_frames);
+void sim_unmap_shared(struct sim_shared *sh, uint64_t ram_frames);
 
 /* A domain a handle has named: its shared page, and for foreignmemory its
  * RAM (ram_fd, else -1). Filled once, then read without a lock. */
