@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,57 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
-/* virtio-mmio registers (virtio 1.2 §4.2.2). */
-enum {
-	MAGIC = 0x000,
-	VERSION = 0x004,
-	DEVICE_ID = 0x008,
-	DEV_FEATURES = 0x010,
-	DEV_FEATURES_SEL = 0x014,
-	DRV_FEATURES = 0x020,
-	DRV_FEATURES_SEL = 0x024,
-	QUEUE_SEL = 0x030,
-	QUEUE_NUM_MAX = 0x034,
-	QUEUE_NUM = 0x038,
-	QUEUE_READY = 0x044,
-	QUEUE_NOTIFY = 0x050,
-	INT_STATUS = 0x060,
-	INT_ACK = 0x064,
-	STATUS = 0x070,
-	QUEUE_DESC = 0x080,
-	QUEUE_AVAIL = 0x090,
-	QUEUE_USED = 0x0a0,
-	CONFIG = 0x100,
-};
-enum {
-	S_ACK = 1,
-	S_DRIVER = 2,
-	S_DRIVER_OK = 4,
-	S_FEATURES_OK = 8,
-	S_NEEDS_RESET = 0x40
-};
-enum { D_NEXT = 1, D_WRITE = 2 };
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_ring.h>
+
 #define QSZ    8
 #define SECTOR 512
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
-struct avail {
-	uint16_t flags, idx, ring[QSZ];
-};
-struct used {
-	uint16_t flags, idx;
-	struct {
-		uint32_t id, len;
-	} ring[QSZ];
-};
-struct hdr {
-	uint32_t type, reserved;
-	uint64_t sector;
-};
 
 /* A locked page and its guest physical address. */
 struct page {
@@ -88,9 +46,9 @@ struct page {
 
 static volatile uint8_t *regs;
 static struct page pdesc, pavail, pused, pbuf;
-static volatile struct desc *desc;
-static volatile struct avail *avail;
-static volatile struct used *used;
+static volatile struct vring_desc *desc;
+static volatile struct vring_avail *avail;
+static volatile struct vring_used *used;
 static uint16_t avail_idx, used_seen;
 static uint64_t ram_end;
 static int failed;
@@ -143,21 +101,11 @@ ACCESSORS(16)
 ACCESSORS(32)
 ACCESSORS(64)
 
-static uint32_t rd(unsigned off)
-{
-	return rd32(off);
-}
-
-static void wr(unsigned off, uint32_t v)
-{
-	wr32(off, v);
-}
-
 /* A 64-bit address into a Low/High register pair. */
 static void wr_pair(unsigned off, uint64_t v)
 {
-	wr(off, (uint32_t)v);
-	wr(off + 4, (uint32_t)(v >> 32));
+	wr32(off, (uint32_t)v);
+	wr32(off + 4, (uint32_t)(v >> 32));
 }
 
 static int page_alloc(struct page *p, int pagemap)
@@ -200,36 +148,41 @@ static uint64_t find_ram_end(void)
 
 static void ack_interrupts(void)
 {
-	uint32_t v = rd(INT_STATUS);
+	uint32_t v = rd32(VIRTIO_MMIO_INTERRUPT_STATUS);
 
 	if (v)
-		wr(INT_ACK, v);
+		wr32(VIRTIO_MMIO_INTERRUPT_ACK, v);
 }
 
 /* Reset, negotiate VERSION_1 only, set up queue 0 with its descriptor
  * table at desc_pa, DRIVER_OK. Returns the status read back. */
 static uint32_t init(uint64_t desc_pa)
 {
-	wr(STATUS, 0);
+	wr32(VIRTIO_MMIO_STATUS, 0);
 	ack_interrupts();
-	wr(STATUS, S_ACK);
-	wr(STATUS, S_ACK | S_DRIVER);
-	wr(DRV_FEATURES_SEL, 0);
-	wr(DRV_FEATURES, 0);
-	wr(DRV_FEATURES_SEL, 1);
-	wr(DRV_FEATURES, 1); /* VIRTIO_F_VERSION_1 */
-	wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-	wr(QUEUE_SEL, 0);
-	wr(QUEUE_NUM, QSZ);
-	wr_pair(QUEUE_DESC, desc_pa);
-	wr_pair(QUEUE_AVAIL, pavail.pa);
-	wr_pair(QUEUE_USED, pused.pa);
-	memset(pavail.va, 0, sizeof(struct avail));
-	memset(pused.va, 0, sizeof(struct used));
+	wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	wr32(VIRTIO_MMIO_STATUS,
+	     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES, 1U << (VIRTIO_F_VERSION_1 - 32));
+	wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+				     VIRTIO_CONFIG_S_DRIVER |
+				     VIRTIO_CONFIG_S_FEATURES_OK);
+	wr32(VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr32(VIRTIO_MMIO_QUEUE_NUM, QSZ);
+	wr_pair(VIRTIO_MMIO_QUEUE_DESC_LOW, desc_pa);
+	wr_pair(VIRTIO_MMIO_QUEUE_AVAIL_LOW, pavail.pa);
+	wr_pair(VIRTIO_MMIO_QUEUE_USED_LOW, pused.pa);
+	memset(pavail.va, 0, offsetof(struct vring_avail, ring[QSZ]));
+	memset(pused.va, 0, offsetof(struct vring_used, ring[QSZ]));
 	avail_idx = used_seen = 0;
-	wr(QUEUE_READY, 1);
-	wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-	return rd(STATUS);
+	wr32(VIRTIO_MMIO_QUEUE_READY, 1);
+	wr32(VIRTIO_MMIO_STATUS,
+	     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	return rd32(VIRTIO_MMIO_STATUS);
 }
 
 /* Publish head (moving the index by `step`), notify, and wait up to 10 s
@@ -243,7 +196,7 @@ static int kick(uint16_t head, uint16_t step, uint32_t *len)
 	avail_idx = (uint16_t)(avail_idx + step);
 	barrier();
 	avail->idx = avail_idx;
-	wr(QUEUE_NOTIFY, 0);
+	wr32(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		barrier();
@@ -253,7 +206,7 @@ static int kick(uint16_t head, uint16_t step, uint32_t *len)
 			ack_interrupts();
 			return 1;
 		}
-		if (rd(STATUS) & S_NEEDS_RESET) {
+		if (rd32(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET) {
 			ack_interrupts();
 			return 0;
 		}
@@ -269,15 +222,18 @@ static int kick(uint16_t head, uint16_t step, uint32_t *len)
 static int read_req(uint64_t sector, uint64_t data, uint32_t *len,
 		    uint8_t *status)
 {
-	struct hdr *h = pbuf.va;
+	struct virtio_blk_outhdr *h = pbuf.va;
 	uint8_t *st = (uint8_t *)pbuf.va + 16;
 	int r;
 
-	*h = (struct hdr){.type = 0, .sector = sector};
+	*h = (struct virtio_blk_outhdr){.type = VIRTIO_BLK_T_IN,
+					.sector = sector};
 	*st = 0xee;
-	desc[0] = (struct desc){pbuf.pa, sizeof(*h), D_NEXT, 1};
-	desc[1] = (struct desc){data, SECTOR, D_WRITE | D_NEXT, 2};
-	desc[2] = (struct desc){pbuf.pa + 16, 1, D_WRITE, 0};
+	desc[0] =
+	    (struct vring_desc){pbuf.pa, sizeof(*h), VRING_DESC_F_NEXT, 1};
+	desc[1] = (struct vring_desc){
+	    data, SECTOR, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2};
+	desc[2] = (struct vring_desc){pbuf.pa + 16, 1, VRING_DESC_F_WRITE, 0};
 	r = kick(0, 1, len);
 	barrier();
 	*status = *st;
@@ -312,33 +268,40 @@ static void bad_read(const char *name, uint64_t sector, uint64_t data)
 
 static void widths(void)
 {
-	uint64_t cap = (uint64_t)rd(CONFIG) | (uint64_t)rd(CONFIG + 4) << 32;
+	uint64_t cap = (uint64_t)rd32(VIRTIO_MMIO_CONFIG) |
+		       (uint64_t)rd32(VIRTIO_MMIO_CONFIG + 4) << 32;
 	uint64_t b8 = 0, b16 = 0, b64, r64;
 	uint8_t r8;
 	uint16_t r16;
 
-	check("magic-32bit", rd(MAGIC) == 0x74726976, "0x%x", rd(MAGIC));
-	check("version-2", rd(VERSION) == 2, "%u", rd(VERSION));
-	check("device-id-block", rd(DEVICE_ID) == 2, "%u", rd(DEVICE_ID));
+	check("magic-32bit",
+	      rd32(VIRTIO_MMIO_MAGIC_VALUE) ==
+		  ('v' | 'i' << 8 | 'r' << 16 | (uint32_t)'t' << 24),
+	      "0x%x", rd32(VIRTIO_MMIO_MAGIC_VALUE));
+	check("version-2", rd32(VIRTIO_MMIO_VERSION) == 2, "%u",
+	      rd32(VIRTIO_MMIO_VERSION));
+	check("device-id-block", rd32(VIRTIO_MMIO_DEVICE_ID) == VIRTIO_ID_BLOCK,
+	      "%u", rd32(VIRTIO_MMIO_DEVICE_ID));
 	/* §4.2.2.2: registers take aligned 32-bit accesses only; the daemon
 	 * reads anything else as 0 and ignores such writes. */
-	r8 = rd8(MAGIC);
-	r16 = rd16(MAGIC);
-	r64 = rd64(MAGIC);
+	r8 = rd8(VIRTIO_MMIO_MAGIC_VALUE);
+	r16 = rd16(VIRTIO_MMIO_MAGIC_VALUE);
+	r64 = rd64(VIRTIO_MMIO_MAGIC_VALUE);
 	check("register-8bit-reads-0", r8 == 0, "0x%x", r8);
 	check("register-16bit-reads-0", r16 == 0, "0x%x", r16);
 	check("register-64bit-reads-0", r64 == 0, "0x%" PRIx64, r64);
-	wr8(STATUS, S_ACK);
-	wr16(STATUS, S_ACK);
-	wr64(STATUS, S_ACK);
-	check("register-narrow-wide-writes-ignored", rd(STATUS) == 0,
-	      "status 0x%x", rd(STATUS));
+	wr8(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	wr16(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	wr64(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	check("register-narrow-wide-writes-ignored",
+	      rd32(VIRTIO_MMIO_STATUS) == 0, "status 0x%x",
+	      rd32(VIRTIO_MMIO_STATUS));
 	/* The config space reads the same bytes at any width. */
 	for (unsigned i = 0; i < 8; i++)
-		b8 |= (uint64_t)rd8(CONFIG + i) << (8 * i);
+		b8 |= (uint64_t)rd8(VIRTIO_MMIO_CONFIG + i) << (8 * i);
 	for (unsigned i = 0; i < 4; i++)
-		b16 |= (uint64_t)rd16(CONFIG + 2 * i) << (16 * i);
-	b64 = rd64(CONFIG);
+		b16 |= (uint64_t)rd16(VIRTIO_MMIO_CONFIG + 2 * i) << (16 * i);
+	b64 = rd64(VIRTIO_MMIO_CONFIG);
 	check("config-capacity-any-width",
 	      cap && b8 == cap && b16 == cap && b64 == cap,
 	      "32-bit %" PRIu64 ", 8-bit %" PRIu64 ", 16-bit %" PRIu64
@@ -381,9 +344,10 @@ int main(int argc, char **argv)
 	       ", rings at 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 "\n",
 	       base, ram_end, pdesc.pa, pavail.pa, pused.pa);
 
-	wr(STATUS, 0);
+	wr32(VIRTIO_MMIO_STATUS, 0);
 	widths();
-	cap = (uint64_t)rd(CONFIG) | (uint64_t)rd(CONFIG + 4) << 32;
+	cap = (uint64_t)rd32(VIRTIO_MMIO_CONFIG) |
+	      (uint64_t)rd32(VIRTIO_MMIO_CONFIG + 4) << 32;
 
 	st = init(pdesc.pa);
 	check("init-driver-ok", st == 0xf, "status 0x%x", st);
@@ -395,7 +359,8 @@ int main(int argc, char **argv)
 	bad_read("sector-overflowing-ioerr", 1ULL << 55, pbuf.pa + SECTOR);
 
 	/* A descriptor chained to itself: consumed with used len 0. */
-	desc[0] = (struct desc){pbuf.pa, sizeof(struct hdr), D_NEXT, 0};
+	desc[0] = (struct vring_desc){pbuf.pa, sizeof(struct virtio_blk_outhdr),
+				      VRING_DESC_F_NEXT, 0};
 	{
 		int r = kick(0, 1, &len);
 
@@ -405,9 +370,9 @@ int main(int argc, char **argv)
 	good_read("after-loop-read", sector0);
 
 	/* A notification for a queue that does not exist: ignored. */
-	wr(QUEUE_NOTIFY, 0xffff);
-	check("notify-no-such-queue-ignored", rd(STATUS) == 0xf, "status 0x%x",
-	      rd(STATUS));
+	wr32(VIRTIO_MMIO_QUEUE_NOTIFY, 0xffff);
+	check("notify-no-such-queue-ignored", rd32(VIRTIO_MMIO_STATUS) == 0xf,
+	      "status 0x%x", rd32(VIRTIO_MMIO_STATUS));
 	good_read("after-bad-notify-read", sector0);
 
 	/* The available index moving by more than the queue size. */
@@ -415,8 +380,9 @@ int main(int argc, char **argv)
 		int r = kick(0, QSZ + 1, &len);
 
 		check("avail-jump-needs-reset",
-		      r == 0 && (rd(STATUS) & S_NEEDS_RESET),
-		      "kick %d, status 0x%x", r, rd(STATUS));
+		      r == 0 && (rd32(VIRTIO_MMIO_STATUS) &
+				 VIRTIO_CONFIG_S_NEEDS_RESET),
+		      "kick %d, status 0x%x", r, rd32(VIRTIO_MMIO_STATUS));
 	}
 	st = init(pdesc.pa);
 	check("reset-recovers", st == 0xf, "status 0x%x", st);
@@ -424,14 +390,15 @@ int main(int argc, char **argv)
 
 	/* A descriptor table past the end of RAM. */
 	st = init(ram_end);
-	len = rd(QUEUE_READY);
-	check("ring-outside-ram-needs-reset", (st & S_NEEDS_RESET) && !len,
+	len = rd32(VIRTIO_MMIO_QUEUE_READY);
+	check("ring-outside-ram-needs-reset",
+	      (st & VIRTIO_CONFIG_S_NEEDS_RESET) && !len,
 	      "status 0x%x, queue ready %u", st, len);
 	st = init(pdesc.pa);
 	check("reset-recovers-again", st == 0xf, "status 0x%x", st);
 	good_read("final-read", sector0);
 
-	wr(STATUS, 0);
+	wr32(VIRTIO_MMIO_STATUS, 0);
 	ack_interrupts();
 	return failed;
 }
