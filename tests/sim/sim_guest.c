@@ -941,6 +941,15 @@ static void cmd_wait_irq(struct session *s, int argc, char **argv,
 	gdev_set_irq_seen(d, sim_hv_irq_edges(s->hv, gdev_info(d)->irq));
 }
 
+void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static void cmd_sleep(struct session *s, int argc, char **argv,
 		      struct result *res)
 {
@@ -952,7 +961,7 @@ static void cmd_sleep(struct session *s, int argc, char **argv,
 		fail_msg(res, CMD_USAGE, "sleep MILLISECONDS (up to 60000)");
 		return;
 	}
-	usleep((useconds_t)(ms * 1000));
+	sleep_ms((unsigned)ms);
 }
 
 static void cmd_invalidate(struct session *s, int argc, char **argv,
@@ -1873,7 +1882,7 @@ static void cmd_reset_under_io(struct session *s, int argc, char **argv,
 	if (submit_batch(s, dk, count, seed, reads, &b, res))
 		goto out;
 	if (after)
-		usleep(after * 1000u);
+		sleep_ms(after);
 	rc = gdev_reset(dk->dev, 0);
 	dk->dirty = true;
 	if (rc) {

@@ -101,6 +101,8 @@ const char *status_name(int st);
 const char *rc_name(int rc);
 /* Decimal or 0x-hex, nothing else; no sign, no overflow. */
 bool parse_u64(const char *s, uint64_t *v);
+/* Let ms milliseconds pass, signals or not. */
+void sleep_ms(unsigned ms);
 bool parse_uint(const char *s, unsigned max, unsigned *v);
 int read_file(const char *path, uint8_t **buf, size_t *len, struct result *res);
 int write_file(const char *path, const uint8_t *buf, size_t len,
