@@ -7,7 +7,10 @@
  * whose guest physical addresses come from /proc/self/pagemap, and sends
  * what no Linux driver would: odd access widths, buffers outside guest
  * RAM, a descriptor loop, a sector past the end, an available index that
- * jumps, a ring outside RAM. Each outcome is checked against what
+ * jumps, a ring outside RAM, indirect tables that are not RAM or that
+ * loop or nest, malformed and unknown requests, a queue size that is not
+ * a power of two, DRIVER_OK without FEATURES_OK, and a reset with reads
+ * in flight. Each outcome is checked against what
  * tests/hostile/ requires of the daemon in the simulator, so this shows
  * the same answers under real Xen. SECTOR0_FILE holds the disk's first
  * 512 bytes as the stock driver read them (the control request).
@@ -45,7 +48,7 @@ struct page {
 };
 
 static volatile uint8_t *regs;
-static struct page pdesc, pavail, pused, pbuf;
+static struct page pdesc, pavail, pused, pbuf, ptab, pdata;
 static volatile struct vring_desc *desc;
 static volatile struct vring_avail *avail;
 static volatile struct vring_used *used;
@@ -154,24 +157,31 @@ static void ack_interrupts(void)
 		wr32(VIRTIO_MMIO_INTERRUPT_ACK, v);
 }
 
-/* Reset, negotiate VERSION_1 only, set up queue 0 with its descriptor
- * table at desc_pa, DRIVER_OK. Returns the status read back. */
-static uint32_t init(uint64_t desc_pa)
+/* The device offers indirect descriptors (bank 0, bit 28); hostile-drv
+ * accepts them so that it can send bad tables. */
+static uint32_t feat_lo;
+
+/* Reset, negotiate VERSION_1 (and indirect descriptors), set up queue 0
+ * with `num` entries and its descriptor table at desc_pa, then DRIVER_OK,
+ * skipping FEATURES_OK if told to. Returns the status read back. */
+static uint32_t init_with(uint64_t desc_pa, uint32_t num, bool features_ok)
 {
+	const uint32_t ad =
+	    VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	const uint32_t fok = features_ok ? VIRTIO_CONFIG_S_FEATURES_OK : 0;
+
 	wr32(VIRTIO_MMIO_STATUS, 0);
 	ack_interrupts();
 	wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	wr32(VIRTIO_MMIO_STATUS,
-	     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	wr32(VIRTIO_MMIO_STATUS, ad);
 	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES, feat_lo);
 	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	wr32(VIRTIO_MMIO_DRIVER_FEATURES, 1U << (VIRTIO_F_VERSION_1 - 32));
-	wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE |
-				     VIRTIO_CONFIG_S_DRIVER |
-				     VIRTIO_CONFIG_S_FEATURES_OK);
+	if (features_ok)
+		wr32(VIRTIO_MMIO_STATUS, ad | fok);
 	wr32(VIRTIO_MMIO_QUEUE_SEL, 0);
-	wr32(VIRTIO_MMIO_QUEUE_NUM, QSZ);
+	wr32(VIRTIO_MMIO_QUEUE_NUM, num);
 	wr_pair(VIRTIO_MMIO_QUEUE_DESC_LOW, desc_pa);
 	wr_pair(VIRTIO_MMIO_QUEUE_AVAIL_LOW, pavail.pa);
 	wr_pair(VIRTIO_MMIO_QUEUE_USED_LOW, pused.pa);
@@ -179,10 +189,13 @@ static uint32_t init(uint64_t desc_pa)
 	memset(pused.va, 0, offsetof(struct vring_used, ring[QSZ]));
 	avail_idx = used_seen = 0;
 	wr32(VIRTIO_MMIO_QUEUE_READY, 1);
-	wr32(VIRTIO_MMIO_STATUS,
-	     VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-		 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	wr32(VIRTIO_MMIO_STATUS, ad | fok | VIRTIO_CONFIG_S_DRIVER_OK);
 	return rd32(VIRTIO_MMIO_STATUS);
+}
+
+static uint32_t init(uint64_t desc_pa)
+{
+	return init_with(desc_pa, QSZ, true);
 }
 
 /* Publish head (moving the index by `step`), notify, and wait up to 10 s
@@ -217,27 +230,44 @@ static int kick(uint16_t head, uint16_t step, uint32_t *len)
 	}
 }
 
+/* A read as three descriptors at d (a queue's table or an indirect one:
+ * `next` counts from d either way, §2.7.5.3.1): a header, `len` bytes of
+ * device-writable data and a status byte. */
+static void chain3(volatile struct vring_desc *d, uint64_t hdr, uint64_t data,
+		   uint32_t len, uint64_t st)
+{
+	d[0] = (struct vring_desc){hdr, sizeof(struct virtio_blk_outhdr),
+				   VRING_DESC_F_NEXT, 1};
+	d[1] = (struct vring_desc){data, len,
+				   VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2};
+	d[2] = (struct vring_desc){st, 1, VRING_DESC_F_WRITE, 0};
+}
+
 /* Layout of the buffer page: header at 0, status byte at 16, data at
- * 512. A one-sector read of `sector` into `data` (a guest address). */
-static int read_req(uint64_t sector, uint64_t data, uint32_t *len,
-		    uint8_t *status)
+ * 512. A one-sector request of `type` for `sector` into `data` (a guest
+ * address) with a `hdr_len`-byte header, as a direct chain. */
+static int request(uint32_t type, uint64_t sector, uint32_t hdr_len,
+		   uint64_t data, uint32_t *len, uint8_t *status)
 {
 	struct virtio_blk_outhdr *h = pbuf.va;
 	uint8_t *st = (uint8_t *)pbuf.va + 16;
 	int r;
 
-	*h = (struct virtio_blk_outhdr){.type = VIRTIO_BLK_T_IN,
-					.sector = sector};
+	*h = (struct virtio_blk_outhdr){.type = type, .sector = sector};
 	*st = 0xee;
-	desc[0] =
-	    (struct vring_desc){pbuf.pa, sizeof(*h), VRING_DESC_F_NEXT, 1};
-	desc[1] = (struct vring_desc){
-	    data, SECTOR, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2};
-	desc[2] = (struct vring_desc){pbuf.pa + 16, 1, VRING_DESC_F_WRITE, 0};
+	chain3(desc, pbuf.pa, data, SECTOR, pbuf.pa + 16);
+	desc[0].len = hdr_len;
 	r = kick(0, 1, len);
 	barrier();
 	*status = *st;
 	return r;
+}
+
+static int read_req(uint64_t sector, uint64_t data, uint32_t *len,
+		    uint8_t *status)
+{
+	return request(VIRTIO_BLK_T_IN, sector,
+		       sizeof(struct virtio_blk_outhdr), data, len, status);
 }
 
 /* The control: a good read of sector 0 returns what the stock driver read. */
@@ -309,6 +339,171 @@ static void widths(void)
 	      cap, b8, b16, b64);
 }
 
+/* Whether the data buffer still holds the 0xaa it was filled with. */
+static bool untouched(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0xaa)
+			return false;
+	return true;
+}
+
+/* Indirect tables (§2.7.5.3): one that works, then ones that are not
+ * guest RAM, loop or nest. A bad table drops the chain: used len 0,
+ * nothing read into the data buffer, the status byte untouched. */
+static void indirect(const uint8_t *sector0, uint64_t base)
+{
+	volatile struct vring_desc *t = ptab.va;
+	struct virtio_blk_outhdr *h = pbuf.va;
+	uint8_t *st = (uint8_t *)pbuf.va + 16,
+		*data = (uint8_t *)pbuf.va + SECTOR;
+	const uint64_t where[] = {ram_end, ram_end - 16, base};
+	const char *const name[] = {"indirect-table-past-ram-end-len-0",
+				    "indirect-table-straddling-ram-end-len-0",
+				    "indirect-table-at-mmio-window-len-0"};
+	uint32_t len = 0;
+	int r;
+
+	*h = (struct virtio_blk_outhdr){.type = VIRTIO_BLK_T_IN};
+	*st = 0xee;
+	memset(data, 0, SECTOR);
+	chain3(t, pbuf.pa, pbuf.pa + SECTOR, SECTOR, pbuf.pa + 16);
+	desc[0] = (struct vring_desc){ptab.pa, 3 * sizeof(*t),
+				      VRING_DESC_F_INDIRECT, 0};
+	r = kick(0, 1, &len);
+	barrier();
+	check("indirect-read",
+	      r == 1 && len == SECTOR + 1 && *st == 0 &&
+		  !memcmp(data, sector0, SECTOR),
+	      "kick %d, used len %u, status %u", r, len, *st);
+
+	for (unsigned i = 0; i < 3; i++) {
+		memset(data, 0xaa, SECTOR);
+		*st = 0xee;
+		desc[0].addr = where[i];
+		r = kick(0, 1, &len);
+		barrier();
+		check(name[i],
+		      r == 1 && len == 0 && *st == 0xee &&
+			  untouched(data, SECTOR),
+		      "kick %d, used len %u, status %u", r, len, *st);
+	}
+
+	/* A table entry chained to itself; then a table holding a table,
+	 * which §2.7.5.3.1 forbids (the inner one is a good read). */
+	desc[0].addr = ptab.pa;
+	t[0].next = 0;
+	r = kick(0, 1, &len);
+	barrier();
+	check("indirect-loop-len-0",
+	      r == 1 && len == 0 && *st == 0xee && untouched(data, SECTOR),
+	      "kick %d, used len %u, status %u", r, len, *st);
+	t[0].next = 1;
+	t[1] = (struct vring_desc){ptab.pa + 8 * sizeof(*t), 2 * sizeof(*t),
+				   VRING_DESC_F_INDIRECT, 0};
+	t[8] = (struct vring_desc){pbuf.pa + SECTOR, SECTOR,
+				   VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1};
+	t[9] = (struct vring_desc){pbuf.pa + 16, 1, VRING_DESC_F_WRITE, 0};
+	desc[0].len = 2 * sizeof(*t);
+	r = kick(0, 1, &len);
+	barrier();
+	check("indirect-nested-len-0",
+	      r == 1 && len == 0 && *st == 0xee && untouched(data, SECTOR),
+	      "kick %d, used len %u, status %u", r, len, *st);
+}
+
+/* Requests the device must answer with a status, or drop (§5.2.6). */
+static void malformed(void)
+{
+	const uint32_t hdr = sizeof(struct virtio_blk_outhdr);
+	uint8_t *data = (uint8_t *)pbuf.va + SECTOR;
+	uint32_t len = 0;
+	uint8_t st;
+	int r;
+
+	/* SCSI_CMD (2) without the legacy feature, and a type no spec has. */
+	memset(data, 0xaa, SECTOR);
+	r = request(2, 0, hdr, pbuf.pa + SECTOR, &len, &st);
+	check("type-scsi-unsupp",
+	      r == 1 && len == 1 && st == VIRTIO_BLK_S_UNSUPP &&
+		  untouched(data, SECTOR),
+	      "kick %d, used len %u, status %u", r, len, st);
+	r = request(0xffffffff, 0, hdr, pbuf.pa + SECTOR, &len, &st);
+	check("type-unknown-unsupp",
+	      r == 1 && len == 1 && st == VIRTIO_BLK_S_UNSUPP &&
+		  untouched(data, SECTOR),
+	      "kick %d, used len %u, status %u", r, len, st);
+	r = request(VIRTIO_BLK_T_IN, 0, 8, pbuf.pa + SECTOR, &len, &st);
+	check("header-short-ioerr",
+	      r == 1 && len == 1 && st == VIRTIO_BLK_S_IOERR &&
+		  untouched(data, SECTOR),
+	      "kick %d, used len %u, status %u", r, len, st);
+	/* A chain of only the header: no status byte to answer in. */
+	desc[0].len = hdr;
+	desc[0].flags = 0;
+	r = kick(0, 1, &len);
+	check("status-missing-len-0", r == 1 && len == 0,
+	      "kick %d, used len %u", r, len);
+}
+
+/* Seven one-page reads through indirect tables, notified at once, then
+ * a reset straight away. The reset write returns only once the device is
+ * done with them (§2.4: no access to the queue after the reset), so from
+ * then on nothing may change in the used ring, the status bytes or the
+ * data page. */
+static void reset_under_io(void)
+{
+	enum { N = 7 };
+	volatile struct vring_desc *t = ptab.va;
+	uint8_t *b = pbuf.va;
+	uint16_t done;
+	uint32_t st;
+	bool same = true, reached;
+
+	for (unsigned i = 0; i < N; i++) {
+		struct virtio_blk_outhdr *h = (void *)(b + 1024 + 32 * i);
+
+		*h = (struct virtio_blk_outhdr){.type = VIRTIO_BLK_T_IN,
+						.sector = 8 * (i + 1)};
+		b[1024 + 32 * i + 16] = 0xee;
+		chain3(t + 4 * i, pbuf.pa + 1024 + 32 * i, pdata.pa, 4096,
+		       pbuf.pa + 1024 + 32 * i + 16);
+		desc[i] = (struct vring_desc){ptab.pa + 4 * i * sizeof(*t),
+					      3 * sizeof(*t),
+					      VRING_DESC_F_INDIRECT, 0};
+		avail->ring[(avail_idx + i) % QSZ] = (uint16_t)i;
+	}
+	memset(pdata.va, 0xaa, 4096);
+	avail_idx = (uint16_t)(avail_idx + N);
+	barrier();
+	avail->idx = avail_idx;
+	wr32(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	wr32(VIRTIO_MMIO_STATUS, 0);
+	st = rd32(VIRTIO_MMIO_STATUS);
+	barrier();
+	done = (uint16_t)(used->idx - used_seen);
+	reached = !untouched(pdata.va, 4096);
+	memset(pused.va, 0xee, 4096);
+	memset(pdata.va, 0xee, 4096);
+	for (unsigned i = 0; i < N; i++)
+		b[1024 + 32 * i + 16] = 0xee;
+	barrier();
+	usleep(300000);
+	barrier();
+	for (unsigned i = 0; i < 4096; i++)
+		same &= ((uint8_t *)pused.va)[i] == 0xee &&
+			((uint8_t *)pdata.va)[i] == 0xee;
+	for (unsigned i = 0; i < N; i++)
+		same &= b[1024 + 32 * i + 16] == 0xee;
+	printf("reset-under-io: %u of %u reads published before the reset; "
+	       "data %s the page before it returned\n",
+	       done, N, reached ? "had reached" : "had not reached");
+	check("reset-under-io-then-silent", st == 0 && same,
+	      "status 0x%x after the reset, memory %s", st,
+	      same ? "untouched" : "written after the reset");
+	ack_interrupts();
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t sector0[SECTOR];
@@ -332,7 +527,8 @@ int main(int argc, char **argv)
 	if (regs == MAP_FAILED)
 		return perror("mmap /dev/mem"), 2;
 	if (page_alloc(&pdesc, pagemap) || page_alloc(&pavail, pagemap) ||
-	    page_alloc(&pused, pagemap) || page_alloc(&pbuf, pagemap))
+	    page_alloc(&pused, pagemap) || page_alloc(&pbuf, pagemap) ||
+	    page_alloc(&ptab, pagemap) || page_alloc(&pdata, pagemap))
 		return fprintf(stderr, "no locked page with an address\n"), 2;
 	desc = pdesc.va;
 	avail = pavail.va;
@@ -349,6 +545,11 @@ int main(int argc, char **argv)
 	cap = (uint64_t)rd32(VIRTIO_MMIO_CONFIG) |
 	      (uint64_t)rd32(VIRTIO_MMIO_CONFIG + 4) << 32;
 
+	wr32(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	feat_lo = rd32(VIRTIO_MMIO_DEVICE_FEATURES) &
+		  (1U << VIRTIO_RING_F_INDIRECT_DESC);
+	check("indirect-offered", feat_lo, "device features 0x%x",
+	      rd32(VIRTIO_MMIO_DEVICE_FEATURES));
 	st = init(pdesc.pa);
 	check("init-driver-ok", st == 0xf, "status 0x%x", st);
 	good_read("control-read", sector0);
@@ -396,6 +597,44 @@ int main(int argc, char **argv)
 	      "status 0x%x, queue ready %u", st, len);
 	st = init(pdesc.pa);
 	check("reset-recovers-again", st == 0xf, "status 0x%x", st);
+	good_read("after-reset-again-read", sector0);
+
+	indirect(sector0, base);
+	good_read("after-indirect-read", sector0);
+	malformed();
+	good_read("after-malformed-read", sector0);
+
+	/* Set-up errors: DEVICE_NEEDS_RESET, and the queue is not live. */
+	st = init_with(pdesc.pa, 6, true);
+	len = rd32(VIRTIO_MMIO_QUEUE_READY);
+	check("queue-size-6-needs-reset",
+	      (st & VIRTIO_CONFIG_S_NEEDS_RESET) && !len,
+	      "status 0x%x, queue ready %u", st, len);
+	st = init_with(pdesc.pa, QSZ, false);
+	check("driver-ok-without-features-ok-needs-reset",
+	      st & VIRTIO_CONFIG_S_NEEDS_RESET, "status 0x%x", st);
+	{
+		/* The device did not start: a request stays unanswered. */
+		uint8_t *sb = (uint8_t *)pbuf.va + 16;
+
+		*sb = 0xee;
+		chain3(desc, pbuf.pa, pbuf.pa + SECTOR, SECTOR, pbuf.pa + 16);
+		avail->ring[0] = 0;
+		barrier();
+		avail->idx = 1;
+		wr32(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+		usleep(300000);
+		barrier();
+		check("not-started-request-unanswered",
+		      used->idx == 0 && *sb == 0xee, "used idx %u, status %u",
+		      used->idx, *sb);
+	}
+	st = init(pdesc.pa);
+	check("reset-recovers-third", st == 0xf, "status 0x%x", st);
+	good_read("before-reset-under-io-read", sector0);
+	reset_under_io();
+	st = init(pdesc.pa);
+	check("reset-recovers-after-io", st == 0xf, "status 0x%x", st);
 	good_read("final-read", sector0);
 
 	wr32(VIRTIO_MMIO_STATUS, 0);
