@@ -20,6 +20,7 @@
 #include "options.h"
 #include "signals.h"
 #include "xs_backend.h"
+#include "xs_claim.h"
 #include "xs_values.h"
 
 /* Domids looked at in one batch of watch events; more means "all". */
@@ -42,6 +43,8 @@ struct supervisor {
 	uint32_t self;
 	char base[80]; /* /local/domain/<self>/backend/virtio_disk */
 	size_t base_len;
+	char claim[48]; /* /local/domain/<self>/xen-virtio-blk: our pid */
+	bool claimed;
 	/* Guests that got a process and whose directory still exists: no
 	 * second one, even after the first exited. */
 	uint8_t started[(MAX_DOMID + 8) / 8];
@@ -466,6 +469,36 @@ static void on_signal(void *opaque, int signo)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* One supervisor per host: a second would start a second backend process
+ * for every new guest, and the one that lost the race for the image would
+ * refuse the disk (hotplug-error) that the other serves. The service's
+ * pidfile keeps it single, but not one started by hand without it. */
+static bool claim(struct supervisor *s, char *err, size_t errlen)
+{
+	pid_t holder, stale;
+	int r;
+
+	snprintf(s->claim, sizeof(s->claim), "/local/domain/%u/xen-virtio-blk",
+		 s->self);
+	r = xs_claim(s->xs, s->claim, &holder, &stale);
+	if (r == -EBUSY) {
+		snprintf(err, errlen,
+			 "already running (pid %ld holds xenstore %s)",
+			 (long)holder, s->claim);
+		return false;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", s->claim,
+			 strerror(-r));
+		return false;
+	}
+	s->claimed = true;
+	if (stale)
+		log_info("%s named pid %ld, which is gone: taken over",
+			 s->claim, (long)stale);
+	return true;
+}
+
 struct supervisor *supervisor_new(const struct supervisor_params *p, char *err,
 				  size_t errlen)
 {
@@ -501,6 +534,8 @@ struct supervisor *supervisor_new(const struct supervisor_params *p, char *err,
 	snprintf(s->base, sizeof(s->base), "/local/domain/%u/backend/%s",
 		 s->self, XS_BACKEND_KIND);
 	s->base_len = strlen(s->base);
+	if (!claim(s, err, errlen))
+		goto fail;
 	/* A watch on a path that does not exist yet is fine: it fires when
 	 * libxl creates the first virtio disk. */
 	s->watching = xs_watch(s->xs, s->base, "be");
@@ -555,6 +590,8 @@ void supervisor_free(struct supervisor *s)
 	if (s->xs) {
 		if (s->watching)
 			xs_unwatch(s->xs, s->base, "be");
+		if (s->claimed)
+			xs_claim_release(s->xs, s->claim);
 		xs_close(s->xs);
 	}
 	signals_free(s->sig);

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1313,13 +1314,23 @@ static void cmd_xl_list(struct session *s, int argc, char **argv,
 static void cmd_xs_write(struct session *s, int argc, char **argv,
 			 struct result *res)
 {
-	char path[XS_MAX_PATH];
+	char path[XS_MAX_PATH], value[1024];
+	size_t n = 0;
 	int rc;
 
-	(void)argc;
 	if (expand(argv[1], path, sizeof(path), res))
 		return;
-	rc = sim_hv_xs_write(s->hv, path, argv[2]);
+	/* The words of VALUE, joined by single spaces. */
+	value[0] = '\0';
+	for (int i = 2; i < argc; i++)
+		n += (size_t)snprintf(value + n,
+				      n < sizeof(value) ? sizeof(value) - n : 0,
+				      "%s%s", i > 2 ? " " : "", argv[i]);
+	if (n >= sizeof(value)) {
+		fail_msg(res, CMD_USAGE, "value too long");
+		return;
+	}
+	rc = sim_hv_xs_write(s->hv, path, value);
 	if (rc)
 		fail_msg(res, rc, "xs-write %s: %s", path, strerror(-rc));
 }
@@ -1583,6 +1594,94 @@ static void cmd_expect_daemon_alive(struct session *s, int argc, char **argv,
 		printf("dom %u's backend process runs\n", g->domid);
 }
 
+/* Print what a process wrote to fd, a line at a time, as "NAME: LINE". */
+static void print_lines(int fd, const char *name)
+{
+	char buf[8192];
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < sizeof(buf) - 1 &&
+	       (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+		printf("%s: %s\n", name, line);
+}
+
+/* watch-again OUTCOME [MS]: a second supervisor (--watch --foreground,
+ * the session's daemon arguments) on this host, as an administrator might
+ * start by hand while the service runs. OUTCOME: its exit status, within
+ * the session's timeout; or "runs": still running after MS (default 500),
+ * then SIGTERM and exit status 0. Its log lines are printed. */
+static void cmd_watch_again(struct session *s, int argc, char **argv,
+			    struct result *res)
+{
+	const bool runs = !strcmp(argv[1], "runs");
+	const long want = runs ? 0 : strtol(argv[1], NULL, 0);
+	const int64_t ms = argc > 2 ? strtol(argv[2], NULL, 0) : 500;
+	char *args[4 + 64];
+	unsigned k = 0;
+	char **envp;
+	int p[2], st = 0;
+	int64_t deadline;
+	pid_t pid, w = 0;
+
+	args[k++] = X.daemon;
+	args[k++] = "--watch";
+	args[k++] = "--foreground";
+	for (unsigned i = 0;
+	     i < X.nargs && k < sizeof(args) / sizeof(*args) - 1; i++)
+		args[k++] = X.args[i];
+	args[k] = NULL;
+	envp = sim_hv_env(s->hv, X.libdir);
+	if (!envp || pipe2(p, O_CLOEXEC) < 0) {
+		sim_hv_env_free(envp);
+		fail_msg(res, -errno, "cannot set up: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* Between fork and exec: async-signal-safe calls only. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execve(args[0], args, envp);
+		_exit(127);
+	}
+	close(p[1]);
+	sim_hv_env_free(envp);
+	if (pid < 0) {
+		close(p[0]);
+		fail_msg(res, -errno, "fork: %s", strerror(errno));
+		return;
+	}
+	deadline = now_ms() + (runs ? ms : s->timeout_ms);
+	while (now_ms() < deadline && (w = waitpid(pid, &st, WNOHANG)) == 0)
+		usleep(5000);
+	if (w == 0) {
+		kill(pid, runs ? SIGTERM : SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	print_lines(p[0], "watch-again");
+	close(p[0]);
+	if (runs && w != 0)
+		fail_msg(res, -EPIPE,
+			 "the second supervisor stopped by itself "
+			 "(wait status %#x)",
+			 st);
+	else if (!runs && w == 0)
+		fail_msg(res, -ETIMEDOUT, "the second supervisor still ran");
+	else if (!WIFEXITED(st) || WEXITSTATUS(st) != want)
+		fail_msg(
+		    res, -EPIPE,
+		    "the second supervisor: wait status %#x, want exit %ld", st,
+		    want);
+	else
+		printf("watch-again: exit status %d%s\n", WEXITSTATUS(st),
+		       runs ? " after SIGTERM" : "");
+}
+
 /* Whether /proc/PID/status shows every uid (real, effective, saved, fs)
  * and gid as those of `pw`, and no supplementary group 0. */
 static void check_creds(pid_t pid, const struct passwd *pw, struct result *res)
@@ -1818,7 +1917,7 @@ static const struct cmd cmds[] = {
     {"xl-use", 1, 1, false, cmd_xl_use, "xl-use GUEST",
      "make GUEST (name or domid) the current guest"},
     {"xl-list", 0, 0, false, cmd_xl_list, "xl-list", "the guests"},
-    {"xs-write", 2, 2, false, cmd_xs_write, "xs-write PATH VALUE",
+    {"xs-write", 2, 32, false, cmd_xs_write, "xs-write PATH VALUE...",
      "write a node ({domid}, {be} and {fe} are the current guest's "
      "domid, backend and frontend directories)"},
     {"xs-read", 1, 1, false, cmd_xs_read, "xs-read PATH", "print a node"},
@@ -1836,6 +1935,10 @@ static const struct cmd cmds[] = {
      "expect-daemon-exit CODE|SIGNAL [GUEST]",
      "wait for the guest's backend process (--mode domid: its daemon) "
      "to exit with CODE, or to die by SIGNAL"},
+    {"watch-again", 1, 2, false, cmd_watch_again,
+     "watch-again STATUS|runs [MS]",
+     "a second supervisor on this host: exits STATUS, or runs MS and "
+     "stops"},
     {"expect-daemon-alive", 0, 1, false, cmd_expect_daemon_alive,
      "expect-daemon-alive [GUEST]", "the guest's backend process runs"},
     {"expect-daemon-user", 1, 2, false, cmd_expect_daemon_user,

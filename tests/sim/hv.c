@@ -596,24 +596,21 @@ static char *env_join(const char *name, const char *a, const char *b)
 	return s;
 }
 
-pid_t sim_hv_spawn_fd(struct sim_hv *hv, const char *libdir, char *const argv[],
-		      int stderr_fd)
+char **sim_hv_env(const struct sim_hv *hv, const char *libdir)
 {
 	const char *old_llp = getenv("LD_LIBRARY_PATH");
 	size_t n = 0, k = 0, i;
 	char **envp;
-	pid_t pid;
-	int pidfd, saved;
 
-	if (!argv || !argv[0] || !libdir) {
+	if (!libdir) {
 		errno = EINVAL;
-		return -1;
+		return NULL;
 	}
 	while (environ && environ[n])
 		n++;
 	envp = calloc(n + 3, sizeof(*envp));
 	if (!envp)
-		return -1;
+		return NULL;
 	envp[k++] = env_join(SIM_ENV_SOCKET, hv->sock_path, NULL);
 	envp[k++] = env_join("LD_LIBRARY_PATH", libdir,
 			     old_llp && *old_llp ? old_llp : NULL);
@@ -623,10 +620,36 @@ pid_t sim_hv_spawn_fd(struct sim_hv *hv, const char *libdir, char *const argv[],
 		    strncmp(environ[i], "LD_LIBRARY_PATH=", 16))
 			envp[k++] = environ[i];
 	if (!envp[0] || !envp[1]) {
-		pid = -1;
+		sim_hv_env_free(envp);
 		errno = ENOMEM;
-		goto out;
+		return NULL;
 	}
+	return envp;
+}
+
+void sim_hv_env_free(char **envp)
+{
+	if (!envp)
+		return;
+	free(envp[0]);
+	free(envp[1]);
+	free(envp);
+}
+
+pid_t sim_hv_spawn_fd(struct sim_hv *hv, const char *libdir, char *const argv[],
+		      int stderr_fd)
+{
+	char **envp;
+	pid_t pid;
+	int pidfd, saved;
+
+	if (!argv || !argv[0]) {
+		errno = EINVAL;
+		return -1;
+	}
+	envp = sim_hv_env(hv, libdir);
+	if (!envp)
+		return -1;
 
 	pthread_mutex_lock(&hv->lock);
 	if (hv->spawned && !hv->reaped) {
@@ -659,9 +682,7 @@ pid_t sim_hv_spawn_fd(struct sim_hv *hv, const char *libdir, char *const argv[],
 	}
 	pthread_mutex_unlock(&hv->lock);
 out:
-	free(envp[0]);
-	free(envp[1]);
-	free(envp);
+	sim_hv_env_free(envp);
 	return pid;
 }
 

@@ -59,6 +59,11 @@ struct sim_hv *sim_hv_new(const struct sim_hv_config *cfg);
  * used the libraries, if alive, are killed). */
 void sim_hv_free(struct sim_hv *hv);
 
+/* The environment a process needs to reach this hypervisor: ours with
+ * XEN_SIM_SOCKET and LD_LIBRARY_PATH=libdir prepended (NULL, errno, on
+ * failure). Free it with sim_hv_env_free(). */
+char **sim_hv_env(const struct sim_hv *hv, const char *libdir);
+void sim_hv_env_free(char **envp);
 /* Start the daemon as a child: argv[0] is its path; the environment gets
  * XEN_SIM_SOCKET and LD_LIBRARY_PATH=libdir prepended. Returns the pid or -1
  * (errno; EBUSY if a daemon is still running). The daemon gets SIGKILL if

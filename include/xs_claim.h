@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* A xenstore node that one live process at a time may hold: the --watch
+ * supervisor's guard against a second supervisor on the same host. */
+#ifndef XVB_XS_CLAIM_H
+#define XVB_XS_CLAIM_H
+
+#include <sys/types.h>
+#include <xenstore.h>
+
+/* Write "PID STARTTIME" of this process to path, in one transaction,
+ * unless it names another process that is still running. 0 when held
+ * (*stale_pid > 0: taken over from that process, which is gone), -EBUSY
+ * with *holder set when another live process holds it, -errno else. */
+int xs_claim(struct xs_handle *xs, const char *path, pid_t *holder,
+	     pid_t *stale_pid);
+
+/* Remove path if this process still holds it. */
+void xs_claim_release(struct xs_handle *xs, const char *path);
+
+#endif
