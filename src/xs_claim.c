@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,9 @@
 #define CLAIM_TRIES 16
 
 /* When process pid started, in clock ticks since boot (proc(5), field 22
- * of /proc/PID/stat), 0 if there is no such process. With the pid it
- * names one process for good: a pid alone may have been reused since. */
+ * of /proc/PID/stat), 0 if there is no such process or it has exited (a
+ * zombie not yet reaped is gone for our purpose). With the pid it names
+ * one process for good: a pid alone may have been reused since. */
 static unsigned long long start_time(pid_t pid)
 {
 	char path[48], buf[1024], *p;
@@ -36,7 +38,7 @@ static unsigned long long start_time(pid_t pid)
 	 * fields after it start at the last ')'. Field 3 follows, 22 is 19
 	 * further on. */
 	p = strrchr(buf, ')');
-	if (!p)
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
 		return 0;
 	p++;
 	for (int field = 3; field < 22 && p; field++)
@@ -58,22 +60,36 @@ static bool held_by_other(const char *value, pid_t *pid)
 	    p > INT32_MAX)
 		return false;
 	*pid = (pid_t)p;
-	return *pid != getpid() && t && start_time(*pid) == t;
+	if (*pid == getpid())
+		return false;
+	/* Written without a start time (no /proc): the pid alone. */
+	if (!t)
+		return kill(*pid, 0) == 0 || errno == EPERM;
+	return start_time(*pid) == t;
 }
 
 /* Start a transaction and read the claim at path in it: *pid is the
  * process it names (0: none), *other whether that is another process, still
- * running. XBT_NULL (errno set) if no transaction could start. */
+ * running. XBT_NULL (errno set) if no transaction could start or the node
+ * could not be read for another reason than its absence. */
 static xs_transaction_t begin(struct xs_handle *xs, const char *path,
 			      pid_t *pid, bool *other)
 {
 	xs_transaction_t t = xs_transaction_start(xs);
 	unsigned int len;
 	char *cur;
+	int e;
 
 	if (t == XBT_NULL)
 		return XBT_NULL;
+	errno = 0;
 	cur = xs_read(xs, t, path, &len);
+	if (!cur && errno != ENOENT) {
+		e = errno ? errno : EIO;
+		xs_transaction_end(xs, t, true);
+		errno = e;
+		return XBT_NULL;
+	}
 	*other = held_by_other(cur, pid);
 	free(cur);
 	return t;

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -1322,10 +1323,9 @@ static void cmd_xs_write(struct session *s, int argc, char **argv,
 		return;
 	/* The words of VALUE, joined by single spaces. */
 	value[0] = '\0';
-	for (int i = 2; i < argc; i++)
-		n += (size_t)snprintf(value + n,
-				      n < sizeof(value) ? sizeof(value) - n : 0,
-				      "%s%s", i > 2 ? " " : "", argv[i]);
+	for (int i = 2; i < argc && n < sizeof(value); i++)
+		n += (size_t)snprintf(value + n, sizeof(value) - n, "%s%s",
+				      i > 2 ? " " : "", argv[i]);
 	if (n >= sizeof(value)) {
 		fail_msg(res, CMD_USAGE, "value too long");
 		return;
@@ -1594,18 +1594,55 @@ static void cmd_expect_daemon_alive(struct session *s, int argc, char **argv,
 		printf("dom %u's backend process runs\n", g->domid);
 }
 
-/* Print what a process wrote to fd, a line at a time, as "NAME: LINE". */
-static void print_lines(int fd, const char *name)
+/* What a process wrote to a pipe, kept up to a bound; the rest is read
+ * and dropped so that the writer never blocks on a full pipe. */
+struct output {
+	char buf[16384];
+	size_t n;
+};
+
+static void drain(int fd, struct output *o)
 {
-	char buf[8192];
-	size_t n = 0;
+	char scrap[4096];
 	ssize_t r;
 
-	while (n < sizeof(buf) - 1 &&
-	       (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = '\0';
-	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+	do {
+		size_t room = sizeof(o->buf) - 1 - o->n;
+
+		r = room ? read(fd, o->buf + o->n, room)
+			 : read(fd, scrap, sizeof(scrap));
+		if (r > 0 && room)
+			o->n += (size_t)r;
+	} while (r > 0 || (r < 0 && errno == EINTR));
+}
+
+/* Wait for pid until deadline, reading its output meanwhile: its pid once
+ * it has exited (*st set), 0 at the deadline. */
+static pid_t wait_draining(pid_t pid, int *st, int fd, struct output *o,
+			   int64_t deadline)
+{
+	pid_t w;
+
+	for (;;) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+
+		drain(fd, o);
+		w = waitpid(pid, st, WNOHANG);
+		if (w == pid)
+			return pid;
+		if (now_ms() >= deadline)
+			return 0;
+		poll(&pf, 1, 5);
+	}
+}
+
+static void print_output(struct output *o, const char *name)
+{
+	char *save = NULL;
+
+	o->buf[o->n] = '\0';
+	for (char *line = strtok_r(o->buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
 		printf("%s: %s\n", name, line);
 }
 
@@ -1618,15 +1655,29 @@ static void cmd_watch_again(struct session *s, int argc, char **argv,
 			    struct result *res)
 {
 	const bool runs = !strcmp(argv[1], "runs");
-	const long want = runs ? 0 : strtol(argv[1], NULL, 0);
-	const int64_t ms = argc > 2 ? strtol(argv[2], NULL, 0) : 500;
-	char *args[4 + 64];
+	static struct output out;
+	char *args[4 + 64], *end;
 	unsigned k = 0;
 	char **envp;
 	int p[2], st = 0;
-	int64_t deadline;
-	pid_t pid, w = 0;
+	long want = 0, ms = 500;
+	pid_t pid, w;
 
+	if (!runs) {
+		want = strtol(argv[1], &end, 0);
+		if (end == argv[1] || *end || want < 0 || want > 255) {
+			fail_msg(res, CMD_USAGE, "bad exit status '%s'",
+				 argv[1]);
+			return;
+		}
+	}
+	if (argc > 2) {
+		ms = strtol(argv[2], &end, 0);
+		if (end == argv[2] || *end || ms <= 0) {
+			fail_msg(res, CMD_USAGE, "bad time '%s'", argv[2]);
+			return;
+		}
+	}
 	args[k++] = X.daemon;
 	args[k++] = "--watch";
 	args[k++] = "--foreground";
@@ -1656,21 +1707,27 @@ static void cmd_watch_again(struct session *s, int argc, char **argv,
 		fail_msg(res, -errno, "fork: %s", strerror(errno));
 		return;
 	}
-	deadline = now_ms() + (runs ? ms : s->timeout_ms);
-	while (now_ms() < deadline && (w = waitpid(pid, &st, WNOHANG)) == 0)
-		usleep(5000);
-	if (w == 0) {
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	out.n = 0;
+	w = wait_draining(pid, &st, p[0], &out,
+			  now_ms() + (runs ? ms : s->timeout_ms));
+	if (!w) {
 		kill(pid, runs ? SIGTERM : SIGKILL);
-		waitpid(pid, &st, 0);
+		if (!wait_draining(pid, &st, p[0], &out,
+				   now_ms() + s->timeout_ms)) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+		}
 	}
-	print_lines(p[0], "watch-again");
+	drain(p[0], &out);
 	close(p[0]);
-	if (runs && w != 0)
+	print_output(&out, "watch-again");
+	if (runs && w)
 		fail_msg(res, -EPIPE,
 			 "the second supervisor stopped by itself "
 			 "(wait status %#x)",
 			 st);
-	else if (!runs && w == 0)
+	else if (!runs && !w)
 		fail_msg(res, -ETIMEDOUT, "the second supervisor still ran");
 	else if (!WIFEXITED(st) || WEXITSTATUS(st) != want)
 		fail_msg(
