@@ -165,9 +165,11 @@ static void ack_interrupts(void)
 static uint32_t feat_lo;
 
 /* Reset, negotiate VERSION_1 (and indirect descriptors), set up queue 0
- * with `num` entries and its descriptor table at desc_pa, then DRIVER_OK,
- * skipping FEATURES_OK if told to. Returns the status read back. */
-static uint32_t init_with(uint64_t desc_pa, uint32_t num, bool features_ok)
+ * with `num` entries, its descriptor table at desc_pa and its used ring at
+ * used_pa, then DRIVER_OK, skipping FEATURES_OK if told to. Returns the
+ * status read back. */
+static uint32_t init_with(uint64_t desc_pa, uint64_t used_pa, uint32_t num,
+			  bool features_ok)
 {
 	const uint32_t ad =
 	    VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
@@ -187,7 +189,7 @@ static uint32_t init_with(uint64_t desc_pa, uint32_t num, bool features_ok)
 	wr32(VIRTIO_MMIO_QUEUE_NUM, num);
 	wr_pair(VIRTIO_MMIO_QUEUE_DESC_LOW, desc_pa);
 	wr_pair(VIRTIO_MMIO_QUEUE_AVAIL_LOW, pavail.pa);
-	wr_pair(VIRTIO_MMIO_QUEUE_USED_LOW, pused.pa);
+	wr_pair(VIRTIO_MMIO_QUEUE_USED_LOW, used_pa);
 	memset(pavail.va, 0, offsetof(struct vring_avail, ring[QSZ]));
 	memset(pused.va, 0, offsetof(struct vring_used, ring[QSZ]));
 	avail_idx = used_seen = 0;
@@ -198,7 +200,7 @@ static uint32_t init_with(uint64_t desc_pa, uint32_t num, bool features_ok)
 
 static uint32_t init(uint64_t desc_pa)
 {
-	return init_with(desc_pa, QSZ, true);
+	return init_with(desc_pa, pused.pa, QSZ, true);
 }
 
 /* Publish head (moving the index by `step`), notify, and wait up to 10 s
@@ -651,13 +653,40 @@ int main(int argc, char **argv)
 	malformed();
 	good_read("after-malformed-read", sector0);
 
-	/* Set-up errors: DEVICE_NEEDS_RESET, and the queue is not live. */
-	st = init_with(pdesc.pa, 6, true);
+	/* Spurious notifications (§2.7.10: the device must cope): nothing
+	 * new in the ring, nothing used, nothing logged. */
+	for (unsigned i = 0; i < 2000; i++)
+		wr32(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	usleep(100000);
+	barrier();
+	check("notify-flood-nothing-used",
+	      used->idx == used_seen && rd32(VIRTIO_MMIO_STATUS) == 0xf,
+	      "used idx %u (seen %u), status 0x%x", used->idx, used_seen,
+	      rd32(VIRTIO_MMIO_STATUS));
+	good_read("after-notify-flood-read", sector0);
+
+	/* Set-up errors: DEVICE_NEEDS_RESET, and the queue is not live. A
+	 * used ring over the driver's own rings would have the device's
+	 * stores move the available index or rewrite descriptors under it. */
+	{
+		const uint64_t over[] = {pavail.pa, pdesc.pa + 64};
+		const char *const name[] = {"used-over-avail-needs-reset",
+					    "used-over-desc-needs-reset"};
+
+		for (unsigned i = 0; i < 2; i++) {
+			st = init_with(pdesc.pa, over[i], QSZ, true);
+			len = rd32(VIRTIO_MMIO_QUEUE_READY);
+			check(name[i],
+			      (st & VIRTIO_CONFIG_S_NEEDS_RESET) && !len,
+			      "status 0x%x, queue ready %u", st, len);
+		}
+	}
+	st = init_with(pdesc.pa, pused.pa, 6, true);
 	len = rd32(VIRTIO_MMIO_QUEUE_READY);
 	check("queue-size-6-needs-reset",
 	      (st & VIRTIO_CONFIG_S_NEEDS_RESET) && !len,
 	      "status 0x%x, queue ready %u", st, len);
-	st = init_with(pdesc.pa, QSZ, false);
+	st = init_with(pdesc.pa, pused.pa, QSZ, false);
 	check("driver-ok-without-features-ok-needs-reset",
 	      st & VIRTIO_CONFIG_S_NEEDS_RESET, "status 0x%x", st);
 	{
