@@ -43,8 +43,7 @@ struct supervisor {
 	uint32_t self;
 	char base[80]; /* /local/domain/<self>/backend/virtio_disk */
 	size_t base_len;
-	char claim[48]; /* /local/domain/<self>/xen-virtio-blk: our pid */
-	bool claimed;
+	char claim[48]; /* once held: /local/domain/<self>/xen-virtio-blk */
 	/* Guests that got a process and whose directory still exists: no
 	 * second one, even after the first exited. */
 	uint8_t started[(MAX_DOMID + 8) / 8];
@@ -475,27 +474,28 @@ static void on_signal(void *opaque, int signo)
  * pidfile keeps it single, but not one started by hand without it. */
 static bool claim(struct supervisor *s, char *err, size_t errlen)
 {
+	char path[sizeof(s->claim)];
 	pid_t holder, stale;
 	int r;
 
-	snprintf(s->claim, sizeof(s->claim), "/local/domain/%u/xen-virtio-blk",
+	snprintf(path, sizeof(path), "/local/domain/%u/xen-virtio-blk",
 		 s->self);
-	r = xs_claim(s->xs, s->claim, &holder, &stale);
+	r = xs_claim(s->xs, path, &holder, &stale);
 	if (r == -EBUSY) {
 		snprintf(err, errlen,
 			 "already running (pid %ld holds xenstore %s)",
-			 (long)holder, s->claim);
+			 (long)holder, path);
 		return false;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", s->claim,
+		snprintf(err, errlen, "cannot write %s: %s", path,
 			 strerror(-r));
 		return false;
 	}
-	s->claimed = true;
+	memcpy(s->claim, path, sizeof(path));
 	if (stale)
-		log_info("%s named pid %ld, which is gone: taken over",
-			 s->claim, (long)stale);
+		log_info("%s named pid %ld, which is gone: taken over", path,
+			 (long)stale);
 	return true;
 }
 
@@ -590,7 +590,7 @@ void supervisor_free(struct supervisor *s)
 	if (s->xs) {
 		if (s->watching)
 			xs_unwatch(s->xs, s->base, "be");
-		if (s->claimed)
+		if (s->claim[0])
 			xs_claim_release(s->xs, s->claim);
 		xs_close(s->xs);
 	}

@@ -21,6 +21,7 @@
 #include "guest.h"
 #include "log.h"
 #include "options.h"
+#include "xs_txn.h"
 #include "xs_values.h"
 
 /* Device directories tracked per guest: the served ones (at most
@@ -127,34 +128,35 @@ static bool dir_exists(struct xs_handle *xs, xs_transaction_t t,
 typedef bool (*txn_fn)(struct xs_handle *xs, xs_transaction_t t,
 		       const char *dir, void *arg);
 
-/* Run fn in a transaction, retrying while it conflicts. Writes go only
- * into a directory that exists: xs_write would recreate one libxl has
- * already removed. 1 committed, 0 nothing to do, -1 failed. */
+struct dir_txn {
+	const char *dir;
+	txn_fn fn;
+	void *arg;
+};
+
+/* Writes go only into a directory that exists: xs_write would recreate
+ * one libxl has already removed. */
+static int in_dir(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	struct dir_txn *d = arg;
+
+	return dir_exists(xs, t, d->dir) && d->fn(xs, t, d->dir, d->arg);
+}
+
+/* Run fn on dir in a transaction, retrying while it conflicts. 1
+ * committed, 0 nothing to do, -1 failed. */
 static int txn(struct xs_handle *xs, const char *dir, txn_fn fn, void *arg)
 {
-	for (unsigned i = 0; i < TXN_RETRIES; i++) {
-		xs_transaction_t t = xs_transaction_start(xs);
+	struct dir_txn d = {dir, fn, arg};
+	int r = xs_txn_run(xs, TXN_RETRIES, in_dir, &d);
 
-		if (t == XBT_NULL) {
-			log_warn("xenstore: cannot start a transaction: %s",
-				 strerror(errno));
-			return -1;
-		}
-		if (!dir_exists(xs, t, dir) || !fn(xs, t, dir, arg)) {
-			xs_transaction_end(xs, t, true);
-			return 0;
-		}
-		if (xs_transaction_end(xs, t, false))
-			return 1;
-		if (errno != EAGAIN) {
-			log_warn("xenstore: %s: commit failed: %s", dir,
-				 strerror(errno));
-			return -1;
-		}
-	}
-	log_warn("xenstore: %s: still conflicting after %d tries", dir,
-		 TXN_RETRIES);
-	return -1;
+	if (r == -EAGAIN)
+		log_warn("xenstore: %s: still conflicting after %d tries", dir,
+			 TXN_RETRIES);
+	else if (r < 0)
+		log_warn("xenstore: %s: transaction failed: %s", dir,
+			 strerror(-r));
+	return r < 0 ? -1 : r;
 }
 
 /* State `to` if the current state is `from` (-1: any but `to`). */

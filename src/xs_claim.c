@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "xs_txn.h"
+
 /* Enough retries for a transaction that races only other claimants. */
 #define CLAIM_TRIES 16
 
@@ -68,84 +70,74 @@ static bool held_by_other(const char *value, pid_t *pid)
 	return start_time(*pid) == t;
 }
 
-/* Start a transaction and read the claim at path in it: *pid is the
- * process it names (0: none), *other whether that is another process, still
- * running. XBT_NULL (errno set) if no transaction could start or the node
- * could not be read for another reason than its absence. */
-static xs_transaction_t begin(struct xs_handle *xs, const char *path,
-			      pid_t *pid, bool *other)
+/* The claim at path as read in t: *pid is the process it names (0:
+ * none); 1 if that is another process, still running, 0 if not, -errno
+ * if the node could not be read for another reason than its absence. */
+static int read_claim(struct xs_handle *xs, xs_transaction_t t,
+		      const char *path, pid_t *pid)
 {
-	xs_transaction_t t = xs_transaction_start(xs);
 	unsigned int len;
 	char *cur;
-	int e;
+	bool other;
 
-	if (t == XBT_NULL)
-		return XBT_NULL;
 	errno = 0;
 	cur = xs_read(xs, t, path, &len);
-	if (!cur && errno != ENOENT) {
-		e = errno ? errno : EIO;
-		xs_transaction_end(xs, t, true);
-		errno = e;
-		return XBT_NULL;
-	}
-	*other = held_by_other(cur, pid);
+	if (!cur && errno != ENOENT)
+		return errno ? -errno : -EIO;
+	other = held_by_other(cur, pid);
 	free(cur);
-	return t;
+	return other;
+}
+
+struct claim_op {
+	const char *path;
+	const char *mine; /* what to write; NULL: remove ours */
+	pid_t pid;	  /* whom the claim named */
+};
+
+/* Take the claim unless another live process holds it (then nothing to
+ * do), or remove it if it is ours. */
+static int claim_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+	struct claim_op *c = arg;
+	int r = read_claim(xs, t, c->path, &c->pid);
+
+	if (r)
+		return r > 0 ? 0 : r;
+	if (c->mine)
+		return xs_write(xs, t, c->path, c->mine,
+				(unsigned)strlen(c->mine))
+			   ? 1
+			   : -errno;
+	if (c->pid != getpid())
+		return 0;
+	return xs_rm(xs, t, c->path) ? 1 : -errno;
 }
 
 int xs_claim(struct xs_handle *xs, const char *path, pid_t *holder,
 	     pid_t *stale_pid)
 {
 	char mine[48];
+	struct claim_op c = {.path = path, .mine = mine};
+	int r;
 
 	*holder = *stale_pid = 0;
 	snprintf(mine, sizeof(mine), "%ld %llu", (long)getpid(),
 		 start_time(getpid()));
-	for (int i = 0; i < CLAIM_TRIES; i++) {
-		pid_t pid;
-		bool other;
-		xs_transaction_t t = begin(xs, path, &pid, &other);
-		int e;
-
-		if (t == XBT_NULL)
-			return -errno;
-		if (other) {
-			xs_transaction_end(xs, t, true);
-			*holder = pid;
-			return -EBUSY;
-		}
-		if (!xs_write(xs, t, path, mine, (unsigned)strlen(mine))) {
-			e = errno;
-			xs_transaction_end(xs, t, true);
-			return -e;
-		}
-		if (xs_transaction_end(xs, t, false)) {
-			*stale_pid = pid != getpid() ? pid : 0;
-			return 0;
-		}
-		if (errno != EAGAIN)
-			return -errno;
+	r = xs_txn_run(xs, CLAIM_TRIES, claim_txn, &c);
+	if (r == 0) {
+		*holder = c.pid;
+		return -EBUSY;
 	}
-	return -EAGAIN;
+	if (r < 0)
+		return r;
+	*stale_pid = c.pid != getpid() ? c.pid : 0;
+	return 0;
 }
 
 void xs_claim_release(struct xs_handle *xs, const char *path)
 {
-	for (int i = 0; i < CLAIM_TRIES; i++) {
-		pid_t pid;
-		bool other;
-		xs_transaction_t t = begin(xs, path, &pid, &other);
+	struct claim_op c = {.path = path};
 
-		if (t == XBT_NULL)
-			return;
-		if (other || pid != getpid()) {
-			xs_transaction_end(xs, t, true);
-			return;
-		}
-		xs_rm(xs, t, path);
-		if (xs_transaction_end(xs, t, false) || errno != EAGAIN)
-			return;
-	}
+	xs_txn_run(xs, CLAIM_TRIES, claim_txn, &c);
 }
