@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1594,6 +1593,20 @@ static void cmd_expect_daemon_alive(struct session *s, int argc, char **argv,
 		printf("dom %u's backend process runs\n", g->domid);
 }
 
+/* The supervisor's command line: the daemon, --watch --foreground, then
+ * the session's daemon arguments, as many as fit in max - 1 (NULL-ended). */
+static void watch_argv(char **argv, unsigned max)
+{
+	unsigned k = 0;
+
+	argv[k++] = X.daemon;
+	argv[k++] = "--watch";
+	argv[k++] = "--foreground";
+	for (unsigned i = 0; i < X.nargs && k < max - 1; i++)
+		argv[k++] = X.args[i];
+	argv[k] = NULL;
+}
+
 /* What a process wrote to a pipe, kept up to a bound; the rest is read
  * and dropped so that the writer never blocks on a full pipe. */
 struct output {
@@ -1657,11 +1670,10 @@ static void cmd_watch_again(struct session *s, int argc, char **argv,
 	const bool runs = !strcmp(argv[1], "runs");
 	static struct output out;
 	char *args[4 + 64], *end;
-	unsigned k = 0;
 	char **envp;
 	int p[2], st = 0;
 	long want = 0, ms = 500;
-	pid_t pid, w;
+	pid_t parent, pid, w;
 
 	if (!runs) {
 		want = strtol(argv[1], &end, 0);
@@ -1678,28 +1690,17 @@ static void cmd_watch_again(struct session *s, int argc, char **argv,
 			return;
 		}
 	}
-	args[k++] = X.daemon;
-	args[k++] = "--watch";
-	args[k++] = "--foreground";
-	for (unsigned i = 0;
-	     i < X.nargs && k < sizeof(args) / sizeof(*args) - 1; i++)
-		args[k++] = X.args[i];
-	args[k] = NULL;
+	watch_argv(args, sizeof(args) / sizeof(*args));
 	envp = sim_hv_env(s->hv, X.libdir);
 	if (!envp || pipe2(p, O_CLOEXEC) < 0) {
 		sim_hv_env_free(envp);
 		fail_msg(res, -errno, "cannot set up: %s", strerror(errno));
 		return;
 	}
+	parent = getpid();
 	pid = fork();
-	if (pid == 0) {
-		/* Between fork and exec: async-signal-safe calls only. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execve(args[0], args, envp);
-		_exit(127);
-	}
+	if (pid == 0)
+		sim_exec_child(args, envp, p[1], parent);
 	close(p[1]);
 	sim_hv_env_free(envp);
 	if (pid < 0) {
@@ -2028,16 +2029,9 @@ int xl_start(struct session *s, const char *daemon, const char *libdir,
 	X.next_domid = first_domid;
 	if (s->mode == MODE_WATCH) {
 		char *argv[4 + 64];
-		unsigned k = 0;
 		int p[2];
 
-		argv[k++] = X.daemon;
-		argv[k++] = "--watch";
-		argv[k++] = "--foreground";
-		for (unsigned i = 0;
-		     i < nargs && k < sizeof(argv) / sizeof(*argv) - 1; i++)
-			argv[k++] = args[i];
-		argv[k] = NULL;
+		watch_argv(argv, sizeof(argv) / sizeof(*argv));
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			perror("sim-guest: pipe");
 			return -1;

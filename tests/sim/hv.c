@@ -170,7 +170,7 @@ static void dom_free(struct sim_dom *d)
 	if (d->ram)
 		munmap(d->ram, d->ram_bytes);
 	if (d->sh)
-		munmap(d->sh, d->sh_bytes);
+		munmap(d->sh, sim_shared_bytes(ram_frames(d)));
 	if (d->ram_fd >= 0)
 		close(d->ram_fd);
 	if (d->shared_fd >= 0)
@@ -327,17 +327,16 @@ static struct sim_dom *dom_new(struct sim_hv *hv, uint32_t domid,
 		errno = (int)i;
 		goto fail;
 	}
-	d->sh_bytes = sim_shared_bytes(d->ram_bytes >> SIM_PAGE_SHIFT);
 	d->shared_fd = memfd_create("sim-shared", MFD_CLOEXEC);
-	if (d->shared_fd < 0 || ftruncate(d->shared_fd, (off_t)d->sh_bytes))
+	if (d->shared_fd < 0 ||
+	    ftruncate(d->shared_fd, (off_t)sim_shared_bytes(ram_frames(d))))
 		goto fail;
-	d->sh = mmap(NULL, d->sh_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     d->shared_fd, 0);
+	d->sh = mmap(NULL, sim_shared_bytes(ram_frames(d)),
+		     PROT_READ | PROT_WRITE, MAP_SHARED, d->shared_fd, 0);
 	if (d->sh == MAP_FAILED) {
 		d->sh = NULL;
 		goto fail;
 	}
-	d->sh->ram_frames = d->ram_bytes >> SIM_PAGE_SHIFT;
 	d->sh->magic = SIM_PROTO_MAGIC;
 	d->sh->domid = domid;
 	d->sh->slot = d->slot;
@@ -733,8 +732,8 @@ void hv_proc_died(struct sim_hv *hv, struct hv_proc *p)
 			 * domain, no frame is held (one backend per guest). */
 			if (__atomic_sub_fetch(&d->sh->pages_mapped_now, pages,
 					       __ATOMIC_SEQ_CST) <= 0)
-				memset(sim_p2m_refs(d->sh), 0,
-				       d->sh->ram_frames * sizeof(uint32_t));
+				memset(sim_p2m_refs(d->sh, ram_frames(d)), 0,
+				       ram_frames(d) * sizeof(uint32_t));
 			d->stats.pages_released_at_exit += (uint64_t)pages;
 		}
 		if (res) {
@@ -1273,7 +1272,7 @@ int sim_dom_invalidate(struct sim_dom *d, unsigned vcpu, int timeout_ms)
 /* Frames of [frame, frame+n) some backend still maps. */
 static uint64_t frames_held(struct sim_dom *d, uint64_t frame, uint64_t n)
 {
-	const uint32_t *refs = sim_p2m_refs(d->sh);
+	const uint32_t *refs = sim_p2m_refs(d->sh, ram_frames(d));
 	uint64_t held = 0;
 
 	for (uint64_t i = frame; i < frame + n; i++)

@@ -90,10 +90,9 @@ struct sim_dom {
 	uint64_t ram_bytes;
 	int ram_fd, shared_fd;
 	uint8_t *ram;
-	bool ram_secret; /* memfd_secret, not a plain memfd */
-	struct sim_shared *sh;
-	size_t sh_bytes; /* sim_shared_bytes() of its RAM */
-	uint32_t dom_state; /* SIM_DOM_* */
+	bool ram_secret;       /* memfd_secret, not a plain memfd */
+	struct sim_shared *sh; /* sim_shared_bytes(ram_frames(d)) long */
+	uint32_t dom_state;    /* SIM_DOM_* */
 	bool paused, shutdown;
 	unsigned shutdown_reason;
 	bool emulator_died; /* a server's creator died */
@@ -105,6 +104,11 @@ struct sim_dom {
 	unsigned ntrace;
 	struct sim_hv_stats stats; /* the parts not in sh */
 };
+
+static inline uint64_t ram_frames(const struct sim_dom *d)
+{
+	return d->ram_bytes >> SIM_PAGE_SHIFT;
+}
 
 struct hv_spawn_req;
 

@@ -364,33 +364,36 @@ static void accept_one(struct sim_hv *hv)
 	pthread_mutex_unlock(&hv->lock);
 }
 
-/* Fork the daemon from this (long-lived) thread. Only async-signal-safe
- * calls in the child. */
+void sim_exec_child(char *const argv[], char *const envp[], int stderr_fd,
+		    pid_t parent)
+{
+	struct sigaction sa;
+	sigset_t all;
+	int s;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (s = 1; s < NSIG; s++)
+		sigaction(s, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	if (stderr_fd >= 0 && stderr_fd != 2 && dup2(stderr_fd, 2) < 0)
+		_exit(127);
+	execve(argv[0], argv, envp);
+	_exit(127);
+}
+
+/* Fork the daemon from this (long-lived) thread. */
 static void do_spawn(struct sim_hv *hv, struct hv_spawn_req *r)
 {
 	pid_t parent = getpid(), pid;
 
 	pid = fork();
-	if (pid == 0) {
-		struct sigaction sa;
-		sigset_t all;
-		int s;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		for (s = 1; s < NSIG; s++)
-			sigaction(s, &sa, NULL);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		if (r->stderr_fd >= 0 && r->stderr_fd != 2 &&
-		    dup2(r->stderr_fd, 2) < 0)
-			_exit(127);
-		execve(r->argv[0], r->argv, r->envp);
-		_exit(127);
-	}
+	if (pid == 0)
+		sim_exec_child(r->argv, r->envp, r->stderr_fd, parent);
 	r->err = pid < 0 ? errno : 0;
 	r->pid = pid;
 	(void)hv;

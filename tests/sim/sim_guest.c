@@ -1901,12 +1901,7 @@ static void cmd_reset_under_io(struct session *s, int argc, char **argv,
 		if (do_rw(s, dk, false, b.offs[i], buf, sizeof(buf), res))
 			goto out;
 	}
-	if (linger) {
-		struct timespec ts = {linger / 1000,
-				      (linger % 1000) * 1000000L};
-
-		nanosleep(&ts, NULL);
-	}
+	sleep_ms(linger);
 	if (gdev_check_quarantine(dk->dev, err, sizeof(err))) {
 		fail_msg(res, -EIO, "reset-under-io: %s", err);
 		goto out;

@@ -64,6 +64,12 @@ void sim_hv_free(struct sim_hv *hv);
  * failure). Free it with sim_hv_env_free(). */
 char **sim_hv_env(const struct sim_hv *hv, const char *libdir);
 void sim_hv_env_free(char **envp);
+/* In a child just forked by a simulator process (`parent`): default
+ * signal dispositions and an empty mask, SIGKILL when the parent dies,
+ * standard error on stderr_fd (-1: inherited), then execve. Only
+ * async-signal-safe calls; never returns. */
+void sim_exec_child(char *const argv[], char *const envp[], int stderr_fd,
+		    pid_t parent) __attribute__((noreturn));
 /* Start the daemon as a child: argv[0] is its path; the environment gets
  * XEN_SIM_SOCKET and LD_LIBRARY_PATH=libdir prepended. Returns the pid or -1
  * (errno; EBUSY if a daemon is still running). The daemon gets SIGKILL if

@@ -134,7 +134,6 @@ struct sim_shared {
 	uint32_t irq_seq[SIM_SPI_COUNT];     /* futex word, bumped per edge */
 	uint32_t irq_waiters[SIM_SPI_COUNT]; /* hv threads in FUTEX_WAIT */
 	uint64_t irq_edges[SIM_SPI_COUNT];
-	uint64_t ram_frames; /* sizes the p2m below */
 };
 #define SIM_SHARED_SIZE 4096
 _Static_assert(sizeof(struct sim_shared) <= SIM_SHARED_SIZE,
@@ -157,14 +156,16 @@ static inline uint8_t *sim_p2m_out(struct sim_shared *sh)
 {
 	return (uint8_t *)sh + SIM_SHARED_SIZE;
 }
-static inline uint32_t *sim_p2m_refs(struct sim_shared *sh)
+/* frames: each process's own copy of the RAM size, never one from the
+ * shared page, which every process that maps it can write. */
+static inline uint32_t *sim_p2m_refs(struct sim_shared *sh, uint64_t frames)
 {
 	return (uint32_t *)((uint8_t *)sh + SIM_SHARED_SIZE +
-			    SIM_P2M_OUT_BYTES(sh->ram_frames));
+			    SIM_P2M_OUT_BYTES(frames));
 }
 static inline bool sim_p2m_is_out(struct sim_shared *sh, uint64_t frame)
 {
-	return __atomic_load_n(&sim_p2m_out(sh)[frame / 8], __ATOMIC_ACQUIRE) &
+	return __atomic_load_n(&sim_p2m_out(sh)[frame / 8], __ATOMIC_SEQ_CST) &
 	       (1U << (frame % 8));
 }
 

@@ -48,9 +48,14 @@ struct region {
 	uintptr_t start;
 	size_t pages, valid;
 	struct sim_domref *dom;
-	uint32_t *frame;
-	uint8_t bits[]; /* one bit per page, set = valid and mapped */
+	uint8_t *bits;	  /* one bit per page, set = valid and mapped */
+	uint32_t frame[]; /* the RAM frame of each page; then the bits */
 };
+
+static bool page_held(const struct region *r, size_t i)
+{
+	return r->bits[i / 8] & (1U << (i % 8));
+}
 
 static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct region *regions;
@@ -139,19 +144,44 @@ static void count(uint64_t *field, uint64_t n)
 
 #define RAM_GFN (SIM_RAM_BASE >> SIM_PAGE_SHIFT)
 
-/* Is frame `gfn` guest RAM the domain still has (not ballooned out)? */
-static bool frame_ok(const struct sim_domref *d, uint32_t st, xen_pfn_t gfn)
-{
-	return st == SIM_DOM_ALIVE && gfn >= RAM_GFN &&
-	       gfn - RAM_GFN < d->ram_frames &&
-	       !sim_p2m_is_out(d->sh, gfn - RAM_GFN);
-}
-
 /* A mapping takes a reference on the frame, as Xen's does on the page. */
 static void frame_ref(const struct sim_domref *d, uint32_t frame, int n)
 {
-	__atomic_add_fetch(&sim_p2m_refs(d->sh)[frame], (uint32_t)n,
-			   __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&sim_p2m_refs(d->sh, d->ram_frames)[frame],
+			   (uint32_t)n, __ATOMIC_SEQ_CST);
+}
+
+/* Take a reference on frame `gfn` if it is guest RAM the domain still has
+ * (not ballooned out). The reference comes before the look at the p2m, as
+ * in Xen's one step: a balloon-out that sets the bit after the look
+ * counts the reference (both sequentially consistent). */
+static bool frame_take(const struct sim_domref *d, uint32_t st, xen_pfn_t gfn)
+{
+	uint32_t frame;
+
+	if (st != SIM_DOM_ALIVE || gfn < RAM_GFN ||
+	    gfn - RAM_GFN >= d->ram_frames)
+		return false;
+	frame = (uint32_t)(gfn - RAM_GFN);
+	frame_ref(d, frame, 1);
+	if (!sim_p2m_is_out(d->sh, frame))
+		return true;
+	frame_ref(d, frame, -1);
+	return false;
+}
+
+/* Drop the references of the pages [i, e) of r that hold one. */
+static size_t region_unref(struct region *r, size_t i, size_t e)
+{
+	size_t dropped = 0;
+
+	for (; i < e; i++)
+		if (page_held(r, i)) {
+			r->bits[i / 8] &= (uint8_t) ~(1U << (i % 8));
+			frame_ref(r->dom, r->frame[i], -1);
+			dropped++;
+		}
+	return dropped;
 }
 
 /* Pages of domain d mapped (n > 0) or unmapped (n < 0) by this process. */
@@ -186,15 +216,9 @@ static void account_unmap(xenforeignmemory_handle *fmem, uintptr_t addr,
 			size_t e = (hi - r->start + SIM_PAGE_SIZE - 1) >>
 				   SIM_PAGE_SHIFT;
 
-			size_t dropped = 0;
+			size_t dropped = region_unref(r, i, e);
 
-			for (; i < e; i++)
-				if (r->bits[i / 8] & (1U << (i % 8))) {
-					r->bits[i / 8] &= ~(1U << (i % 8));
-					frame_ref(r->dom, r->frame[i], -1);
-					r->valid--;
-					dropped++;
-				}
+			r->valid -= dropped;
 			if (dropped) {
 				unsigned k;
 
@@ -207,7 +231,6 @@ static void account_unmap(xenforeignmemory_handle *fmem, uintptr_t addr,
 		}
 		if (!r->valid) {
 			*pp = r->next;
-			free(r->frame);
 			free(r);
 		} else {
 			pp = &r->next;
@@ -249,23 +272,29 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 		return sim_fail_null(-EINVAL);
 	len = pages << SIM_PAGE_SHIFT;
 
-	/* A dying domain's p2m is gone: every frame fails. */
-	for (i = 0; i < pages; i++)
-		bad += !frame_ok(d, st, arr[i]);
+	r = calloc(1, sizeof(*r) + pages * sizeof(*r->frame) + (pages + 7) / 8);
+	if (!r)
+		return sim_fail_null(-ENOMEM);
+	r->dom = d;
+	r->bits = (uint8_t *)&r->frame[pages];
+	/* Each frame is looked at once, here (a dying domain's p2m is gone:
+	 * every frame fails); what follows maps what this pass took. */
+	for (i = 0; i < pages; i++) {
+		if (frame_take(d, st, arr[i])) {
+			r->frame[i] = (uint32_t)(arr[i] - RAM_GFN);
+			r->bits[i / 8] |= (uint8_t)(1U << (i % 8));
+		} else {
+			bad++;
+		}
+	}
 	count(&sh->foreign_maps, 1);
 	count(&sh->foreign_pages_refused, bad);
 	if (bad && !err) {
+		region_unref(r, 0, pages);
+		free(r);
 		sim_trace(&fmem->conn, "map(%zu pages) = NULL, %zu bad", pages,
 			  bad);
 		return sim_fail_null(-EINVAL);
-	}
-
-	r = calloc(1, sizeof(*r) + (pages + 7) / 8);
-	if (r)
-		r->frame = calloc(pages, sizeof(*r->frame));
-	if (!r || !r->frame) {
-		free(r);
-		return sim_fail_null(-ENOMEM);
 	}
 	if (addr && (flags & MAP_FIXED))
 		account_unmap(fmem, (uintptr_t)addr, len);
@@ -274,7 +303,7 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 			MAP_ANONYMOUS | MAP_NORESERVE,
 		    -1, 0);
 	if (base == MAP_FAILED) {
-		free(r->frame);
+		region_unref(r, 0, pages);
 		free(r);
 		return NULL;
 	}
@@ -282,13 +311,12 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 		void *p;
 
 		j = i + 1;
-		if (!frame_ok(d, st, arr[i])) {
+		if (!page_held(r, i)) {
 			if (err)
 				err[i] = -EINVAL;
 			continue;
 		}
-		while (j < pages && arr[j] == arr[j - 1] + 1 &&
-		       frame_ok(d, st, arr[j]))
+		while (j < pages && page_held(r, j) && arr[j] == arr[j - 1] + 1)
 			j++;
 		p = mmap(base + (i << SIM_PAGE_SHIFT),
 			 (j - i) << SIM_PAGE_SHIFT, prot,
@@ -298,12 +326,10 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 			int e = errno;
 
 			/* out of VMAs: the frames fail, the rest goes on */
+			region_unref(r, i, j);
 			if (!err) {
 				munmap(base, len);
-				for (size_t k = 0; k < i; k++)
-					if (r->bits[k / 8] & (1U << (k % 8)))
-						frame_ref(d, r->frame[k], -1);
-				free(r->frame);
+				region_unref(r, 0, pages);
 				free(r);
 				return sim_fail_null(-e);
 			}
@@ -314,15 +340,11 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 		for (; i < j; i++) {
 			if (err)
 				err[i] = 0;
-			r->frame[i] = (uint32_t)(arr[i] - RAM_GFN);
-			frame_ref(d, r->frame[i], 1);
-			r->bits[i / 8] |= 1U << (i % 8);
 			r->valid++;
 		}
 	}
 	r->start = (uintptr_t)base;
 	r->pages = pages;
-	r->dom = d;
 	count(&sh->foreign_pages, r->valid);
 	if (r->valid) {
 		account(d, (int64_t)r->valid);
@@ -331,7 +353,6 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 		regions = r;
 		pthread_mutex_unlock(&regions_lock);
 	} else {
-		free(r->frame);
 		free(r);
 	}
 	sim_trace(&fmem->conn, "map(%zu pages from gfn 0x%llx) = %p, %zu bad",
