@@ -438,8 +438,8 @@ static bool disk_fd(int fd)
 	       (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
-/* The rule that fires for this request, counters updated; mu held. */
-/* The first rule matching (and so spending its skip or count), among the
+/* The rule that fires for this request, counters updated; mu held: the
+ * first rule matching (and so spending its skip or count), among the
  * nodsync rules when `nodsync` (asked of RWF_DSYNC writes at submission
  * only), else among all the others. */
 static const struct rule *match_locked(unsigned op, unsigned via,
@@ -470,21 +470,35 @@ static const struct rule *match_locked(unsigned op, unsigned via,
 	return NULL;
 }
 
+/* fd's path if a rule looks at paths (path=), else NULL: readlink only
+ * when it matters. */
+static const char *rule_path(int fd, char *buf, size_t len)
+{
+	for (unsigned i = 0; i < nrules; i++)
+		if (rules[i].path[0])
+			return fd_path(fd, buf, len) ? buf : NULL;
+	return NULL;
+}
+
+static bool have_act(enum act a)
+{
+	for (unsigned i = 0; i < nrules; i++)
+		if (rules[i].act == a)
+			return true;
+	return false;
+}
+
 static const struct rule *match_fd(int fd, unsigned op, unsigned via,
 				   uint64_t off, uint64_t len)
 {
 	char path[4096];
 	const struct rule *r;
-	bool need_path = false;
 
 	if (!nrules || !disk_fd(fd))
 		return NULL;
-	for (unsigned i = 0; i < nrules; i++)
-		need_path |= rules[i].path[0] != 0;
-	if (!need_path || !fd_path(fd, path, sizeof(path)))
-		path[0] = 0;
 	pthread_mutex_lock(&mu);
-	r = match_locked(op, via, path[0] ? path : NULL, off, len, false);
+	r = match_locked(op, via, rule_path(fd, path, sizeof(path)), off, len,
+			 false);
 	pthread_mutex_unlock(&mu);
 	if (r)
 		logf_("fault %s %s %s off=%llu len=%llu", r->name, op_name(op),
@@ -833,7 +847,7 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 	pthread_mutex_lock(&mu);
 	/* nodsync: a kernel before Linux 4.13 refuses any aio_rw_flags: the
 	 * iocbs before the first such write go in, that one fails. */
-	for (i = 0; i < nr; i++) {
+	for (i = have_act(A_NODSYNC) ? 0 : nr; i < nr; i++) {
 		const struct rule *r;
 		uint64_t off, len;
 
@@ -841,10 +855,10 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 		    aio_op(ios[i], &off, &len) != OP_WRITE ||
 		    !disk_fd(ios[i]->aio_fildes))
 			continue;
-		if (!fd_path(ios[i]->aio_fildes, path, sizeof(path)))
-			path[0] = 0;
-		r = match_locked(OP_WRITE, VIA_AIO, path[0] ? path : NULL, off,
-				 len, true);
+		r = match_locked(
+		    OP_WRITE, VIA_AIO,
+		    rule_path(ios[i]->aio_fildes, path, sizeof(path)), off, len,
+		    true);
 		if (r) {
 			logf_("fault nodsync write aio off=%llu len=%llu",
 			      (unsigned long long)off, (unsigned long long)len);
@@ -879,10 +893,9 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 			logf_("fdsync-start aio writes-in-flight=%u",
 			      aio_writes + __atomic_load_n(&sync_writes,
 							   __ATOMIC_SEQ_CST));
-		if (!fd_path(cb->aio_fildes, path, sizeof(path)))
-			path[0] = 0;
-		t->r = match_locked(op, VIA_AIO, path[0] ? path : NULL, off,
-				    len, false);
+		t->r = match_locked(
+		    op, VIA_AIO, rule_path(cb->aio_fildes, path, sizeof(path)),
+		    off, len, false);
 		if (!t->r)
 			continue;
 		logf_("fault %s %s aio off=%llu len=%llu", t->r->name,
