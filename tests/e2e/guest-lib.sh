@@ -67,6 +67,39 @@ drop_caches()
 	echo 3 >/proc/sys/vm/drop_caches
 }
 
+# wait_for SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds,
+# for up to SECONDS of uptime; fails if it never did.
+wait_for()
+{
+	_end=$(($(cut -d. -f1 /proc/uptime) + $1 + 1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(cut -d. -f1 /proc/uptime)" -lt $_end ] || return 1
+		sleep 0.1
+	done
+}
+
+# write_check NAME SEEK_MIB COUNT_MIB [DEV]: random data written O_DIRECT
+# + fsync to DEV (/dev/vda), read back O_DIRECT after dropping caches;
+# prints `SUM rw-NAME MD5` for the host script to find in the image, and
+# leaves MD5 in $WROTE.
+write_check()
+{
+	_dev=${4:-/dev/vda}
+	dd if=/dev/urandom of=/tmp/p bs=1M count=$3 2>/dev/null
+	WROTE=$(md5sum </tmp/p | cut -d' ' -f1)
+	check $1-write dd if=/tmp/p of=$_dev bs=1M seek=$2 oflag=direct conv=fsync
+	drop_caches
+	check_eq $1-read-back "$(dd if=$_dev bs=1M skip=$2 count=$3 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)" "$WROTE"
+	echo "SUM rw-$1 $WROTE"
+}
+
+# size_is DEV SECTORS: the block device has that many 512-byte sectors.
+size_is()
+{
+	[ "$(cat /sys/block/$1/size)" = "$2" ]
+}
+
 # md5 of LEN_SECTORS 512-byte sectors of FILE from sector SKIP.
 md5_range()
 {
