@@ -9,15 +9,16 @@
  * RAM, a descriptor loop, a sector past the end, an available index that
  * jumps, a ring outside RAM, indirect tables that are not RAM or that
  * loop or nest, malformed and unknown requests, a queue size that is not
- * a power of two, DRIVER_OK without FEATURES_OK, and a reset with reads
- * in flight. Each outcome is checked against what
- * tests/hostile/ requires of the daemon in the simulator, so this shows
- * the same answers under real Xen. SECTOR0_FILE holds the disk's first
+ * a power of two, DRIVER_OK without FEATURES_OK, buffers in RAM it gave
+ * back to Xen, and a reset with reads in flight. Each outcome is checked
+ * against what tests/hostile/ requires of the daemon in the simulator, so this
+ * shows the same answers under real Xen. SECTOR0_FILE holds the disk's first
  * 512 bytes as the stock driver read them (the control request).
  * Prints `E2E-CHECK name ok|fail ...` lines (tests/e2e/guest-lib.sh) and
  * exits 1 if any failed, 2 on a usage or set-up error. Built static for
  * arm64 by tests/e2e/run; the device is left reset.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +50,7 @@ struct page {
 };
 
 static volatile uint8_t *regs;
-static struct page pdesc, pavail, pused, pbuf, ptab;
+static struct page pdesc, pavail, pused, pbuf, ptab, pbal;
 /* The reset-under-I/O reads' data: 16 pages, 64 KiB per read. */
 #define DATA_PAGES 16
 static struct page pdata[DATA_PAGES];
@@ -252,8 +254,9 @@ static void chain3(volatile struct vring_desc *d, uint64_t hdr, uint64_t data,
 }
 
 /* Layout of the buffer page: header at 0, status byte at 16, data at
- * 512. A one-sector request of `type` for `sector` into `data` (a guest
- * address) with a `hdr_len`-byte header, as a direct chain. */
+ * 512. A one-sector request of `type` for `sector` into (from, for a
+ * write) `data`, a guest address, with a `hdr_len`-byte header, as a
+ * direct chain. */
 static int request(uint32_t type, uint64_t sector, uint32_t hdr_len,
 		   uint64_t data, uint32_t *len, uint8_t *status)
 {
@@ -265,6 +268,8 @@ static int request(uint32_t type, uint64_t sector, uint32_t hdr_len,
 	*st = 0xee;
 	chain3(desc, pbuf.pa, data, SECTOR, pbuf.pa + 16);
 	desc[0].len = hdr_len;
+	if (type == VIRTIO_BLK_T_OUT) /* the device reads a write's data */
+		desc[1].flags = VRING_DESC_F_NEXT;
 	r = kick(0, 1, len);
 	barrier();
 	*status = *st;
@@ -280,17 +285,28 @@ static bool untouched(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* The control: a good read of sector 0 returns what the stock driver read. */
-static void good_read(const char *name, const uint8_t *sector0)
+/* A read of sector 0 into `va` (guest address `pa`, poisoned first) must
+ * return what the stock driver read. */
+static void read_into(const char *name, const uint8_t *sector0, uint8_t *va,
+		      uint64_t pa)
 {
 	uint32_t len = 0;
 	uint8_t st;
-	int r = request(VIRTIO_BLK_T_IN, 0, HDR, pbuf.pa + SECTOR, &len, &st);
-	bool same = !memcmp((uint8_t *)pbuf.va + SECTOR, sector0, SECTOR);
+	int r;
+	bool same;
 
+	memset(va, 0xaa, SECTOR);
+	r = request(VIRTIO_BLK_T_IN, 0, HDR, pa, &len, &st);
+	same = !memcmp(va, sector0, SECTOR);
 	check(name, r == 1 && len == SECTOR + 1 && st == 0 && same,
 	      "kick %d, used len %u, status %u, data %s", r, len, st,
 	      same ? "same" : "differs");
+}
+
+/* The control: a good read of sector 0 into the buffer page. */
+static void good_read(const char *name, const uint8_t *sector0)
+{
+	read_into(name, sector0, (uint8_t *)pbuf.va + SECTOR, pbuf.pa + SECTOR);
 }
 
 /* A one-sector request (request()) the device must answer with status
@@ -465,6 +481,119 @@ static void malformed(void)
 	expect_dropped("status-missing-len-0");
 }
 
+/* The hypercall ioctl of Linux's privcmd (include/uapi/xen/privcmd.h) and
+ * the memory op's argument (Xen's public/memory.h, Arm's 64-bit handles),
+ * declared here: the static cross build has neither header. */
+struct privcmd_hypercall {
+	uint64_t op, arg[5];
+};
+#define IOCTL_PRIVCMD_HYPERCALL                                                \
+	_IOC(_IOC_NONE, 'P', 0, sizeof(struct privcmd_hypercall))
+#define HYPERVISOR_memory_op	    12
+#define XENMEM_decrease_reservation 1
+#define XENMEM_current_reservation  3
+#define XENMEM_populate_physmap	    6
+#define DOMID_SELF		    0x7ff0U
+struct xen_memory_reservation {
+	uint64_t extent_start; /* guest handle: an array of frame numbers */
+	uint64_t nr_extents;
+	uint32_t extent_order;
+	uint32_t mem_flags;
+	uint16_t domid;
+};
+
+/* XENMEM_* of DOMID_SELF for the frame holding pa (none for
+ * current_reservation): what the hypercall returns, or -errno (privcmd
+ * loaded with unrestricted=1, or it refuses a domU with EPERM). Xen reads
+ * the arguments through our page tables, so they live on the stack,
+ * which is resident. */
+static long memory_op(int privcmd, unsigned cmd, uint64_t pa)
+{
+	uint64_t frame = pa >> 12;
+	uint16_t self = DOMID_SELF;
+	struct xen_memory_reservation res = {.extent_start = (uintptr_t)&frame,
+					     .nr_extents = 1,
+					     .domid = DOMID_SELF};
+	struct privcmd_hypercall h = {
+	    .op = HYPERVISOR_memory_op,
+	    .arg = {cmd, cmd == XENMEM_current_reservation ? (uintptr_t)&self
+							   : (uintptr_t)&res}};
+
+	long r = ioctl(privcmd, IOCTL_PRIVCMD_HYPERCALL, &h);
+
+	return r < 0 ? -errno : r;
+}
+
+/* A chain whose header, data or both lie in a frame the guest gave back
+ * to Xen (as a balloon driver does, for one page of hostile-drv's own).
+ * On Arm, Xen sends the daemon an INVALIDATE before the hypercall
+ * returns; a frame the daemon still mapped would stay charged to the
+ * guest, so the guest's reservation must fall by one. While the frame is
+ * out: IOERR with used len 1 and nothing moved (the host checks the
+ * image). Taken back, a read into it is served once the daemon maps it
+ * again, which it does no sooner than a second after it found a hole
+ * there (src/guest_mem.c). The page is never touched while it is out:
+ * the guest's own mapping of it leads nowhere. */
+static void ballooned(const uint8_t *sector0)
+{
+	uint8_t *stp = (uint8_t *)pbuf.va + 16,
+		*data = (uint8_t *)pbuf.va + SECTOR, st;
+	uint32_t len = 0;
+	long before, out, after, back, rc;
+	int privcmd = open("/dev/xen/privcmd", O_RDWR), r;
+	bool same;
+
+	check("privcmd-open", privcmd >= 0, "/dev/xen/privcmd: %m");
+	if (privcmd < 0)
+		return;
+	/* Mapped by the daemon first: a read into the page. */
+	read_into("balloon-page-read", sector0, pbal.va, pbal.pa);
+
+	before = memory_op(privcmd, XENMEM_current_reservation, 0);
+	out = memory_op(privcmd, XENMEM_decrease_reservation, pbal.pa);
+	after = memory_op(privcmd, XENMEM_current_reservation, 0);
+	check("balloon-out-frame-released", out == 1 && after == before - 1,
+	      "decrease %ld, reservation %ld -> %ld (a frame still mapped "
+	      "stays charged)",
+	      out, before, after);
+	if (out != 1)
+		goto done;
+
+	expect_status("data-in-ballooned-ram-ioerr", VIRTIO_BLK_T_IN, 0, HDR,
+		      pbal.pa, VIRTIO_BLK_S_IOERR);
+	expect_status("write-from-ballooned-ram-ioerr", VIRTIO_BLK_T_OUT, 0,
+		      HDR, pbal.pa, VIRTIO_BLK_S_IOERR);
+	/* The header there: IOERR in the status byte, which is in RAM. */
+	chain3(desc, pbal.pa + 1024, pbuf.pa + SECTOR, SECTOR, pbuf.pa + 16);
+	memset(data, 0xaa, SECTOR);
+	*stp = 0xee;
+	r = kick(0, 1, &len);
+	barrier();
+	st = *stp;
+	same = untouched(data, SECTOR);
+	check("header-in-ballooned-ram-ioerr",
+	      r == 1 && len == 1 && st == VIRTIO_BLK_S_IOERR && same,
+	      "kick %d, used len %u, status %u, data %s", r, len, st,
+	      same ? "untouched" : "written");
+
+	/* Taken back: the same frame number, a new page. */
+	rc = memory_op(privcmd, XENMEM_populate_physmap, pbal.pa);
+	back = memory_op(privcmd, XENMEM_current_reservation, 0);
+	check("balloon-in", rc == 1 && back == before,
+	      "populate %ld, reservation %ld (was %ld)", rc, back, before);
+	if (rc != 1) {
+		/* The guest's kernel would fault on this page once it is
+		 * freed: better stop here, loudly. */
+		fprintf(stderr, "frame 0x%" PRIx64 " not taken back\n",
+			pbal.pa >> 12);
+		exit(1);
+	}
+	usleep(1100000);
+	read_into("ballooned-in-page-read", sector0, pbal.va, pbal.pa);
+done:
+	close(privcmd);
+}
+
 /* Fourteen 64 KiB reads through indirect tables, notified at once, then
  * a reset straight away. Xen holds the vCPU on the reset write until the
  * daemon answers it, which it does once the reads have drained; the
@@ -566,7 +695,8 @@ int main(int argc, char **argv)
 {
 	uint8_t sector0[SECTOR];
 	uint64_t base, cap;
-	struct page *const named[] = {&pdesc, &pavail, &pused, &pbuf, &ptab};
+	struct page *const named[] = {&pdesc, &pavail, &pused,
+				      &pbuf,  &ptab,   &pbal};
 	uint32_t len, st;
 	int mem, pagemap, fd;
 
@@ -585,8 +715,8 @@ int main(int argc, char **argv)
 		    (off_t)base);
 	if (regs == MAP_FAILED)
 		return perror("mmap /dev/mem"), 2;
-	for (unsigned j = 0; j < 5 + DATA_PAGES; j++)
-		if (page_alloc(j < 5 ? named[j] : &pdata[j - 5], pagemap))
+	for (unsigned j = 0; j < 6 + DATA_PAGES; j++)
+		if (page_alloc(j < 6 ? named[j] : &pdata[j - 6], pagemap))
 			return fprintf(stderr,
 				       "no locked page with an address\n"),
 			       2;
@@ -652,6 +782,8 @@ int main(int argc, char **argv)
 	good_read("after-indirect-read", sector0);
 	malformed();
 	good_read("after-malformed-read", sector0);
+	ballooned(sector0);
+	good_read("after-balloon-read", sector0);
 
 	/* Spurious notifications (§2.7.10: the device must cope): nothing
 	 * new in the ring, nothing used, nothing logged. */

@@ -294,7 +294,8 @@ base_key()
 	cat "$STAGE/.staging-stamp" "$E2E_DIR/lib.sh" | md5sum | cut -c1-32
 }
 
-# domU: busybox, virtio_mmio + virtio_blk + ext4 modules, mke2fs/e2fsck.
+# domU: busybox, virtio_mmio + virtio_blk + ext4 modules, privcmd (the
+# hostile case's hypercalls), mke2fs/e2fsck.
 prepare_domu_base()
 {
 	local r=$OUT/domu-root key
@@ -310,7 +311,7 @@ prepare_domu_base()
 		"$MODDIR/drivers/block/virtio_blk.ko" "$MODDIR/lib/crc16.ko" \
 		"$MODDIR/fs/mbcache.ko" "$MODDIR/fs/jbd2/jbd2.ko" \
 		"$MODDIR/crypto/crc32c_generic.ko" "$MODDIR/fs/ext4/ext4.ko" \
-		"$r/mods/"
+		"$MODDIR/drivers/xen/xen-privcmd.ko" "$r/mods/"
 	copy_with_libs "$r" sbin/mke2fs sbin/e2fsck
 	ln -s mke2fs "$r/sbin/mkfs.ext4"
 	cpio_gz "$r" "$OUT/domu-base.cpio.gz"
