@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * hostile-drv: a hostile virtio-blk driver in the e2e guest's userspace.
- *   hostile-drv BASE SECTOR0_FILE
+ *   hostile-drv BASE SECTOR0_FILE [storm SEED]
  * Drives the virtio-mmio device at guest physical address BASE (its stock
  * driver unbound) through /dev/mem, with rings and buffers in locked pages
  * whose guest physical addresses come from /proc/self/pagemap, and sends
@@ -14,6 +14,8 @@
  * against what tests/hostile/ requires of the daemon in the simulator, so this
  * shows the same answers under real Xen. SECTOR0_FILE holds the disk's first
  * 512 bytes as the stock driver read them (the control request).
+ * With `storm SEED` it sends storms instead: random chains, notifications
+ * for a missing queue, resets (the e2e case storm).
  * Prints `E2E-CHECK name ok|fail ...` lines (tests/e2e/guest-lib.sh) and
  * exits 1 if any failed, 2 on a usage or set-up error. Built static for
  * arm64 by tests/e2e/run; the device is left reset.
@@ -54,6 +56,9 @@ static struct page pdesc, pavail, pused, pbuf, ptab, pbal;
 /* The reset-under-I/O reads' data: 16 pages, 64 KiB per read. */
 #define DATA_PAGES 16
 static struct page pdata[DATA_PAGES];
+/* The storms' scratch (storm mode only). */
+#define SCR_SIZE (2ULL << 20)
+static struct page pscr;
 static volatile struct vring_desc *desc;
 static volatile struct vring_avail *avail;
 static volatile struct vring_used *used;
@@ -116,17 +121,20 @@ static void wr_pair(unsigned off, uint64_t v)
 	wr32(off + 4, (uint32_t)(v >> 32));
 }
 
-static int page_alloc(struct page *p, int pagemap)
+/* `size` bytes of locked, zeroed memory (a huge page with MAP_HUGETLB)
+ * and the guest physical address of its start, from pagemap. */
+static int mem_alloc(struct page *p, size_t size, int flags, int pagemap)
 {
 	uint64_t e;
 	long ps = sysconf(_SC_PAGESIZE);
 
-	p->va = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE,
+	p->va = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE |
+			 flags,
 		     -1, 0);
 	if (p->va == MAP_FAILED)
 		return -1;
-	memset(p->va, 0, (size_t)ps);
+	memset(p->va, 0, size);
 	if (pread(pagemap, &e, sizeof(e),
 		  (off_t)((uintptr_t)p->va / (uintptr_t)ps * sizeof(e))) !=
 		(ssize_t)sizeof(e) ||
@@ -134,6 +142,21 @@ static int page_alloc(struct page *p, int pagemap)
 		return -1;
 	p->pa = (e & ((1ULL << 55) - 1)) * (uint64_t)ps;
 	return p->pa ? 0 : -1;
+}
+
+static int page_alloc(struct page *p, int pagemap)
+{
+	return mem_alloc(p, (size_t)sysconf(_SC_PAGESIZE), 0, pagemap);
+}
+
+/* The storm's scratch: a 2 MiB huge page, physically contiguous (the
+ * guest script reserves some: /proc/sys/vm/nr_hugepages). */
+static int huge_alloc(struct page *p, int pagemap)
+{
+	return mem_alloc(p, SCR_SIZE, MAP_HUGETLB, pagemap) ||
+		       (p->pa & (SCR_SIZE - 1))
+		   ? -1
+		   : 0;
 }
 
 /* The end of the highest "System RAM" range in /proc/iomem. */
@@ -691,6 +714,279 @@ static void reset_under_io(void)
 	      "memory written after a reset");
 }
 
+/* ------------------------------------------------------------- storms */
+
+/* The storm's buffers live in one 2 MiB huge page: physically contiguous,
+ * so a buffer aimed inside it stays in memory of ours whatever its length
+ * (a 4 KiB page's neighbour belongs to someone else). In it: the header
+ * at 0, the status byte at 16, the indirect table at 4096 (16 entries), a
+ * second table at 8192 (8 entries), data from 64 KiB. */
+enum { SCR_HDR = 0, SCR_ST = 16, SCR_TAB = 4096, SCR_TAB2 = 8192 };
+#define SCR_DATA 65536ULL
+static uint64_t rng_state;
+
+/* xorshift64*: the same storm for the same seed. */
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static uint64_t rnd_range(uint64_t lo, uint64_t hi)
+{
+	return lo + rnd() % (hi - lo + 1);
+}
+
+/* A random descriptor aimed at the scratch page, the edges of RAM, the
+ * top of the address space, the MMIO window or anywhere past RAM, never
+ * at the rings (the device may write there) nor at RAM that is not ours:
+ * a buffer the daemon would accept must be one this guest can spare. */
+static void random_desc(volatile struct vring_desc *d, unsigned nnext,
+			uint64_t base)
+{
+	static const uint32_t lens[] = {0,   1,	    8,		 15,
+					16,  17,    512,	 4096,
+					513, 65536, 0xfffffff0U, 0xffffffffU};
+	uint32_t len = lens[rnd() % (sizeof(lens) / sizeof(lens[0]))];
+	uint64_t addr;
+	uint16_t flags = 0;
+
+	if (rnd() % 3 == 0)
+		len = (uint32_t)rnd_range(0, 70000);
+	switch (rnd() % 8) {
+	case 0:
+		addr = pscr.pa + SCR_HDR;
+		break;
+	case 1:
+		addr = pscr.pa + SCR_ST;
+		break;
+	case 2:
+		addr = pscr.pa + SCR_TAB2 + 16 * (rnd() % 8);
+		break;
+	case 3: /* straddling RAM's end, never wholly inside */
+		addr = ram_end -
+		       (len ? rnd_range(0, len < 8192 ? len - 1 : 8191) : 0);
+		break;
+	case 4:
+		addr = 0 - rnd_range(1, 8192);
+		break;
+	case 5:
+		addr = rnd();
+		if (addr < ram_end)
+			addr += ram_end;
+		break;
+	case 6:
+		addr = base + rnd_range(0, 0x1ff);
+		break;
+	default:
+		addr = pscr.pa + SCR_DATA + rnd_range(0, 0x40000);
+		break;
+	}
+	if (addr >= pscr.pa && addr < pscr.pa + SCR_SIZE &&
+	    addr + len > pscr.pa + SCR_SIZE)
+		addr = ram_end; /* too long for the page: make it refused */
+	if (rnd() % 4)
+		flags |= VRING_DESC_F_NEXT;
+	if (rnd() % 2)
+		flags |= VRING_DESC_F_WRITE;
+	if (rnd() % 8 == 0)
+		flags |= VRING_DESC_F_INDIRECT;
+	*d = (struct vring_desc){addr, len, flags,
+				 (uint16_t)rnd_range(0, nnext)};
+}
+
+enum storm_role { SR_HDR, SR_DATA, SR_STATUS };
+
+/* One descriptor of a storm chain: mostly what its role calls for, so
+ * that the chain reaches the block device's parsing; sometimes anything. */
+static void storm_desc(volatile struct vring_desc *d, enum storm_role role,
+		       bool device_writes, bool last, uint16_t next,
+		       unsigned nnext, uint64_t base)
+{
+	uint16_t flags = last ? 0 : VRING_DESC_F_NEXT;
+
+	if (rnd() % 6 == 0) {
+		random_desc(d, nnext, base);
+		return;
+	}
+	if (rnd() % 16 == 0)
+		next = (uint16_t)rnd_range(0, nnext);
+	if (role == SR_HDR)
+		*d = (struct vring_desc){pscr.pa + SCR_HDR, HDR, flags, next};
+	else if (role == SR_STATUS)
+		*d = (struct vring_desc){pscr.pa + SCR_ST, 1,
+					 flags | VRING_DESC_F_WRITE, next};
+	else
+		*d = (struct vring_desc){
+		    pscr.pa + SCR_DATA + SECTOR * rnd_range(0, 255),
+		    SECTOR * (uint32_t)rnd_range(1, 8),
+		    flags | (device_writes ? VRING_DESC_F_WRITE : 0), next};
+}
+
+/* `count` random chains, one at a time (tests/hostile/chain-storm.sh):
+ * random types and sectors (in and past the disk), chains of plausible
+ * shape (header, data, status; direct or through an indirect table) with
+ * random corruptions. Each must come back as a used entry with its own
+ * head, without DEVICE_NEEDS_RESET. */
+static void chain_storm(unsigned count, uint64_t cap, uint64_t base)
+{
+	const uint32_t types[] = {
+	    VIRTIO_BLK_T_IN,	  VIRTIO_BLK_T_OUT,
+	    VIRTIO_BLK_T_FLUSH,	  VIRTIO_BLK_T_GET_ID,
+	    VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES};
+	uint8_t *scr = pscr.va;
+	volatile struct vring_desc *tab = (void *)(scr + SCR_TAB),
+				   *tab2 = (void *)(scr + SCR_TAB2);
+	unsigned nstatus[256] = {0}, nzero = 0, i;
+	int r = 1;
+
+	for (i = 0; i < count && r == 1; i++) {
+		uint16_t head = (uint16_t)(rnd() % QSZ), pos = head;
+		uint32_t type = rnd() % 8 ? types[rnd() % 6] : (uint32_t)rnd();
+		bool dw =
+		    type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
+		unsigned ndata = (unsigned)rnd_range(0, 3);
+		uint64_t sector;
+		uint32_t len = 0;
+
+		switch (rnd() % 4) {
+		case 0:
+			sector = rnd_range(0, cap - 1);
+			break;
+		case 1:
+			sector = cap - rnd_range(0, 2);
+			break;
+		case 2:
+			sector = rnd();
+			break;
+		default:
+			sector = rnd_range(0, 64);
+			break;
+		}
+		*(struct virtio_blk_outhdr *)(scr + SCR_HDR) =
+		    (struct virtio_blk_outhdr){type, (uint32_t)rnd(), sector};
+		scr[SCR_ST] = 0xee;
+		/* Whatever the chain leaves out is random too. */
+		for (unsigned k = 0; k < QSZ; k++)
+			random_desc(desc + k, QSZ + 1, base);
+		for (unsigned k = 0; k < 8; k++)
+			random_desc(tab2 + k, 9, base);
+		storm_desc(desc + pos, SR_HDR, false, false,
+			   (uint16_t)((pos + 1) % QSZ), QSZ + 1, base);
+		pos = (uint16_t)((pos + 1) % QSZ);
+		if (rnd() % 3 == 0) {
+			/* The rest in an indirect table. */
+			unsigned tn = ndata + 1;
+
+			for (unsigned k = 0; k < tn; k++)
+				storm_desc(tab + k,
+					   k + 1 < tn ? SR_DATA : SR_STATUS, dw,
+					   k + 1 == tn, (uint16_t)(k + 1),
+					   tn + 1, base);
+			if (rnd() % 6)
+				desc[pos] = (struct vring_desc){
+				    pscr.pa + SCR_TAB,
+				    (uint32_t)(tn * sizeof(*tab)),
+				    VRING_DESC_F_INDIRECT, 0};
+			else
+				random_desc(desc + pos, QSZ + 1, base);
+		} else {
+			for (unsigned k = 0; k <= ndata; k++) {
+				uint16_t next = (uint16_t)((pos + 1) % QSZ);
+
+				storm_desc(desc + pos,
+					   k < ndata ? SR_DATA : SR_STATUS, dw,
+					   k == ndata, next, QSZ + 1, base);
+				pos = next;
+			}
+		}
+		r = kick(head, 1, &len);
+		barrier();
+		if (r == 1 && len)
+			nstatus[scr[SCR_ST]]++;
+		else if (r == 1)
+			nzero++;
+	}
+	check("chain-storm-each-answered", r == 1,
+	      "chain %u: kick %d (-2: another head used, 0: needs reset, "
+	      "-1: no answer)",
+	      i - 1, r);
+	printf("chain-storm: %u chains answered: %u OK, %u IOERR, %u UNSUPP, "
+	       "%u with used len 0\n",
+	       i, nstatus[VIRTIO_BLK_S_OK], nstatus[VIRTIO_BLK_S_IOERR],
+	       nstatus[VIRTIO_BLK_S_UNSUPP], nzero);
+}
+
+/* A reset storm (tests/hostile/reset-storm.sh): rounds of set-up, reads
+ * in flight and a reset (reset_once()), every fifth round a reset half-way
+ * through the handshake instead; then 400 resets back to back. Every
+ * reset must return with Status 0 and leave the memory alone. */
+static void reset_storm(void)
+{
+	const uint32_t ad =
+	    VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	bool silent = true, s1, zero = true;
+	unsigned caught = 0, i;
+	uint32_t st = 0xf;
+
+	for (i = 0; i < 20 && st == 0xf; i++) {
+		if (i % 5 == 4) {
+			unsigned steps = (unsigned)rnd_range(1, 3);
+
+			wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+			if (steps > 1)
+				wr32(VIRTIO_MMIO_STATUS, ad);
+			if (steps > 2) {
+				wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+				wr32(VIRTIO_MMIO_DRIVER_FEATURES,
+				     1U << (VIRTIO_F_VERSION_1 - 32));
+				wr32(VIRTIO_MMIO_STATUS,
+				     ad | VIRTIO_CONFIG_S_FEATURES_OK);
+			}
+			wr32(VIRTIO_MMIO_STATUS, 0);
+			zero &= rd32(VIRTIO_MMIO_STATUS) == 0;
+			continue;
+		}
+		st = init(pdesc.pa);
+		if (st == 0xf)
+			caught += reset_once(&s1);
+		silent &= s1;
+	}
+	check("reset-storm-rounds-start", st == 0xf, "round %u: status 0x%x",
+	      i - 1, st);
+	for (i = 0; i < 400; i++)
+		wr32(VIRTIO_MMIO_STATUS, 0);
+	zero &= rd32(VIRTIO_MMIO_STATUS) == 0;
+	check("reset-storm-status-0", zero, "a reset did not read back 0");
+	check("reset-storm-then-silent", silent,
+	      "memory written after a reset");
+	printf("reset-storm: %u of 16 resets caught reads in flight\n", caught);
+}
+
+/* `hostile-drv BASE SECTOR0 storm SEED`: the storms, each followed by a
+ * good read. */
+static void storms(const uint8_t *sector0, uint64_t base, uint64_t cap)
+{
+	uint32_t st;
+
+	chain_storm(1500, cap, base);
+	st = rd32(VIRTIO_MMIO_STATUS);
+	check("chain-storm-no-reset", st == 0xf, "status 0x%x", st);
+	good_read("after-chain-storm-read", sector0);
+	/* Notifications for a queue that does not exist, in bulk: each is a
+	 * warning, which the daemon's log must rate-limit (dom0 checks). */
+	for (unsigned i = 0; i < 3000; i++)
+		wr32(VIRTIO_MMIO_QUEUE_NOTIFY, 7);
+	st = rd32(VIRTIO_MMIO_STATUS);
+	check("missing-queue-notify-flood-ignored", st == 0xf, "status 0x%x",
+	      st);
+	good_read("after-notify-flood-read", sector0);
+	reset_storm();
+	recover("reset-storm-recovers", "after-reset-storm-read", sector0);
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t sector0[SECTOR];
@@ -700,9 +996,14 @@ int main(int argc, char **argv)
 	uint32_t len, st;
 	int mem, pagemap, fd;
 
-	if (argc != 3)
-		return fprintf(stderr, "usage: hostile-drv BASE SECTOR0\n"), 2;
+	bool storm = argc == 5 && !strcmp(argv[3], "storm");
+
+	if (argc != 3 && !storm)
+		return fprintf(stderr, "usage: hostile-drv BASE SECTOR0 "
+				       "[storm SEED]\n"),
+		       2;
 	base = strtoull(argv[1], NULL, 0);
+	rng_state = storm ? strtoull(argv[4], NULL, 0) | 1 : 1;
 	fd = open(argv[2], O_RDONLY);
 	if (fd < 0 || read(fd, sector0, SECTOR) != SECTOR)
 		return perror(argv[2]), 2;
@@ -720,6 +1021,8 @@ int main(int argc, char **argv)
 			return fprintf(stderr,
 				       "no locked page with an address\n"),
 			       2;
+	if (storm && huge_alloc(&pscr, pagemap))
+		return fprintf(stderr, "no locked 2 MiB huge page\n"), 2;
 	desc = pdesc.va;
 	avail = pavail.va;
 	used = pused.va;
@@ -738,9 +1041,18 @@ int main(int argc, char **argv)
 	st = rd32(VIRTIO_MMIO_DEVICE_FEATURES);
 	feat_lo = st & (1U << VIRTIO_RING_F_INDIRECT_DESC);
 	check("indirect-offered", feat_lo, "device features 0x%x", st);
+	if (storm) /* what the disk offers of these too */
+		feat_lo |= st & (1U << VIRTIO_BLK_F_DISCARD |
+				 1U << VIRTIO_BLK_F_WRITE_ZEROES);
 	st = init(pdesc.pa);
 	check("init-driver-ok", st == 0xf, "status 0x%x", st);
 	good_read("control-read", sector0);
+	if (storm) {
+		storms(sector0, base, cap);
+		wr32(VIRTIO_MMIO_STATUS, 0);
+		ack_interrupts();
+		return failed;
+	}
 	expect_status("data-past-ram-end-ioerr", VIRTIO_BLK_T_IN, 0, HDR,
 		      ram_end, VIRTIO_BLK_S_IOERR);
 	expect_status("data-at-mmio-window-ioerr", VIRTIO_BLK_T_IN, 0, HDR,
