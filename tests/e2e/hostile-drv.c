@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * hostile-drv: a hostile virtio-blk driver in the e2e guest's userspace.
- *   hostile-drv BASE SECTOR0_FILE [storm SEED]
+ *   hostile-drv BASE SECTOR0_FILE [storm SEED | mq BASE2]
  * Drives the virtio-mmio device at guest physical address BASE (its stock
  * driver unbound) through /dev/mem, with rings and buffers in locked pages
  * whose guest physical addresses come from /proc/self/pagemap, and sends
@@ -15,7 +15,10 @@
  * shows the same answers under real Xen. SECTOR0_FILE holds the disk's first
  * 512 bytes as the stock driver read them (the control request).
  * With `storm SEED` it sends storms instead: random chains, notifications
- * for a missing queue, resets (the e2e case storm).
+ * for a missing queue, resets; with `mq BASE2` (the daemon serving two
+ * queues per disk, a second disk's registers at BASE2) a queue beyond the
+ * negotiated count and rings clashing between queues and between disks
+ * (both in the e2e case storm).
  * Prints `E2E-CHECK name ok|fail ...` lines (tests/e2e/guest-lib.sh) and
  * exits 1 if any failed, 2 on a usage or set-up error. Built static for
  * arm64 by tests/e2e/run; the device is left reset.
@@ -177,6 +180,16 @@ static uint64_t find_ram_end(void)
 	return end;
 }
 
+/* A device's register window through /dev/mem (mapped by the page). */
+static volatile uint8_t *map_regs(int mem, uint64_t base)
+{
+	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint8_t *m = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  mem, (off_t)(base & ~(ps - 1)));
+
+	return m == MAP_FAILED ? NULL : m + (base & (ps - 1));
+}
+
 static void ack_interrupts(void)
 {
 	uint32_t v = rd32(VIRTIO_MMIO_INTERRUPT_STATUS);
@@ -189,37 +202,53 @@ static void ack_interrupts(void)
  * accepts them so that it can send bad tables. */
 static uint32_t feat_lo;
 
-/* Reset, negotiate VERSION_1 (and indirect descriptors), set up queue 0
- * with `num` entries, its descriptor table at desc_pa and its used ring at
- * used_pa, then DRIVER_OK, skipping FEATURES_OK if told to. Returns the
- * status read back. */
-static uint32_t init_with(uint64_t desc_pa, uint64_t used_pa, uint32_t num,
-			  bool features_ok)
-{
-	const uint32_t ad =
-	    VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-	const uint32_t fok = features_ok ? VIRTIO_CONFIG_S_FEATURES_OK : 0;
+#define STATUS_AD (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER)
 
+/* Reset and negotiate VERSION_1, the bank-0 features in feat_lo and
+ * `extra`, then FEATURES_OK unless told not to. */
+static void negotiate(uint32_t extra, bool features_ok)
+{
 	wr32(VIRTIO_MMIO_STATUS, 0);
 	ack_interrupts();
 	wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	wr32(VIRTIO_MMIO_STATUS, ad);
+	wr32(VIRTIO_MMIO_STATUS, STATUS_AD);
 	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr32(VIRTIO_MMIO_DRIVER_FEATURES, feat_lo);
+	wr32(VIRTIO_MMIO_DRIVER_FEATURES, feat_lo | extra);
 	wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
 	wr32(VIRTIO_MMIO_DRIVER_FEATURES, 1U << (VIRTIO_F_VERSION_1 - 32));
 	if (features_ok)
-		wr32(VIRTIO_MMIO_STATUS, ad | fok);
-	wr32(VIRTIO_MMIO_QUEUE_SEL, 0);
+		wr32(VIRTIO_MMIO_STATUS,
+		     STATUS_AD | VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+/* Queue q with `num` entries and its three rings, then QueueReady=1.
+ * Returns QueueReady read back. */
+static uint32_t queue_setup(unsigned q, uint32_t num, uint64_t desc_pa,
+			    uint64_t avail_pa, uint64_t used_pa)
+{
+	wr32(VIRTIO_MMIO_QUEUE_SEL, q);
 	wr32(VIRTIO_MMIO_QUEUE_NUM, num);
 	wr_pair(VIRTIO_MMIO_QUEUE_DESC_LOW, desc_pa);
-	wr_pair(VIRTIO_MMIO_QUEUE_AVAIL_LOW, pavail.pa);
+	wr_pair(VIRTIO_MMIO_QUEUE_AVAIL_LOW, avail_pa);
 	wr_pair(VIRTIO_MMIO_QUEUE_USED_LOW, used_pa);
+	wr32(VIRTIO_MMIO_QUEUE_READY, 1);
+	return rd32(VIRTIO_MMIO_QUEUE_READY);
+}
+
+/* Set up queue 0 with `num` entries, its descriptor table at desc_pa and
+ * its used ring at used_pa (negotiate() first), then DRIVER_OK, skipping
+ * FEATURES_OK if told to. Returns the status read back. */
+static uint32_t init_with(uint64_t desc_pa, uint64_t used_pa, uint32_t num,
+			  bool features_ok)
+{
+	const uint32_t fok = features_ok ? VIRTIO_CONFIG_S_FEATURES_OK : 0;
+
+	negotiate(0, features_ok);
 	memset(pavail.va, 0, offsetof(struct vring_avail, ring[QSZ]));
 	memset(pused.va, 0, offsetof(struct vring_used, ring[QSZ]));
 	avail_idx = used_seen = 0;
-	wr32(VIRTIO_MMIO_QUEUE_READY, 1);
-	wr32(VIRTIO_MMIO_STATUS, ad | fok | VIRTIO_CONFIG_S_DRIVER_OK);
+	queue_setup(0, num, desc_pa, pavail.pa, used_pa);
+	wr32(VIRTIO_MMIO_STATUS, STATUS_AD | fok | VIRTIO_CONFIG_S_DRIVER_OK);
 	return rd32(VIRTIO_MMIO_STATUS);
 }
 
@@ -714,6 +743,161 @@ static void reset_under_io(void)
 	      "memory written after a reset");
 }
 
+/* ------------------------------------------ multiqueue, a second disk */
+
+/* The rings of queue 1, or of the second disk's queue 0. */
+static struct page pq1[3];
+static volatile uint8_t *regs0, *regs1; /* the two disks' registers */
+
+static void q1_clear(void)
+{
+	memset(pq1[1].va, 0, offsetof(struct vring_avail, ring[QSZ]));
+	memset(pq1[2].va, 0, offsetof(struct vring_used, ring[QSZ]));
+}
+
+/* A read of sector 0 into the buffer page, on queue 1 (rings pq1). The
+ * used len, or -1 if nothing was used within `ms`; *status the status
+ * byte either way. */
+static int q1_read(unsigned ms, uint8_t *status)
+{
+	volatile struct vring_avail *a = pq1[1].va;
+	volatile struct vring_used *u = pq1[2].va;
+	uint8_t *st = (uint8_t *)pbuf.va + 16;
+	int len = -1;
+
+	*(struct virtio_blk_outhdr *)pbuf.va =
+	    (struct virtio_blk_outhdr){.type = VIRTIO_BLK_T_IN};
+	*st = 0xee;
+	memset((uint8_t *)pbuf.va + SECTOR, 0xaa, SECTOR);
+	chain3(pq1[0].va, pbuf.pa, pbuf.pa + SECTOR, SECTOR, pbuf.pa + 16);
+	a->ring[0] = 0;
+	barrier();
+	a->idx = 1;
+	wr32(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	for (unsigned t = 0; t < ms && len < 0; t++) {
+		usleep(1000);
+		barrier();
+		if (u->idx)
+			len = (int)u->ring[0].len;
+	}
+	*status = *st;
+	ack_interrupts();
+	return len;
+}
+
+/* Queue 1 beyond the negotiated count (tests/hostile/
+ * queue-beyond-negotiated.sh; the daemon runs with --queues 2). */
+static void queue_beyond_negotiated(const uint8_t *sector0)
+{
+	const uint32_t mq = 1U << VIRTIO_BLK_F_MQ;
+	uint32_t max, ready, st;
+	uint8_t s;
+	int len;
+	bool same;
+
+	/* Queue 1 exists until the driver turns MQ down (§5.2.2). */
+	wr32(VIRTIO_MMIO_STATUS, 0);
+	wr32(VIRTIO_MMIO_QUEUE_SEL, 1);
+	max = rd32(VIRTIO_MMIO_QUEUE_NUM_MAX);
+	check("queue-1-offered", max > 0, "QueueNumMax %u", max);
+	negotiate(0, true);
+	wr32(VIRTIO_MMIO_QUEUE_SEL, 1);
+	max = rd32(VIRTIO_MMIO_QUEUE_NUM_MAX);
+	check("queue-1-gone-without-mq", max == 0, "QueueNumMax %u", max);
+	/* Set up anyway: refused quietly, the device starts, the request
+	 * on it is never seen. */
+	q1_clear();
+	ready = queue_setup(1, QSZ, pq1[0].pa, pq1[1].pa, pq1[2].pa);
+	wr32(VIRTIO_MMIO_STATUS, STATUS_AD | VIRTIO_CONFIG_S_FEATURES_OK |
+				     VIRTIO_CONFIG_S_DRIVER_OK);
+	st = rd32(VIRTIO_MMIO_STATUS);
+	check("queue-1-without-mq-not-ready", ready == 0 && st == 0xf,
+	      "QueueReady %u, status 0x%x", ready, st);
+	len = q1_read(300, &s);
+	same = untouched((uint8_t *)pbuf.va + SECTOR, SECTOR);
+	check("queue-1-without-mq-request-unseen", len < 0 && s == 0xee && same,
+	      "used len %d, status %u, data %s", len, s,
+	      same ? "untouched" : "written");
+	/* With MQ negotiated it serves. */
+	negotiate(mq, true);
+	q1_clear();
+	ready = queue_setup(1, QSZ, pq1[0].pa, pq1[1].pa, pq1[2].pa);
+	wr32(VIRTIO_MMIO_STATUS, STATUS_AD | VIRTIO_CONFIG_S_FEATURES_OK |
+				     VIRTIO_CONFIG_S_DRIVER_OK);
+	len = q1_read(10000, &s);
+	same = !memcmp((uint8_t *)pbuf.va + SECTOR, sector0, SECTOR);
+	check("queue-1-with-mq-read",
+	      ready == 1 && len == SECTOR + 1 && !s && same,
+	      "QueueReady %u, used len %d, status %u, data %s", ready, len, s,
+	      same ? "same" : "differs");
+}
+
+/* `name`: the last queue set up (QueueReady read back `ready`) must have
+ * been refused with DEVICE_NEEDS_RESET, every earlier one (`first`)
+ * accepted. */
+static void expect_clash(const char *name, uint32_t first, uint32_t ready)
+{
+	uint32_t st = rd32(VIRTIO_MMIO_STATUS);
+
+	check(name,
+	      first == 1 && ready == 0 && (st & VIRTIO_CONFIG_S_NEEDS_RESET),
+	      "first queue ready %u, second %u, status 0x%x", first, ready, st);
+}
+
+/* Rings clashing between the two queues of a disk, and between two
+ * disks (tests/hostile/queue-rings-overlap-across-queues.sh and
+ * -across-disks.sh): one queue's used ring, which the device writes, over
+ * the other's available ring. Both orders; sharing the driver's
+ * read-only rings is fine. */
+static void rings_clash(void)
+{
+	const uint32_t mq = 1U << VIRTIO_BLK_F_MQ;
+	volatile struct vring_avail *a1 = pq1[1].va;
+	uint32_t first, ready, st;
+
+	negotiate(mq, true);
+	first = queue_setup(0, QSZ, pdesc.pa, pavail.pa, pused.pa);
+	ready = queue_setup(1, QSZ, pq1[0].pa, pq1[1].pa, pavail.pa);
+	expect_clash("queue-1-used-over-queue-0-avail-refused", first, ready);
+	negotiate(mq, true);
+	first = queue_setup(1, QSZ, pq1[0].pa, pq1[1].pa, pq1[2].pa);
+	ready = queue_setup(0, QSZ, pdesc.pa, pavail.pa, pq1[1].pa);
+	expect_clash("queue-0-used-over-queue-1-avail-refused", first, ready);
+	negotiate(mq, true);
+	first = queue_setup(0, QSZ, pdesc.pa, pavail.pa, pused.pa);
+	ready = queue_setup(1, QSZ, pdesc.pa, pavail.pa, pq1[2].pa);
+	st = rd32(VIRTIO_MMIO_STATUS);
+	check("queues-sharing-driver-rings-accepted",
+	      first == 1 && ready == 1 && st == 0xb,
+	      "queue 0 ready %u, queue 1 %u, status 0x%x", first, ready, st);
+
+	/* The second disk live on pq1 (this one reset first: its queue 1
+	 * has pq1's used ring), then this one's used ring over the second
+	 * disk's available ring. */
+	wr32(VIRTIO_MMIO_STATUS, 0);
+	regs = regs1;
+	negotiate(0, true);
+	q1_clear();
+	first = queue_setup(0, QSZ, pq1[0].pa, pq1[1].pa, pq1[2].pa);
+	wr32(VIRTIO_MMIO_STATUS, STATUS_AD | VIRTIO_CONFIG_S_FEATURES_OK |
+				     VIRTIO_CONFIG_S_DRIVER_OK);
+	regs = regs0;
+	negotiate(0, true);
+	ready = queue_setup(0, QSZ, pdesc.pa, pavail.pa, pq1[1].pa);
+	barrier();
+	st = a1->idx;
+	expect_clash("used-over-other-disks-avail-refused", first, ready);
+	check("other-disks-avail-untouched", st == 0, "avail idx %u", st);
+	negotiate(0, true);
+	ready = queue_setup(0, QSZ, pdesc.pa, pavail.pa, pused.pa);
+	check("own-rings-beside-other-disk-accepted", ready == 1,
+	      "QueueReady %u", ready);
+	regs = regs1;
+	wr32(VIRTIO_MMIO_STATUS, 0);
+	ack_interrupts();
+	regs = regs0;
+}
+
 /* ------------------------------------------------------------- storms */
 
 /* The storm's buffers live in one 2 MiB huge page: physically contiguous,
@@ -991,16 +1175,18 @@ int main(int argc, char **argv)
 {
 	uint8_t sector0[SECTOR];
 	uint64_t base, cap;
-	struct page *const named[] = {&pdesc, &pavail, &pused,
-				      &pbuf,  &ptab,   &pbal};
+	struct page *const named[] = {&pdesc, &pavail, &pused,	&pbuf,	&ptab,
+				      &pbal,  &pq1[0], &pq1[1], &pq1[2]};
+	const unsigned nnamed = sizeof(named) / sizeof(named[0]);
 	uint32_t len, st;
 	int mem, pagemap, fd;
 
 	bool storm = argc == 5 && !strcmp(argv[3], "storm");
+	bool mq = argc == 5 && !strcmp(argv[3], "mq");
 
-	if (argc != 3 && !storm)
+	if (argc != 3 && !storm && !mq)
 		return fprintf(stderr, "usage: hostile-drv BASE SECTOR0 "
-				       "[storm SEED]\n"),
+				       "[storm SEED | mq BASE2]\n"),
 		       2;
 	base = strtoull(argv[1], NULL, 0);
 	rng_state = storm ? strtoull(argv[4], NULL, 0) | 1 : 1;
@@ -1012,12 +1198,14 @@ int main(int argc, char **argv)
 	pagemap = open("/proc/self/pagemap", O_RDONLY);
 	if (mem < 0 || pagemap < 0)
 		return perror("/dev/mem or pagemap"), 2;
-	regs = mmap(NULL, 0x200, PROT_READ | PROT_WRITE, MAP_SHARED, mem,
-		    (off_t)base);
-	if (regs == MAP_FAILED)
+	regs = regs0 = map_regs(mem, base);
+	if (mq)
+		regs1 = map_regs(mem, strtoull(argv[4], NULL, 0));
+	if (!regs || (mq && !regs1))
 		return perror("mmap /dev/mem"), 2;
-	for (unsigned j = 0; j < 6 + DATA_PAGES; j++)
-		if (page_alloc(j < 6 ? named[j] : &pdata[j - 6], pagemap))
+	for (unsigned j = 0; j < nnamed + DATA_PAGES; j++)
+		if (page_alloc(j < nnamed ? named[j] : &pdata[j - nnamed],
+			       pagemap))
 			return fprintf(stderr,
 				       "no locked page with an address\n"),
 			       2;
@@ -1047,8 +1235,15 @@ int main(int argc, char **argv)
 	st = init(pdesc.pa);
 	check("init-driver-ok", st == 0xf, "status 0x%x", st);
 	good_read("control-read", sector0);
-	if (storm) {
-		storms(sector0, base, cap);
+	if (storm || mq) {
+		if (storm) {
+			storms(sector0, base, cap);
+		} else {
+			queue_beyond_negotiated(sector0);
+			rings_clash();
+			recover("multiqueue-recovers", "after-multiqueue-read",
+				sector0);
+		}
 		wr32(VIRTIO_MMIO_STATUS, 0);
 		ack_interrupts();
 		return failed;
