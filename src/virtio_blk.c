@@ -76,6 +76,7 @@ struct blk_req {
 	struct gm_bucket *status_pin;
 	uint8_t status;	       /* worst so far */
 	uint32_t data_written; /* device-writable data bytes on success */
+	uint32_t writable;     /* the chain's device-writable bytes (capped) */
 	unsigned parts_left;
 	struct guest_sg sg;
 	struct blk_part part[BLK_DWZ_MAX_SEG];
@@ -213,6 +214,30 @@ static int chain_io(struct guest_mem *gm, const struct virtq_chain *c,
 	return len ? -EINVAL : 0;
 }
 
+/* Zero bytes [from, status) of the chain's writable part, those the
+ * request did not write. The used length counts every writable byte, so
+ * that the status byte, the last of them, is inside it for the driver
+ * (§2.7.8.2: it ignores what lies beyond), and §2.7.8.1 has the device
+ * write every byte it counts. A normal request leaves nothing to do here:
+ * a read fills its buffers, a write's only writable byte is its status.
+ * Not beyond max_data, so that a hostile chain's size does not become our
+ * work, and nothing where the chain leaves RAM (the request failed for
+ * that): both count as written all the same. */
+static void zero_writable(struct virtio_blk *b, const struct virtq_chain *c,
+			  uint64_t from)
+{
+	static uint8_t zeros[65536]; /* never written */
+	uint64_t end = c->writable_bytes - 1, n;
+
+	if (from >= end || end - from > b->max_data)
+		return;
+	for (; from < end; from += n) {
+		n = end - from < sizeof(zeros) ? end - from : sizeof(zeros);
+		if (chain_io(b->gm, c, true, from, n, CH_WRITE, zeros, NULL))
+			return;
+	}
+}
+
 /* The status byte: the last device-writable byte of the chain. */
 static bool find_status(const struct virtq_chain *c, uint64_t *gpa)
 {
@@ -286,16 +311,17 @@ static void complete(struct blk_req *r, uint8_t status)
 	/* After a reset the rings belong to the next driver instance: write
 	 * nothing (virtio 1.2 §2.4: the device is quiet until re-init). */
 	if (r->gen == q->gen) {
-		/* len: data read into the driver's buffers plus the status
-		 * byte; 0 if not even the status could be written. */
-		uint32_t data = status == VIRTIO_BLK_S_OK ? r->data_written : 0;
-		uint32_t len = 0;
-
-		if (r->has_status) {
+		/* A read that failed leaves zeros, not half a transfer, in
+		 * the buffers the used length counts (see zero_writable). */
+		if (status != VIRTIO_BLK_S_OK && r->data_written)
+			for (unsigned i = 0; i < r->sg.n; i++)
+				memset(r->sg.iov[i].iov_base, 0,
+				       r->sg.iov[i].iov_len);
+		if (r->has_status)
 			*(volatile uint8_t *)r->status_iov.iov_base = status;
-			len = data + 1;
-		}
-		virtq_push(q->vq, r->head, len);
+		/* len: every writable byte, the status the last of them; 0
+		 * if not even the status could be written. */
+		virtq_push(q->vq, r->head, r->has_status ? r->writable : 0);
 		q->need_flush = true;
 		q->c.completed++;
 	}
@@ -650,6 +676,9 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 	r->parts_left = 0;
 	r->rw = false;
 	r->has_status = find_status(c, &r->status_gpa);
+	r->writable = c->writable_bytes > UINT32_MAX
+			  ? UINT32_MAX
+			  : (uint32_t)c->writable_bytes;
 	/* A status byte we cannot write would hide the outcome from the
 	 * driver: map it before touching the image, and keep it mapped. */
 	if (r->has_status) {
@@ -674,6 +703,8 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 			       (unsigned long long)c->readable_bytes,
 			       (unsigned long long)c->writable_bytes);
 		q->c.reqs[ST_OTHER]++;
+		if (r->has_status)
+			zero_writable(b, c, 0);
 		complete(r, VIRTIO_BLK_S_IOERR);
 		return true;
 	}
@@ -689,6 +720,13 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 		q->c.reqs[ST_OTHER]++;
 		status = VIRTIO_BLK_S_IOERR;
 	}
+	/* What the request does not write of its writable part: all of it
+	 * if it failed here, else what follows its data (GET_ID's short
+	 * ID, the room a driver gave a write). */
+	zero_writable(b, c,
+		      status == VIRTIO_BLK_S_OK || status == STATUS_PENDING
+			  ? r->data_written
+			  : 0);
 	if (status != STATUS_PENDING)
 		complete(r, status);
 	return true;

@@ -328,13 +328,19 @@ static int request(uint32_t type, uint64_t sector, uint32_t hdr_len,
 	return r;
 }
 
+/* Whether all n bytes at p are v. */
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
 /* Whether the data buffer still holds the 0xaa it was filled with. */
 static bool untouched(const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0xaa)
-			return false;
-	return true;
+	return all_bytes(p, n, 0xaa);
 }
 
 /* A read of sector 0 into `va` (guest address `pa`, poisoned first) must
@@ -362,21 +368,29 @@ static void good_read(const char *name, const uint8_t *sector0)
 }
 
 /* A one-sector request (request()) the device must answer with status
- * `want` alone: used len 1, nothing read into the data buffer. */
+ * `want` alone, nothing read or written. The used length counts every
+ * writable byte (virtio 1.2 §2.7.8: the status, the last of them, within
+ * it): 513 but for a write, whose data the device reads. Writable data in
+ * the buffer page is zeroed; elsewhere the page stays as it was. */
 static void expect_status(const char *name, uint32_t type, uint64_t sector,
 			  uint32_t hdr_len, uint64_t data, uint8_t want)
 {
 	uint8_t *buf = (uint8_t *)pbuf.va + SECTOR, st;
-	uint32_t len = 0;
+	bool write = type == VIRTIO_BLK_T_OUT;
+	uint32_t len = 0, want_len = write ? 1 : SECTOR + 1;
+	uint8_t fill = !write && data == pbuf.pa + SECTOR ? 0 : 0xaa;
 	int r;
 	bool same;
 
 	memset(buf, 0xaa, SECTOR);
 	r = request(type, sector, hdr_len, data, &len, &st);
-	same = untouched(buf, SECTOR);
-	check(name, r == 1 && len == 1 && st == want && same,
-	      "kick %d, used len %u, status %u (want %u, len 1), data %s", r,
-	      len, st, want, same ? "untouched" : "written");
+	same = all_bytes(buf, SECTOR, fill);
+	check(name, r == 1 && len == want_len && st == want && same,
+	      "kick %d, used len %u, status %u (want %u, len %u), data %s", r,
+	      len, st, want, want_len,
+	      same   ? "as it should be"
+	      : fill ? "written"
+		     : "not zeroed");
 }
 
 /* Kick the chain set up at head 0: the device must drop it (used len 0)
@@ -615,18 +629,19 @@ static void ballooned(const uint8_t *sector0)
 		      pbal.pa, VIRTIO_BLK_S_IOERR);
 	expect_status("write-from-ballooned-ram-ioerr", VIRTIO_BLK_T_OUT, 0,
 		      HDR, pbal.pa, VIRTIO_BLK_S_IOERR);
-	/* The header there: IOERR in the status byte, which is in RAM. */
+	/* The header there: IOERR in the status byte, which is in RAM, and
+	 * the data buffer zeroed. */
 	chain3(desc, pbal.pa + 1024, pbuf.pa + SECTOR, SECTOR, pbuf.pa + 16);
 	memset(data, 0xaa, SECTOR);
 	*stp = 0xee;
 	r = kick(0, 1, &len);
 	barrier();
 	st = *stp;
-	same = untouched(data, SECTOR);
+	same = all_bytes(data, SECTOR, 0);
 	check("header-in-ballooned-ram-ioerr",
-	      r == 1 && len == 1 && st == VIRTIO_BLK_S_IOERR && same,
+	      r == 1 && len == SECTOR + 1 && st == VIRTIO_BLK_S_IOERR && same,
 	      "kick %d, used len %u, status %u, data %s", r, len, st,
-	      same ? "untouched" : "written");
+	      same ? "zeroed" : "not zeroed");
 
 	/* Taken back: the same frame number, a new page. */
 	rc = memory_op(privcmd, XENMEM_populate_physmap, pbal.pa);

@@ -27,7 +27,8 @@ for type in discard write-zeroes; do
 		'put data 8 64' 'put data+8 4 0x400001' 'desc 1 data 16 N 2' \
 		"hdr $type 0" 'kick 0' 'used-expect 0 1 1' \
 		'put data+8 4 8' "hdr $type 0" 'desc 1 data 16 WN 2' \
-		'kick 0' 'used-expect 0 1 1' \
+		'kick 0' 'used-expect 0 17 1' 'expect-fill data 16 0' \
+		'put data 8 64' 'put data+8 4 8' \
 		"hdr $type 0" 'desc 1 ramend-8 16 N 2' 'kick 0' 'used-expect 0 1 1' \
 		'desc 1 data 16 N 2' 'put data+12 4 2' \
 		"hdr $type 0" 'kick 0' 'used-expect 0 1 2'

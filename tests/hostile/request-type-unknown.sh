@@ -3,8 +3,8 @@
 # Request types the device does not implement: SCSI_CMD (2), 3, 5,
 # GET_LIFETIME (10), SECURE_ERASE (14), zoned (15, 24), 0xffffffff, and a
 # read carrying the legacy BARRIER flag (0x80000000).
-# Expected: UNSUPP (§5.2.6: unsupported requests), used len 1, no data
-# read or written.
+# Expected: UNSUPP (§5.2.6: unsupported requests), no data read or
+# written; a writable data buffer zeroed and counted in the used length.
 . "$(dirname "$0")/lib.sh"
 
 setup
@@ -15,6 +15,6 @@ for type in 2 3 5 10 14 15 24 0xffffffff 0x80000000; do
 done
 c raw-init 'fill data 512 0xaa' \
 	'hdr 0x80000000 64' 'desc 0 hdr 16 N 1' 'desc 1 data 512 WN 2' \
-	'desc 2 st 1 W' 'kick 0' 'used-expect 0 1 2' \
-	'expect-fill data 512 0xaa' raw-good
+	'desc 2 st 1 W' 'kick 0' 'used-expect 0 513 2' \
+	'expect-fill data 512 0' raw-good
 finish "unknown request types: UNSUPP"
