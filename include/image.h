@@ -22,6 +22,10 @@ struct image {
 	bool can_discard;	/* punch hole / BLKDISCARD accepted */
 	bool can_write_zeroes;
 	bool is_null; /* "null:SIZE": no fd, nothing stored */
+	/* A data sync failed: the kernel may have dropped the dirty pages
+	 * it could not write, and reports that to one sync only, so no later
+	 * flush may claim durability (aio_engine.c). Until reopened. */
+	_Atomic bool sync_failed;
 	char path[4096];
 };
 

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -435,19 +436,42 @@ static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 	return write_zeroes_sync(e, er->wfd, req->offset, req->len);
 }
 
+/* A failed data sync taints the image for good (struct image): say so
+ * once. Any thread. */
+static void sync_failed(struct aio_engine *e, int err)
+{
+	if (!atomic_exchange(&e->img->sync_failed, true))
+		log_error("%s: a data sync failed (%s): written data may not "
+			  "be on the disk; every later flush fails until the "
+			  "image is opened again",
+			  e->img->path, strerror(-err));
+}
+
+/* fdatasync of the image, recorded if it fails. Any thread. */
+static int data_sync(struct aio_engine *e)
+{
+	int r = fdatasync(e->img->fd) < 0 ? -errno : 0;
+
+	if (r < 0)
+		sync_failed(e, r);
+	return r;
+}
+
 static int run_job(struct aio_engine *e, const struct ereq *er)
 {
 	const struct aio_req *req = er->req;
 	int r;
 
-	if (er->sync_only)
-		return fdatasync(e->img->fd) < 0 ? -errno : (int)req->len;
+	if (er->sync_only) {
+		r = data_sync(e);
+		return r < 0 ? r : (int)req->len;
+	}
 
 	switch (req->op) {
 	case AIO_READ:
 		return rw_sync(er->wfd, req, false);
 	case AIO_FLUSH:
-		return fdatasync(e->img->fd) < 0 ? -errno : 0;
+		return data_sync(e);
 	case AIO_WRITE:
 		r = rw_sync(er->wfd, req, true);
 		break;
@@ -462,8 +486,12 @@ static int run_job(struct aio_engine *e, const struct ereq *er)
 	}
 	/* The data is written through whichever descriptor; the one sync
 	 * covers the file (or the block device's cache) for both. */
-	if (r >= 0 && req->stable && fdatasync(e->img->fd) < 0)
-		return -errno;
+	if (r >= 0 && req->stable) {
+		int sr = data_sync(e);
+
+		if (sr < 0)
+			return sr;
+	}
 	return r;
 }
 
@@ -793,6 +821,12 @@ static void finish(struct aio_engine *e, struct ereq *er, int res)
 	if ((req->op == AIO_READ || req->op == AIO_WRITE) && res >= 0 &&
 	    (uint64_t)res != req->len)
 		res = -EIO;
+	/* Nothing durable after a failed sync (struct image): a flush, or a
+	 * write-through request, that succeeded now would be a lie. */
+	if (res >= 0 &&
+	    (req->op == AIO_FLUSH || (req->stable && req->op != AIO_READ)) &&
+	    atomic_load(&e->img->sync_failed))
+		res = -EIO;
 	wlist_remove(e, er);
 	bounce_put(e, er);
 	ereq_put(e, er);
@@ -833,6 +867,8 @@ static void complete_aio(struct aio_engine *e, struct ereq *er, long res)
 		elist_push_front(&e->pending, er);
 		return;
 	}
+	if (er->path == PATH_FDSYNC && res < 0)
+		sync_failed(e, (int)res);
 	if (res >= 0 && (uint64_t)res == req->len && er->path == PATH_BOUNCE &&
 	    req->op == AIO_READ)
 		copy_to_iov(req, er->bounce);
