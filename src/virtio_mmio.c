@@ -75,8 +75,9 @@ struct virtio_mmio {
 
 	uint32_t status;
 	uint32_t dev_feat_sel, drv_feat_sel;
-	uint64_t driver_features; /* as written by the driver */
-	uint64_t negotiated;	  /* accepted at FEATURES_OK */
+	uint64_t driver_features;  /* as written by the driver */
+	bool driver_features_high; /* a bit set in a bank past 1 */
+	uint64_t negotiated;	   /* accepted at FEATURES_OK */
 	uint32_t queue_sel, shm_sel;
 	/* Atomic: a device with I/O threads (--io-threads) raises its used
 	 * buffer interrupt from them (dev_used); all else is the loop's. */
@@ -175,6 +176,7 @@ static void clear_state(struct virtio_mmio *t)
 	t->status = 0;
 	t->dev_feat_sel = t->drv_feat_sel = 0;
 	t->driver_features = t->negotiated = 0;
+	t->driver_features_high = false;
 	t->queue_sel = t->shm_sel = 0;
 	t->isr = 0;
 	t->started = false;
@@ -263,11 +265,12 @@ static void features_ok(struct virtio_mmio *t, uint32_t *val)
 		*val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 		return;
 	}
-	if (want & ~offer) {
+	if ((want & ~offer) || t->driver_features_high) {
 		log_guest_warn(
 		    "virtio-mmio: driver accepted unoffered features "
-		    "%#llx, refused",
-		    (unsigned long long)(want & ~offer));
+		    "%#llx%s, refused",
+		    (unsigned long long)(want & ~offer),
+		    t->driver_features_high ? " and bits past 63" : "");
 		*val &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 		return;
 	}
@@ -572,9 +575,14 @@ static void write_driver_features(struct virtio_mmio *t, uint32_t val)
 		set_lo(&t->driver_features, val);
 	else if (t->drv_feat_sel == 1)
 		set_hi(&t->driver_features, val);
-	else if (val)
-		log_guest_warn("virtio-mmio: DriverFeatures bank %u ignored",
-			       t->drv_feat_sel);
+	else if (val) {
+		/* Bits the device cannot have offered (it offers none past
+		 * 63): accepting them fails FEATURES_OK (§3.1.1). */
+		log_guest_warn("virtio-mmio: DriverFeatures bank %u: %#x "
+			       "never offered",
+			       t->drv_feat_sel, val);
+		t->driver_features_high = true;
+	}
 }
 
 /* ------------------------------------------------------- register file */

@@ -537,10 +537,15 @@ static void test_bounds(void)
 	    simple(VIRTIO_BLK_T_IN, IMG_SECTORS - 1, DATA_GPA, 512, true, &len),
 	    VIRTIO_BLK_S_OK);
 	CHECK_EQ(len, 513);
+	/* The used length counts every writable byte, the status the last
+	 * of them (§2.7.8), and a failed read leaves zeros. */
+	memset(host(DATA_GPA), 0xcc, 512);
 	CHECK_EQ(
 	    simple(VIRTIO_BLK_T_IN, IMG_SECTORS, DATA_GPA, 512, true, &len),
 	    VIRTIO_BLK_S_IOERR);
-	CHECK_EQ(len, 1);
+	CHECK_EQ(len, 513);
+	CHECK_EQ(host(DATA_GPA)[0], 0);
+	CHECK_EQ(host(DATA_GPA)[511], 0);
 	CHECK_EQ(simple(VIRTIO_BLK_T_OUT, IMG_SECTORS - 1, DATA_GPA, 1024,
 			false, NULL),
 		 VIRTIO_BLK_S_IOERR);
@@ -607,10 +612,11 @@ static void test_bad_addresses(void)
 	    simple(VIRTIO_BLK_T_OUT, 0, RAM_BASE + RAM_SIZE, 512, false, &len),
 	    VIRTIO_BLK_S_IOERR);
 	CHECK(file_equals(0, before, sizeof(before)));
+	/* Counted, though not written: it is not all RAM. */
 	CHECK_EQ(simple(VIRTIO_BLK_T_IN, 0, RAM_BASE + RAM_SIZE - 512, 1024,
 			true, &len),
 		 VIRTIO_BLK_S_IOERR);
-	CHECK_EQ(len, 1);
+	CHECK_EQ(len, 1025);
 	CHECK_EQ(simple(VIRTIO_BLK_T_IN, 0, 0x1000, 512, true, NULL),
 		 VIRTIO_BLK_S_IOERR);
 	/* Address that wraps 64 bits. */
@@ -715,14 +721,18 @@ static void test_flush_get_id_unknown(void)
 	memset(host(DATA_GPA), 0xcc, 64);
 	CHECK_EQ(simple(VIRTIO_BLK_T_GET_ID, 0, DATA_GPA, 40, true, &len),
 		 VIRTIO_BLK_S_OK);
-	CHECK_EQ(len, 21);
+	CHECK_EQ(len, 41); /* the ID, zeros to the status, the status */
+	CHECK(memcmp(host(DATA_GPA), serial, 20) == 0);
+	CHECK_EQ(host(DATA_GPA)[20], 0);
+	CHECK_EQ(host(DATA_GPA)[39], 0);
+	CHECK_EQ(host(DATA_GPA)[41], 0xcc);
 
-	/* Unknown types: UNSUPP, nothing else written. */
+	/* Unknown types: UNSUPP; a writable buffer zeroed, nothing else. */
 	CHECK_EQ(simple(VIRTIO_BLK_T_SCSI_CMD, 0, 0, 0, false, &len),
 		 VIRTIO_BLK_S_UNSUPP);
 	CHECK_EQ(len, 1);
 	CHECK_EQ(simple(99, 0, DATA_GPA, 512, true, &len), VIRTIO_BLK_S_UNSUPP);
-	CHECK_EQ(len, 1);
+	CHECK_EQ(len, 513);
 	CHECK_EQ(
 	    simple(VIRTIO_BLK_T_SECURE_ERASE, 0, DATA_GPA, 16, false, NULL),
 	    VIRTIO_BLK_S_UNSUPP);
@@ -1128,7 +1138,7 @@ static void test_mapping_room(void)
 	fake_guest_mem_full(T.gm, DATA_GPA, 0);
 	CHECK_EQ(simple(VIRTIO_BLK_T_IN, 0, DATA_GPA, 4096, true, &len),
 		 VIRTIO_BLK_S_IOERR);
-	CHECK_EQ(len, 1);
+	CHECK_EQ(len, 4097);
 	CHECK_EQ(fake_guest_mem_pins(T.gm), 0);
 	fake_guest_mem_full(T.gm, UINT64_MAX, 0);
 	teardown();
