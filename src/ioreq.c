@@ -663,7 +663,8 @@ void ioreq_server_free(struct ioreq_server *s)
 	 * access may reach us (disabled, the guest's next one is an abort),
 	 * then every access already sent is answered: a write still held (a
 	 * reset waiting for I/O), and any request we have not looked at yet,
-	 * unserved (a read returns all ones). Only then does the server go. */
+	 * unserved (a read returns all ones of its size). Only then does the
+	 * server go. */
 	disable(s);
 	for (unsigned i = 0; i < s->nr_vcpus; i++) {
 		uint8_t flags = *slot_flags(s, i);
@@ -673,8 +674,12 @@ void ioreq_server_free(struct ioreq_server *s)
 			answer(s, i);
 		} else if ((flags & SLOT_STATE_MASK) == STATE_IOREQ_READY) {
 			atomic_thread_fence(memory_order_acquire);
+			/* All ones of the access's size only: Arm's Xen puts
+			 * data in the register as it stands, and code that
+			 * loaded a W register counts on its top half being 0
+			 * (xen-ioreq-facts.md 2.2). */
 			if (flags & SLOT_DIR_BIT)
-				slot(s, i)->data = ~0ULL;
+				slot(s, i)->data = size_mask(slot(s, i)->size);
 			answer(s, i);
 			unserved++;
 		}

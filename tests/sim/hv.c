@@ -1060,6 +1060,9 @@ static int wait_answer(struct sim_dom *d, unsigned vcpu, int64_t deadline,
 	}
 }
 
+/* What a read request's data holds before the server answers. */
+#define SIM_READ_STALE_DATA 0x5ca1ab1edeadbeefULL
+
 /* Put one request in server s's slot for vcpu and wait for the answer. */
 static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 		     uint8_t type, uint64_t addr, unsigned size, bool write,
@@ -1096,7 +1099,9 @@ static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 	/* Xen's broadcast (INVALIDATE) carries addr 0 and count 0
 	 * (ioreq.c:48-58 @4.17); an access, count 1. */
 	r->addr = type == SIM_IOREQ_TYPE_COPY ? addr : 0;
-	r->data = write ? *data : 0;
+	/* A read carries the destination register's old value on Arm
+	 * (try_fwd_ioserv): a server that forgets to set data leaks it. */
+	r->data = write ? *data : SIM_READ_STALE_DATA;
 	r->count = type == SIM_IOREQ_TYPE_COPY ? 1 : 0;
 	r->size = size;
 	r->pad0 = 0;
@@ -1213,8 +1218,21 @@ int sim_dom_mmio(struct sim_dom *d, unsigned vcpu, uint64_t gpa, unsigned size,
 	}
 	rc = send_wait(d, (unsigned)id, vcpu, SIM_IOREQ_TYPE_COPY, gpa, size,
 		       write, &val, deadline);
+	/* Arm's Xen loads data into the register as it stands (io.c,
+	 * handle_ioserv: sign_extend then set_user_reg): clearing the bits
+	 * above the access is the server's job, and a W register loaded
+	 * with them set would break code that counts on its top half. */
+	if (!rc && !write && size < 8 && val >> (8 * size)) {
+		d->stats.protocol_errors++;
+		hv_log(hv,
+		       "dom %u vcpu %u: %u-byte read at %#llx answered "
+		       "%#llx, bits above its size set",
+		       d->domid, vcpu, size, (unsigned long long)gpa,
+		       (unsigned long long)val);
+		rc = -EPROTO;
+	}
 	if (!rc && !write)
-		*data = size == 8 ? val : val & ((1ULL << (8 * size)) - 1);
+		*data = val;
 out:
 	pthread_mutex_unlock(&hv->lock);
 	return rc;
