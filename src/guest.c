@@ -59,6 +59,7 @@ struct guest {
 	struct guest_tuning tune; /* as guest_new() was given it */
 	/* Shutdown state. */
 	bool draining, forced;
+	bool freeing; /* guest_free() under way: its disks go one by one */
 	unsigned busy; /* devices still finishing in-flight requests */
 	unsigned sigints;
 	struct guest_hooks hooks;
@@ -139,6 +140,10 @@ static void on_first_access(void *opaque)
 
 static void one_drained(struct guest *g)
 {
+	/* A forced exit frees the disks while some still drain: a disk
+	 * finishing then must not report on the others, some already gone. */
+	if (g->freeing)
+		return;
 	if (--g->busy == 0) {
 		log_info("all disks drained, stopping");
 		/* What was served, for whoever reads the log after us. */
@@ -600,6 +605,7 @@ void guest_free(struct guest *g)
 	loop_timer_free(g->size_timer);
 	/* Nobody is told about driver states from here on. */
 	g->hooks.driver_state = NULL;
+	g->freeing = true;
 	/* Devices first: freeing one drains its engine, which may finish a
 	 * guest reset the transport is holding (a forced exit does not wait
 	 * for it); that completion uses the transport and answers the held
@@ -609,8 +615,10 @@ void guest_free(struct guest *g)
 
 		if (d->blk)
 			virtio_blk_free(d->blk);
+		d->blk = NULL;
 		if (d->mmio)
 			virtio_mmio_free(d->mmio);
+		d->mmio = NULL;
 	}
 	ioreq_server_free(g->srv);
 	if (g->gm)

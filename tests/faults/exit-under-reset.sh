@@ -8,7 +8,9 @@
 # before it destroys its IOREQ server: Xen does not wake a vCPU whose
 # server goes while it waits (the simulator counts that as a protocol
 # error). Under ASan: nothing it has freed is used while the reset
-# completes during teardown. Both engine paths.
+# completes during teardown. Both engine paths; then with a second disk,
+# idle, which teardown frees (it is the last) while the first still
+# drains: the first's completion must not reach it.
 . "$(dirname "$0")/lib.sh"
 
 for p in $PATHS; do
@@ -21,5 +23,13 @@ for p in $PATHS; do
 		fail "$p: $(grep -m1 'AddressSanitizer\|runtime error' "$T/err")"
 	fi
 	flog_has "^fault delay write $p " "$p: no write was delayed"
+	mkimage "$T/idle.img" 1M
+	fsim_ok "$(path_rules "$p")delay:write:ms=1500:path=disk.img" \
+		--vcpus 2 --disk "$T/disk.img" --disk "$T/idle.img" \
+		-c 'device 0' -c "exit-under-reset 32 7"
+	out_has '^exit-under-reset: daemon exit 1 while holding the reset; the reset write returned (an answer|ENODEV)'
+	if grep -q 'AddressSanitizer\|runtime error' "$T/err"; then
+		fail "$p, two disks: $(grep -m1 'AddressSanitizer\|runtime error' "$T/err")"
+	fi
 done
 pass "forced exit while a reset is held: exit 1, reset answered, nothing freed is used ($PATHS paths)"
