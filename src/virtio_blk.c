@@ -220,16 +220,21 @@ static int chain_io(struct guest_mem *gm, const struct virtq_chain *c,
  * (§2.7.8.2: it ignores what lies beyond), and §2.7.8.1 has the device
  * write every byte it counts. A normal request leaves nothing to do here:
  * a read fills its buffers, a write's only writable byte is its status.
- * Not beyond max_data, so that a hostile chain's size does not become our
- * work, and nothing where the chain leaves RAM (the request failed for
- * that): both count as written all the same. */
+ * Not beyond what one read may carry (max_data bytes in seg_max buffers),
+ * so that a hostile chain's shape does not become our work, and nothing
+ * where the chain leaves RAM (the request failed for that): both count as
+ * written all the same. */
 static void zero_writable(struct virtio_blk *b, const struct virtq_chain *c,
 			  uint64_t from)
 {
 	static uint8_t zeros[65536]; /* never written */
 	uint64_t end = c->writable_bytes - 1, n;
 
-	if (from >= end || end - from > b->max_data)
+	/* Within a data request's limits (bytes, and buffers besides the
+	 * status): a chain spread over 1024 descriptors would otherwise have
+	 * us map a thousand buckets for a request that does nothing. */
+	if (from >= end || end - from > b->max_data ||
+	    c->nseg - c->nreadable > b->seg_max + 1)
 		return;
 	for (; from < end; from += n) {
 		n = end - from < sizeof(zeros) ? end - from : sizeof(zeros);
