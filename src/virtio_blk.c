@@ -317,7 +317,9 @@ static void complete(struct blk_req *r, uint8_t status)
 	 * nothing (virtio 1.2 §2.4: the device is quiet until re-init). */
 	if (r->gen == q->gen) {
 		/* A read that failed leaves zeros, not half a transfer, in
-		 * the buffers the used length counts (see zero_writable). */
+		 * the buffers the used length counts (see zero_writable): a
+		 * pending request has data_written only if it is a read, and
+		 * then r->sg is its buffers. */
 		if (status != VIRTIO_BLK_S_OK && r->data_written)
 			for (unsigned i = 0; i < r->sg.n; i++)
 				memset(r->sg.iov[i].iov_base, 0,

@@ -1124,34 +1124,34 @@ static void chain_storm(unsigned count, uint64_t cap, uint64_t base)
  * reset must return with Status 0 and leave the memory alone. */
 static void reset_storm(void)
 {
-	const uint32_t ad =
-	    VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	bool silent = true, s1, zero = true;
 	unsigned caught = 0, i;
 	uint32_t st = 0xf;
 
 	for (i = 0; i < 20 && st == 0xf; i++) {
 		if (i % 5 == 4) {
-			unsigned steps = (unsigned)rnd_range(1, 3);
-
-			wr32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-			if (steps > 1)
-				wr32(VIRTIO_MMIO_STATUS, ad);
-			if (steps > 2) {
-				wr32(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-				wr32(VIRTIO_MMIO_DRIVER_FEATURES,
-				     1U << (VIRTIO_F_VERSION_1 - 32));
+			/* ACKNOWLEDGE, DRIVER, or up to FEATURES_OK. */
+			switch (rnd_range(1, 3)) {
+			case 1:
 				wr32(VIRTIO_MMIO_STATUS,
-				     ad | VIRTIO_CONFIG_S_FEATURES_OK);
+				     VIRTIO_CONFIG_S_ACKNOWLEDGE);
+				break;
+			case 2:
+				wr32(VIRTIO_MMIO_STATUS, STATUS_AD);
+				break;
+			default:
+				negotiate(0, true);
+				break;
 			}
 			wr32(VIRTIO_MMIO_STATUS, 0);
 			zero &= rd32(VIRTIO_MMIO_STATUS) == 0;
 			continue;
 		}
 		st = init(pdesc.pa);
-		if (st == 0xf)
+		if (st == 0xf) {
 			caught += reset_once(&s1);
-		silent &= s1;
+			silent &= s1;
+		}
 	}
 	check("reset-storm-rounds-start", st == 0xf, "round %u: status 0x%x",
 	      i - 1, st);
