@@ -76,7 +76,7 @@ struct blk_req {
 	struct gm_bucket *status_pin;
 	uint8_t status;	       /* worst so far */
 	uint32_t data_written; /* device-writable data bytes on success */
-	uint32_t writable;     /* the chain's device-writable bytes (capped) */
+	uint32_t writable; /* used length: writable bytes written (capped) */
 	unsigned parts_left;
 	struct guest_sg sg;
 	struct blk_part part[BLK_DWZ_MAX_SEG];
@@ -215,32 +215,41 @@ static int chain_io(struct guest_mem *gm, const struct virtq_chain *c,
 }
 
 /* Zero bytes [from, status) of the chain's writable part, those the
- * request did not write. The used length counts every writable byte, so
- * that the status byte, the last of them, is inside it for the driver
- * (§2.7.8.2: it ignores what lies beyond), and §2.7.8.1 has the device
- * write every byte it counts. A normal request leaves nothing to do here:
- * a read fills its buffers, a write's only writable byte is its status.
- * Not beyond what one read may carry (max_data bytes in seg_max buffers),
- * so that a hostile chain's shape does not become our work, and nothing
- * where the chain leaves RAM (the request failed for that): both count as
- * written all the same. */
-static void zero_writable(struct virtio_blk *b, const struct virtq_chain *c,
-			  uint64_t from)
+ * request did not write, and return how far from its start the writable
+ * part is now known written: the used length, which §2.7.8.1 bounds by
+ * what the device wrote. Normally every writable byte, so that the status,
+ * the last of them, is inside it for the driver (§2.7.8.2: it ignores what
+ * lies beyond); a normal request leaves nothing to zero (a read fills its
+ * buffers, a write's only writable byte is its status). Not beyond what
+ * one read may carry (max_data bytes in seg_max buffers), so that a
+ * hostile chain's shape does not become our work, and not where the chain
+ * leaves RAM: such a chain's length stops where the writing did. */
+static uint64_t zero_writable(struct virtio_blk *b, const struct virtq_chain *c,
+			      uint64_t from)
 {
 	static uint8_t zeros[65536]; /* never written */
 	uint64_t end = c->writable_bytes - 1, n;
 
+	if (from >= end)
+		return c->writable_bytes;
 	/* Within a data request's limits (bytes, and buffers besides the
 	 * status): a chain spread over 1024 descriptors would otherwise have
 	 * us map a thousand buckets for a request that does nothing. */
-	if (from >= end || end - from > b->max_data ||
-	    c->nseg - c->nreadable > b->seg_max + 1)
-		return;
+	if (end - from > b->max_data || c->nseg - c->nreadable > b->seg_max + 1)
+		return from;
 	for (; from < end; from += n) {
 		n = end - from < sizeof(zeros) ? end - from : sizeof(zeros);
 		if (chain_io(b->gm, c, true, from, n, CH_WRITE, zeros, NULL))
-			return;
+			return from;
 	}
+	return c->writable_bytes;
+}
+
+/* The used length no further than the bytes known written. */
+static void cap_used_len(struct blk_req *r, uint64_t written)
+{
+	if (written < r->writable)
+		r->writable = (uint32_t)written;
 }
 
 /* The status byte: the last device-writable byte of the chain. */
@@ -326,8 +335,9 @@ static void complete(struct blk_req *r, uint8_t status)
 				       r->sg.iov[i].iov_len);
 		if (r->has_status)
 			*(volatile uint8_t *)r->status_iov.iov_base = status;
-		/* len: every writable byte, the status the last of them; 0
-		 * if not even the status could be written. */
+		/* len: the writable bytes written, normally every one with
+		 * the status the last (zero_writable); 0 if not even the
+		 * status could be written. */
 		virtq_push(q->vq, r->head, r->has_status ? r->writable : 0);
 		q->need_flush = true;
 		q->c.completed++;
@@ -711,7 +721,7 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 			       (unsigned long long)c->writable_bytes);
 		q->c.reqs[ST_OTHER]++;
 		if (r->has_status)
-			zero_writable(b, c, 0);
+			cap_used_len(r, zero_writable(b, c, 0));
 		complete(r, VIRTIO_BLK_S_IOERR);
 		return true;
 	}
@@ -730,10 +740,11 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 	/* What the request does not write of its writable part: all of it
 	 * if it failed here, else what follows its data (GET_ID's short
 	 * ID, the room a driver gave a write). */
-	zero_writable(b, c,
-		      status == VIRTIO_BLK_S_OK || status == STATUS_PENDING
-			  ? r->data_written
-			  : 0);
+	cap_used_len(r, zero_writable(b, c,
+				      status == VIRTIO_BLK_S_OK ||
+					      status == STATUS_PENDING
+					  ? r->data_written
+					  : 0));
 	if (status != STATUS_PENDING)
 		complete(r, status);
 	return true;

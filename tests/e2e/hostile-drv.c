@@ -369,16 +369,20 @@ static void good_read(const char *name, const uint8_t *sector0)
 
 /* A one-sector request (request()) the device must answer with status
  * `want` alone, nothing read or written. The used length counts every
- * writable byte (virtio 1.2 §2.7.8: the status, the last of them, within
- * it): 513 but for a write, whose data the device reads. Writable data in
- * the buffer page is zeroed; elsewhere the page stays as it was. */
+ * writable byte the device wrote (virtio 1.2 §2.7.8: the status, the last
+ * of them, within it): 513 for a read into the buffer page, whose data is
+ * zeroed; 0 for a read into memory that is not the guest's RAM, which the
+ * device cannot write (the status is written all the same); 1 for a
+ * write, whose data the device reads. Elsewhere the page stays as it
+ * was. */
 static void expect_status(const char *name, uint32_t type, uint64_t sector,
 			  uint32_t hdr_len, uint64_t data, uint8_t want)
 {
 	uint8_t *buf = (uint8_t *)pbuf.va + SECTOR, st;
 	bool write = type == VIRTIO_BLK_T_OUT;
-	uint32_t len = 0, want_len = write ? 1 : SECTOR + 1;
-	uint8_t fill = !write && data == pbuf.pa + SECTOR ? 0 : 0xaa;
+	bool in_buf = data == pbuf.pa + SECTOR;
+	uint32_t len = 0, want_len = write ? 1 : in_buf ? SECTOR + 1 : 0;
+	uint8_t fill = !write && in_buf ? 0 : 0xaa;
 	int r;
 	bool same;
 

@@ -4,8 +4,8 @@
 # is not): read data, write data, a header, and a status buffer whose last
 # byte (the status) is the first byte past RAM.
 # Expected: IOERR for data and header, nothing read, written or moved to
-# the image (used len: every writable byte; the read's data buffer left
-# alone, as it is not all RAM, the header's zeroed); used len 0 for the
+# the image (used len 0 for the read, whose data buffer is not all RAM and
+# is left alone; 513 for the header, whose data buffer is zeroed); used len 0 for the
 # status buffer, and its in-RAM byte untouched.
 . "$(dirname "$0")/lib.sh"
 
@@ -13,7 +13,7 @@ setup
 keep 32768 8192
 c raw-init 'fill data 512 0xaa' \
 	'hdr in 64' 'desc 0 hdr 16 N 1' 'desc 1 ramend-256 512 WN 2' \
-	'desc 2 st 1 W' 'kick 0' 'used-expect 0 513 1' \
+	'desc 2 st 1 W' 'kick 0' 'used-expect 0 0 1' \
 	'hdr out 64' 'desc 1 ramend-4096 8192 N 2' 'kick 0' 'used-expect 0 1 1' \
 	'hdr in 64' 'put ramend-8 8 0' 'desc 0 ramend-8 16 N 1' \
 	'desc 1 data 512 WN 2' 'kick 0' 'used-expect 0 513 1' \

@@ -3,8 +3,9 @@
 # Buffers whose address plus length wraps around 2^64: read data, write
 # data, a header at 2^64-8, a status buffer at 2^64-1 of 2 bytes, and a
 # status buffer ending past 2^64.
-# Expected: IOERR for data and header (used len: every writable byte; the
-# data buffer after the wrapping header zeroed); used len 0 where the
+# Expected: IOERR for data and header (used len 0 where the data buffer
+# wraps, as nothing before the status could be written; 513 with the data
+# buffer after the wrapping header zeroed); used len 0 where the
 # status byte's own address wraps; nothing else written, image untouched.
 . "$(dirname "$0")/lib.sh"
 
@@ -12,7 +13,7 @@ setup
 keep 32768 4096
 c raw-init 'fill data 1024 0xaa' \
 	'hdr in 64' 'desc 0 hdr 16 N 1' 'desc 1 0xfffffffffffffe00 1024 WN 2' \
-	'desc 2 st 1 W' 'kick 0' 'used-expect 0 1025 1' \
+	'desc 2 st 1 W' 'kick 0' 'used-expect 0 0 1' \
 	'hdr out 64' 'desc 1 0xffffffffffffff00 512 N 2' \
 	'kick 0' 'used-expect 0 1 1' \
 	'hdr in 64' 'desc 0 0xfffffffffffffff8 16 N 1' 'desc 1 data 512 WN 2' \
