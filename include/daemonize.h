@@ -13,6 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Make sure stdin, stdout and stderr are open (on /dev/null where they
+ * were closed), first thing in main(): a starter that closed them would
+ * otherwise have our pipes, pidfile or Xen handles land on 0-2, where a
+ * log line or daemonize_ready()'s /dev/null would hit them. 0, or -1. */
+int daemonize_std_fds(void);
+
 /* Fork and become a session leader. Returns 0 in the child only (the parent
  * never returns), or -1 with a one-line reason in err (nothing forked). */
 int daemonize_start(char *err, size_t errlen);

@@ -55,6 +55,21 @@ static void __attribute__((noreturn)) parent_wait(pid_t child, int fd)
 	_exit(1);
 }
 
+int daemonize_std_fds(void)
+{
+	int fd;
+
+	/* open() returns the lowest free descriptor: once it is above 2,
+	 * 0-2 are all open. Not close-on-exec, as stdio is inherited. */
+	do {
+		fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			return -1;
+	} while (fd <= 2);
+	close(fd);
+	return 0;
+}
+
 int daemonize_start(char *err, size_t errlen)
 {
 	int p[2];

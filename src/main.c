@@ -169,6 +169,9 @@ int main(int argc, char **argv)
 	int pidfd = -1;
 	int status;
 
+	/* Nothing can be reported without a stderr: exit 1 silently. */
+	if (daemonize_std_fds() < 0)
+		return 1;
 	switch (options_parse(argc, argv, &opts, err, sizeof(err))) {
 	case OPTIONS_EXIT:
 		/* --help, --version: a failed write is a failure. */

@@ -31,6 +31,9 @@ void signals_handled_set(sigset_t *set)
 int signals_block(char *err, size_t errlen)
 {
 	struct sigaction sa = {.sa_handler = SIG_IGN};
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+				      SIGCHLD};
 	sigset_t set;
 	int r;
 
@@ -39,6 +42,15 @@ int signals_block(char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
+	/* A starter may hand us any of them ignored (nohup ignores SIGHUP;
+	 * an ignored SIGCHLD survives exec and has the kernel reap children
+	 * without a signal, so the supervisor would never see one die). */
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		if (sigaction(handled[i], &dfl, NULL) < 0) {
+			snprintf(err, errlen, "cannot reset signal %d: %s",
+				 handled[i], strerror(errno));
+			return -1;
+		}
 	signals_handled_set(&set);
 	r = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (r) {
