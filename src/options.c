@@ -41,6 +41,15 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* A value option given twice: refused rather than one value silently
+ * winning (a --pidfile in /etc/default would leave the init script
+ * watching another file). */
+static int given_twice(char *err, size_t errlen, const char *name,
+		       const char *arg)
+{
+	return fail(err, errlen, "%s '%s': %s given twice", name, arg, name);
+}
+
 /* Unsigned decimal, or hexadecimal after "0x" when hex_ok. No sign, no
  * blanks, nothing after the digits: strtoull alone would take " -1" and
  * "12abc". A leading 0 is decimal, not octal. 0, -EINVAL or -ERANGE. */
@@ -446,6 +455,8 @@ static int parse_num(const struct num_spec *sp, const char *arg,
 	struct num_option *o = (struct num_option *)((char *)opts + sp->field);
 	uint64_t v;
 
+	if (o->given)
+		return given_twice(err, errlen, sp->name, arg);
 	if (parse_option_number(sp->name, arg, sp->min, sp->max, &v, err,
 				errlen))
 		return -1;
@@ -477,6 +488,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		  size_t errlen)
 {
 	const char *specs[MAX_DISKS];
+	bool has_log_level = false;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -495,9 +507,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		switch (c) {
 		case OPT_DOMID:
 			if (o->has_domid)
-				return fail(err, errlen,
-					    "--domid '%s': --domid given twice",
-					    optarg);
+				return given_twice(err, errlen, "--domid",
+						   optarg);
 			if (parse_option_number("--domid", optarg, 0, MAX_DOMID,
 						&v, err, errlen))
 				return OPTIONS_ERROR;
@@ -525,6 +536,10 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			o->foreground = true;
 			break;
 		case OPT_LOG_LEVEL:
+			if (has_log_level)
+				return given_twice(err, errlen, "--log-level",
+						   optarg);
+			has_log_level = true;
 			o->log_level = log_level_parse(optarg);
 			if (o->log_level < 0)
 				return fail(err, errlen,
@@ -533,6 +548,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 					    optarg);
 			break;
 		case OPT_PIDFILE:
+			if (o->pidfile[0])
+				return given_twice(err, errlen, "--pidfile",
+						   optarg);
 			if (!*optarg)
 				return fail(err, errlen,
 					    "--pidfile '': empty path");
@@ -551,6 +569,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			o->io_threads = true;
 			break;
 		case OPT_RUNAS:
+			if (o->runas[0])
+				return given_twice(err, errlen, "--runas",
+						   optarg);
 			if (!*optarg || strlen(optarg) >= sizeof(o->runas))
 				return fail(err, errlen,
 					    "--runas '%s': not a user name",

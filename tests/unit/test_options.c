@@ -360,6 +360,18 @@ static void test_bad_domid(void)
 	    "99999999999999999999999", "--disk", "a");
 	ERR("--domid '2'", "twice", "--domid", "1", "--domid", "2", "--disk",
 	    "a");
+	/* No value option silently overrides another (--disk excepted:
+	 * one per disk). */
+	ERR("--pidfile '/b'", "--pidfile given twice", "--watch", "--pidfile",
+	    "/a", "--pidfile", "/b");
+	ERR("--runas 'nosuch'", "--runas given twice", "--watch", "--runas",
+	    "root", "--runas", "nosuch");
+	ERR("--log-level 'info'", "--log-level given twice", "--watch",
+	    "--log-level", "debug", "--log-level", "info");
+	ERR("--queues '2'", "--queues given twice", "--watch", "--queues=1",
+	    "--queues=2");
+	ERR("--poll-us '0'", "--poll-us given twice", "--watch",
+	    "--poll-us=0", "--poll-us=0");
 }
 
 static void test_bad_options(void)
