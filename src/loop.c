@@ -288,9 +288,11 @@ static uint64_t next_deadline(const struct loop *l)
 	return next;
 }
 
-/* Fire the expired timers (one at a time: a timer's fn may arm, cancel or
- * free timers); return the wait until the next deadline in ms, rounded up,
- * or -1 if none is armed. */
+/* Fire the expired timers, earliest deadline first (after a long stall
+ * several are due at once, and their order must not depend on when each
+ * was created), one at a time: a timer's fn may arm, cancel or free
+ * timers. Return the wait until the next deadline in ms, rounded up, or
+ * -1 if none is armed. */
 static int run_timers(struct loop *l)
 {
 	uint64_t now, next = next_deadline(l);
@@ -303,12 +305,13 @@ static int run_timers(struct loop *l)
 	l->timer_round++;
 	now = loop_now_us();
 	while (next <= now && !l->stop) {
-		struct loop_timer *t;
+		struct loop_timer *t = NULL;
 
-		for (t = l->timers; t; t = t->next)
-			if (t->armed && t->deadline <= now &&
-			    t->round != l->timer_round)
-				break;
+		for (struct loop_timer *c = l->timers; c; c = c->next)
+			if (c->armed && c->deadline <= now &&
+			    c->round != l->timer_round &&
+			    (!t || c->deadline < t->deadline))
+				t = c;
 		if (!t)
 			break;
 		t->armed = false;

@@ -61,6 +61,27 @@ static void test_timers(void)
 	loop_free(l);
 }
 
+/* After a stall several timers are due at once: they fire by deadline,
+ * not by when each was created (the stopping one, created last, would
+ * otherwise run first and the earlier one never). */
+static void test_timers_due_together(void)
+{
+	struct loop *l = loop_new();
+	struct fired a = {l, 0, 0, false}, end = {l, 0, 0, true};
+	struct loop_timer *ta = loop_timer_new(l, on_timer, &a);
+	struct loop_timer *te = loop_timer_new(l, on_timer, &end);
+
+	CHECK(ta && te);
+	loop_timer_arm(ta, 1000);
+	loop_timer_arm(te, 2000);
+	usleep(10000);
+	CHECK_EQ(loop_run(l), 0);
+	CHECK_EQ(a.n, 1);
+	CHECK_EQ(end.n, 1);
+	CHECK(a.at <= end.at);
+	loop_free(l);
+}
+
 struct spinner {
 	struct loop *loop;
 	struct loop_timer *t;
@@ -285,6 +306,7 @@ static void test_lock(void)
 int main(void)
 {
 	UNIT_RUN(test_timers);
+	UNIT_RUN(test_timers_due_together);
 	UNIT_RUN(test_timer_rearmed_now);
 	UNIT_RUN(test_pollers);
 	UNIT_RUN(test_lock);
