@@ -46,15 +46,32 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 [ -n "$daemon" ] || fail "no daemon under sim-guest $simpid"
-sleep 1.5
-for q in 0 1; do
-	tid=
+# thread_ticks Q: the CPU ticks of thread xvb-d0-qQ so far, nothing if
+# there is no such thread (yet).
+thread_ticks() {
 	for t in /proc/"$daemon"/task/*; do
-		[ "$(cat "$t/comm" 2>/dev/null)" = "xvb-d0-q$q" ] && tid=${t##*/}
+		[ "$(cat "$t/comm" 2>/dev/null)" = "xvb-d0-q$1" ] || continue
+		sed 's/^.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}'
+		return
 	done
-	[ -n "$tid" ] || fail "no thread xvb-d0-q$q in daemon $daemon"
-	ticks=$(sed 's/^.*) //' "/proc/$daemon/task/$tid/stat" | awk '{print $12 + $13}')
-	[ "$ticks" -gt 0 ] || fail "thread xvb-d0-q$q used no CPU time"
+}
+# The threads start with the guest's driver, which a loaded machine may
+# take a while to bring up: look until both have worked or the session
+# ends.
+seen0= seen1=
+for _ in $(seq 100); do
+	for q in 0 1; do
+		ticks=$(thread_ticks $q)
+		[ "${ticks:-0}" -gt 0 ] && eval "seen$q=$ticks"
+	done
+	[ -n "$seen0" ] && [ -n "$seen1" ] && break
+	kill -0 "$simpid" 2>/dev/null || break
+	sleep 0.1
+done
+for q in 0 1; do
+	eval "ticks=\$seen$q"
+	[ -n "$ticks" ] ||
+		fail "no thread xvb-d0-q$q with CPU time in daemon $daemon"
 done
 wait "$simpid" || { cat "$T/bench.out" >>"$LOG"; fail "bench session failed"; }
 grep -q '^bench .* iops=' "$T/bench.out" || fail "no bench line"
