@@ -3,9 +3,9 @@
  * notification go to the kernel in one io_submit() (or several of at most
  * aio_engine_set_submit_batch() each); completions arrive via
  * an eventfd in the event loop and are handed back in batches. FLUSH waits
- * for every earlier write, then IOCB_CMD_FDSYNC (fdatasync on a worker
- * thread where the kernel refuses it). DISCARD and WRITE_ZEROES run as
- * fallocate on the worker thread. The loop thread never blocks on the disk.
+ * for every earlier write, then runs fdatasync on a worker thread, one
+ * sync at a time per image. DISCARD and WRITE_ZEROES run as fallocate on
+ * the worker thread. The loop thread never blocks on the disk.
  * O_DIRECT straight into guest memory is tried first; if the kernel refuses
  * it (EFAULT on Xen foreign mappings) the engine switches to aligned bounce
  * buffers for good and retries the request. */

@@ -7,6 +7,7 @@
 #ifndef XVB_IMAGE_H
 #define XVB_IMAGE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,8 @@ struct image {
 	 * it could not write, and reports that to one sync only, so no later
 	 * flush may claim durability (aio_engine.c). Until reopened. */
 	_Atomic bool sync_failed;
+	/* Held across each data sync, so that no two overlap (aio_engine.c). */
+	pthread_mutex_t sync_lock;
 	char path[4096];
 };
 

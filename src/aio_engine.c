@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The I/O engine: libaio for O_DIRECT reads, writes and FDSYNC; a small
- * worker pool for everything that would block the loop thread (buffered
- * I/O, fallocate, fdatasync on kernels without aio fsync). The null backend
- * completes everything through the same batch path without any I/O. */
+/* The I/O engine: libaio for O_DIRECT reads and writes; a small worker
+ * pool for everything that would block the loop thread (buffered I/O,
+ * fallocate, fdatasync). The null backend completes everything through the
+ * same batch path without any I/O. */
 #include "aio_engine.h"
 
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include "log.h"
 
 #define REAP_BATCH	 64
-#define WORKERS_DIRECT	 2 /* fdatasync fallback, discard, write-zeroes */
+#define WORKERS_DIRECT	 2 /* fdatasync, discard, write-zeroes */
 #define WORKERS_BUFFERED 4 /* ... plus every read and write */
 #define WORKERS_MAX	 4
 #define BOUNCE_BUDGET	 (64u << 20)
@@ -47,7 +47,6 @@ enum path {
 	PATH_NONE,
 	PATH_AIO,    /* zero-copy into the caller's iovecs */
 	PATH_BOUNCE, /* aio through an aligned bounce buffer */
-	PATH_FDSYNC, /* IOCB_CMD_FDSYNC */
 	PATH_WORKER,
 	PATH_DEFERRED, /* result known at submit time, reported later */
 	PATH_NULL,     /* null backend: done at once, reported in a batch */
@@ -117,7 +116,6 @@ struct aio_engine {
 	unsigned aio_inflight;
 	bool bounce_mode;
 	bool zero_copy_works; /* a zero-copy request has succeeded */
-	bool fdsync_broken;
 	/* The kernel refused RWF_DSYNC (before Linux 4.13): a write that must
 	 * be stable is written without it, then synced on a worker. */
 	bool dsync_broken;
@@ -447,13 +445,22 @@ static void sync_failed(struct aio_engine *e, int err)
 			  e->img->path, strerror(-err));
 }
 
-/* fdatasync of the image, recorded if it fails. Any thread. */
+/* fdatasync of the image, recorded if it fails. Any thread; one at a time
+ * per image, across every engine on it: Linux reports a writeback error
+ * to the first sync that looks, and a second sync running beside it may
+ * return 0 first, its FLUSH answered OK for data the kernel dropped. In
+ * turn, the failure is on record before the next sync can start, and that
+ * one's request fails in finish(). This is why a FLUSH is a worker's job
+ * and not an aio fdsync, whose runs the engine could not keep apart. */
 static int data_sync(struct aio_engine *e)
 {
-	int r = fdatasync(e->img->fd) < 0 ? -errno : 0;
+	int r;
 
+	pthread_mutex_lock(&e->img->sync_lock);
+	r = fdatasync(e->img->fd) < 0 ? -errno : 0;
 	if (r < 0)
 		sync_failed(e, r);
+	pthread_mutex_unlock(&e->img->sync_lock);
 	return r;
 }
 
@@ -598,8 +605,7 @@ static void prep_aio(struct aio_engine *e, struct ereq *er)
 		}
 		break;
 	default:
-		io_prep_fdsync(&er->iocb, fd);
-		break;
+		abort(); /* dispatch() sends nothing else here */
 	}
 	/* Per-write O_DSYNC (Linux 4.13): the completion means stable, with
 	 * no fdatasync of everything else in flight. */
@@ -666,15 +672,6 @@ static void submit_iocbs(struct aio_engine *e, unsigned n)
 			return;
 		}
 		done++;
-		if (er->path == PATH_FDSYNC && ret == -EINVAL) {
-			if (!e->fdsync_broken)
-				log_info(
-				    "aio fdsync unsupported by the kernel; "
-				    "flushing with fdatasync");
-			e->fdsync_broken = true;
-			to_worker(e, er, e->img->fd);
-			continue;
-		}
 		bounce_put(e, er);
 		complete_later(e, er, ret);
 	}
@@ -739,9 +736,7 @@ static void dispatch(struct aio_engine *e)
 				elist_push(&e->flush_wait, er);
 				continue;
 			}
-			if (!e->fdsync_broken)
-				path = PATH_FDSYNC;
-			break;
+			break; /* data_sync() on a worker */
 		case AIO_DISCARD:
 			break; /* fallocate/BLKDISCARD on img->fd: no alignment
 				*/
@@ -858,17 +853,6 @@ static void complete_aio(struct aio_engine *e, struct ereq *er, long res)
 		elist_push_front(&e->pending, er);
 		return;
 	}
-	if (er->path == PATH_FDSYNC && res == -EINVAL) {
-		if (!e->fdsync_broken)
-			log_info("aio fdsync refused by the file system; "
-				 "flushing with fdatasync");
-		e->fdsync_broken = true;
-		er->path = PATH_NONE;
-		elist_push_front(&e->pending, er);
-		return;
-	}
-	if (er->path == PATH_FDSYNC && res < 0)
-		sync_failed(e, (int)res);
 	if (res >= 0 && (uint64_t)res == req->len && er->path == PATH_BOUNCE &&
 	    req->op == AIO_READ)
 		copy_to_iov(req, er->bounce);

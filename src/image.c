@@ -200,6 +200,7 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 
 	memset(img, 0, sizeof(*img));
 	img->fd = -1;
+	pthread_mutex_init(&img->sync_lock, NULL);
 	if (!path || !*path)
 		return fail(err, errlen, -EINVAL, "no image path given");
 	if (strlen(path) >= sizeof(img->path))

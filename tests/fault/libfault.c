@@ -30,7 +30,9 @@
  *                     k/m/g suffix (KiB, MiB, GiB)
  *         skip=N      let the first N matching requests through
  *         count=N     fire at most N times (default: always)
- *         ms=N        the delay (default 200)
+ *         ms=N        the delay (default 200); given with an error action,
+ *                     a worker-path sync fails only after it, as a
+ *                     writeback that fails late
  *         via=aio|sync  only the libaio path or only the worker path
  *         path=S      only files whose path contains S
  * The first rule that matches a request fires; the others are not looked
@@ -96,6 +98,7 @@ struct rule {
 	unsigned long skip;
 	long count; /* < 0: no limit */
 	unsigned ms;
+	bool ms_given;
 	char path[128];
 };
 
@@ -329,6 +332,7 @@ static void parse_key(struct rule *r, char *kv, const char *rule)
 		r->count = (long)x;
 	} else if (!strcmp(kv, "ms") && parse_whole(v, &x) && x <= 600000) {
 		r->ms = (unsigned)x;
+		r->ms_given = true;
 	} else if (!strcmp(kv, "via") && !strcmp(v, "aio")) {
 		r->via = VIA_AIO;
 	} else if (!strcmp(kv, "via") && !strcmp(v, "sync")) {
@@ -657,6 +661,8 @@ static int do_sync(int (*fn)(int), int fd)
 	      aio_writes + __atomic_load_n(&sync_writes, __ATOMIC_SEQ_CST));
 	pthread_mutex_unlock(&mu);
 	if (r && r->act == A_ERR) {
+		if (r->ms_given)
+			usleep(r->ms * 1000u);
 		logf_("fdsync-done sync res=%d", -r->err);
 		errno = r->err;
 		return -1;

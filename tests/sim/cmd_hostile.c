@@ -735,27 +735,30 @@ static void cmd_notify(struct session *s, int argc, char **argv,
 	notify(s, (uint32_t)qi, res);
 }
 
-/* used-expect HEAD LEN [STATUS|-]: the next used entry is {HEAD, LEN}; the
+/* used-expect HEAD|* LEN [STATUS|-]: the next used entry is {HEAD, LEN}
+ * (any head for '*': requests that may complete in either order); the
  * status byte at `st` is STATUS, or '-': never written. */
 static void cmd_used_expect(struct session *s, int argc, char **argv,
 			    struct result *res)
 {
-	uint64_t head, len, st = ST_SENTINEL;
+	uint64_t head = 0, len, st = ST_SENTINEL;
+	bool any = !strcmp(argv[1], "*");
 	uint32_t id, got;
 	uint8_t *stp;
 
-	if (!parse_u64(argv[1], &head) || !parse_u64(argv[2], &len) ||
+	if ((!any && !parse_u64(argv[1], &head)) || !parse_u64(argv[2], &len) ||
 	    (argc > 3 && strcmp(argv[3], "-") && !parse_u64(argv[3], &st))) {
-		fail_msg(res, CMD_USAGE, "used-expect HEAD LEN [STATUS|-]");
+		fail_msg(res, CMD_USAGE, "used-expect HEAD|* LEN [STATUS|-]");
 		return;
 	}
 	if (next_used(s, rawq(s), &id, &got, res))
 		return;
-	if (id != head || got != len) {
-		fail_msg(res, -EIO,
-			 "used entry {id %u, len %u}, expected {id %" PRIu64
-			 ", len %" PRIu64 "}",
-			 id, got, head, len);
+	if ((!any && id != head) || got != len) {
+		fail_msg(
+		    res, -EIO,
+		    "used entry {id %u, len %u}, expected {id %s, len %" PRIu64
+		    "}",
+		    id, got, argv[1], len);
 		return;
 	}
 	if (argc <= 3)
@@ -1948,9 +1951,9 @@ static const struct cmd cmds[] = {
      "publish an arbitrary available index (no notify)"},
     {"notify", 0, 1, false, cmd_notify, "notify [Q]", "QueueNotify Q"},
     {"used-expect", 2, 3, false, cmd_used_expect,
-     "used-expect HEAD LEN [STATUS|-]",
-     "wait for the next used entry; fail unless it is {HEAD, LEN} and the "
-     "status byte at st is STATUS (-: never written)"},
+     "used-expect HEAD|* LEN [STATUS|-]",
+     "wait for the next used entry; fail unless it is {HEAD (*: any), LEN} "
+     "and the status byte at st is STATUS (-: never written)"},
     {"used-none", 0, 0, false, cmd_used_none, "used-none",
      "fail if the device published a used entry not yet expected"},
     {"hdr", 2, 3, false, cmd_hdr, "hdr TYPE SECTOR [ADDR]",

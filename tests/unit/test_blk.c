@@ -1535,6 +1535,7 @@ static void e_setup(struct image *img, bool direct, uint32_t lbs)
 		buf[i] = (uint8_t)(i * 5 + 1);
 	pwrite(T.fd, buf, sizeof(buf), 0);
 	memset(img, 0, sizeof(*img));
+	pthread_mutex_init(&img->sync_lock, NULL);
 	strcpy(img->path, T.path);
 	img->fd = open(T.path, O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0));
 	CHECK(img->fd >= 0);
