@@ -26,7 +26,11 @@
 
 #include "log.h"
 
-#define REAP_BATCH	 64
+#define REAP_BATCH 64
+/* io_submit's EAGAIN with nothing of ours in flight (no completion to
+ * retry after): try again every RETRY_US, for at most RETRY_MAX_US. */
+#define RETRY_US	 1000
+#define RETRY_MAX_US	 1000000
 #define WORKERS_DIRECT	 2 /* fdatasync, discard, write-zeroes */
 #define WORKERS_BUFFERED 4 /* ... plus every read and write */
 #define WORKERS_MAX	 4
@@ -114,6 +118,8 @@ struct aio_engine {
 
 	unsigned npending; /* queued and not yet completed */
 	unsigned aio_inflight;
+	struct loop_timer *retry; /* after an EAGAIN with nothing in flight */
+	uint64_t eagain_since;	  /* 0: the last io_submit was accepted */
 	bool bounce_mode;
 	bool zero_copy_works; /* a zero-copy request has succeeded */
 	/* The kernel refused RWF_DSYNC (before Linux 4.13): a write that must
@@ -629,6 +635,28 @@ static void requeue_iocbs(struct aio_engine *e, unsigned from, unsigned n)
 	}
 }
 
+/* io_submit said EAGAIN (the kernel short of memory for the moment) and
+ * no completion of ours will come to retry after: whether to try again on
+ * the retry timer, which this arms. Not for ever: a request the kernel
+ * keeps refusing for RETRY_MAX_US fails (IOERR) rather than hang the
+ * guest and every drain. */
+static bool eagain_retry(struct aio_engine *e)
+{
+	uint64_t now = loop_now_us();
+
+	if (!e->eagain_since) {
+		e->eagain_since = now;
+		log_info("%s: io_submit: %s; retrying", e->img->path,
+			 strerror(EAGAIN));
+	}
+	if (now - e->eagain_since >= RETRY_MAX_US) {
+		e->eagain_since = 0;
+		return false;
+	}
+	loop_timer_arm(e->retry, RETRY_US);
+	return true;
+}
+
 /* Give the kernel iocbs[0, n) with as few io_submit calls as it accepts
  * and submit_batch allows. */
 static void submit_iocbs(struct aio_engine *e, unsigned n)
@@ -646,6 +674,7 @@ static void submit_iocbs(struct aio_engine *e, unsigned n)
 
 		e->st.submit_calls++;
 		if (ret > 0) {
+			e->eagain_since = 0;
 			e->aio_inflight += (unsigned)ret;
 			e->st.submits += (unsigned)ret;
 			done += (unsigned)ret;
@@ -655,6 +684,10 @@ static void submit_iocbs(struct aio_engine *e, unsigned n)
 			ret = -EAGAIN;
 		if (ret == -EAGAIN && e->aio_inflight) {
 			/* Retry after the next completions, in order. */
+			requeue_iocbs(e, done, n);
+			return;
+		}
+		if (ret == -EAGAIN && eagain_retry(e)) {
 			requeue_iocbs(e, done, n);
 			return;
 		}
@@ -1155,6 +1188,8 @@ static void engine_release(struct aio_engine *e)
 	}
 	if (e->done_watched)
 		loop_del(e->loop, e->done_efd);
+	if (e->retry)
+		loop_timer_free(e->retry);
 	if (e->aio_efd >= 0)
 		close(e->aio_efd);
 	if (e->done_efd >= 0)
@@ -1174,6 +1209,11 @@ static void engine_release(struct aio_engine *e)
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->cond);
 	free(e);
+}
+
+static void retry_submit(void *opaque)
+{
+	dispatch(opaque);
 }
 
 struct aio_engine *aio_engine_new(struct loop *loop, struct image *img,
@@ -1258,6 +1298,9 @@ struct aio_engine *aio_engine_new(struct loop *loop, struct image *img,
 		log_error("aio engine: cannot watch eventfd: %s", strerror(-r));
 		goto fail;
 	}
+	e->retry = loop_timer_new(loop, retry_submit, e);
+	if (!e->retry)
+		goto fail_nomem;
 	return e;
 
 fail_nomem:

@@ -23,6 +23,8 @@
  *         without lockd.
  *         nodsync: io_submit() refuses a write carrying RWF_DSYNC with
  *         EINVAL (op write), as kernels before 4.13 refuse aio_rw_flags.
+ *         eagain: io_submit() takes nothing and says EAGAIN when its first
+ *         iocb matches, as a kernel short of memory for the moment.
  * OPS     read, write, rw, fdsync, fallocate, open, flock, any; joined with
  *         '+'.
  * KEYS    offset=A-B  only requests overlapping bytes [A, B) (A- : to the
@@ -75,7 +77,9 @@
 #define MAX_TRACK  8192
 #define DEFAULT_MS 200
 
-enum act { A_ERR, A_SHORT, A_DELAY, A_NODIRECT, A_NODSYNC };
+enum act { A_ERR, A_SHORT, A_DELAY, A_NODIRECT, A_NODSYNC, A_EAGAIN };
+/* For match_locked(): the rules that act at completion or on a call. */
+#define AT_CALL (-1)
 
 enum {
 	OP_READ = 1,
@@ -269,6 +273,7 @@ static const struct {
     {"edquot", A_ERR, EDQUOT}, {"short", A_SHORT, 0},
     {"delay", A_DELAY, 0},     {"nodirect", A_NODIRECT, 0},
     {"enolck", A_ERR, ENOLCK}, {"nodsync", A_NODSYNC, 0},
+    {"eagain", A_EAGAIN, 0},
 };
 
 static unsigned parse_ops(const char *s, const char *rule)
@@ -443,18 +448,20 @@ static bool disk_fd(int fd)
 }
 
 /* The rule that fires for this request, counters updated; mu held: the
- * first rule matching (and so spending its skip or count), among the
- * nodsync rules when `nodsync` (asked of RWF_DSYNC writes at submission
- * only), else among all the others. */
+ * first rule matching (and so spending its skip or count), among the rules
+ * of action `submit` when it is a submission-time one (nodsync, asked of
+ * RWF_DSYNC writes; eagain, of an io_submit's first iocb), else (AT_CALL)
+ * among all the others. */
 static const struct rule *match_locked(unsigned op, unsigned via,
 				       const char *path, uint64_t off,
-				       uint64_t len, bool nodsync)
+				       uint64_t len, int submit)
 {
 	for (unsigned i = 0; i < nrules; i++) {
 		struct rule *r = &rules[i];
+		bool at_submit = r->act == A_NODSYNC || r->act == A_EAGAIN;
 
 		if (!(r->ops & op) || !(r->via & via) ||
-		    (r->act == A_NODSYNC) != nodsync)
+		    (submit == AT_CALL ? at_submit : (int)r->act != submit))
 			continue;
 		if (r->ranged && (op & (OP_READ | OP_WRITE | OP_FALLOC)) &&
 		    !(off < r->hi && r->lo < off + (len ? len : 1)))
@@ -502,7 +509,7 @@ static const struct rule *match_fd(int fd, unsigned op, unsigned via,
 		return NULL;
 	pthread_mutex_lock(&mu);
 	r = match_locked(op, via, rule_path(fd, path, sizeof(path)), off, len,
-			 false);
+			 AT_CALL);
 	pthread_mutex_unlock(&mu);
 	if (r)
 		logf_("fault %s %s %s off=%llu len=%llu", r->name, op_name(op),
@@ -732,7 +739,7 @@ static int do_open(int (*fn)(const char *, int, ...), const char *path,
 		const struct rule *r;
 
 		pthread_mutex_lock(&mu);
-		r = match_locked(OP_OPEN, VIA_SYNC, path, 0, 0, false);
+		r = match_locked(OP_OPEN, VIA_SYNC, path, 0, 0, AT_CALL);
 		pthread_mutex_unlock(&mu);
 		if (r) {
 			logf_("fault nodirect open sync path=%s", path);
@@ -851,6 +858,21 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 	long i;
 
 	pthread_mutex_lock(&mu);
+	if (nr > 0 && have_act(A_EAGAIN) && disk_fd(ios[0]->aio_fildes)) {
+		uint64_t off, len;
+		unsigned op = aio_op(ios[0], &off, &len);
+
+		if (op && match_locked(
+			      op, VIA_AIO,
+			      rule_path(ios[0]->aio_fildes, path, sizeof(path)),
+			      off, len, A_EAGAIN)) {
+			logf_("fault eagain %s aio off=%llu len=%llu",
+			      op_name(op), (unsigned long long)off,
+			      (unsigned long long)len);
+			pthread_mutex_unlock(&mu);
+			return -EAGAIN;
+		}
+	}
 	/* nodsync: a kernel before Linux 4.13 refuses any aio_rw_flags: the
 	 * iocbs before the first such write go in, that one fails. */
 	for (i = have_act(A_NODSYNC) ? 0 : nr; i < nr; i++) {
@@ -864,7 +886,7 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 		r = match_locked(
 		    OP_WRITE, VIA_AIO,
 		    rule_path(ios[i]->aio_fildes, path, sizeof(path)), off, len,
-		    true);
+		    A_NODSYNC);
 		if (r) {
 			logf_("fault nodsync write aio off=%llu len=%llu",
 			      (unsigned long long)off, (unsigned long long)len);
@@ -901,7 +923,7 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 							   __ATOMIC_SEQ_CST));
 		t->r = match_locked(
 		    op, VIA_AIO, rule_path(cb->aio_fildes, path, sizeof(path)),
-		    off, len, false);
+		    off, len, AT_CALL);
 		if (!t->r)
 			continue;
 		logf_("fault %s %s aio off=%llu len=%llu", t->r->name,
