@@ -516,8 +516,10 @@ static uint8_t start_dwz(struct blk_req *r, const struct virtq_chain *c,
 		return VIRTIO_BLK_S_IOERR;
 	}
 	if (!(b->negotiated &
-	      F(wz ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD)))
+	      F(wz ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD))) {
+		log_guest_warn("virtio-blk: %s not negotiated", what);
 		return VIRTIO_BLK_S_UNSUPP;
+	}
 	if (!len || len % DWZ_ENTRY_SIZE ||
 	    len > BLK_DWZ_MAX_SEG * DWZ_ENTRY_SIZE) {
 		log_guest_warn("virtio-blk: %s with %llu bytes of segments",
@@ -526,8 +528,12 @@ static uint8_t start_dwz(struct blk_req *r, const struct virtq_chain *c,
 	}
 	n = (unsigned)(len / DWZ_ENTRY_SIZE);
 	err = chain_io(b->gm, c, false, BLK_HDR_SIZE, len, CH_READ, raw, NULL);
-	if (err)
-		return err == -ENOMEM ? STATUS_RETRY : VIRTIO_BLK_S_IOERR;
+	if (err == -ENOMEM)
+		return STATUS_RETRY;
+	if (err) {
+		log_guest_warn("virtio-blk: %s segments not in RAM", what);
+		return VIRTIO_BLK_S_IOERR;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *e = raw + i * DWZ_ENTRY_SIZE;
 		uint64_t s64;
@@ -590,8 +596,12 @@ static uint8_t do_get_id(struct blk_req *r, const struct virtq_chain *c)
 	if (len > VIRTIO_BLK_SERIAL_MAX)
 		len = VIRTIO_BLK_SERIAL_MAX;
 	err = chain_io(b->gm, c, true, 0, len, CH_WRITE, b->serial, NULL);
-	if (err)
-		return err == -ENOMEM ? STATUS_RETRY : VIRTIO_BLK_S_IOERR;
+	if (err == -ENOMEM)
+		return STATUS_RETRY;
+	if (err) {
+		log_guest_warn("virtio-blk: GET_ID buffer not in RAM");
+		return VIRTIO_BLK_S_IOERR;
+	}
 	r->data_written = (uint32_t)len;
 	return VIRTIO_BLK_S_OK;
 }
