@@ -899,14 +899,14 @@ int gdev_reset(struct gdev *d, unsigned cpu)
 	d->ready = false;
 	pthread_mutex_unlock(&d->mu);
 	rc = wr32(d, cpu, VIRTIO_MMIO_STATUS, 0);
-	/* The write may be held until in-flight requests drain; a device
-	 * still reporting a status afterwards gets a few more reads. */
-	for (int i = 0; !rc && i < 1000; i++) {
-		rc = rd32(d, cpu, VIRTIO_MMIO_STATUS, &v);
-		if (rc || v == 0)
-			break;
-		usleep(1000);
-	}
+	/* Linux's vm_reset() writes 0 and goes on to free the rings: the
+	 * reset must be complete once the write is answered (the daemon
+	 * holds it until in-flight requests drain). One read checks that,
+	 * at once; Linux would not look at all. A device gone meanwhile
+	 * (the daemon exited) leaves nothing to check: the write's answer
+	 * stands. */
+	if (!rc && rd32(d, cpu, VIRTIO_MMIO_STATUS, &v))
+		v = 0;
 	pthread_mutex_lock(&d->mu);
 	/* What the device published before the reset completed is valid
 	 * (virtio 1.2 section 2.4); the rest never will be. */
@@ -918,11 +918,15 @@ int gdev_reset(struct gdev *d, unsigned cpu)
 	d->st.resets++;
 	d->broken = d->needs_reset = false;
 	d->err[0] = 0;
+	if (!rc && v)
+		snprintf(d->err, sizeof(d->err),
+			 "Status reads 0x%x once the reset write is answered",
+			 v);
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	if (rc)
 		return rc;
-	return v == 0 ? 0 : -EIO;
+	return v == 0 ? 0 : -EBUSY; /* answered, but not reset */
 }
 
 /* Data descriptors a request of this layout may use: the split layout
@@ -1263,8 +1267,10 @@ int gdev_submit(struct gdev *d, unsigned cpu, struct greq *r)
 
 			if (i + 1 < p->nbufs)
 				fl |= VRING_DESC_F_NEXT;
+			/* Linux's alloc_indirect_split() links every entry
+			 * to the next, the last one past the table's end. */
 			put_desc(&t[i], p->bufs[i].gpa, p->bufs[i].len, fl,
-				 (uint16_t)(i + 1 < p->nbufs ? i + 1 : 0));
+				 (uint16_t)(i + 1));
 		}
 		put_desc(&q->desc[head], p->table_gpa, tbytes,
 			 VRING_DESC_F_INDIRECT, 0);

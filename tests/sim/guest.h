@@ -71,8 +71,10 @@ int gdev_mmio_write(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,
  * with feature_mask. 0, or -errno with a one-line reason in err. */
 int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
 	      size_t errlen);
-/* Write Status 0 and read it back until 0 (the device may hold the write
- * while requests drain); requests still in flight are aborted. */
+/* Write Status 0, as Linux's vm_reset() (the device may hold the write
+ * while requests drain), and read it back once: -EBUSY unless 0, as the
+ * reset must be complete once the write is answered. Requests still in
+ * flight are aborted. */
 int gdev_reset(struct gdev *d, unsigned cpu);
 bool gdev_ready(const struct gdev *d);
 
