@@ -70,9 +70,11 @@ enum domain_fate domain_watch_fate(struct domain_watch *w, char *why,
 		return DOMAIN_DYING;
 	}
 	/* A suspend (save, checkpoint) or soft reset resumes the same
-	 * domain: still ours to serve. */
-	if (info.shutdown && info.shutdown_reason != SHUTDOWN_SUSPEND_CODE &&
-	    info.shutdown_reason != SHUTDOWN_SOFT_RESET_CODE) {
+	 * domain: still ours to serve. libxenctrl reports a crash as
+	 * crashed, with shutdown cleared (xc_domain_getinfo). */
+	if (info.crashed ||
+	    (info.shutdown && info.shutdown_reason != SHUTDOWN_SUSPEND_CODE &&
+	     info.shutdown_reason != SHUTDOWN_SOFT_RESET_CODE)) {
 		snprintf(why, whylen, "domain %u has shut down (%s)", w->domid,
 			 shutdown_name(info.shutdown_reason));
 		return DOMAIN_ENDED;

@@ -91,6 +91,10 @@ int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
 		    max_doms < GETINFO_BATCH ? max_doms : GETINFO_BATCH, d);
 	if (n < 0)
 		return sim_fail(n);
+	/* As the real one: no domain at or after first_domid is the
+	 * domctl's failure, -1 with ESRCH. */
+	if (n == 0)
+		return sim_fail(-ESRCH);
 	for (i = 0; i < n; i++) {
 		xc_dominfo_t *x = &info[i];
 
@@ -104,6 +108,11 @@ int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
 		x->hvm = 1; /* every Arm guest */
 		x->hap = 1;
 		x->shutdown_reason = d[i].shutdown_reason;
+		/* As the real library does: a crash is not a shutdown. */
+		if (x->shutdown && x->shutdown_reason == SHUTDOWN_crash) {
+			x->shutdown = 0;
+			x->crashed = 1;
+		}
 		x->nr_pages = d[i].tot_pages;
 		x->max_memkb = d[i].max_pages << 2;
 		x->nr_online_vcpus = d[i].vcpus;
