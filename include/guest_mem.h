@@ -41,7 +41,8 @@ struct guest_sg {
 };
 /* Append [gpa, gpa+len) (split at bucket edges). 0, -EFAULT if any byte is
  * not mappable guest RAM, -E2BIG if sg is full, -ENOMEM if the cache is at
- * its cap with every bucket pinned. On error sg is unchanged. */
+ * its cap with every bucket pinned, or dom0 could map no more with every
+ * unpinned bucket given back. On error sg is unchanged. */
 int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 		     uint64_t len);
 /* Drop every pin of sg and reset it to empty. */

@@ -211,13 +211,32 @@ static struct gm_bucket *bucket_map(struct guest_mem *gm, uint64_t index,
 	b->host =
 	    xenforeignmemory_map(gm->fmem, gm->domid, PROT_READ | PROT_WRITE,
 				 GM_BUCKET_PAGES, pfns, errs);
+	/* ENOMEM is dom0's, not the guest's: on Arm privcmd needs an empty
+	 * page of ours for every foreign frame, and may run short. What we
+	 * hold unpinned goes back, and one more try; failing that, the
+	 * request waits for room like one the cap holds back. */
+	if (!b->host && errno == ENOMEM && evict_one(gm)) {
+		unsigned n = 1;
+
+		while (evict_one(gm))
+			n++;
+		log_guest_warn("guest_mem: dom0 is short of memory for "
+			       "mappings; %u unmapped to make room",
+			       n);
+		gm->stats.map_calls++;
+		b->host = xenforeignmemory_map(gm->fmem, gm->domid,
+					       PROT_READ | PROT_WRITE,
+					       GM_BUCKET_PAGES, pfns, errs);
+	}
 	if (!b->host) {
+		int e = errno;
+
 		log_guest_warn("guest_mem: cannot map guest frames at 0x%llx: "
 			       "%s",
 			       (unsigned long long)(index << GM_BUCKET_SHIFT),
-			       strerror(errno));
+			       strerror(e));
 		free(b);
-		*err = -EFAULT;
+		*err = e == ENOMEM ? -ENOMEM : -EFAULT;
 		return NULL;
 	}
 	for (i = 0; i < GM_BUCKET_PAGES; i++)

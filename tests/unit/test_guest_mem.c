@@ -24,6 +24,8 @@ static struct {
 } live[64];
 static unsigned nlive, maps, unmaps;
 static size_t live_pages, max_live_pages;
+/* dom0 short of memory: a map that would hold more pages fails (ENOMEM). */
+static size_t dom0_pages;
 
 void *xenforeignmemory_map(xenforeignmemory_handle *fmem, uint32_t dom,
 			   int prot, size_t pages, const xen_pfn_t arr[],
@@ -36,6 +38,10 @@ void *xenforeignmemory_map(xenforeignmemory_handle *fmem, uint32_t dom,
 	(void)prot;
 	maps++;
 	if ((uint64_t)arr[0] << 12 == NULLGPA) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (dom0_pages && live_pages + pages > dom0_pages) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -329,6 +335,35 @@ static void test_balloon(void)
 	hole_is_ram = 0;
 }
 
+/* dom0 cannot map more (privcmd's ENOMEM), below the cache's own cap:
+ * unpinned buckets are given back and the map tried again; with every
+ * bucket pinned the caller gets -ENOMEM (wait for room), not -EFAULT. */
+static void test_dom0_enomem(void)
+{
+	struct guest_mem *gm = guest_mem_new(NULL, 1, 64 * MB);
+	struct iovec iov[2];
+	struct gm_bucket *pin[2];
+	struct guest_sg sg = {0, 2, iov, pin, 0};
+	unsigned m;
+	uint8_t b;
+
+	dom0_pages = 2 * 256;
+	CHECK_EQ(guest_mem_read(gm, BASE, &b, 1), 0);
+	CHECK_EQ(guest_mem_read(gm, BASE + MB, &b, 1), 0);
+	m = maps;
+	CHECK_EQ(guest_mem_read(gm, BASE + 2 * MB, &b, 1), 0);
+	CHECK_EQ(maps, m + 2); /* refused, then mapped after the eviction */
+	CHECK(live_pages <= 2 * 256);
+	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + 3 * MB, 1), 0);
+	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + 4 * MB, 1), 0);
+	CHECK_EQ(guest_mem_read(gm, BASE + 5 * MB, &b, 1), -ENOMEM);
+	guest_mem_sg_release(gm, &sg);
+	CHECK_EQ(guest_mem_read(gm, BASE + 5 * MB, &b, 1), 0);
+	dom0_pages = 0;
+	guest_mem_free(gm);
+	CHECK_EQ(nlive, 0);
+}
+
 int main(void)
 {
 	ramfd = memfd_create("ram", 0);
@@ -340,5 +375,6 @@ int main(void)
 	UNIT_RUN(test_lru);
 	UNIT_RUN(test_invalidate);
 	UNIT_RUN(test_balloon);
+	UNIT_RUN(test_dom0_enomem);
 	return UNIT_DONE();
 }

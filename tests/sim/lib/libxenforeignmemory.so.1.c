@@ -15,7 +15,12 @@
  * mapped also in the process's own page (so that the hypervisor can release
  * them when the process dies); a process-wide list of regions makes unmap
  * account exactly what it drops. The ioreq page comes from map_resource (frame
- * 1 of resource type 0). */
+ * 1 of resource type 0).
+ *
+ * XVB_SIM_DOM0_MAP_PAGES=N in the process's environment bounds the guest
+ * pages it may hold mapped at once: a map that would pass it fails whole
+ * with ENOMEM, as privcmd does on an Arm dom0 when it cannot find the
+ * empty pages each foreign frame needs (xen_alloc_unpopulated_pages). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -185,8 +190,12 @@ static size_t region_unref(struct region *r, size_t i, size_t e)
 }
 
 /* Pages of domain d mapped (n > 0) or unmapped (n < 0) by this process. */
+/* Guest pages this process holds mapped, against XVB_SIM_DOM0_MAP_PAGES. */
+static int64_t dom0_pages;
+
 static void account(struct sim_domref *d, int64_t n)
 {
+	__atomic_add_fetch(&dom0_pages, n, __ATOMIC_SEQ_CST);
 	/* The process's count first: a death in between releases no more
 	 * than the domain's count holds. */
 	if (n > 0)
@@ -194,6 +203,17 @@ static void account(struct sim_domref *d, int64_t n)
 	__atomic_add_fetch(&d->sh->pages_mapped_now, n, __ATOMIC_SEQ_CST);
 	if (n < 0)
 		__atomic_add_fetch(&proc->pages[d->slot], n, __ATOMIC_SEQ_CST);
+}
+
+/* Whether mapping `pages` more would pass XVB_SIM_DOM0_MAP_PAGES. */
+static bool over_dom0_budget(size_t pages)
+{
+	const char *v = getenv("XVB_SIM_DOM0_MAP_PAGES");
+	long long budget = v ? atoll(v) : 0;
+
+	return budget > 0 &&
+	       __atomic_load_n(&dom0_pages, __ATOMIC_SEQ_CST) + (int64_t)pages >
+		   budget;
 }
 
 /* Forget the pages of [addr, addr+len) in the region list and account
@@ -270,6 +290,11 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 		return sim_fail_null(-ESRCH);
 	if (!pages || pages > (SIZE_MAX >> SIM_PAGE_SHIFT))
 		return sim_fail_null(-EINVAL);
+	if (over_dom0_budget(pages)) {
+		sim_trace(&fmem->conn, "map(%zu pages) = NULL, dom0 budget",
+			  pages);
+		return sim_fail_null(-ENOMEM);
+	}
 	len = pages << SIM_PAGE_SHIFT;
 
 	r = calloc(1, sizeof(*r) + pages * sizeof(*r->frame) + (pages + 7) / 8);
