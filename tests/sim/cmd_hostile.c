@@ -772,7 +772,9 @@ static void cmd_used_expect(struct session *s, int argc, char **argv,
 
 /* used-none: the device published nothing new. The daemon answers a
  * QueueNotify before it serves the queue, so first one register read on
- * the same vCPU: it is answered only after that work is done. */
+ * the same vCPU: it is answered only after that work is done. With I/O
+ * threads the queue's own thread does that work, unordered with the
+ * read: so the used index is watched for 100 ms more. */
 static void cmd_used_none(struct session *s, int argc, char **argv,
 			  struct result *res)
 {
@@ -788,10 +790,15 @@ static void cmd_used_none(struct session *s, int argc, char **argv,
 		return;
 	if (reg_read(s, VIRTIO_MMIO_STATUS, &v, res))
 		return;
-	idx = le16toh(__atomic_load_n(&us->idx, __ATOMIC_ACQUIRE));
-	if (idx != q->used_seen)
-		fail_msg(res, -EIO, "used idx is %u, expected %u", idx,
-			 q->used_seen);
+	for (int i = 0; i < 20; i++) {
+		idx = le16toh(__atomic_load_n(&us->idx, __ATOMIC_ACQUIRE));
+		if (idx != q->used_seen) {
+			fail_msg(res, -EIO, "used idx is %u, expected %u", idx,
+				 q->used_seen);
+			return;
+		}
+		usleep(5000);
+	}
 }
 
 /* hdr TYPE SECTOR [ADDR]: a request header; the status byte at `st` goes
