@@ -24,7 +24,9 @@ synced_after_writes() {
 for p in $PATHS; do
 	rules=$(path_rules "$p")
 	mkimage "$T/disk.img" 16M
-	fsim_ok "$rules" --disk "$T/disk.img" \
+	# The sync takes 500 ms: a FLUSH answered before it ended would
+	# have the daemon killed before its fdsync-done line.
+	fsim_ok "${rules}delay:fdsync:ms=500" --disk "$T/disk.img" \
 		-c "write 0 $T/a" -c "write $((5 * M)) $T/b" \
 		-c "write $((9 * M + 512)) $T/c" -c flush \
 		-c "signal-daemon KILL" -c "expect-exit KILL"
