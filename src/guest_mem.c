@@ -180,6 +180,14 @@ static bool evict_one(struct guest_mem *gm)
 	return true;
 }
 
+/* One bucket's frames, counted. */
+static void *map_frames(struct guest_mem *gm, const xen_pfn_t *pfns, int *errs)
+{
+	gm->stats.map_calls++;
+	return xenforeignmemory_map(gm->fmem, gm->domid, PROT_READ | PROT_WRITE,
+				    GM_BUCKET_PAGES, pfns, errs);
+}
+
 static struct gm_bucket *bucket_map(struct guest_mem *gm, uint64_t index,
 				    int *err)
 {
@@ -207,26 +215,22 @@ static struct gm_bucket *bucket_map(struct guest_mem *gm, uint64_t index,
 				i);
 		errs[i] = -EINVAL;
 	}
-	gm->stats.map_calls++;
-	b->host =
-	    xenforeignmemory_map(gm->fmem, gm->domid, PROT_READ | PROT_WRITE,
-				 GM_BUCKET_PAGES, pfns, errs);
+	b->host = map_frames(gm, pfns, errs);
 	/* ENOMEM is dom0's, not the guest's: on Arm privcmd needs an empty
 	 * page of ours for every foreign frame, and may run short. What we
 	 * hold unpinned goes back, and one more try; failing that, the
 	 * request waits for room like one the cap holds back. */
-	if (!b->host && errno == ENOMEM && evict_one(gm)) {
-		unsigned n = 1;
+	if (!b->host && errno == ENOMEM) {
+		unsigned n = 0;
 
 		while (evict_one(gm))
 			n++;
-		log_guest_warn("guest_mem: dom0 is short of memory for "
-			       "mappings; %u unmapped to make room",
-			       n);
-		gm->stats.map_calls++;
-		b->host = xenforeignmemory_map(gm->fmem, gm->domid,
-					       PROT_READ | PROT_WRITE,
-					       GM_BUCKET_PAGES, pfns, errs);
+		if (n) {
+			log_guest_warn("guest_mem: dom0 is short of memory "
+				       "for mappings; %u unmapped to make room",
+				       n);
+			b->host = map_frames(gm, pfns, errs);
+		}
 	}
 	if (!b->host) {
 		int e = errno;

@@ -32,8 +32,6 @@ int signals_block(char *err, size_t errlen)
 {
 	struct sigaction sa = {.sa_handler = SIG_IGN};
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1,
-				      SIGCHLD};
 	sigset_t set;
 	int r;
 
@@ -42,16 +40,17 @@ int signals_block(char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
+	signals_handled_set(&set);
 	/* A starter may hand us any of them ignored (nohup ignores SIGHUP;
 	 * an ignored SIGCHLD survives exec and has the kernel reap children
 	 * without a signal, so the supervisor would never see one die). */
-	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
-		if (sigaction(handled[i], &dfl, NULL) < 0) {
-			snprintf(err, errlen, "cannot reset signal %d: %s",
-				 handled[i], strerror(errno));
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1 &&
+		    sigaction(sig, &dfl, NULL) < 0) {
+			snprintf(err, errlen, "cannot reset signal %d: %s", sig,
+				 strerror(errno));
 			return -1;
 		}
-	signals_handled_set(&set);
 	r = pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (r) {
 		snprintf(

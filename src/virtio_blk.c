@@ -76,7 +76,7 @@ struct blk_req {
 	struct gm_bucket *status_pin;
 	uint8_t status;	       /* worst so far */
 	uint32_t data_written; /* device-writable data bytes on success */
-	uint32_t writable; /* used length: writable bytes written (capped) */
+	uint32_t used_len;     /* writable bytes written (zero_writable) */
 	unsigned parts_left;
 	struct guest_sg sg;
 	struct blk_part part[BLK_DWZ_MAX_SEG];
@@ -224,32 +224,29 @@ static int chain_io(struct guest_mem *gm, const struct virtq_chain *c,
  * one read may carry (max_data bytes in seg_max buffers), so that a
  * hostile chain's shape does not become our work, and not where the chain
  * leaves RAM: such a chain's length stops where the writing did. */
-static uint64_t zero_writable(struct virtio_blk *b, const struct virtq_chain *c,
-			      uint64_t from)
+static uint32_t zero_writable(struct virtio_blk *b, const struct virtq_chain *c,
+			      uint32_t from)
 {
+	uint32_t all = c->writable_bytes > UINT32_MAX
+			   ? UINT32_MAX
+			   : (uint32_t)c->writable_bytes;
 	static uint8_t zeros[65536]; /* never written */
-	uint64_t end = c->writable_bytes - 1, n;
+	uint64_t end = c->writable_bytes - 1, at = from, n;
 
-	if (from >= end)
-		return c->writable_bytes;
+	if (at >= end)
+		return all;
 	/* Within a data request's limits (bytes, and buffers besides the
 	 * status): a chain spread over 1024 descriptors would otherwise have
 	 * us map a thousand buckets for a request that does nothing. */
-	if (end - from > b->max_data || c->nseg - c->nreadable > b->seg_max + 1)
+	if (end - at > b->max_data || c->nseg - c->nreadable > b->seg_max + 1)
 		return from;
-	for (; from < end; from += n) {
-		n = end - from < sizeof(zeros) ? end - from : sizeof(zeros);
-		if (chain_io(b->gm, c, true, from, n, CH_WRITE, zeros, NULL))
-			return from;
+	/* at stays within from + max_data: 32 bits hold it. */
+	for (; at < end; at += n) {
+		n = end - at < sizeof(zeros) ? end - at : sizeof(zeros);
+		if (chain_io(b->gm, c, true, at, n, CH_WRITE, zeros, NULL))
+			return (uint32_t)at;
 	}
-	return c->writable_bytes;
-}
-
-/* The used length no further than the bytes known written. */
-static void cap_used_len(struct blk_req *r, uint64_t written)
-{
-	if (written < r->writable)
-		r->writable = (uint32_t)written;
+	return all;
 }
 
 /* The status byte: the last device-writable byte of the chain. */
@@ -338,7 +335,7 @@ static void complete(struct blk_req *r, uint8_t status)
 		/* len: the writable bytes written, normally every one with
 		 * the status the last (zero_writable); 0 if not even the
 		 * status could be written. */
-		virtq_push(q->vq, r->head, r->has_status ? r->writable : 0);
+		virtq_push(q->vq, r->head, r->has_status ? r->used_len : 0);
 		q->need_flush = true;
 		q->c.completed++;
 	}
@@ -710,9 +707,6 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 	r->parts_left = 0;
 	r->rw = false;
 	r->has_status = find_status(c, &r->status_gpa);
-	r->writable = c->writable_bytes > UINT32_MAX
-			  ? UINT32_MAX
-			  : (uint32_t)c->writable_bytes;
 	/* A status byte we cannot write would hide the outcome from the
 	 * driver: map it before touching the image, and keep it mapped. */
 	if (r->has_status) {
@@ -738,7 +732,7 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 			       (unsigned long long)c->writable_bytes);
 		q->c.reqs[ST_OTHER]++;
 		if (r->has_status)
-			cap_used_len(r, zero_writable(b, c, 0));
+			r->used_len = zero_writable(b, c, 0);
 		complete(r, VIRTIO_BLK_S_IOERR);
 		return true;
 	}
@@ -757,11 +751,11 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 	/* What the request does not write of its writable part: all of it
 	 * if it failed here, else what follows its data (GET_ID's short
 	 * ID, the room a driver gave a write). */
-	cap_used_len(r, zero_writable(b, c,
-				      status == VIRTIO_BLK_S_OK ||
-					      status == STATUS_PENDING
-					  ? r->data_written
-					  : 0));
+	r->used_len =
+	    zero_writable(b, c,
+			  status == VIRTIO_BLK_S_OK || status == STATUS_PENDING
+			      ? r->data_written
+			      : 0);
 	if (status != STATUS_PENDING)
 		complete(r, status);
 	return true;
