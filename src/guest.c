@@ -59,7 +59,7 @@ struct guest {
 	struct guest_tuning tune; /* as guest_new() was given it */
 	/* Shutdown state. */
 	bool draining, forced;
-	bool freeing; /* guest_free() under way: its disks go one by one */
+	bool freeing;  /* guest_free() under way: its disks go one by one */
 	unsigned busy; /* devices still finishing in-flight requests */
 	unsigned sigints;
 	struct guest_hooks hooks;
@@ -568,6 +568,22 @@ void guest_log_stats(const struct guest *g)
 				 "queue:%s",
 				 i, q);
 		}
+	}
+	if (g->gm) {
+		struct guest_mem_stats ms;
+
+		/* Map calls keep climbing while the guest's I/O is under way
+		 * only when its buffers outgrow the cache (or dom0 runs out
+		 * of room for mappings): each is hypercalls and a TLB flush. */
+		guest_mem_get_stats(g->gm, &ms);
+		log_info(
+		    "stats: guest memory: %llu KiB mapped, %llu map calls, "
+		    "%llu unmaps, %llu refreshes, %llu invalidations",
+		    (unsigned long long)(ms.mapped_bytes >> 10),
+		    (unsigned long long)ms.map_calls,
+		    (unsigned long long)ms.unmap_calls,
+		    (unsigned long long)ms.refreshes,
+		    (unsigned long long)ms.invalidations);
 	}
 	if (!g->srv)
 		return;

@@ -252,6 +252,8 @@ static struct gm_bucket *bucket_map(struct guest_mem *gm, uint64_t index,
 	link_add_front(&gm->lru, &b->link);
 	gm->nbuckets++;
 	gm->stats.mapped_bytes += GM_BUCKET_SIZE;
+	log_debug("guest_mem: mapped the MiB at %#llx",
+		  (unsigned long long)(index << GM_BUCKET_SHIFT));
 	return b;
 }
 

@@ -452,6 +452,13 @@ static void queue_ready_on(struct virtio_mmio *t, struct mmio_queue *q,
 		set_needs_reset(t);
 		return;
 	}
+	/* Where the guest put its rings: one line per queue and reset, for
+	 * an operator (or a test) to see which of the guest's RAM banks the
+	 * device works in. */
+	log_debug("virtio-mmio: queue %u ready: %u entries, desc %#llx "
+		  "avail %#llx used %#llx",
+		  i, q->num, (unsigned long long)q->desc,
+		  (unsigned long long)q->avail, (unsigned long long)q->used);
 	q->ready = q->live = true;
 }
 
