@@ -218,7 +218,7 @@ static bool ram_same(struct session *s, const uint8_t *snap, uint64_t *at)
 		return true;
 	for (*at = 0; ram[*at] == snap[*at]; (*at)++)
 		;
-	*at += SIM_RAM_BASE;
+	*at = sim_ram_gpa(*at);
 	return false;
 }
 

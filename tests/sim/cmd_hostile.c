@@ -35,7 +35,8 @@
 #include "sim_hv.h"
 
 /* The raw areas, offsets from the start of guest RAM (all in the first
- * MiB, GUEST_RESERVED_LOW). The rings have room for 1024 entries. */
+ * MiB of bank 0, GUEST_RESERVED_LOW). The rings have room for 1024
+ * entries. */
 #define RAW_DESC	0x00000
 #define RAW_AVAIL	0x04000
 #define RAW_USED	0x05000
@@ -141,7 +142,7 @@ static bool parse_addr(struct session *s, const char *tok, uint64_t *v)
 	if (n == 0)
 		return false;
 	if (n == 6 && !strncmp(tok, "ramend", 6)) {
-		base = SIM_RAM_BASE + sim_hv_ram_size(s->hv);
+		base = sim_ram_end(sim_hv_ram_size(s->hv));
 		found = true;
 	}
 	if (n == 7 && !strncmp(tok, "balloon", 7)) {
@@ -154,7 +155,7 @@ static bool parse_addr(struct session *s, const char *tok, uint64_t *v)
 	     i++) {
 		if (strlen(areas[i].name) == n &&
 		    !strncmp(tok, areas[i].name, n)) {
-			base = SIM_RAM_BASE + areas[i].off;
+			base = SIM_RAM0_BASE + areas[i].off;
 			found = true;
 		}
 	}
@@ -416,9 +417,9 @@ static int queue_setup(struct session *s, int argc, char **argv, int from,
 	const char *v;
 	unsigned qi = 0, ready = 1, raw = 1;
 	uint64_t num = RAW_NUM_DEFAULT;
-	uint64_t desc = SIM_RAM_BASE + RAW_DESC;
-	uint64_t avail = SIM_RAM_BASE + RAW_AVAIL;
-	uint64_t used = SIM_RAM_BASE + RAW_USED;
+	uint64_t desc = SIM_RAM0_BASE + RAW_DESC;
+	uint64_t avail = SIM_RAM0_BASE + RAW_AVAIL;
+	uint64_t used = SIM_RAM0_BASE + RAW_USED;
 
 	if (((v = kv(argc, argv, from, "q")) && !parse_uint(v, ~0u, &qi)) ||
 	    ((v = kv(argc, argv, from, "num")) &&
@@ -762,7 +763,7 @@ static void cmd_used_expect(struct session *s, int argc, char **argv,
 	}
 	if (argc <= 3)
 		return;
-	stp = ram(s, SIM_RAM_BASE + RAW_ST, 1, res);
+	stp = ram(s, SIM_RAM0_BASE + RAW_ST, 1, res);
 	if (stp && *(volatile uint8_t *)stp != st) {
 		fail_msg(res, -EIO, "status byte is 0x%02x, expected %s", *stp,
 			 st == ST_SENTINEL ? "it unwritten (0xff)" : argv[3]);
@@ -806,7 +807,7 @@ static void cmd_used_none(struct session *s, int argc, char **argv,
 static void cmd_hdr(struct session *s, int argc, char **argv,
 		    struct result *res)
 {
-	uint64_t sector, at = SIM_RAM_BASE + RAW_HDR;
+	uint64_t sector, at = SIM_RAM0_BASE + RAW_HDR;
 	uint32_t type;
 	uint8_t *p, *st;
 
@@ -816,7 +817,7 @@ static void cmd_hdr(struct session *s, int argc, char **argv,
 		return;
 	}
 	p = ram(s, at, 16, res);
-	st = ram(s, SIM_RAM_BASE + RAW_ST, 1, res);
+	st = ram(s, SIM_RAM0_BASE + RAW_ST, 1, res);
 	if (!p || !st)
 		return;
 	put_le(p, 4, type);
@@ -991,9 +992,9 @@ static void cmd_raw_good(struct session *s, int argc, char **argv,
 		return;
 	}
 	desc = ram(s, q->desc + 16 * head, 48, res);
-	hdr = ram(s, SIM_RAM_BASE + RAW_HDR2, 16, res);
-	st = ram(s, SIM_RAM_BASE + RAW_ST2, 1, res);
-	data = ram(s, SIM_RAM_BASE + RAW_DATA2, 512, res);
+	hdr = ram(s, SIM_RAM0_BASE + RAW_HDR2, 16, res);
+	st = ram(s, SIM_RAM0_BASE + RAW_ST2, 1, res);
+	data = ram(s, SIM_RAM0_BASE + RAW_DATA2, 512, res);
 	if (!desc || !hdr || !st || !data)
 		return;
 	put_le(hdr, 4, VIRTIO_BLK_T_IN);
@@ -1001,12 +1002,13 @@ static void cmd_raw_good(struct session *s, int argc, char **argv,
 	put_le(hdr + 8, 8, 1);
 	*st = ST_SENTINEL;
 	memset(data, 0x5a, 512);
-	write_desc(desc, SIM_RAM_BASE + RAW_HDR2, 16, VRING_DESC_F_NEXT,
+	write_desc(desc, SIM_RAM0_BASE + RAW_HDR2, 16, VRING_DESC_F_NEXT,
 		   (uint16_t)(head + 1));
-	write_desc(desc + 16, SIM_RAM_BASE + RAW_DATA2, 512,
+	write_desc(desc + 16, SIM_RAM0_BASE + RAW_DATA2, 512,
 		   VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
 		   (uint16_t)(head + 2));
-	write_desc(desc + 32, SIM_RAM_BASE + RAW_ST2, 1, VRING_DESC_F_WRITE, 0);
+	write_desc(desc + 32, SIM_RAM0_BASE + RAW_ST2, 1, VRING_DESC_F_WRITE,
+		   0);
 	avail_push(q, av, (uint16_t)head);
 	if (notify(s, 0, res) || next_used(s, q, &id, &len, res))
 		return;
@@ -1490,7 +1492,7 @@ usage:
 static void random_desc(struct session *s, uint64_t *rng, uint8_t *p,
 			unsigned nnext)
 {
-	uint64_t end = SIM_RAM_BASE + sim_hv_ram_size(s->hv);
+	uint64_t end = sim_ram_end(sim_hv_ram_size(s->hv));
 	static const uint32_t lens[] = {0,   1,	    8,		 15,
 					16,  17,    512,	 4096,
 					513, 65536, 0xfffffff0u, 0xffffffffu};
@@ -1500,13 +1502,13 @@ static void random_desc(struct session *s, uint64_t *rng, uint8_t *p,
 
 	switch (rnd(rng) % 8) {
 	case 0:
-		addr = SIM_RAM_BASE + RAW_HDR;
+		addr = SIM_RAM0_BASE + RAW_HDR;
 		break;
 	case 1:
-		addr = SIM_RAM_BASE + RAW_ST;
+		addr = SIM_RAM0_BASE + RAW_ST;
 		break;
 	case 2:
-		addr = SIM_RAM_BASE + RAW_TABLE2 + 16 * (rnd(rng) % 8);
+		addr = SIM_RAM0_BASE + RAW_TABLE2 + 16 * (rnd(rng) % 8);
 		break;
 	case 3:
 		addr = end - rnd_range(rng, 0, 8192);
@@ -1518,7 +1520,7 @@ static void random_desc(struct session *s, uint64_t *rng, uint8_t *p,
 		addr = rnd(rng);
 		break;
 	default:
-		addr = SIM_RAM_BASE + RAW_DATA + rnd_range(rng, 0, 0x40000);
+		addr = SIM_RAM0_BASE + RAW_DATA + rnd_range(rng, 0, 0x40000);
 		break;
 	}
 	if (rnd(rng) % 3 == 0)
@@ -1549,17 +1551,17 @@ static void storm_desc(struct session *s, uint64_t *rng, uint8_t *p,
 	if (rnd(rng) % 16 == 0)
 		next = (uint16_t)rnd_range(rng, 0, nnext);
 	if (role == SR_HDR) {
-		write_desc(p, SIM_RAM_BASE + RAW_HDR, 16, flags, next);
+		write_desc(p, SIM_RAM0_BASE + RAW_HDR, 16, flags, next);
 		return;
 	}
 	if (role == SR_STATUS) {
-		write_desc(p, SIM_RAM_BASE + RAW_ST, 1,
+		write_desc(p, SIM_RAM0_BASE + RAW_ST, 1,
 			   flags | VRING_DESC_F_WRITE, next);
 		return;
 	}
 	if (device_writes)
 		flags |= VRING_DESC_F_WRITE;
-	write_desc(p, SIM_RAM_BASE + RAW_DATA + 512 * rnd_range(rng, 0, 255),
+	write_desc(p, SIM_RAM0_BASE + RAW_DATA + 512 * rnd_range(rng, 0, 255),
 		   512 * (uint32_t)rnd_range(rng, 1, 8), flags, next);
 }
 
@@ -1596,11 +1598,11 @@ static void cmd_chain_storm(struct session *s, int argc, char **argv,
 		cap = lo | hi << 32;
 	rng = seed_of(seed);
 	for (unsigned i = 0; i < count; i++) {
-		uint8_t *hdr = ram(s, SIM_RAM_BASE + RAW_HDR, 16, res);
-		uint8_t *st = ram(s, SIM_RAM_BASE + RAW_ST, 1, res);
+		uint8_t *hdr = ram(s, SIM_RAM0_BASE + RAW_HDR, 16, res);
+		uint8_t *st = ram(s, SIM_RAM0_BASE + RAW_ST, 1, res);
 		uint8_t *desc = ram(s, q->desc, 16ULL * q->num, res);
-		uint8_t *tbl = ram(s, SIM_RAM_BASE + RAW_TABLE, 16 * 16, res);
-		uint8_t *tbl2 = ram(s, SIM_RAM_BASE + RAW_TABLE2, 16 * 8, res);
+		uint8_t *tbl = ram(s, SIM_RAM0_BASE + RAW_TABLE, 16 * 16, res);
+		uint8_t *tbl2 = ram(s, SIM_RAM0_BASE + RAW_TABLE2, 16 * 8, res);
 		uint16_t head = (uint16_t)(rnd(&rng) % q->num), pos = head;
 		uint32_t type =
 		    rnd(&rng) % 8 ? types[rnd(&rng) % 6] : (uint32_t)rnd(&rng);
@@ -1649,7 +1651,7 @@ static void cmd_chain_storm(struct session *s, int argc, char **argv,
 					   tn + 1);
 			if (rnd(&rng) % 6)
 				write_desc(desc + 16 * pos,
-					   SIM_RAM_BASE + RAW_TABLE, 16 * tn,
+					   SIM_RAM0_BASE + RAW_TABLE, 16 * tn,
 					   VRING_DESC_F_INDIRECT, 0);
 			else
 				random_desc(s, &rng, desc + 16 * pos,

@@ -978,7 +978,8 @@ static void cmd_xl_create(struct session *s, int argc, char **argv,
 			   parse_uint(a + 6, 128, &v) && v) {
 			g->vcpus = v;
 		} else if (!strncmp(a, "ram=", 4) &&
-			   parse_uint(a + 4, 4096, &v) && v >= 16) {
+			   parse_uint(a + 4, SIM_RAM_MAX >> 20, &v) &&
+			   v >= 16) {
 			g->ram = (uint64_t)v << 20;
 		} else if (!strncmp(a, "stagger=", 8) &&
 			   parse_uint(a + 8, 5000, &v)) {

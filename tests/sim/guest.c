@@ -37,8 +37,11 @@ struct guest {
 	uint8_t *ram;
 	uint64_t ram_size;
 	pthread_mutex_t mu;
-	struct extent *free; /* sorted by offset, coalesced */
+	/* By RAM offset, sorted, coalesced within a bank but never across
+	 * its edge: an allocation is contiguous in guest physical space. */
+	struct extent *free;
 	unsigned nfree, maxfree;
+	bool alloc_high; /* the highest extent that fits first */
 };
 
 struct guest *guest_new(struct sim_hv *hv, unsigned vcpus)
@@ -67,11 +70,14 @@ struct guest *guest_new_dom(struct sim_dom *dom, unsigned vcpus)
 		free(g);
 		return NULL;
 	}
-	if (g->ram_size > GUEST_RESERVED_LOW) {
-		g->free[0].off = GUEST_RESERVED_LOW;
-		g->free[0].len = g->ram_size - GUEST_RESERVED_LOW;
-		g->nfree = 1;
-	}
+	uint64_t bank0 = sim_ram_bank0(g->ram_size);
+
+	if (bank0 > GUEST_RESERVED_LOW)
+		g->free[g->nfree++] = (struct extent){
+		    GUEST_RESERVED_LOW, bank0 - GUEST_RESERVED_LOW};
+	if (g->ram_size > bank0)
+		g->free[g->nfree++] =
+		    (struct extent){bank0, g->ram_size - bank0};
 	return g;
 }
 
@@ -82,6 +88,11 @@ void guest_free(struct guest *g)
 	pthread_mutex_destroy(&g->mu);
 	free(g->free);
 	free(g);
+}
+
+void guest_set_alloc_high(struct guest *g, bool on)
+{
+	g->alloc_high = on;
 }
 
 void guest_set_timeout(struct guest *g, int timeout_ms)
@@ -136,9 +147,38 @@ static void extent_remove(struct guest *g, unsigned at)
 	g->nfree--;
 }
 
+/* Take size bytes aligned to align from the start of extent i: true and
+ * the RAM offset in *off, or false if they do not fit (or on ENOMEM). */
+static bool extent_take(struct guest *g, unsigned i, uint64_t size,
+			uint64_t align, uint64_t *off)
+{
+	struct extent *e = &g->free[i];
+	uint64_t start = round_up(e->off, align);
+	uint64_t end = e->off + e->len;
+
+	if (start >= end || end - start < size)
+		return false;
+	/* Keep the tail, then trim or split the head. */
+	uint64_t tail_off = start + size, tail_len = end - tail_off;
+	uint64_t head_len = start - e->off;
+
+	if (head_len == 0 && tail_len == 0) {
+		extent_remove(g, i);
+	} else if (head_len == 0) {
+		e->off = tail_off;
+		e->len = tail_len;
+	} else {
+		e->len = head_len;
+		if (tail_len && extent_insert(g, i + 1, tail_off, tail_len) < 0)
+			return false;
+	}
+	*off = start;
+	return true;
+}
+
 uint64_t guest_alloc(struct guest *g, uint64_t size, uint64_t align)
 {
-	uint64_t gpa = 0;
+	uint64_t off, gpa = 0;
 
 	if (size == 0)
 		size = 1;
@@ -146,30 +186,13 @@ uint64_t guest_alloc(struct guest *g, uint64_t size, uint64_t align)
 	if (align < ALLOC_GRAIN)
 		align = ALLOC_GRAIN;
 	pthread_mutex_lock(&g->mu);
-	for (unsigned i = 0; i < g->nfree; i++) {
-		struct extent *e = &g->free[i];
-		uint64_t start = round_up(e->off, align);
-		uint64_t end = e->off + e->len;
+	for (unsigned k = 0; k < g->nfree; k++) {
+		unsigned i = g->alloc_high ? g->nfree - 1 - k : k;
 
-		if (start >= end || end - start < size)
-			continue;
-		/* Keep the tail, then trim or split the head. */
-		uint64_t tail_off = start + size, tail_len = end - tail_off;
-		uint64_t head_len = start - e->off;
-
-		if (head_len == 0 && tail_len == 0) {
-			extent_remove(g, i);
-		} else if (head_len == 0) {
-			e->off = tail_off;
-			e->len = tail_len;
-		} else {
-			e->len = head_len;
-			if (tail_len &&
-			    extent_insert(g, i + 1, tail_off, tail_len) < 0)
-				break;
+		if (extent_take(g, i, size, align, &off)) {
+			gpa = sim_ram_gpa(off);
+			break;
 		}
-		gpa = SIM_RAM_BASE + start;
-		break;
 	}
 	pthread_mutex_unlock(&g->mu);
 	return gpa;
@@ -177,10 +200,10 @@ uint64_t guest_alloc(struct guest *g, uint64_t size, uint64_t align)
 
 void guest_mfree(struct guest *g, uint64_t gpa, uint64_t size)
 {
-	uint64_t off = gpa - SIM_RAM_BASE;
+	uint64_t off;
 	unsigned i;
 
-	if (!gpa)
+	if (!gpa || !sim_ram_range(g->ram_size, gpa, 1, &off))
 		return;
 	if (size == 0)
 		size = 1;
@@ -188,9 +211,11 @@ void guest_mfree(struct guest *g, uint64_t gpa, uint64_t size)
 	pthread_mutex_lock(&g->mu);
 	for (i = 0; i < g->nfree && g->free[i].off < off; i++)
 		;
-	bool merge_prev =
-	    i > 0 && g->free[i - 1].off + g->free[i - 1].len == off;
-	bool merge_next = i < g->nfree && off + size == g->free[i].off;
+	/* Bank 0 ends at RAM offset SIM_RAM0_SIZE: nothing merges over it. */
+	bool merge_prev = i > 0 && off != SIM_RAM0_SIZE &&
+			  g->free[i - 1].off + g->free[i - 1].len == off;
+	bool merge_next = i < g->nfree && off + size != SIM_RAM0_SIZE &&
+			  off + size == g->free[i].off;
 
 	if (merge_prev && merge_next) {
 		g->free[i - 1].len += size + g->free[i].len;
@@ -209,11 +234,9 @@ void guest_mfree(struct guest *g, uint64_t gpa, uint64_t size)
 
 void *guest_ptr(struct guest *g, uint64_t gpa, uint64_t len)
 {
-	if (gpa < SIM_RAM_BASE)
-		return NULL;
-	uint64_t off = gpa - SIM_RAM_BASE;
+	uint64_t off;
 
-	if (off > g->ram_size || len > g->ram_size - off)
+	if (!sim_ram_range(g->ram_size, gpa, len, &off))
 		return NULL;
 	return g->ram + off;
 }
@@ -376,6 +399,17 @@ bool gdev_ready(const struct gdev *d)
 const struct gdev_info *gdev_info(const struct gdev *d)
 {
 	return &d->info;
+}
+
+int gdev_queue_rings(const struct gdev *d, unsigned qi, uint64_t *desc,
+		     uint64_t *avail, uint64_t *used)
+{
+	if (qi >= d->nq || !d->q[qi].ring_gpa)
+		return -ENOENT;
+	*desc = d->q[qi].desc_gpa;
+	*avail = d->q[qi].avail_gpa;
+	*used = d->q[qi].used_gpa;
+	return 0;
 }
 
 bool gdev_has(const struct gdev *d, unsigned bit)
@@ -1747,7 +1781,7 @@ int gdev_submit_hostile(struct gdev *d, unsigned cpu, struct greq *r,
 	}
 	if (!strcmp(kind, "oob")) {
 		RING(hdr, 16, N);
-		RING(SIM_RAM_BASE + d->g->ram_size, dlen, W | N);
+		RING(sim_ram_end(d->g->ram_size), dlen, W | N);
 		RING(st, 1, W);
 	} else if (!strcmp(kind, "wrap")) {
 		RING(hdr, 16, N);

@@ -42,9 +42,13 @@ struct sim_hv *guest_hv(const struct guest *g);
 struct sim_dom *guest_dom(const struct guest *g);
 
 /* Guest RAM: allocate size bytes aligned to align (power of two), returns
- * the guest physical address or 0 when RAM is exhausted. */
+ * the guest physical address or 0 when RAM is exhausted. A range never
+ * spans two banks (sim_hv.h). By default the lowest free RAM that fits is
+ * taken; with alloc_high, the lowest of the highest free extent that fits:
+ * with RAM in bank 1 everything lies there until bank 1 is full. */
 uint64_t guest_alloc(struct guest *g, uint64_t size, uint64_t align);
 void guest_mfree(struct guest *g, uint64_t gpa, uint64_t size);
+void guest_set_alloc_high(struct guest *g, bool on);
 /* Host pointer to [gpa, gpa+len) or NULL if not all of it is guest RAM. */
 void *guest_ptr(struct guest *g, uint64_t gpa, uint64_t len);
 
@@ -105,6 +109,10 @@ struct gdev_info {
 };
 const struct gdev_info *gdev_info(const struct gdev *d);
 bool gdev_has(const struct gdev *d, unsigned feature_bit);
+/* Where queue qi's rings are in guest RAM: 0, or -ENOENT if the queue is
+ * not set up. */
+int gdev_queue_rings(const struct gdev *d, unsigned qi, uint64_t *desc,
+		     uint64_t *avail, uint64_t *used);
 /* Largest data length one read/write request may carry (segments times
  * segment size, capped at 1 MiB as a block layer would split it). */
 uint32_t gdev_max_request_bytes(const struct gdev *d, enum greq_layout layout);

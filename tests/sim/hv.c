@@ -5,7 +5,8 @@
  * unmodified on drop-in builds of the Xen libraries (tests/sim/lib), which
  * connect to $XEN_SIM_SOCKET. Only set-up and slow paths cross the socket;
  * the per-request paths run on shared memory and eventfds:
- * - each domain's guest RAM is a memfd at SIM_RAM_BASE, secret memory
+ * - each domain's guest RAM is one memfd, laid out in Xen on Arm's two
+ *   banks (sim_hv.h: bank 0 at 1 GiB, the rest above 8 GiB), secret memory
  *   (memfd_secret) when the kernel allows it, so that O_DIRECT into the
  *   daemon's mappings fails with EFAULT as into privcmd's VM_PFNMAP ones
  *   (docs/xen-notes.md 1); a foreignmemory handle gets the fd when it
@@ -58,7 +59,6 @@ _Static_assert((int)SIM_LIFE_ALIVE == (int)SIM_DOM_ALIVE &&
 	       "domain life values");
 
 #define DOMID_FIRST_RESERVED 0x7ff0U
-#define GUEST_RAM0_SIZE	     0xc0000000ULL
 
 extern char **environ;
 
@@ -278,7 +278,7 @@ static struct sim_dom *dom_new(struct sim_hv *hv, uint32_t domid,
 	unsigned i;
 
 	if (!vcpus || vcpus > SIM_MAX_VCPUS || !ram_bytes ||
-	    ram_bytes % SIM_PAGE_SIZE || ram_bytes > GUEST_RAM0_SIZE ||
+	    ram_bytes % SIM_PAGE_SIZE || ram_bytes > SIM_RAM_MAX ||
 	    domid >= DOMID_FIRST_RESERVED) {
 		errno = EINVAL;
 		return NULL;
@@ -1318,11 +1318,12 @@ static void p2m_set_out(struct sim_dom *d, uint64_t frame, uint64_t n,
 static int balloon_range(struct sim_dom *d, uint64_t gpa, uint64_t len,
 			 uint64_t *frame, uint64_t *n)
 {
-	if ((gpa | len) & (SIM_PAGE_SIZE - 1) || gpa < SIM_RAM_BASE || !len ||
-	    gpa - SIM_RAM_BASE > d->ram_bytes ||
-	    len > d->ram_bytes - (gpa - SIM_RAM_BASE))
+	uint64_t off;
+
+	if ((gpa | len) & (SIM_PAGE_SIZE - 1) || !len ||
+	    !sim_ram_range(d->ram_bytes, gpa, len, &off))
 		return -EINVAL;
-	*frame = (gpa - SIM_RAM_BASE) >> SIM_PAGE_SHIFT;
+	*frame = off >> SIM_PAGE_SHIFT;
 	*n = len >> SIM_PAGE_SHIFT;
 	return 0;
 }
@@ -1384,6 +1385,14 @@ uint8_t *sim_dom_ram(struct sim_dom *d)
 uint64_t sim_dom_ram_size(struct sim_dom *d)
 {
 	return d->ram_bytes;
+}
+
+int64_t sim_dom_frames_mapped(struct sim_dom *d, uint64_t gpa, uint64_t len)
+{
+	uint64_t frame, n;
+	int rc = balloon_range(d, gpa, len, &frame, &n);
+
+	return rc ? rc : (int64_t)frames_held(d, frame, n);
 }
 
 const char *sim_dom_ram_backing(struct sim_dom *d)

@@ -452,6 +452,14 @@ static void cmd_info(struct session *s, int argc, char **argv,
 	printf("max-request-bytes: %u\n",
 	       gdev_max_request_bytes(d, GREQ_LAYOUT_LINUX));
 	printf("config-generation: %u\n", in->generation);
+	for (unsigned q = 0; q < in->nqueues; q++) {
+		uint64_t desc, avail, used;
+
+		if (!gdev_queue_rings(d, q, &desc, &avail, &used))
+			printf("queue %u rings: desc 0x%" PRIx64
+			       " avail 0x%" PRIx64 " used 0x%" PRIx64 "\n",
+			       q, desc, avail, used);
+	}
 }
 
 static void cmd_init(struct session *s, int argc, char **argv,
@@ -1140,6 +1148,22 @@ static void cmd_expect_exit(struct session *s, int argc, char **argv,
 		printf("daemon: %s\n", got);
 }
 
+/* Bank 1, if the guest has RAM there, and how much of it the daemon maps
+ * now: whether requests above 4 GiB really reached it. */
+static void print_bank1(struct session *s)
+{
+	struct sim_dom *dom = sim_hv_default_domain(s->hv);
+	uint64_t ram = dom ? sim_dom_ram_size(dom) : 0;
+	uint64_t bank1 = ram - sim_ram_bank0(ram);
+
+	if (!bank1)
+		return;
+	printf("guest-ram-bank1: 0x%llx, %" PRIu64 " MiB, %" PRId64
+	       " frame(s) mapped by a backend\n",
+	       SIM_RAM1_BASE, bank1 >> 20,
+	       sim_dom_frames_mapped(dom, SIM_RAM1_BASE, bank1));
+}
+
 static void cmd_stats(struct session *s, int argc, char **argv,
 		      struct result *res)
 {
@@ -1172,6 +1196,7 @@ static void cmd_stats(struct session *s, int argc, char **argv,
 	}
 	if (sim_hv_ram_backing(s->hv))
 		printf("guest-ram: %s\n", sim_hv_ram_backing(s->hv));
+	print_bank1(s);
 	sim_hv_get_stats(s->hv, &hs);
 	printf("hypervisor: ioreqs %" PRIu64 " servers %" PRIu64 "/%" PRIu64
 	       " ranges %" PRIu64 " foreign-maps %" PRIu64
@@ -2056,8 +2081,9 @@ static const struct cmd cmds[] = {
     {"mmio-write", 3, 3, false, cmd_mmio_write, "mmio-write OFFSET SIZE VALUE",
      "raw register write"},
     {"mem-write", 2, 2, false, cmd_mem_write, "mem-write GPA FILE",
-     "copy FILE into guest RAM (RAM starts at 0x40000000; the driver "
-     "never uses its first MiB)"},
+     "copy FILE into guest RAM (bank 0 at 0x40000000, up to 3 GiB; the "
+     "rest in bank 1 at 0x200000000; the driver never uses the first "
+     "MiB)"},
     {"mem-read", 3, 3, false, cmd_mem_read, "mem-read GPA LENGTH OUTFILE",
      "copy guest RAM into OUTFILE"},
     {"wait-irq", 1, 1, false, cmd_wait_irq, "wait-irq MILLISECONDS",
@@ -2112,8 +2138,10 @@ static const struct cmd cmds[] = {
     {"expect-exit", 1, 1, false, cmd_expect_exit, "expect-exit CODE|SIGNAL",
      "wait for the daemon to exit with CODE (or die by SIGNAL)"},
     {"stats", 0, 0, false, cmd_stats, "stats",
-     "driver and hypervisor counters, and what holds guest RAM "
-     "('guest-ram: memfd_secret' as on Xen, or 'memfd')"},
+     "driver and hypervisor counters, what holds guest RAM "
+     "('guest-ram: memfd_secret' as on Xen, or 'memfd') and, with RAM in "
+     "bank 1, how many of its frames a backend maps now "
+     "('guest-ram-bank1: ...')"},
     {"expect", 2, 16, false, cmd_expect, "expect OUTCOME COMMAND...",
      "run COMMAND; pass iff its outcome is OUTCOME: OK, IOERR, UNSUPP, "
      "NOSTATUS, NEEDS_RESET, BROKEN, ENODEV, ETIMEDOUT, EPIPE, EPROTO, "
@@ -2354,7 +2382,9 @@ static void print_cmd_help(FILE *f, const struct cmd *c)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sim-guest [--vcpus N] [--ram-mb N] [--daemon PATH] "
+		"usage: sim-guest [--vcpus N] [--ram-mb N] [--alloc-high] "
+		"[--daemon PATH]\n"
+		"                 "
 		"[--libdir DIR]\n"
 		"                 [--domid N] [--timeout-ms N] [--daemon-arg "
 		"ARG]... [--verbose]\n"
@@ -2374,7 +2404,15 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  --vcpus N       guest vCPUs (1..128, default 1); random-io "
 		"uses one thread each\n"
-		"  --ram-mb N      guest RAM in MiB (16..4096, default 128)\n"
+		"  --ram-mb N      guest RAM in MiB (16..%llu, default 128): "
+		"the first 3072 at\n"
+		"                  0x40000000 (bank 0), the rest at "
+		"0x200000000 (bank 1), as Xen\n"
+		"                  on Arm lays it out\n"
+		"  --alloc-high    the driver allocates rings and buffers "
+		"from the highest free\n"
+		"                  RAM first: in bank 1 if the guest has RAM "
+		"there\n"
 		"  --daemon PATH   default: xen-virtio-blk next to this "
 		"program\n"
 		"  --libdir DIR    drop-in Xen libraries, default: sim-lib "
@@ -2410,7 +2448,8 @@ static void usage(FILE *f)
 		"it, and again after raw accesses (mmio-write, reset) or when "
 		"it broke.\n"
 		"\nCommands:\n",
-		MMIO_BASE, FIRST_SPI, GUEST_DEFAULT_TIMEOUT_MS);
+		MMIO_BASE, FIRST_SPI, SIM_RAM_MAX >> 20,
+		GUEST_DEFAULT_TIMEOUT_MS);
 	for (size_t t = 0; t < sizeof(cmd_tables) / sizeof(cmd_tables[0]);
 	     t++) {
 		if (cmd_table_titles[t])
@@ -2517,6 +2556,7 @@ int main(int argc, char **argv)
 	static const struct option lopts[] = {
 	    {"vcpus", required_argument, NULL, 'v'},
 	    {"ram-mb", required_argument, NULL, 'm'},
+	    {"alloc-high", no_argument, NULL, 'H'},
 	    {"daemon", required_argument, NULL, 'D'},
 	    {"libdir", required_argument, NULL, 'L'},
 	    {"domid", required_argument, NULL, 'i'},
@@ -2538,6 +2578,7 @@ int main(int argc, char **argv)
 	char self[PATH_MAX], daemon[PATH_MAX], libdir[PATH_MAX];
 	const char *daemon_opt = NULL, *libdir_opt = NULL;
 	enum sim_ram_backing backing = SIM_RAM_AUTO;
+	bool alloc_high = false;
 	int opt, ret = 1;
 
 	s->vcpus = 1;
@@ -2553,9 +2594,13 @@ int main(int argc, char **argv)
 			s->vcpus = v;
 			break;
 		case 'm':
-			if (!parse_uint(optarg, 4096, &v) || v < 16)
+			if (!parse_uint(optarg, SIM_RAM_MAX >> 20, &v) ||
+			    v < 16)
 				goto bad;
 			ram_mb = v;
+			break;
+		case 'H':
+			alloc_high = true;
 			break;
 		case 'D':
 			daemon_opt = optarg;
@@ -2693,6 +2738,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	guest_set_timeout(s->g, s->timeout_ms);
+	guest_set_alloc_high(s->g, alloc_high);
 	for (unsigned i = 0; i < s->ndisks; i++) {
 		s->disks[i].dev =
 		    gdev_new(s->g, s->disks[i].base, s->disks[i].irq);

@@ -22,8 +22,73 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SIM_RAM_BASE   0x40000000ULL /* GUEST_RAM0_BASE */
 #define SIM_ENV_SOCKET "XEN_SIM_SOCKET"
+
+/* Guest RAM where Xen 4.17 on Arm puts it (public/arch-arm.h): the domain
+ * builder fills bank 0 first and puts the rest in bank 1, so a guest with
+ * more than 3 GiB has RAM above 8 GiB and a hole between the banks. A
+ * domain's RAM is one contiguous memfd: its RAM offset off is bank 0's
+ * byte off below SIM_RAM0_SIZE, else bank 1's byte off - SIM_RAM0_SIZE.
+ * These helpers are the only place that knows that. */
+#define SIM_RAM0_BASE 0x40000000ULL  /* GUEST_RAM0_BASE */
+#define SIM_RAM0_SIZE 0xc0000000ULL  /* GUEST_RAM0_SIZE */
+#define SIM_RAM1_BASE 0x200000000ULL /* GUEST_RAM1_BASE */
+#define SIM_RAM1_SIZE 0xfe00000000ULL
+/* Our cap, far below bank 1's size: a test machine's memory. */
+#define SIM_RAM_MAX (64ULL << 30)
+
+/* Bytes of RAM in bank 0 for a domain of ram_bytes. */
+static inline uint64_t sim_ram_bank0(uint64_t ram_bytes)
+{
+	return ram_bytes < SIM_RAM0_SIZE ? ram_bytes : SIM_RAM0_SIZE;
+}
+
+/* The guest physical address of RAM offset off (off < ram_bytes). */
+static inline uint64_t sim_ram_gpa(uint64_t off)
+{
+	return off < SIM_RAM0_SIZE ? SIM_RAM0_BASE + off
+				   : SIM_RAM1_BASE + (off - SIM_RAM0_SIZE);
+}
+
+/* Just past the last byte of RAM (of bank 1 if there is one). */
+static inline uint64_t sim_ram_end(uint64_t ram_bytes)
+{
+	return sim_ram_gpa(ram_bytes - 1) + 1;
+}
+
+/* Whether [gpa, gpa+len) is RAM of a domain of ram_bytes, with its RAM
+ * offset in *off. A range that runs off a bank into the hole or past the
+ * end is not RAM, whatever lies beyond. */
+static inline bool sim_ram_range(uint64_t ram_bytes, uint64_t gpa, uint64_t len,
+				 uint64_t *off)
+{
+	uint64_t bank0 = sim_ram_bank0(ram_bytes), bank1 = ram_bytes - bank0;
+
+	if (gpa >= SIM_RAM0_BASE && gpa - SIM_RAM0_BASE <= bank0 &&
+	    len <= bank0 - (gpa - SIM_RAM0_BASE)) {
+		*off = gpa - SIM_RAM0_BASE;
+		return true;
+	}
+	if (gpa >= SIM_RAM1_BASE && gpa - SIM_RAM1_BASE <= bank1 &&
+	    len <= bank1 - (gpa - SIM_RAM1_BASE)) {
+		*off = bank0 + (gpa - SIM_RAM1_BASE);
+		return true;
+	}
+	return false;
+}
+
+/* The same for one 4 KiB frame: its index in the RAM memfd. */
+static inline bool sim_ram_frame(uint64_t ram_bytes, uint64_t gfn,
+				 uint64_t *frame)
+{
+	uint64_t off;
+
+	if (gfn > (UINT64_MAX >> 12) ||
+	    !sim_ram_range(ram_bytes, gfn << 12, 1ULL << 12, &off))
+		return false;
+	*frame = off >> 12;
+	return true;
+}
 
 struct sim_hv;
 struct sim_dom;
@@ -44,7 +109,8 @@ enum sim_ram_backing {
 
 struct sim_hv_config {
 	unsigned vcpus;	    /* 1..128 */
-	uint64_t ram_bytes; /* guest RAM at SIM_RAM_BASE, multiple of 4 KiB */
+	uint64_t ram_bytes; /* guest RAM (banks as above), multiple of 4 KiB,
+			     * at most SIM_RAM_MAX */
 	uint32_t domid;	    /* the first guest's domid (the daemon's --domid);
 			     * 0: no domain at first (sim_hv_create_domain) */
 	const char *socket_path; /* NULL: a fresh path under /tmp */
@@ -95,7 +161,8 @@ pid_t sim_hv_daemon_pid(struct sim_hv *hv);
 int sim_hv_wait_ready(struct sim_hv *hv, uint64_t base, uint64_t size,
 		      int timeout_ms);
 
-/* Guest RAM, host pointer to SIM_RAM_BASE; hostile tests may write anything. */
+/* Guest RAM, host pointer to RAM offset 0 (the memfd; sim_ram_range maps
+ * addresses to offsets); hostile tests may write anything. */
 uint8_t *sim_hv_ram(struct sim_hv *hv);
 uint64_t sim_hv_ram_size(struct sim_hv *hv);
 /* "memfd_secret" or "memfd": what holds the default domain's RAM (NULL if
@@ -245,6 +312,10 @@ int sim_dom_wait_ready(struct sim_dom *d, uint64_t base, uint64_t size,
 uint8_t *sim_dom_ram(struct sim_dom *d);
 uint64_t sim_dom_ram_size(struct sim_dom *d);
 const char *sim_dom_ram_backing(struct sim_dom *d);
+/* How many frames of [gpa, gpa+len) (page-aligned guest RAM) a backend
+ * maps now, or -EINVAL: to check that the daemon used the RAM a test
+ * meant it to. */
+int64_t sim_dom_frames_mapped(struct sim_dom *d, uint64_t gpa, uint64_t len);
 int sim_dom_mmio(struct sim_dom *d, unsigned vcpu, uint64_t gpa, unsigned size,
 		 bool write, uint64_t *data, int timeout_ms);
 int sim_dom_invalidate(struct sim_dom *d, unsigned vcpu, int timeout_ms);

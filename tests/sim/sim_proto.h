@@ -94,7 +94,7 @@ struct sim_wire {
 #define SIM_TAIL_MAX (SIM_MSG_MAX - sizeof(struct sim_wire))
 
 /* DOM_ATTACH reply: a.u32[1] the domain's slot (index into the proc
- * page), a.u32[2] its vCPUs, a.u64[0] its RAM bytes at SIM_RAM_BASE. */
+ * page), a.u32[2] its vCPUs, a.u64[0] its RAM bytes (both banks). */
 
 /* HELLO reply, in the tail. domid, vcpus and ram_bytes describe the
  * default domain (0 if there is none); a handle reaches any domain by

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* Drop-in libxenforeignmemory.so.1 for the simulator.
  *
- * A domain's guest RAM arrives as a memfd the first time a handle of the
- * process names the domain (kept for the process's life, since mappings
- * outlive handles). A map reserves one PROT_NONE region for all the pages
- * and maps each run of consecutive valid frames MAP_SHARED into it, so a
- * multi-frame map is contiguous as with privcmd, and a frame that is not
- * guest RAM (or any frame once the domain is dying) reports err[i] =
- * -EINVAL and stays PROT_NONE: touching it faults, as privcmd's SIGBUS
+ * A domain's guest RAM (both banks, sim_hv.h) arrives as one memfd the
+ * first time a handle of the process names the domain (kept for the
+ * process's life, since mappings outlive handles). A map reserves one PROT_NONE
+ * region for all the pages and maps each run of consecutive valid frames
+ * MAP_SHARED into it, so a multi-frame map is contiguous as with privcmd, and a
+ * frame that is not guest RAM (or any frame once the domain is dying) reports
+ * err[i] = -EINVAL and stays PROT_NONE: touching it faults, as privcmd's SIGBUS
  * does; so does a frame the guest has ballooned out. Each frame mapped
  * holds a count in the domain's p2m (sim_proto.h), as Xen's mapping holds
  * a reference on the page. The counters the hypervisor reports (maps, pages,
@@ -147,8 +147,6 @@ static void count(uint64_t *field, uint64_t n)
 	__atomic_add_fetch(field, n, __ATOMIC_SEQ_CST);
 }
 
-#define RAM_GFN (SIM_RAM_BASE >> SIM_PAGE_SHIFT)
-
 /* A mapping takes a reference on the frame, as Xen's does on the page. */
 static void frame_ref(const struct sim_domref *d, uint32_t frame, int n)
 {
@@ -157,21 +155,23 @@ static void frame_ref(const struct sim_domref *d, uint32_t frame, int n)
 }
 
 /* Take a reference on frame `gfn` if it is guest RAM the domain still has
- * (not ballooned out). The reference comes before the look at the p2m, as
- * in Xen's one step: a balloon-out that sets the bit after the look
- * counts the reference (both sequentially consistent). */
-static bool frame_take(const struct sim_domref *d, uint32_t st, xen_pfn_t gfn)
+ * (not ballooned out): true, with its frame in the RAM memfd in *frame. The
+ * reference comes before the look at the p2m, as in Xen's one step: a
+ * balloon-out that sets the bit after the look counts the reference (both
+ * sequentially consistent). */
+static bool frame_take(const struct sim_domref *d, uint32_t st, xen_pfn_t gfn,
+		       uint32_t *frame)
 {
-	uint32_t frame;
+	uint64_t f;
 
-	if (st != SIM_DOM_ALIVE || gfn < RAM_GFN ||
-	    gfn - RAM_GFN >= d->ram_frames)
+	if (st != SIM_DOM_ALIVE ||
+	    !sim_ram_frame(d->ram_frames << SIM_PAGE_SHIFT, gfn, &f))
 		return false;
-	frame = (uint32_t)(gfn - RAM_GFN);
-	frame_ref(d, frame, 1);
-	if (!sim_p2m_is_out(d->sh, frame))
+	*frame = (uint32_t)f;
+	frame_ref(d, *frame, 1);
+	if (!sim_p2m_is_out(d->sh, *frame))
 		return true;
-	frame_ref(d, frame, -1);
+	frame_ref(d, *frame, -1);
 	return false;
 }
 
@@ -305,8 +305,7 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 	/* Each frame is looked at once, here (a dying domain's p2m is gone:
 	 * every frame fails); what follows maps what this pass took. */
 	for (i = 0; i < pages; i++) {
-		if (frame_take(d, st, arr[i])) {
-			r->frame[i] = (uint32_t)(arr[i] - RAM_GFN);
+		if (frame_take(d, st, arr[i], &r->frame[i])) {
 			r->bits[i / 8] |= (uint8_t)(1U << (i % 8));
 		} else {
 			bad++;
@@ -341,12 +340,14 @@ void *xenforeignmemory_map2(xenforeignmemory_handle *fmem, uint32_t dom,
 				err[i] = -EINVAL;
 			continue;
 		}
+		/* Consecutive in the memfd too: a bank never ends inside
+		 * a run, the hole after it is not RAM. */
 		while (j < pages && page_held(r, j) && arr[j] == arr[j - 1] + 1)
 			j++;
 		p = mmap(base + (i << SIM_PAGE_SHIFT),
 			 (j - i) << SIM_PAGE_SHIFT, prot,
 			 MAP_SHARED | MAP_FIXED, d->ram_fd,
-			 (off_t)((arr[i] - RAM_GFN) << SIM_PAGE_SHIFT));
+			 (off_t)((uint64_t)r->frame[i] << SIM_PAGE_SHIFT));
 		if (p == MAP_FAILED) {
 			int e = errno;
 
