@@ -1148,20 +1148,20 @@ static void cmd_expect_exit(struct session *s, int argc, char **argv,
 		printf("daemon: %s\n", got);
 }
 
-/* Bank 1, if the guest has RAM there, and how much of it the daemon maps
- * now: whether requests above 4 GiB really reached it. */
-static void print_bank1(struct session *s)
+/* With RAM in bank 1: each bank and how much of it a backend maps now,
+ * to tell whether requests meant for one bank really reached it. */
+static void print_banks(struct session *s)
 {
 	struct sim_dom *dom = sim_hv_default_domain(s->hv);
 	uint64_t ram = dom ? sim_dom_ram_size(dom) : 0;
-	uint64_t bank1 = ram - sim_ram_bank0(ram);
+	uint64_t len[2] = {sim_ram_bank0(ram), ram - sim_ram_bank0(ram)};
+	const uint64_t base[2] = {SIM_RAM0_BASE, SIM_RAM1_BASE};
 
-	if (!bank1)
-		return;
-	printf("guest-ram-bank1: 0x%llx, %" PRIu64 " MiB, %" PRId64
-	       " frame(s) mapped by a backend\n",
-	       SIM_RAM1_BASE, bank1 >> 20,
-	       sim_dom_frames_mapped(dom, SIM_RAM1_BASE, bank1));
+	for (unsigned b = 0; len[1] && b < 2; b++)
+		printf("guest-ram-bank%u: 0x%" PRIx64 ", %" PRIu64
+		       " MiB, %" PRId64 " frame(s) mapped by a backend\n",
+		       b, base[b], len[b] >> 20,
+		       sim_dom_frames_mapped(dom, base[b], len[b]));
 }
 
 static void cmd_stats(struct session *s, int argc, char **argv,
@@ -1196,7 +1196,7 @@ static void cmd_stats(struct session *s, int argc, char **argv,
 	}
 	if (sim_hv_ram_backing(s->hv))
 		printf("guest-ram: %s\n", sim_hv_ram_backing(s->hv));
-	print_bank1(s);
+	print_banks(s);
 	sim_hv_get_stats(s->hv, &hs);
 	printf("hypervisor: ioreqs %" PRIu64 " servers %" PRIu64 "/%" PRIu64
 	       " ranges %" PRIu64 " foreign-maps %" PRIu64
@@ -2140,8 +2140,8 @@ static const struct cmd cmds[] = {
     {"stats", 0, 0, false, cmd_stats, "stats",
      "driver and hypervisor counters, what holds guest RAM "
      "('guest-ram: memfd_secret' as on Xen, or 'memfd') and, with RAM in "
-     "bank 1, how many of its frames a backend maps now "
-     "('guest-ram-bank1: ...')"},
+     "bank 1, how many frames of each bank a backend maps now "
+     "('guest-ram-bank0: ...', 'guest-ram-bank1: ...')"},
     {"expect", 2, 16, false, cmd_expect, "expect OUTCOME COMMAND...",
      "run COMMAND; pass iff its outcome is OUTCOME: OK, IOERR, UNSUPP, "
      "NOSTATUS, NEEDS_RESET, BROKEN, ENODEV, ETIMEDOUT, EPIPE, EPROTO, "
