@@ -28,24 +28,17 @@ cp "$T/disk.img" "$T/before.img"
 # --- 1. the Linux-like driver, everything in bank 1
 set -- 0:512 4096:4096 9728:65536 1048064:131072 5000192:1048576 \
 	7340544:197120
-args=""
-for p in "$@"; do
-	off=${p%%:*}
-	len=${p##*:}
-	mkdata "$T/w.$off" "$len"
-	args="$args -c 'write $off $T/w.$off' -c 'read $off $len $T/r.$off'"
-done
+rw_cmds "$@"
 host_extract "$T/disk.img" 12582912 1048576 "$T/untouched"
-# shellcheck disable=SC2086 # $args is split by eval on purpose
 eval sim_ok --ram-mb $RAM_MB --alloc-high --disk "$T/disk.img" -c info \
-	-c "'segments 3'" $args -c "'verify 12582912 $T/untouched'" \
+	-c "'segments 3'" "$RW_ARGS" -c "'verify 12582912 $T/untouched'" \
 	-c "'segments 0'" -c "'random-io 300 21 256 at=8388608 region=4'" \
 	-c "'indirect off'" -c "'random-io 200 22 64 at=8388608 region=4'" \
 	-c stats
 for r in desc avail used; do
 	a=$(sed -n "s/^queue 0 rings: .*$r \(0x[0-9a-f]*\).*/\1/p" "$T/out")
 	[ -n "$a" ] || fail "info printed no $r ring address"
-	[ $((a)) -ge $BANK1 ] && [ $((a)) -lt $RAM_END ] ||
+	[ $((a >= BANK1 && a < RAM_END)) -eq 1 ] ||
 		fail "$r ring at $a, not in bank 1"
 done
 out_has '^random-io: 300 requests .*: verified$'
@@ -56,13 +49,7 @@ out_has '^guest-ram-bank0: 0x40000000, 3072 MiB, 0 frame'
 n=$(sed -n 's/^guest-ram-bank1: 0x200000000, 128 MiB, \([0-9]*\) frame.*/\1/p' \
 	"$T/out")
 [ "${n:-0}" -gt 0 ] || fail "the daemon maps no frame of bank 1"
-for p in "$@"; do
-	off=${p%%:*}
-	len=${p##*:}
-	same "$T/w.$off" "$T/r.$off" "read-back at $off"
-	host_extract "$T/disk.img" "$off" "$len" "$T/h.$off"
-	same "$T/w.$off" "$T/h.$off" "image on the host at $off"
-done
+rw_check "$T/disk.img" "$@"
 
 # --- 2. hand-made requests, the queue in bank 1 (64 MiB in, clear of
 # what the driver allocates there)

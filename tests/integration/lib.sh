@@ -109,6 +109,34 @@ same() {
 	cmp -s "$1" "$2" || fail "$3: $(cmp "$1" "$2" 2>&1 | head -n1)"
 }
 
+# rw_cmds OFF:LEN...: random data in $T/w.OFF for each pair, and in
+# $RW_ARGS the sim-guest arguments (for eval) that write it at OFF and read
+# it back into $T/r.OFF.
+rw_cmds() {
+	RW_ARGS=
+	for rw_p in "$@"; do
+		rw_off=${rw_p%%:*}
+		rw_len=${rw_p##*:}
+		mkdata "$T/w.$rw_off" "$rw_len"
+		RW_ARGS="$RW_ARGS -c 'write $rw_off $T/w.$rw_off'"
+		RW_ARGS="$RW_ARGS -c 'read $rw_off $rw_len $T/r.$rw_off'"
+	done
+}
+
+# rw_check IMAGE OFF:LEN...: after a session with rw_cmds' arguments, each
+# write read back identical and is in the image on the host.
+rw_check() {
+	rw_img=$1
+	shift
+	for rw_p in "$@"; do
+		rw_off=${rw_p%%:*}
+		rw_len=${rw_p##*:}
+		same "$T/w.$rw_off" "$T/r.$rw_off" "read-back at $rw_off"
+		host_extract "$rw_img" "$rw_off" "$rw_len" "$T/h.$rw_off"
+		same "$T/w.$rw_off" "$T/h.$rw_off" "image on the host at $rw_off"
+	done
+}
+
 # le N BYTES: N as BYTES little-endian bytes on stdout (binary).
 le() {
 	le_v=$1

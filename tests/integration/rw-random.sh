@@ -12,22 +12,9 @@ cp "$T/disk.img" "$T/before.img"
 # Files of odd sector counts at unaligned-to-4K sector offsets.
 set -- 0:512 4096:4096 9728:65536 1048064:131072 5000192:1048576 \
 	16776704:512 7340544:197120
-args=""
-for p in "$@"; do
-	off=${p%%:*}
-	len=${p##*:}
-	mkdata "$T/w.$off" "$len"
-	args="$args -c 'write $off $T/w.$off' -c 'read $off $len $T/r.$off'"
-done
-# shellcheck disable=SC2086 # $args is split by eval on purpose
-eval sim_ok --disk "$T/disk.img" -c "'segments 3'" $args
-for p in "$@"; do
-	off=${p%%:*}
-	len=${p##*:}
-	same "$T/w.$off" "$T/r.$off" "read-back at $off"
-	host_extract "$T/disk.img" "$off" "$len" "$T/h.$off"
-	same "$T/w.$off" "$T/h.$off" "image on the host at $off"
-done
+rw_cmds "$@"
+eval sim_ok --disk "$T/disk.img" -c "'segments 3'" "$RW_ARGS"
+rw_check "$T/disk.img" "$@"
 # Nothing else changed: patch the written ranges into the old image.
 for p in "$@"; do
 	off=${p%%:*}

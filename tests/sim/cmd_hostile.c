@@ -11,8 +11,9 @@
  * Addresses (ADDR) are numbers or the names of the raw areas, optionally
  * followed by +N or -N: ram, ramend, desc, avail, used, hdr, st, hdr2, st2,
  * table, table2, data, data2, and balloon (the RAM the last `balloon out`
- * gave back). Flags are letters N (NEXT), W (WRITE) and
- * I (INDIRECT), a number, or '-' for none. */
+ * gave back). ram is where RAM starts, ramend just past its last byte (in
+ * bank 1 if the guest has RAM there, sim_hv.h). Flags are letters N
+ * (NEXT), W (WRITE) and I (INDIRECT), a number, or '-' for none. */
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>

@@ -59,6 +59,8 @@ _Static_assert((int)SIM_LIFE_ALIVE == (int)SIM_DOM_ALIVE &&
 	       "domain life values");
 
 #define DOMID_FIRST_RESERVED 0x7ff0U
+_Static_assert(SIM_RAM_MAX <= SIM_RAM0_SIZE + SIM_RAM1_SIZE,
+	       "more RAM than Xen on Arm's two banks hold");
 
 extern char **environ;
 
