@@ -451,7 +451,8 @@ static void sync_failed(struct aio_engine *e, int err)
 			  e->img->path, strerror(-err));
 }
 
-/* fdatasync of the image, recorded if it fails. Any thread; one at a time
+/* fdatasync of the image (on its sync_fd, which no write-through write
+ * syncs: struct image), recorded if it fails. Any thread; one at a time
  * per image, across every engine on it: Linux reports a writeback error
  * to the first sync that looks, and a second sync running beside it may
  * return 0 first, its FLUSH answered OK for data the kernel dropped. In
@@ -463,7 +464,7 @@ static int data_sync(struct aio_engine *e)
 	int r;
 
 	pthread_mutex_lock(&e->img->sync_lock);
-	r = fdatasync(e->img->fd) < 0 ? -errno : 0;
+	r = fdatasync(e->img->sync_fd) < 0 ? -errno : 0;
 	if (r < 0)
 		sync_failed(e, r);
 	pthread_mutex_unlock(&e->img->sync_lock);

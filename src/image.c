@@ -192,6 +192,25 @@ static int lock_image(struct image *img, char *err, size_t errlen)
 		    strerror(errno));
 }
 
+/* A second open file of the image (struct image, sync_fd): through
+ * /proc, so that it is the file we opened even if its path changed since;
+ * failing that, fd itself. fdatasync needs no write access. */
+static int open_sync_fd(const struct image *img)
+{
+	char p[64];
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", img->fd);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	log_warn("%s: cannot open it again for data syncs (%s): a failed "
+		 "write-through write may hide a writeback error from the "
+		 "next flush",
+		 img->path, strerror(errno));
+	return img->fd;
+}
+
 int image_open(struct image *img, const char *path, bool ro, char *err,
 	       size_t errlen)
 {
@@ -199,7 +218,7 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 	int fd, r;
 
 	memset(img, 0, sizeof(*img));
-	img->fd = -1;
+	img->fd = img->sync_fd = -1;
 	pthread_mutex_init(&img->sync_lock, NULL);
 	if (!path || !*path)
 		return fail(err, errlen, -EINVAL, "no image path given");
@@ -270,6 +289,7 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 	}
 
 	if (!ro) {
+		img->sync_fd = open_sync_fd(img);
 		/* Block devices: BLKDISCARD/BLKZEROOUT exist on every kernel we
 		 * support; on a device without discard the engine makes the
 		 * request a no-op (discard is only a hint). */
@@ -283,9 +303,11 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 
 void image_close(struct image *img)
 {
+	if (img->sync_fd >= 0 && img->sync_fd != img->fd)
+		close(img->sync_fd);
 	if (img->fd >= 0)
 		close(img->fd);
-	img->fd = -1;
+	img->fd = img->sync_fd = -1;
 }
 
 int image_size_now(const struct image *img, uint64_t *size)

@@ -25,6 +25,12 @@
  *         EINVAL (op write), as kernels before 4.13 refuse aio_rw_flags.
  *         eagain: io_submit() takes nothing and says EAGAIN when its first
  *         iocb matches, as a kernel short of memory for the moment.
+ *         wberr: the call (worker path: write or fallocate) succeeds, and
+ *         a writeback error happens as it returns. As Linux does (errseq),
+ *         each open file reports it once, to its first sync that looks
+ *         after: an fdatasync/fsync, or the completion of a libaio write
+ *         carrying RWF_DSYNC (or of an aio fdsync), which then fail with
+ *         EIO. Files opened after it never see it.
  * OPS     read, write, rw, fdsync, fallocate, open, flock, any; joined with
  *         '+'.
  * KEYS    offset=A-B  only requests overlapping bytes [A, B) (A- : to the
@@ -48,6 +54,8 @@
  *     fdsync-start VIA writes-in-flight=N  (libaio and worker writes
  *                                          not yet handed back)
  *     fdsync-done VIA res=N
+ *     wberr-report fd=N                    (that open file's sync saw the
+ *                                          writeback error: EIO)
  *     open direct|buffered PATH
  *     submit nr=N                          (each io_submit call)
  * A bad XVB_FAULT stops the process at load with exit status 125. */
@@ -77,7 +85,7 @@
 #define MAX_TRACK  8192
 #define DEFAULT_MS 200
 
-enum act { A_ERR, A_SHORT, A_DELAY, A_NODIRECT, A_NODSYNC, A_EAGAIN };
+enum act { A_ERR, A_SHORT, A_DELAY, A_NODIRECT, A_NODSYNC, A_EAGAIN, A_WBERR };
 /* For match_locked(): the rules that act at completion or on a call. */
 #define AT_CALL (-1)
 
@@ -134,6 +142,11 @@ static struct track tracks[MAX_TRACK];
 static unsigned ntracks_hi;  /* highest used index + 1 */
 static unsigned aio_writes;  /* write iocbs in flight (under mu) */
 static unsigned sync_writes; /* worker writes running (atomic) */
+/* wberr, as Linux's errseq: the errors so far, and for each open file
+ * (by descriptor) how many it has reported. Atomics. */
+#define WB_FDS 4096
+static uint64_t wb_errors;
+static uint64_t wb_seen[WB_FDS];
 
 /* ------------------------------------------------------------ real calls */
 
@@ -273,7 +286,7 @@ static const struct {
     {"edquot", A_ERR, EDQUOT}, {"short", A_SHORT, 0},
     {"delay", A_DELAY, 0},     {"nodirect", A_NODIRECT, 0},
     {"enolck", A_ERR, ENOLCK}, {"nodsync", A_NODSYNC, 0},
-    {"eagain", A_EAGAIN, 0},
+    {"eagain", A_EAGAIN, 0},   {"wberr", A_WBERR, 0},
 };
 
 static unsigned parse_ops(const char *s, const char *rule)
@@ -386,6 +399,13 @@ static void parse_rule(char *text)
 		die("rule '%s': only nodirect applies to open", copy);
 	if (r->act == A_SHORT && (r->ops & ~(OP_READ | OP_WRITE)))
 		die("rule '%s': short applies to read and write only", copy);
+	if (r->act == A_WBERR &&
+	    ((r->ops & ~(OP_WRITE | OP_FALLOC)) || !(r->via & VIA_SYNC)))
+		die("rule '%s': wberr applies to worker writes and fallocate "
+		    "only",
+		    copy);
+	if (r->act == A_WBERR)
+		r->via = VIA_SYNC;
 	nrules++;
 }
 
@@ -518,6 +538,41 @@ static const struct rule *match_fd(int fd, unsigned op, unsigned via,
 	return r;
 }
 
+/* wberr: a writeback error happened now. */
+static void wb_error(void)
+{
+	__atomic_add_fetch(&wb_errors, 1, __ATOMIC_SEQ_CST);
+}
+
+/* A file just opened sees no error from before (as f_wb_err). */
+static void wb_opened(int fd)
+{
+	if (fd >= 0 && fd < WB_FDS)
+		__atomic_store_n(&wb_seen[fd],
+				 __atomic_load_n(&wb_errors, __ATOMIC_SEQ_CST),
+				 __ATOMIC_SEQ_CST);
+}
+
+/* A sync on fd looks at the error sequence: true (EIO) if it has an error
+ * its open file has not reported yet, which it now has. */
+static bool wb_report(int fd)
+{
+	uint64_t now, seen;
+
+	if (fd < 0 || fd >= WB_FDS)
+		return false;
+	now = __atomic_load_n(&wb_errors, __ATOMIC_SEQ_CST);
+	seen = __atomic_load_n(&wb_seen[fd], __ATOMIC_SEQ_CST);
+	while (seen < now)
+		if (__atomic_compare_exchange_n(&wb_seen[fd], &seen, now, false,
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST)) {
+			logf_("wberr-report fd=%d", fd);
+			return true;
+		}
+	return false;
+}
+
 /* Where a short transfer of [off, off + len) stops. */
 static uint64_t short_cut(const struct rule *r, uint64_t off, uint64_t len)
 {
@@ -585,6 +640,8 @@ static ssize_t do_rwv(rwv_fn fn, bool write, int fd, const struct iovec *iov,
 		usleep(r->ms * 1000u);
 	ret = fn(fd, iov, cnt, off);
 	saved = errno;
+	if (r && r->act == A_WBERR && ret >= 0)
+		wb_error();
 	if (write) {
 		if (log_fd >= 0 && disk_fd(fd))
 			logf_("write-done sync off=%llu len=%llu res=%lld",
@@ -678,6 +735,10 @@ static int do_sync(int (*fn)(int), int fd)
 		usleep(r->ms * 1000u);
 	ret = fn(fd);
 	saved = errno;
+	if (ret == 0 && wb_report(fd)) {
+		ret = -1;
+		saved = EIO;
+	}
 	logf_("fdsync-done sync res=%d", ret < 0 ? -saved : 0);
 	errno = saved;
 	return ret;
@@ -704,6 +765,13 @@ static int do_fallocate(int fd, int mode, off_t off, off_t len)
 	}
 	if (r && r->act == A_DELAY)
 		usleep(r->ms * 1000u);
+	if (r && r->act == A_WBERR) {
+		int ret = get_fallocate64()(fd, mode, off, len);
+
+		if (ret == 0)
+			wb_error();
+		return ret;
+	}
 	return get_fallocate64()(fd, mode, off, len);
 }
 
@@ -748,6 +816,7 @@ static int do_open(int (*fn)(const char *, int, ...), const char *path,
 		}
 	}
 	fd = fn(path, flags, mode);
+	wb_opened(fd);
 	if (fd >= 0 && log_fd >= 0 && disk_fd(fd))
 		logf_("open %s %s", flags & O_DIRECT ? "direct" : "buffered",
 		      path);
@@ -1030,6 +1099,12 @@ static void deliver(struct track *t, struct io_event *ev)
 		res = -t->r->err;
 	else if (t->r && t->r->act == A_SHORT && res >= 0)
 		res = (long)short_cut(t->r, t->off, t->len);
+	/* A write with RWF_DSYNC syncs after it, as an fdsync does. */
+	if (res >= 0 &&
+	    (t->op == OP_FDSYNC ||
+	     (t->op == OP_WRITE && (t->cb->aio_rw_flags & RWF_DSYNC))) &&
+	    wb_report(t->cb->aio_fildes))
+		res = -EIO;
 	ev->res = (unsigned long)res;
 	if (t->op == OP_WRITE)
 		logf_("write-done aio off=%llu len=%llu res=%ld dsync=%d",

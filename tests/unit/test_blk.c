@@ -1538,6 +1538,7 @@ static void e_setup(struct image *img, bool direct, uint32_t lbs)
 	pthread_mutex_init(&img->sync_lock, NULL);
 	strcpy(img->path, T.path);
 	img->fd = open(T.path, O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0));
+	img->sync_fd = img->fd;
 	CHECK(img->fd >= 0);
 	img->direct = direct;
 	img->size = 1 << 20;
