@@ -461,10 +461,12 @@ static void sync_failed(struct aio_engine *e, int err)
  * and not an aio fdsync, whose runs the engine could not keep apart. */
 static int data_sync(struct aio_engine *e)
 {
+	/* A read-only image has no sync_fd (and nothing to sync). */
+	int fd = e->img->sync_fd >= 0 ? e->img->sync_fd : e->img->fd;
 	int r;
 
 	pthread_mutex_lock(&e->img->sync_lock);
-	r = fdatasync(e->img->sync_fd) < 0 ? -errno : 0;
+	r = fdatasync(fd) < 0 ? -errno : 0;
 	if (r < 0)
 		sync_failed(e, r);
 	pthread_mutex_unlock(&e->img->sync_lock);

@@ -1481,7 +1481,7 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 	b->nq = nq;
 	b->loop = loop;
 	b->gm = gm;
-	b->img.fd = -1;
+	b->img.fd = b->img.sync_fd = -1;
 	b->main_fd = -1;
 	b->io_threads = p->io_threads;
 	b->index = p->index;

@@ -1459,10 +1459,22 @@ static void test_open_errors(void)
 	CHECK(img.mem_align >= 1);
 	CHECK(!img.read_only && !img.is_blkdev);
 	CHECK(img.can_write_zeroes);
+	/* Data syncs get an open file of their own, of the same file. */
+	{
+		struct stat a, b;
+
+		CHECK(img.sync_fd >= 0 && img.sync_fd != img.fd);
+		CHECK_EQ(fcntl(img.sync_fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+		CHECK(fstat(img.fd, &a) == 0 && fstat(img.sync_fd, &b) == 0);
+		CHECK(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+	}
 	image_close(&img);
+	CHECK_EQ(img.fd, -1);
+	CHECK_EQ(img.sync_fd, -1);
 	CHECK_EQ(image_open(&img, path, true, err, sizeof(err)), 0);
 	CHECK(img.read_only && !img.can_discard && !img.can_write_zeroes);
 	CHECK_EQ(fcntl(img.fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	CHECK_EQ(img.sync_fd, -1);
 	image_close(&img);
 	/* A bad path gives a clear error from virtio_blk_new too. */
 	{
