@@ -29,12 +29,12 @@ struct image {
 	_Atomic bool sync_failed;
 	/* Held across each data sync, so that no two overlap (aio_engine.c). */
 	pthread_mutex_t sync_lock;
-	/* The same file opened once more, for data syncs only (-1: none,
-	 * read-only). Linux reports each writeback error once per open file,
-	 * to whichever sync looks first, and a write-through write's
-	 * RWF_DSYNC on fd is such a sync: on fd alone it could take the
-	 * report a later flush needs. On a file of its own nothing else
-	 * looks (fd if /proc was not there to reopen it). */
+	/* The same file opened once more, for data syncs only; -1 for a
+	 * read-only image, or with no /proc to reopen it by: syncs then use
+	 * fd. Linux reports each writeback error once per open file, to
+	 * whichever sync looks first, and a write-through write's RWF_DSYNC
+	 * on fd is such a sync: on fd alone it could take the report a later
+	 * flush needs. On a file of its own nothing else looks. */
 	int sync_fd;
 	char path[4096];
 };

@@ -461,7 +461,7 @@ static void sync_failed(struct aio_engine *e, int err)
  * and not an aio fdsync, whose runs the engine could not keep apart. */
 static int data_sync(struct aio_engine *e)
 {
-	/* A read-only image has no sync_fd (and nothing to sync). */
+	/* No sync_fd: read-only (nothing to sync), or no /proc. */
 	int fd = e->img->sync_fd >= 0 ? e->img->sync_fd : e->img->fd;
 	int r;
 

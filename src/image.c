@@ -193,8 +193,8 @@ static int lock_image(struct image *img, char *err, size_t errlen)
 }
 
 /* A second open file of the image (struct image, sync_fd): through
- * /proc, so that it is the file we opened even if its path changed since;
- * failing that, fd itself. fdatasync needs no write access. */
+ * /proc, so that it is the file we opened even if its path changed since.
+ * fdatasync needs no write access. -1 if there is no /proc. */
 static int open_sync_fd(const struct image *img)
 {
 	char p[64];
@@ -202,13 +202,12 @@ static int open_sync_fd(const struct image *img)
 
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", img->fd);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	log_warn("%s: cannot open it again for data syncs (%s): a failed "
-		 "write-through write may hide a writeback error from the "
-		 "next flush",
-		 img->path, strerror(errno));
-	return img->fd;
+	if (fd < 0)
+		log_warn("%s: cannot open it again for data syncs (%s): a "
+			 "failed write-through write may hide a writeback "
+			 "error from the next flush",
+			 img->path, strerror(errno));
+	return fd;
 }
 
 int image_open(struct image *img, const char *path, bool ro, char *err,
@@ -303,7 +302,7 @@ int image_open(struct image *img, const char *path, bool ro, char *err,
 
 void image_close(struct image *img)
 {
-	if (img->sync_fd >= 0 && img->sync_fd != img->fd)
+	if (img->sync_fd >= 0)
 		close(img->sync_fd);
 	if (img->fd >= 0)
 		close(img->fd);

@@ -145,9 +145,10 @@ static unsigned aio_writes;  /* write iocbs in flight (under mu) */
 static unsigned sync_writes; /* worker writes running (atomic) */
 /* wberr, as Linux's errseq: the errors so far, how many of them some
  * open file has reported, and for each open file (by descriptor) how many
- * it has. One sequence for the process (tests give it one image).
- * Atomics. */
+ * it has. One sequence for the process (tests give it one image). Under
+ * wb_mu, which nothing else takes (deliver() holds mu). */
 #define WB_FDS 4096
+static pthread_mutex_t wb_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t wb_errors, wb_reported;
 static uint64_t wb_seen[WB_FDS];
 
@@ -544,7 +545,9 @@ static const struct rule *match_fd(int fd, unsigned op, unsigned via,
 /* wberr: a writeback error happened now. */
 static void wb_error(void)
 {
-	__atomic_add_fetch(&wb_errors, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&wb_mu);
+	wb_errors++;
+	pthread_mutex_unlock(&wb_mu);
 }
 
 /* A file just opened sees no error from before that some file has
@@ -555,39 +558,29 @@ static void wb_opened(int fd)
 	if (fd >= WB_FDS && disk_fd(fd))
 		die("wberr: image descriptor %d beyond the model's %d", fd,
 		    WB_FDS);
-	if (fd >= 0 && fd < WB_FDS)
-		__atomic_store_n(
-		    &wb_seen[fd],
-		    __atomic_load_n(&wb_reported, __ATOMIC_SEQ_CST),
-		    __ATOMIC_SEQ_CST);
+	if (fd < 0 || fd >= WB_FDS)
+		return;
+	pthread_mutex_lock(&wb_mu);
+	wb_seen[fd] = wb_reported;
+	pthread_mutex_unlock(&wb_mu);
 }
 
 /* A sync on fd looks at the error sequence: true (EIO) if it has an error
  * its open file has not reported yet, which it now has. */
 static bool wb_report(int fd)
 {
-	uint64_t now, seen;
+	bool seen_now;
 
 	if (fd < 0 || fd >= WB_FDS)
 		return false;
-	now = __atomic_load_n(&wb_errors, __ATOMIC_SEQ_CST);
-	seen = __atomic_load_n(&wb_seen[fd], __ATOMIC_SEQ_CST);
-	while (seen < now)
-		if (__atomic_compare_exchange_n(&wb_seen[fd], &seen, now, false,
-						__ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST)) {
-			uint64_t r =
-			    __atomic_load_n(&wb_reported, __ATOMIC_SEQ_CST);
-
-			while (r < now &&
-			       !__atomic_compare_exchange_n(
-				   &wb_reported, &r, now, false,
-				   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-				;
-			logf_("wberr-report fd=%d", fd);
-			return true;
-		}
-	return false;
+	pthread_mutex_lock(&wb_mu);
+	seen_now = wb_seen[fd] < wb_errors;
+	if (seen_now)
+		wb_seen[fd] = wb_reported = wb_errors;
+	pthread_mutex_unlock(&wb_mu);
+	if (seen_now)
+		logf_("wberr-report fd=%d", fd);
+	return seen_now;
 }
 
 /* Where a short transfer of [off, off + len) stops. */
@@ -775,6 +768,7 @@ static int do_fallocate(int fd, int mode, off_t off, off_t len)
 {
 	const struct rule *r =
 	    match_fd(fd, OP_FALLOC, VIA_SYNC, (uint64_t)off, (uint64_t)len);
+	int ret;
 
 	if (r && r->act == A_ERR) {
 		errno = r->err;
@@ -782,14 +776,10 @@ static int do_fallocate(int fd, int mode, off_t off, off_t len)
 	}
 	if (r && r->act == A_DELAY)
 		usleep(r->ms * 1000u);
-	if (r && r->act == A_WBERR) {
-		int ret = get_fallocate64()(fd, mode, off, len);
-
-		if (ret == 0)
-			wb_error();
-		return ret;
-	}
-	return get_fallocate64()(fd, mode, off, len);
+	ret = get_fallocate64()(fd, mode, off, len);
+	if (ret == 0 && r && r->act == A_WBERR)
+		wb_error();
+	return ret;
 }
 
 int fallocate(int fd, int mode, off_t off, off_t len)

@@ -1317,8 +1317,10 @@ static void p2m_set_out(struct sim_dom *d, uint64_t frame, uint64_t n,
 	}
 }
 
-static int balloon_range(struct sim_dom *d, uint64_t gpa, uint64_t len,
-			 uint64_t *frame, uint64_t *n)
+/* Page-aligned guest RAM [gpa, gpa+len) as n frames of the RAM memfd
+ * from *frame (ballooning, frames_mapped): 0, or -EINVAL if not all RAM. */
+static int frame_span(struct sim_dom *d, uint64_t gpa, uint64_t len,
+		      uint64_t *frame, uint64_t *n)
 {
 	uint64_t off;
 
@@ -1334,7 +1336,7 @@ int sim_dom_balloon_out(struct sim_dom *d, unsigned vcpu, uint64_t gpa,
 			uint64_t len, int timeout_ms)
 {
 	uint64_t frame, n;
-	int rc = balloon_range(d, gpa, len, &frame, &n);
+	int rc = frame_span(d, gpa, len, &frame, &n);
 
 	if (rc)
 		return rc;
@@ -1353,7 +1355,7 @@ int sim_dom_balloon_out(struct sim_dom *d, unsigned vcpu, uint64_t gpa,
 int sim_dom_balloon_in(struct sim_dom *d, uint64_t gpa, uint64_t len)
 {
 	uint64_t frame, n, held;
-	int rc = balloon_range(d, gpa, len, &frame, &n);
+	int rc = frame_span(d, gpa, len, &frame, &n);
 
 	if (rc)
 		return rc;
@@ -1392,7 +1394,7 @@ uint64_t sim_dom_ram_size(struct sim_dom *d)
 int64_t sim_dom_frames_mapped(struct sim_dom *d, uint64_t gpa, uint64_t len)
 {
 	uint64_t frame, n;
-	int rc = balloon_range(d, gpa, len, &frame, &n);
+	int rc = frame_span(d, gpa, len, &frame, &n);
 
 	return rc ? rc : (int64_t)frames_held(d, frame, n);
 }

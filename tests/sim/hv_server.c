@@ -154,7 +154,6 @@ static int do_hello(struct sim_hv *hv, struct hv_conn *c,
 	    .version = SIM_PROTO_VERSION,
 	    .domid = hv->cfg.domid,
 	    .vcpus = hv->cfg.vcpus,
-	    .ram_base = SIM_RAM0_BASE,
 	    .ram_bytes = hv->cfg.ram_bytes,
 	    .verbose = hv->cfg.verbose,
 	};

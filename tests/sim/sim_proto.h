@@ -102,7 +102,7 @@ struct sim_wire {
 struct sim_hello {
 	uint32_t magic, version;
 	uint32_t domid, vcpus;
-	uint64_t ram_base, ram_bytes;
+	uint64_t ram_bytes; /* both banks (sim_hv.h) */
 	uint32_t verbose, pad;
 };
 
