@@ -5,6 +5,7 @@
 #   make demo            install what is missing, build, serve a simulated guest
 #   make check           install what is missing, build, run every test (also ASan+UBSan,
 #                        and the daemon's tests with --io-threads under ASan and TSan)
+#   make coverage        lines and branches of src/ the tests run (gcov)
 #   make e2e             the real-Xen suite (Xen 4.17 arm64 under qemu-system-aarch64)
 #   make CROSS_COMPILE=aarch64-linux-gnu- STAGING=DIR   arm64 daemon (README, "Building")
 #   make install [PREFIX=/usr/local] [DESTDIR=]
@@ -190,6 +191,10 @@ bench-xen:
 fuzz:
 	$(MAKE) -f tests/fuzz/fuzz.mk run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# Lines and branches of src/ the tests run (gcov; build-cov/coverage.txt).
+coverage: deps
+	scripts/coverage build-cov
+
 # The init script and unit get the daemon's installed path; an existing
 # /etc/default file (the administrator's settings) is kept.
 install: $(DAEMON)
@@ -210,7 +215,7 @@ format:
 		tests/sim/lib/common/*.[ch] tests/unit/*.[ch]
 
 clean:
-	rm -rf build build-asan $(TSAN_BUILD)
+	rm -rf build build-asan build-cov $(TSAN_BUILD)
 
-.PHONY: all sim unit deps check demo e2e bench bench-xen fuzz install format clean tsan
+.PHONY: all sim unit deps check demo e2e bench bench-xen fuzz coverage install format clean tsan
 .DELETE_ON_ERROR:
