@@ -510,6 +510,9 @@ static int write_queue_ready(struct virtio_mmio *t, uint32_t val, unsigned vcpu)
 		return 0;
 	}
 	if (val != 0) {
+		/* Only 1 and 0 mean anything (§4.2.2). Taken as 1 it could
+		 * enable rings the driver is still writing; as 0 it would
+		 * tear down a running queue. */
 		log_guest_warn("virtio-mmio: QueueReady %#x ignored", val);
 		return 0;
 	}

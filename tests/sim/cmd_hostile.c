@@ -868,6 +868,47 @@ static void cmd_expect_mem(struct session *s, int argc, char **argv,
 }
 
 /* fill ADDR LEN BYTE / expect-fill ADDR LEN BYTE */
+/* mmio-rep read|write OFFSET SIZE COUNT value|ptr DATA [EXPECT]: an x86
+ * string access to the registers; DATA is a value or (ptr) a guest address
+ * (NAME[+N] as for put). Prints the data field of the answer, which must
+ * equal EXPECT if given. */
+static void cmd_mmio_rep(struct session *s, int argc, char **argv,
+			 struct result *res)
+{
+	uint64_t off, size, data, want = 0;
+	unsigned count;
+	bool write = !strcmp(argv[1], "write");
+	bool ptr = !strcmp(argv[5], "ptr");
+	int rc;
+
+	if ((!write && strcmp(argv[1], "read")) || !parse_u64(argv[2], &off) ||
+	    off > 0xffffffffu || !parse_u64(argv[3], &size) ||
+	    !parse_uint(argv[4], SIM_REP_MAX, &count) ||
+	    (!ptr && strcmp(argv[5], "value")) ||
+	    !(ptr ? parse_addr(s, argv[6], &data)
+		  : parse_u64(argv[6], &data)) ||
+	    (argc > 7 && !parse_u64(argv[7], &want))) {
+		fail_msg(res, CMD_USAGE,
+			 "mmio-rep read|write OFFSET SIZE COUNT value|ptr "
+			 "DATA [EXPECT]");
+		return;
+	}
+	cur_disk(s)->dirty = true;
+	rc = gdev_mmio_rep(cur_dev(s), 0, (uint32_t)off, (unsigned)size, count,
+			   ptr, write, &data);
+	if (rc) {
+		fail_msg(res, rc, "mmio-rep 0x%" PRIx64 ": %s", off,
+			 rc_name(rc));
+		return;
+	}
+	printf("0x%" PRIx64 "\n", data);
+	if (argc > 7 && data != want)
+		fail_msg(res, -EIO,
+			 "mmio-rep 0x%" PRIx64 " answered 0x%" PRIx64
+			 ", expected 0x%" PRIx64,
+			 off, data, want);
+}
+
 static void cmd_fill(struct session *s, int argc, char **argv,
 		     struct result *res)
 {
@@ -1973,6 +2014,11 @@ static const struct cmd cmds[] = {
      "store a little-endian value of SIZE bytes in guest RAM"},
     {"expect-mem", 3, 3, false, cmd_expect_mem, "expect-mem ADDR SIZE VALUE",
      "fail unless guest RAM holds that little-endian value"},
+    {"mmio-rep", 6, 7, false, cmd_mmio_rep,
+     "mmio-rep read|write OFFSET SIZE COUNT value|ptr DATA [EXPECT]",
+     "x86's rep movs/stos on the registers: one request of COUNT units of "
+     "SIZE (1|2|4|8) bytes, its data a value or (ptr) a guest address; "
+     "prints the answer's data"},
     {"fill", 3, 3, false, cmd_fill, "fill ADDR LEN BYTE",
      "fill guest RAM with BYTE"},
     {"expect-fill", 3, 3, false, cmd_fill, "expect-fill ADDR LEN BYTE",

@@ -480,6 +480,13 @@ int gdev_mmio_write(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,
 			    &val, d->g->timeout_ms);
 }
 
+int gdev_mmio_rep(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,
+		  uint32_t count, bool ptr, bool write, uint64_t *data)
+{
+	return sim_dom_mmio_rep(d->g->dom, cpu, d->info.base + off, size, count,
+				ptr, write, data, d->g->timeout_ms);
+}
+
 /* readl/writel of a control register. */
 static int rd32(struct gdev *d, unsigned cpu, uint32_t off, uint32_t *v)
 {

@@ -69,6 +69,9 @@ int gdev_mmio_read(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,
 		   uint64_t *val);
 int gdev_mmio_write(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,
 		    uint64_t val);
+/* An x86 string access (sim_dom_mmio_rep): *data in, the answer out. */
+int gdev_mmio_rep(struct gdev *d, unsigned cpu, uint32_t off, unsigned size,
+		  uint32_t count, bool ptr, bool write, uint64_t *data);
 
 /* Probe and initialise as Linux does (virtio_mmio_probe, virtio_dev_probe,
  * virtblk_probe). The driver accepts what Linux 6.1 accepts, intersected

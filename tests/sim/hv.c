@@ -1065,16 +1065,20 @@ static int wait_answer(struct sim_dom *d, unsigned vcpu, int64_t deadline,
 /* What a read request's data holds before the server answers. */
 #define SIM_READ_STALE_DATA 0x5ca1ab1edeadbeefULL
 
-/* Put one request in server s's slot for vcpu and wait for the answer. */
-static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
-		     uint8_t type, uint64_t addr, unsigned size, bool write,
-		     uint64_t *data, int64_t deadline)
+/* Put one request in server s's slot for vcpu and wait for the answer.
+ * count and ptr are those of an x86 string access (sim_dom_mmio_rep);
+ * anything else is one unit (COPY) or none (broadcasts), data a value. */
+static int send_wait_rep(struct sim_dom *d, unsigned id, unsigned vcpu,
+			 uint8_t type, uint64_t addr, unsigned size,
+			 uint32_t count, bool ptr, bool write, uint64_t *data,
+			 int64_t deadline)
 {
 	struct hv_server *s = &d->servers[id];
 	struct hv_vcpu *vc = &d->vcpus[vcpu];
 	struct sim_ioreq *r = &s->page[vcpu];
 	uint8_t bits = __atomic_load_n(&r->bits, __ATOMIC_ACQUIRE);
-	uint8_t dir = write ? 0 : SIM_IOREQ_DIR_READ;
+	uint8_t dir = (write ? 0 : SIM_IOREQ_DIR_READ) |
+		      (ptr ? SIM_IOREQ_DATA_IS_PTR : 0);
 	int rc;
 
 	if (!s->page_alloc) {
@@ -1099,12 +1103,12 @@ static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 		return -EPROTO;
 	}
 	/* Xen's broadcast (INVALIDATE) carries addr 0 and count 0
-	 * (ioreq.c:48-58 @4.17); an access, count 1. */
+	 * (ioreq.c:48-58 @4.17); an access, its count. */
 	r->addr = type == SIM_IOREQ_TYPE_COPY ? addr : 0;
 	/* A read carries the destination register's old value on Arm
 	 * (try_fwd_ioserv): a server that forgets to set data leaks it. */
-	r->data = write ? *data : SIM_READ_STALE_DATA;
-	r->count = type == SIM_IOREQ_TYPE_COPY ? 1 : 0;
+	r->data = write || ptr ? *data : SIM_READ_STALE_DATA;
+	r->count = type == SIM_IOREQ_TYPE_COPY ? count : 0;
 	r->size = size;
 	r->pad0 = 0;
 	r->type = type;
@@ -1133,6 +1137,14 @@ static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
 				: *data,
 		};
 	return rc;
+}
+
+static int send_wait(struct sim_dom *d, unsigned id, unsigned vcpu,
+		     uint8_t type, uint64_t addr, unsigned size, bool write,
+		     uint64_t *data, int64_t deadline)
+{
+	return send_wait_rep(d, id, vcpu, type, addr, size, 1, false, write,
+			     data, deadline);
 }
 
 unsigned sim_dom_ioreq_trace(struct sim_dom *d, struct sim_ioreq_rec *rec,
@@ -1191,35 +1203,47 @@ static int vcpu_can_run(const struct sim_dom *d)
 	return 0;
 }
 
+/* A trapped access of count units (hv->lock held): the vCPU's stale
+ * request first, then the server holding every byte (x86's strings run
+ * upwards from gpa, df clear), then the request and its answer in *val. */
+static int trap_copy(struct sim_dom *d, unsigned vcpu, uint64_t gpa,
+		     unsigned size, uint32_t count, bool ptr, bool write,
+		     uint64_t *val, int64_t deadline)
+{
+	int rc = finish_stale(d, vcpu, deadline);
+	int id;
+
+	if (rc)
+		return rc;
+	rc = vcpu_can_run(d);
+	if (rc)
+		return rc;
+	id = select_server(d, gpa, size * count);
+	if (id < 0)
+		return -ENODEV;
+	if (daemon_dead(d->hv) || owner_dead(&d->servers[id]))
+		return -EPIPE;
+	return send_wait_rep(d, (unsigned)id, vcpu, SIM_IOREQ_TYPE_COPY, gpa,
+			     size, count, ptr, write, val, deadline);
+}
+
+static bool valid_size(unsigned size)
+{
+	return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
 int sim_dom_mmio(struct sim_dom *d, unsigned vcpu, uint64_t gpa, unsigned size,
 		 bool write, uint64_t *data, int timeout_ms)
 {
 	struct sim_hv *hv = d->hv;
 	int64_t deadline = deadline_of(timeout_ms);
 	uint64_t val = write ? *data : 0;
-	int rc, id;
+	int rc;
 
-	if (vcpu >= d->nvcpus || !data ||
-	    (size != 1 && size != 2 && size != 4 && size != 8))
+	if (vcpu >= d->nvcpus || !data || !valid_size(size))
 		return -EINVAL;
 	pthread_mutex_lock(&hv->lock);
-	rc = finish_stale(d, vcpu, deadline);
-	if (rc)
-		goto out;
-	rc = vcpu_can_run(d);
-	if (rc)
-		goto out;
-	id = select_server(d, gpa, size);
-	if (id < 0) {
-		rc = -ENODEV;
-		goto out;
-	}
-	if (daemon_dead(hv) || owner_dead(&d->servers[id])) {
-		rc = -EPIPE;
-		goto out;
-	}
-	rc = send_wait(d, (unsigned)id, vcpu, SIM_IOREQ_TYPE_COPY, gpa, size,
-		       write, &val, deadline);
+	rc = trap_copy(d, vcpu, gpa, size, 1, false, write, &val, deadline);
 	/* Arm's Xen loads data into the register as it stands (io.c,
 	 * handle_ioserv: sign_extend then set_user_reg): clearing the bits
 	 * above the access is the server's job, and a W register loaded
@@ -1235,8 +1259,26 @@ int sim_dom_mmio(struct sim_dom *d, unsigned vcpu, uint64_t gpa, unsigned size,
 	}
 	if (!rc && !write)
 		*data = val;
-out:
 	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
+int sim_dom_mmio_rep(struct sim_dom *d, unsigned vcpu, uint64_t gpa,
+		     unsigned size, uint32_t count, bool ptr, bool write,
+		     uint64_t *data, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	uint64_t val = *data;
+	int rc;
+
+	if (vcpu >= d->nvcpus || !count || count > SIM_REP_MAX ||
+	    !valid_size(size))
+		return -EINVAL;
+	pthread_mutex_lock(&d->hv->lock);
+	rc = trap_copy(d, vcpu, gpa, size, count, ptr, write, &val, deadline);
+	if (!rc)
+		*data = val;
+	pthread_mutex_unlock(&d->hv->lock);
 	return rc;
 }
 

@@ -318,6 +318,15 @@ const char *sim_dom_ram_backing(struct sim_dom *d);
 int64_t sim_dom_frames_mapped(struct sim_dom *d, uint64_t gpa, uint64_t len);
 int sim_dom_mmio(struct sim_dom *d, unsigned vcpu, uint64_t gpa, unsigned size,
 		 bool write, uint64_t *data, int timeout_ms);
+/* x86 Xen's string access to MMIO (rep movs/stos, hvmemul_do_io): one
+ * COPY request of count (1..SIM_REP_MAX) units of size bytes upwards from
+ * gpa; with ptr the data field is the guest address of the buffer
+ * (data_is_ptr), else the value. Arm's Xen never sends one (count 1, no
+ * pointer). Returns as sim_dom_mmio; *data gets the answer's data field. */
+#define SIM_REP_MAX 4096
+int sim_dom_mmio_rep(struct sim_dom *d, unsigned vcpu, uint64_t gpa,
+		     unsigned size, uint32_t count, bool ptr, bool write,
+		     uint64_t *data, int timeout_ms);
 int sim_dom_invalidate(struct sim_dom *d, unsigned vcpu, int timeout_ms);
 /* Ballooning. The guest gives [gpa, gpa+len) (page-aligned guest RAM)
  * back to Xen: the frames leave its p2m, so no new foreign mapping of them
