@@ -1145,6 +1145,60 @@ static void test_mapping_room(void)
 	teardown();
 }
 
+/* As test_mapping_room, for each other part a request maps before it is
+ * started: the header when the status byte could be mapped, GET_ID's
+ * buffer and DISCARD's segments. Each waits in the ring until room
+ * returns, then is served. */
+static void test_mapping_room_parts(void)
+{
+	const uint64_t st = HDR_GPA + 32, hi = DATA_GPA;
+	const struct {
+		uint32_t type;
+		uint64_t hdr, buf;
+		uint32_t buf_len;
+		bool buf_w;
+	} part[] = {
+	    {VIRTIO_BLK_T_FLUSH, hi, 0, 0, false},
+	    {VIRTIO_BLK_T_GET_ID, HDR_GPA, hi, 20, true},
+	    {VIRTIO_BLK_T_DISCARD, HDR_GPA, hi, 16, false},
+	};
+
+	if (!setup(IMG_SIZE, false, NULL, 0))
+		return;
+	for (unsigned i = 0; i < sizeof(part) / sizeof(part[0]); i++) {
+		struct seg s[3];
+		unsigned n = 0;
+		uint16_t head;
+
+		put_hdr(part[i].hdr, part[i].type, 0);
+		s[n++] = (struct seg){part[i].hdr, 16, false};
+		if (part[i].buf_len) {
+			memset(host(part[i].buf), 0, part[i].buf_len);
+			if (part[i].type == VIRTIO_BLK_T_DISCARD)
+				put_dwz(part[i].buf, 0, 0, 8, 0);
+			s[n++] = (struct seg){part[i].buf, part[i].buf_len,
+					      part[i].buf_w};
+		}
+		s[n++] = (struct seg){st, 1, true};
+		*host(st) = 0xee;
+		head = add_chain(s, n);
+		fake_guest_mem_full(T.gm, hi, 1);
+		virtio_blk_ops.queue_notify(T.b, 0);
+		run_for(20000);
+		CHECK_EQ(used_idx(), T.seen_used);
+		CHECK_EQ(*host(st), 0xee);
+		CHECK_EQ(fake_guest_mem_pins(T.gm), 0);
+		fake_guest_mem_full(T.gm, UINT64_MAX, 0);
+		run_loop();
+		CHECK(!T.timed_out);
+		CHECK_EQ(used_idx(), (uint16_t)(T.seen_used + 1));
+		T.seen_used = used_idx();
+		CHECK_EQ(used_elem((uint16_t)(T.seen_used - 1)).id, head);
+		CHECK_EQ(*host(st), VIRTIO_BLK_S_OK);
+	}
+	teardown();
+}
+
 static bool reset_done;
 
 static void on_reset_done(void *opaque)
@@ -1834,6 +1888,7 @@ int main(void)
 	UNIT_RUN(test_notify_suppression);
 	UNIT_RUN(test_idle_grace);
 	UNIT_RUN(test_mapping_room);
+	UNIT_RUN(test_mapping_room_parts);
 	UNIT_RUN(test_reset_and_quiesce);
 	UNIT_RUN(test_stop);
 	UNIT_RUN(test_needs_reset);
