@@ -1057,6 +1057,30 @@ static void run_for(unsigned us)
 	loop_timer_free(t);
 }
 
+/* The chain just added, its status byte at st (0xee), waits in the ring
+ * while guest_mem refuses [from, ...) with another mapping held. */
+static void check_waits_for_room(uint64_t st, uint64_t from)
+{
+	fake_guest_mem_full(T.gm, from, 1);
+	virtio_blk_ops.queue_notify(T.b, 0);
+	run_for(20000);
+	CHECK_EQ(used_idx(), T.seen_used);
+	CHECK_EQ(*host(st), 0xee);
+	CHECK_EQ(fake_guest_mem_pins(T.gm), 0);
+}
+
+/* With room again the retry timer serves the chain at head, without a new
+ * notification. */
+static void check_served_with_room(uint16_t head)
+{
+	fake_guest_mem_full(T.gm, UINT64_MAX, 0);
+	run_loop();
+	CHECK(!T.timed_out);
+	CHECK_EQ(used_idx(), (uint16_t)(T.seen_used + 1));
+	T.seen_used = used_idx();
+	CHECK_EQ(used_elem((uint16_t)(T.seen_used - 1)).id, head);
+}
+
 /* guest_mem at its cap with every mapping held by other requests
  * (-ENOMEM): the chain stays in the ring, unconsumed, and is served once
  * room returns; a request that could never fit gets IOERR with its
@@ -1109,22 +1133,11 @@ static void test_mapping_room(void)
 			avail()->idx = htole16(T.avail_idx);
 		}
 		memset(host(DATA_GPA), 0xaa, 4096);
-		fake_guest_mem_full(T.gm, from, 1);
-		virtio_blk_ops.queue_notify(T.b, 0);
-		run_for(20000);
-		CHECK_EQ(used_idx(), T.seen_used);
-		CHECK_EQ(*host(HDR_GPA + 32), 0xee);
-		CHECK_EQ(fake_guest_mem_pins(T.gm), 0);
+		check_waits_for_room(HDR_GPA + 32, from);
 		virtio_blk_get_stats(T.b, &st);
 		CHECK_EQ(st.in_flight, 0);
 		CHECK_EQ(st.reqs[0], round);
-		/* Room again: the retry timer serves it, no new kick. */
-		fake_guest_mem_full(T.gm, UINT64_MAX, 0);
-		run_loop();
-		CHECK(!T.timed_out);
-		CHECK_EQ(used_idx(), (uint16_t)(T.seen_used + 1));
-		T.seen_used = used_idx();
-		CHECK_EQ(used_elem((uint16_t)(T.seen_used - 1)).id, head);
+		check_served_with_room(head);
 		CHECK_EQ(used_elem((uint16_t)(T.seen_used - 1)).len, 4097);
 		CHECK_EQ(*host(HDR_GPA + 32), VIRTIO_BLK_S_OK);
 		CHECK_EQ(pread(T.fd, f, 4096, 0), 4096);
@@ -1182,18 +1195,8 @@ static void test_mapping_room_parts(void)
 		s[n++] = (struct seg){st, 1, true};
 		*host(st) = 0xee;
 		head = add_chain(s, n);
-		fake_guest_mem_full(T.gm, hi, 1);
-		virtio_blk_ops.queue_notify(T.b, 0);
-		run_for(20000);
-		CHECK_EQ(used_idx(), T.seen_used);
-		CHECK_EQ(*host(st), 0xee);
-		CHECK_EQ(fake_guest_mem_pins(T.gm), 0);
-		fake_guest_mem_full(T.gm, UINT64_MAX, 0);
-		run_loop();
-		CHECK(!T.timed_out);
-		CHECK_EQ(used_idx(), (uint16_t)(T.seen_used + 1));
-		T.seen_used = used_idx();
-		CHECK_EQ(used_elem((uint16_t)(T.seen_used - 1)).id, head);
+		check_waits_for_room(st, hi);
+		check_served_with_room(head);
 		CHECK_EQ(*host(st), VIRTIO_BLK_S_OK);
 	}
 	teardown();
