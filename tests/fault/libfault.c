@@ -12,6 +12,8 @@
  * ACTION  eio, enospc, einval, efault, edquot: the call fails (worker path)
  *         or the completion carries -errno (libaio); a read or write that
  *         fails this way transfers nothing.
+ *         eopnotsupp: the call fails with EOPNOTSUPP, as fallocate() on a
+ *         file system without that mode (no ZERO_RANGE or PUNCH_HOLE).
  *         short: a read or write stops at the start of offset= (half way
  *         without offset=); libaio reports the short length for the whole
  *         transfer, the worker path really transfers the part.
@@ -285,12 +287,19 @@ static const struct {
 	enum act act;
 	int err;
 } actions[] = {
-    {"eio", A_ERR, EIO},       {"enospc", A_ERR, ENOSPC},
-    {"einval", A_ERR, EINVAL}, {"efault", A_ERR, EFAULT},
-    {"edquot", A_ERR, EDQUOT}, {"short", A_SHORT, 0},
-    {"delay", A_DELAY, 0},     {"nodirect", A_NODIRECT, 0},
-    {"enolck", A_ERR, ENOLCK}, {"nodsync", A_NODSYNC, 0},
-    {"eagain", A_EAGAIN, 0},   {"wberr", A_WBERR, 0},
+    {"eio", A_ERR, EIO},
+    {"enospc", A_ERR, ENOSPC},
+    {"einval", A_ERR, EINVAL},
+    {"efault", A_ERR, EFAULT},
+    {"edquot", A_ERR, EDQUOT},
+    {"short", A_SHORT, 0},
+    {"delay", A_DELAY, 0},
+    {"nodirect", A_NODIRECT, 0},
+    {"enolck", A_ERR, ENOLCK},
+    {"nodsync", A_NODSYNC, 0},
+    {"eagain", A_EAGAIN, 0},
+    {"wberr", A_WBERR, 0},
+    {"eopnotsupp", A_ERR, EOPNOTSUPP},
 };
 
 static unsigned parse_ops(const char *s, const char *rule)
