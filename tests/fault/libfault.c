@@ -21,6 +21,9 @@
  *         back and released through the request's eventfd) comes ms later.
  *         nodirect: open() with O_DIRECT fails with EINVAL, as on a file
  *         system without direct I/O: the engine then uses worker threads.
+ *         With op statx: statx() of an open image reports STATX_DIOALIGN
+ *         with no alignment, as Linux 6.1+ does for a file open() took
+ *         O_DIRECT on but cannot do it (ext4 with data=journal).
  *         enolck: flock() fails with ENOLCK (op flock), as on NFSv3
  *         without lockd.
  *         nodsync: io_submit() refuses a write carrying RWF_DSYNC with
@@ -34,8 +37,8 @@
  *         carrying RWF_DSYNC (or of an aio fdsync), which then fail with
  *         EIO. A file opened after it sees it only if no file had.
  *         Only worker writes and fallocates that succeed make one.
- * OPS     read, write, rw, fdsync, fallocate, open, flock, any; joined with
- *         '+'.
+ * OPS     read, write, rw, fdsync, fallocate, open, flock, statx, any;
+ *         joined with '+'.
  * KEYS    offset=A-B  only requests overlapping bytes [A, B) (A- : to the
  *                     end); numbers are decimal or 0x-hex, with an optional
  *                     k/m/g suffix (KiB, MiB, GiB)
@@ -99,6 +102,7 @@ enum {
 	OP_FALLOC = 8,
 	OP_OPEN = 16,
 	OP_LOCK = 32,
+	OP_STATX = 64,
 };
 
 enum { VIA_AIO = 1, VIA_SYNC = 2 };
@@ -175,6 +179,7 @@ REAL(int, fdatasync, (int))
 REAL(int, fsync, (int))
 REAL(int, fallocate64, (int, int, off64_t, off64_t))
 REAL(int, flock, (int, int))
+REAL(int, statx, (int, const char *, int, unsigned, struct statx *))
 REAL(int, open, (const char *, int, ...))
 REAL(int, open64, (const char *, int, ...))
 
@@ -215,6 +220,8 @@ static const char *op_name(unsigned op)
 		return "fallocate";
 	case OP_LOCK:
 		return "flock";
+	case OP_STATX:
+		return "statx";
 	default:
 		return "open";
 	}
@@ -315,6 +322,7 @@ static unsigned parse_ops(const char *s, const char *rule)
 	    {"fallocate", OP_FALLOC},
 	    {"open", OP_OPEN},
 	    {"flock", OP_LOCK},
+	    {"statx", OP_STATX},
 	    {"any", OP_READ | OP_WRITE | OP_FDSYNC | OP_FALLOC},
 	};
 	char buf[128], *save = NULL;
@@ -406,10 +414,10 @@ static void parse_rule(char *text)
 	while ((t = strtok_r(NULL, ":", &save)))
 		parse_key(r, t, copy);
 
-	if (r->act == A_NODIRECT && r->ops != OP_OPEN)
-		die("rule '%s': nodirect applies to open only", copy);
-	if (r->act != A_NODIRECT && (r->ops & OP_OPEN))
-		die("rule '%s': only nodirect applies to open", copy);
+	if (r->act == A_NODIRECT && (r->ops & ~(OP_OPEN | OP_STATX)))
+		die("rule '%s': nodirect applies to open and statx only", copy);
+	if (r->act != A_NODIRECT && (r->ops & (OP_OPEN | OP_STATX)))
+		die("rule '%s': only nodirect applies to open and statx", copy);
 	if (r->act == A_SHORT && (r->ops & ~(OP_READ | OP_WRITE)))
 		die("rule '%s': short applies to read and write only", copy);
 	if (r->act == A_WBERR &&
@@ -811,6 +819,22 @@ int flock(int fd, int how)
 		return -1;
 	}
 	return get_flock()(fd, how);
+}
+
+/* statx() of an open image (fd, "", AT_EMPTY_PATH) asked for direct I/O
+ * alignment says there is none. */
+int statx(int dirfd, const char *path, int flags, unsigned mask,
+	  struct statx *stx)
+{
+	int ret = get_statx()(dirfd, path, flags, mask, stx);
+
+	if (ret == 0 && (mask & STATX_DIOALIGN) && (flags & AT_EMPTY_PATH) &&
+	    !*path && match_fd(dirfd, OP_STATX, VIA_SYNC, 0, 0)) {
+		stx->stx_mask |= STATX_DIOALIGN;
+		stx->stx_dio_mem_align = 0;
+		stx->stx_dio_offset_align = 0;
+	}
+	return ret;
 }
 
 /* open(O_DIRECT) refused as by a file system without direct I/O. */
