@@ -48,6 +48,10 @@
  *                     a worker-path sync fails only after it, as a
  *                     writeback that fails late
  *         via=aio|sync  only the libaio path or only the worker path
+ *         at=submit   (eio, einval...; libaio) io_submit() refuses the
+ *                     iocb with -errno, as the kernel refuses an iocb it
+ *                     cannot start: the iocbs before it go in; count= and
+ *                     skip= count the io_submit calls it cuts short
  *         path=S      only files whose path contains S
  * The first rule that matches a request fires; the others are not looked
  * at. Only regular files and block devices are touched.
@@ -92,8 +96,10 @@
 #define DEFAULT_MS 200
 
 enum act { A_ERR, A_SHORT, A_DELAY, A_NODIRECT, A_NODSYNC, A_EAGAIN, A_WBERR };
-/* For match_locked(): the rules that act at completion or on a call. */
-#define AT_CALL (-1)
+/* For match_locked(): the rules that act at completion or on a call, and
+ * the errors at=submit. */
+#define AT_CALL	  (-1)
+#define AT_SUBMIT (-2)
 
 enum {
 	OP_READ = 1,
@@ -118,6 +124,7 @@ struct rule {
 	long count; /* < 0: no limit */
 	unsigned ms;
 	bool ms_given;
+	bool at_submit;
 	char path[128];
 };
 
@@ -372,6 +379,8 @@ static void parse_key(struct rule *r, char *kv, const char *rule)
 	} else if (!strcmp(kv, "ms") && parse_whole(v, &x) && x <= 600000) {
 		r->ms = (unsigned)x;
 		r->ms_given = true;
+	} else if (!strcmp(kv, "at") && !strcmp(v, "submit")) {
+		r->at_submit = true;
 	} else if (!strcmp(kv, "via") && !strcmp(v, "aio")) {
 		r->via = VIA_AIO;
 	} else if (!strcmp(kv, "via") && !strcmp(v, "sync")) {
@@ -427,6 +436,10 @@ static void parse_rule(char *text)
 		    copy);
 	if (r->act == A_WBERR)
 		r->via = VIA_SYNC;
+	if (r->at_submit && r->act != A_ERR)
+		die("rule '%s': at=submit applies to errors only", copy);
+	if (r->at_submit)
+		r->via = VIA_AIO;
 	nrules++;
 }
 
@@ -491,18 +504,22 @@ static bool disk_fd(int fd)
 /* The rule that fires for this request, counters updated; mu held: the
  * first rule matching (and so spending its skip or count), among the rules
  * of action `submit` when it is a submission-time one (nodsync, asked of
- * RWF_DSYNC writes; eagain, of an io_submit's first iocb), else (AT_CALL)
- * among all the others. */
+ * RWF_DSYNC writes; eagain, of an io_submit's first iocb) or among the
+ * errors at=submit (AT_SUBMIT), else (AT_CALL) among all the others. */
 static const struct rule *match_locked(unsigned op, unsigned via,
 				       const char *path, uint64_t off,
 				       uint64_t len, int submit)
 {
 	for (unsigned i = 0; i < nrules; i++) {
 		struct rule *r = &rules[i];
-		bool at_submit = r->act == A_NODSYNC || r->act == A_EAGAIN;
+		bool at_submit =
+		    r->act == A_NODSYNC || r->act == A_EAGAIN || r->at_submit;
 
-		if (!(r->ops & op) || !(r->via & via) ||
-		    (submit == AT_CALL ? at_submit : (int)r->act != submit))
+		if (!(r->ops & op) || !(r->via & via))
+			continue;
+		if (submit == AT_CALL	  ? at_submit
+		    : submit == AT_SUBMIT ? !r->at_submit
+					  : (int)r->act != submit)
 			continue;
 		if (r->ranged && (op & (OP_READ | OP_WRITE | OP_FALLOC)) &&
 		    !(off < r->hi && r->lo < off + (len ? len : 1)))
@@ -536,6 +553,14 @@ static bool have_act(enum act a)
 {
 	for (unsigned i = 0; i < nrules; i++)
 		if (rules[i].act == a)
+			return true;
+	return false;
+}
+
+static bool have_submit_err(void)
+{
+	for (unsigned i = 0; i < nrules; i++)
+		if (rules[i].at_submit)
 			return true;
 	return false;
 }
@@ -963,7 +988,7 @@ static void track_drop(struct track *t)
 int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 {
 	char path[4096];
-	int ret;
+	int ret, refused = 0;
 	long i;
 
 	pthread_mutex_lock(&mu);
@@ -982,29 +1007,34 @@ int io_submit(io_context_t ctx, long nr, struct iocb **ios)
 			return -EAGAIN;
 		}
 	}
-	/* nodsync: a kernel before Linux 4.13 refuses any aio_rw_flags: the
-	 * iocbs before the first such write go in, that one fails. */
-	for (i = have_act(A_NODSYNC) ? 0 : nr; i < nr; i++) {
-		const struct rule *r;
+	/* nodsync (a kernel before Linux 4.13 refuses any aio_rw_flags) and
+	 * the errors at=submit: the iocbs before the first refused one go
+	 * in, that one fails. */
+	for (i = have_act(A_NODSYNC) || have_submit_err() ? 0 : nr; i < nr;
+	     i++) {
+		const struct rule *r = NULL;
 		uint64_t off, len;
+		unsigned op = aio_op(ios[i], &off, &len);
+		const char *p;
 
-		if (!(ios[i]->aio_rw_flags & RWF_DSYNC) ||
-		    aio_op(ios[i], &off, &len) != OP_WRITE ||
-		    !disk_fd(ios[i]->aio_fildes))
+		if (!op || !disk_fd(ios[i]->aio_fildes))
 			continue;
-		r = match_locked(
-		    OP_WRITE, VIA_AIO,
-		    rule_path(ios[i]->aio_fildes, path, sizeof(path)), off, len,
-		    A_NODSYNC);
+		p = rule_path(ios[i]->aio_fildes, path, sizeof(path));
+		if (op == OP_WRITE && (ios[i]->aio_rw_flags & RWF_DSYNC))
+			r = match_locked(op, VIA_AIO, p, off, len, A_NODSYNC);
+		if (!r)
+			r = match_locked(op, VIA_AIO, p, off, len, AT_SUBMIT);
 		if (r) {
-			logf_("fault nodsync write aio off=%llu len=%llu",
-			      (unsigned long long)off, (unsigned long long)len);
+			logf_("fault %s %s aio off=%llu len=%llu", r->name,
+			      op_name(op), (unsigned long long)off,
+			      (unsigned long long)len);
+			refused = r->act == A_NODSYNC ? EINVAL : r->err;
 			break;
 		}
 	}
 	if (i == 0 && nr > 0) {
 		pthread_mutex_unlock(&mu);
-		return -EINVAL;
+		return -refused;
 	}
 	nr = i;
 	for (i = 0; i < nr; i++) {
