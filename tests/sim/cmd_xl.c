@@ -1660,38 +1660,19 @@ static void print_output(struct output *o, const char *name)
 		printf("%s: %s\n", name, line);
 }
 
-/* watch-again OUTCOME [MS]: a second supervisor (--watch --foreground,
- * the session's daemon arguments) on this host, as an administrator might
- * start by hand while the service runs. OUTCOME: its exit status, within
- * the session's timeout; or "runs": still running after MS (default 500),
- * then SIGTERM and exit status 0. Its log lines are printed. */
-static void cmd_watch_again(struct session *s, int argc, char **argv,
-			    struct result *res)
+/* Run the daemon by hand on this host with args (NULL-ended), as an
+ * administrator might while the service runs: its exit status `want`
+ * within the session's timeout; or with `runs`, still running after ms,
+ * then SIGTERM and exit status 0. Its log lines are printed, each after
+ * "name: ". */
+static void run_by_hand(struct session *s, char **args, bool runs, long want,
+			long ms, const char *name, struct result *res)
 {
-	const bool runs = !strcmp(argv[1], "runs");
 	static struct output out;
-	char *args[4 + 64], *end;
 	char **envp;
 	int p[2], st = 0;
-	long want = 0, ms = 500;
 	pid_t parent, pid, w;
 
-	if (!runs) {
-		want = strtol(argv[1], &end, 0);
-		if (end == argv[1] || *end || want < 0 || want > 255) {
-			fail_msg(res, CMD_USAGE, "bad exit status '%s'",
-				 argv[1]);
-			return;
-		}
-	}
-	if (argc > 2) {
-		ms = strtol(argv[2], &end, 0);
-		if (end == argv[2] || *end || ms <= 0) {
-			fail_msg(res, CMD_USAGE, "bad time '%s'", argv[2]);
-			return;
-		}
-	}
-	watch_argv(args, sizeof(args) / sizeof(*args));
 	envp = sim_hv_env(s->hv, X.libdir);
 	if (!envp || pipe2(p, O_CLOEXEC) < 0) {
 		sim_hv_env_free(envp);
@@ -1723,22 +1704,81 @@ static void cmd_watch_again(struct session *s, int argc, char **argv,
 	}
 	drain(p[0], &out);
 	close(p[0]);
-	print_output(&out, "watch-again");
+	print_output(&out, name);
 	if (runs && w)
 		fail_msg(res, -EPIPE,
-			 "the second supervisor stopped by itself "
-			 "(wait status %#x)",
-			 st);
+			 "%s: the daemon stopped by itself (wait status %#x)",
+			 name, st);
 	else if (!runs && !w)
-		fail_msg(res, -ETIMEDOUT, "the second supervisor still ran");
+		fail_msg(res, -ETIMEDOUT, "%s: the daemon still ran", name);
 	else if (!WIFEXITED(st) || WEXITSTATUS(st) != want)
-		fail_msg(
-		    res, -EPIPE,
-		    "the second supervisor: wait status %#x, want exit %ld", st,
-		    want);
+		fail_msg(res, -EPIPE, "%s: wait status %#x, want exit %ld",
+			 name, st, want);
 	else
-		printf("watch-again: exit status %d%s\n", WEXITSTATUS(st),
+		printf("%s: exit status %d%s\n", name, WEXITSTATUS(st),
 		       runs ? " after SIGTERM" : "");
+}
+
+/* An exit status 0..255 in *want, or "runs" (*runs set). */
+static int parse_outcome(const char *a, bool *runs, long *want,
+			 struct result *res)
+{
+	char *end;
+
+	*runs = !strcmp(a, "runs");
+	*want = 0;
+	if (*runs)
+		return 0;
+	*want = strtol(a, &end, 0);
+	if (end == a || *end || *want < 0 || *want > 255) {
+		fail_msg(res, CMD_USAGE, "bad exit status '%s'", a);
+		return -1;
+	}
+	return 0;
+}
+
+/* watch-again OUTCOME [MS]: a second supervisor (--watch --foreground,
+ * the session's daemon arguments); MS: how long "runs" (default 500). */
+static void cmd_watch_again(struct session *s, int argc, char **argv,
+			    struct result *res)
+{
+	char *args[4 + 64], *end;
+	long want, ms = 500;
+	bool runs;
+
+	if (parse_outcome(argv[1], &runs, &want, res))
+		return;
+	if (argc > 2) {
+		ms = strtol(argv[2], &end, 0);
+		if (end == argv[2] || *end || ms <= 0) {
+			fail_msg(res, CMD_USAGE, "bad time '%s'", argv[2]);
+			return;
+		}
+	}
+	watch_argv(args, sizeof(args) / sizeof(*args));
+	run_by_hand(s, args, runs, want, ms, "watch-again", res);
+}
+
+/* run-daemon OUTCOME ARGS...: the daemon with ARGS, then the session's
+ * daemon arguments; "runs": for 500 ms. */
+static void cmd_run_daemon(struct session *s, int argc, char **argv,
+			   struct result *res)
+{
+	char *args[2 + 32 + 64];
+	unsigned k = 0;
+	long want;
+	bool runs;
+
+	if (parse_outcome(argv[1], &runs, &want, res))
+		return;
+	args[k++] = X.daemon;
+	for (int i = 2; i < argc; i++)
+		args[k++] = argv[i];
+	for (unsigned i = 0;
+	     i < X.nargs && k < sizeof(args) / sizeof(*args) - 1; i++)
+		args[k++] = X.args[i];
+	args[k] = NULL;
+	run_by_hand(s, args, runs, want, 500, "run-daemon", res);
 }
 
 /* Whether /proc/PID/status shows every uid (real, effective, saved, fs)
@@ -1998,6 +2038,11 @@ static const struct cmd cmds[] = {
      "watch-again STATUS|runs [MS]",
      "a second supervisor on this host: exits STATUS, or runs MS and "
      "stops"},
+    {"run-daemon", 1, 32, false, cmd_run_daemon,
+     "run-daemon STATUS|runs [ARG...]",
+     "the daemon run by hand on this host with ARGs (e.g. --domid N "
+     "--foreground) and the session's daemon arguments: exits STATUS, or "
+     "runs 500 ms and stops on SIGTERM; its log lines are printed"},
     {"expect-daemon-alive", 0, 1, false, cmd_expect_daemon_alive,
      "expect-daemon-alive [GUEST]", "the guest's backend process runs"},
     {"expect-daemon-user", 1, 2, false, cmd_expect_daemon_user,
