@@ -345,6 +345,11 @@ static int handle_dm(struct sim_hv *hv, struct hv_proc *proc,
 	struct sim_dom *d;
 	int rc = 0;
 
+	if (hv->cfg.no_ioreq_server) {
+		hv_log(hv, "%s(dom %u) = %d: no IOREQ server support",
+		       dm_name(req->op), a[0], -ENOSYS);
+		return -ENOSYS;
+	}
 	switch (req->op) {
 	case SIM_OP_DM_CREATE:
 		rc = dm_create(hv, proc, a[0], a[1], &rep->a.u32[2]);

@@ -2432,6 +2432,10 @@ static void usage(FILE *f)
 		"the kernel allows it\n"
 		"                  and the daemon can map it (with --runas: "
 		"RLIMIT_MEMLOCK)\n"
+		"  --no-ioreq-server  a hypervisor built without "
+		"CONFIG_IOREQ_SERVER (Debian's\n"
+		"                  arm64 Xen 4.17): every DMOP fails with "
+		"ENOSYS\n"
 		"  --mode disk|domid|watch  how the daemon gets its disks: "
 		"--disk (default);\n"
 		"                  or from xenstore, guests made by xl-create "
@@ -2567,6 +2571,7 @@ int main(int argc, char **argv)
 	    {"mode", required_argument, NULL, 'M'},
 	    {"disk", required_argument, NULL, 'd'},
 	    {"ram-backing", required_argument, NULL, 'R'},
+	    {"no-ioreq-server", no_argument, NULL, 'N'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -2578,6 +2583,7 @@ int main(int argc, char **argv)
 	char self[PATH_MAX], daemon[PATH_MAX], libdir[PATH_MAX];
 	const char *daemon_opt = NULL, *libdir_opt = NULL;
 	enum sim_ram_backing backing = SIM_RAM_AUTO;
+	bool no_ioreq_server = false;
 	bool alloc_high = false;
 	int opt, ret = 1;
 
@@ -2630,6 +2636,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			s->verbose = true;
+			break;
+		case 'N':
+			no_ioreq_server = true;
 			break;
 		case 'R':
 			if (!strcmp(optarg, "auto"))
@@ -2718,6 +2727,7 @@ int main(int argc, char **argv)
 	    .socket_path = NULL,
 	    .verbose = s->verbose,
 	    .ram_backing = backing,
+	    .no_ioreq_server = no_ioreq_server,
 	};
 
 	s->hv = sim_hv_new(&cfg);

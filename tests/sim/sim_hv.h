@@ -116,6 +116,9 @@ struct sim_hv_config {
 	const char *socket_path; /* NULL: a fresh path under /tmp */
 	bool verbose;		 /* log hypercalls to stderr */
 	enum sim_ram_backing ram_backing;
+	/* Built without CONFIG_IOREQ_SERVER, as Debian's arm64 Xen 4.17
+	 * (e2e-testbed.md CRITICAL FINDING 1): every DMOP fails ENOSYS. */
+	bool no_ioreq_server;
 };
 
 /* Create the hypervisor and start serving the socket (own thread). The
