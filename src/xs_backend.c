@@ -64,6 +64,10 @@ struct xs_backend {
 	void *when_running_opaque;
 	struct loop_timer *running_timer;
 	bool run_failed;
+	/* Entries beyond XSB_MAX_DEVS reported so far: every rescan sees
+	 * them again, and each state change (the guest can reset its device
+	 * at will) brings one. */
+	unsigned untracked_reported;
 };
 
 /* --------------------------------------------------------- xenstore I/O */
@@ -538,7 +542,7 @@ static struct xsb_dev *new_dev(struct xs_backend *b, const char *name)
  * -1 if the directory is gone. */
 static int rescan(struct xs_backend *b)
 {
-	unsigned num = 0;
+	unsigned num = 0, untracked = 0;
 	char **names = xs_directory(b->xs, XBT_NULL, b->dir, &num);
 
 	if (!names) {
@@ -566,14 +570,18 @@ static int rescan(struct xs_backend *b)
 		if (!d)
 			d = new_dev(b, names[i]);
 		if (!d) {
-			log_warn("domain %u: more than %d devices in %s, "
-				 "ignoring '%.40s'",
-				 b->domid, XSB_MAX_DEVS, b->dir, names[i]);
+			if (untracked++ >= b->untracked_reported)
+				log_warn("domain %u: more than %d devices in "
+					 "%s, ignoring '%.40s'",
+					 b->domid, XSB_MAX_DEVS, b->dir,
+					 names[i]);
 			continue;
 		}
 		d->seen = true;
 	}
 	free(names);
+	if (untracked > b->untracked_reported)
+		b->untracked_reported = untracked;
 
 	for (unsigned i = 0; i < b->ndev && !b->closing; i++) {
 		struct xsb_dev *d = &b->dev[i];

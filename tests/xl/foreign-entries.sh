@@ -4,9 +4,9 @@
 # another tool: under a served guest's directory, a name that is not a
 # device id and more devices than a process tracks (32); under the
 # supervisor's directory, a name that is not a domid and dom0's own. Each
-# is reported and left alone (no node written in it, no process started),
-# and the guest's disk is served on through the guest driver's state
-# changes that follow.
+# is reported once and left alone (no node written in it, no process
+# started), and the guest's disk is served on through the guest driver's
+# state changes that follow.
 . "$(dirname "$0")/lib.sh"
 
 mkimage "$T/a.img" 16M
@@ -45,6 +45,9 @@ eval "xsim_ok watch --daemon-arg --log-level --daemon-arg debug \
 over=$(sed -n "s|.*domain 1: more than 32 devices in $base/1, ignoring '\(.*\)'\$|\1|p" \
 	"$T/err" | sort -u | wc -l)
 [ "$over" -eq 3 ] || fail "$over devices reported over the limit, expected 3"
+# Once each, not again at each of the guest's state changes.
+[ "$(err_count 'more than 32 devices')" -eq 3 ] ||
+	fail "devices over the limit reported $(err_count 'more than 32 devices') times, expected 3"
 err_has "debug: ignoring 'bar' in $base\$"
 err_has 'debug: ignoring virtio disks for our own domain 0$'
 [ "$(err_count 'started backend process')" -eq 1 ] ||
