@@ -13,7 +13,8 @@
 # detached, and passes SIGTERM on.
 . "$(dirname "$0")/lib.sh"
 
-# mkwrap REDIRECTIONS: the wrapper, starting the daemon with them.
+# mkwrap REDIRECTIONS [PIDFILE]: the wrapper, starting the daemon in $T
+# with them and --pidfile PIDFILE (default $T/d.pid, the same file).
 mkwrap() {
 	cat >"$T/wrap" <<EOF2
 #!/bin/sh
@@ -21,13 +22,14 @@ args=""
 for a in "\$@"; do
 	[ "\$a" = --foreground ] || args="\$args \$a"
 done
-timeout 20 "$DAEMON" \$args --pidfile "$T/d.pid" $1
+cd "$T" || exit 1
+timeout 20 "$DAEMON" \$args --pidfile "${2:-$T/d.pid}" $1
 echo "\$?" >"$T/rc"
 pid=\$(cat "$T/d.pid" 2>/dev/null)
 [ -n "\$pid" ] || exit 1
 ls -l "/proc/\$pid/fd" >"$T/fds" 2>&1
 # A second instance with the same pidfile is refused before it sets up.
-"$DAEMON" \$args --pidfile "$T/d.pid" >"$T/out2" 2>"$T/derr2" </dev/null
+"$DAEMON" \$args --pidfile "${2:-$T/d.pid}" >"$T/out2" 2>"$T/derr2" </dev/null
 echo "\$?" >"$T/rc2"
 echo "\$pid" >"$T/pid1"
 for fd in 0 1 2; do
@@ -74,4 +76,10 @@ fi
 mkwrap "<&- >&- 2>&-"
 sim_ok --daemon "$T/wrap" --disk "$T/disk.img" -c 'random-io 100 8'
 detached_ok
-pass "detached: exit 0 once serving, quiet, no inherited fds, pidfile written, held against a second instance and removed; the same with 0-2 closed"
+
+# A relative pidfile is the one in the starter's directory, also for its
+# removal after the daemon has moved to /.
+mkwrap "2>\"$T/derr\"" d.pid
+sim_ok --daemon "$T/wrap" --disk "$T/disk.img" -c 'random-io 100 9'
+detached_ok
+pass "detached: exit 0 once serving, quiet, no inherited fds, pidfile written, held against a second instance and removed; the same with 0-2 closed, and with a relative pidfile"
