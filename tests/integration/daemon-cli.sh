@@ -8,9 +8,10 @@ mkimage "$T/disk.img" 1M
 mkdir "$T/dir"
 : >"$T/empty.img"
 
-# bad ARGS...: exit 2, exactly one line on stderr, nothing on stdout ($AS:
-# a command to run the daemon under, e.g. setpriv).
+# bad ARGS...: exit $WANT (2), exactly one line on stderr, nothing on
+# stdout ($AS: a command to run the daemon under, e.g. setpriv).
 AS=
+WANT=2
 bad() {
 	$AS "$DAEMON" "$@" >"$T/o" 2>"$T/e" </dev/null
 	rc=$?
@@ -19,7 +20,7 @@ bad() {
 		cat "$T/o" "$T/e"
 		echo "[exit $rc]"
 	} >>"$LOG"
-	[ $rc -eq 2 ] || fail "'$*' exited $rc, expected 2"
+	[ $rc -eq $WANT ] || fail "'$*' exited $rc, expected $WANT"
 	[ "$(wc -l <"$T/e")" -eq 1 ] ||
 		fail "'$*' printed $(wc -l <"$T/e") lines on stderr, expected 1"
 	[ ! -s "$T/o" ] || fail "'$*' printed on stdout"
@@ -57,11 +58,31 @@ grep -q 'already in use' "$T/e" || fail "an image given twice: $(cat "$T/e")"
 # by a daemon about to detach.
 bad --domid 1 --foreground --disk "$T/disk.img" --pidfile "$T/none/x.pid"
 bad --domid 1 --disk "$T/disk.img" --pidfile "$T/none/x.pid"
+# A relative one that cannot be made absolute (cwd + path too long).
+long=$(printf '%4090s' x | tr ' ' p)
+bad --domid 1 --foreground --disk "$T/disk.img" --pidfile "$long"
+grep -q "^xen-virtio-blk: --pidfile 'p*': cannot make it absolute\$" "$T/e" ||
+	fail "a pidfile too long to make absolute: $(cut -c1-80 "$T/e")"
 # A start that fails after taking its pidfile leaves none behind.
 bad --domid 1 --foreground --disk "$T/missing.img" --pidfile "$T/p.pid"
 [ ! -e "$T/p.pid" ] || fail "a failed start left its pidfile"
 bad --domid 1 --disk "$T/missing.img" --pidfile "$T/p.pid"
 [ ! -e "$T/p.pid" ] || fail "a failed detached start left its pidfile"
+# No xenstore to connect to (xenstored not running: here the simulator's
+# libraries with no hypervisor behind them) is a runtime failure, exit 1,
+# also for a service about to detach, which leaves no pidfile behind.
+AS="env XEN_SIM_SOCKET=$T/none LD_LIBRARY_PATH=$BUILD/sim-lib"
+WANT=1
+for args in "--domid 1 --foreground" "--watch --foreground" \
+	"--watch --pidfile $T/p.pid"; do
+	# shellcheck disable=SC2086 # words on purpose
+	bad $args
+	grep -Eq '^xen-virtio-blk(\[dom1\])?: error: cannot connect to xenstore: ' "$T/e" ||
+		fail "'$args' without xenstore: $(cat "$T/e")"
+done
+[ ! -e "$T/p.pid" ] || fail "a start without xenstore left its pidfile"
+AS=
+WANT=2
 # An image we may not write (for rw) or not read at all: root may, so as
 # root run those as nobody.
 chmod 0444 "$T/disk.img"
