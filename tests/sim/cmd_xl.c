@@ -1312,8 +1312,11 @@ static void cmd_xl_list(struct session *s, int argc, char **argv,
 	}
 }
 
-static void cmd_xs_write(struct session *s, int argc, char **argv,
-			 struct result *res)
+/* PATH VALUE...: written by wr (sim_hv_xs_write or sim_hv_xs_die). */
+static void write_node_cmd(struct session *s, int argc, char **argv,
+			   int (*wr)(struct sim_hv *, const char *,
+				     const char *),
+			   struct result *res)
 {
 	char path[XS_MAX_PATH], value[1024];
 	size_t n = 0;
@@ -1330,9 +1333,21 @@ static void cmd_xs_write(struct session *s, int argc, char **argv,
 		fail_msg(res, CMD_USAGE, "value too long");
 		return;
 	}
-	rc = sim_hv_xs_write(s->hv, path, value);
+	rc = wr(s->hv, path, value);
 	if (rc)
-		fail_msg(res, rc, "xs-write %s: %s", path, strerror(-rc));
+		fail_msg(res, rc, "%s %s: %s", argv[0], path, strerror(-rc));
+}
+
+static void cmd_xs_write(struct session *s, int argc, char **argv,
+			 struct result *res)
+{
+	write_node_cmd(s, argc, argv, sim_hv_xs_write, res);
+}
+
+static void cmd_xenstored_dies(struct session *s, int argc, char **argv,
+			       struct result *res)
+{
+	write_node_cmd(s, argc, argv, sim_hv_xs_die, res);
 }
 
 static void cmd_xs_read(struct session *s, int argc, char **argv,
@@ -2020,6 +2035,12 @@ static const struct cmd cmds[] = {
      "write a node ({domid}, {be} and {fe} are the current guest's "
      "domid, backend and frontend directories)"},
     {"xs-read", 1, 1, false, cmd_xs_read, "xs-read PATH", "print a node"},
+    {"xenstored-dies", 2, 32, false, cmd_xenstored_dies,
+     "xenstored-dies PATH VALUE...",
+     "xenstored writes the node as xs-write does, then dies: every client "
+     "fetches the watch events it had queued, then finds its connection "
+     "lost (libxenstore: no more events, EINVAL; every request EBADF); "
+     "nobody connects again. Only guest I/O and signals work afterwards"},
     {"xs-rm", 1, 1, false, cmd_xs_rm, "xs-rm PATH", "remove a subtree"},
     {"expect-node", 2, 3, false, cmd_expect_node,
      "expect-node PATH VALUE|*|- [MS]",

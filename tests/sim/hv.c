@@ -1508,6 +1508,17 @@ int sim_hv_xs_write(struct sim_hv *hv, const char *path, const char *value)
 	return rc;
 }
 
+int sim_hv_xs_die(struct sim_hv *hv, const char *path, const char *value)
+{
+	int rc;
+
+	pthread_mutex_lock(&hv->lock);
+	rc = hv_xs_die(hv->xs, path, value, strlen(value));
+	pthread_cond_broadcast(&hv->cond);
+	pthread_mutex_unlock(&hv->lock);
+	return rc;
+}
+
 char *sim_hv_xs_read(struct sim_hv *hv, const char *path)
 {
 	char *v;

@@ -201,5 +201,10 @@ int hv_xs_children(struct hv_xs *xs, const char *path);
 void hv_xs_fire_special(struct hv_xs *xs, const char *name);
 /* Watch events queued and not yet fetched, over all connections. */
 unsigned hv_xs_queued(struct hv_xs *xs);
+/* xenstored dies just after writing path: each client keeps the watch
+ * events queued so far, then has lost its connection; none connects
+ * again. */
+int hv_xs_die(struct hv_xs *xs, const char *path, const void *val, size_t len);
+bool hv_xs_dead(const struct hv_xs *xs);
 
 #endif

@@ -167,6 +167,9 @@ static int do_hello(struct sim_hv *hv, struct hv_conn *c,
 	if (kind == SIM_KIND_XS) {
 		int efd;
 
+		/* Nothing listens on xenstored's socket any more. */
+		if (hv_xs_dead(hv->xs))
+			return -ECONNREFUSED;
 		c->xs = hv_xs_conn_new(hv->xs, &efd);
 		if (!c->xs)
 			return -ENOMEM;

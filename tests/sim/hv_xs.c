@@ -96,12 +96,14 @@ struct hv_xs_conn {
 	unsigned nr_events, next_watch_id;
 	struct xs_txn *txns;
 	uint32_t next_txn;
+	bool lost; /* xenstored died: see hv_xs_die() */
 };
 
 struct hv_xs {
 	struct xs_node *root;
 	struct hv_xs_conn *conns;
 	uint64_t gen; /* last generation handed out */
+	bool dead;
 };
 
 /* ------------------------------------------------------------ nodes */
@@ -306,7 +308,7 @@ static void conn_queue(struct hv_xs_conn *x, const struct xs_watch *w,
 	struct xs_event *ev;
 	uint64_t one = 1;
 
-	if (x->nr_events >= XS_MAX_EVENTS)
+	if (x->nr_events >= XS_MAX_EVENTS || x->lost)
 		return; /* a reader that never reads loses events */
 	ev = calloc(1, sizeof(*ev));
 	if (!ev)
@@ -720,6 +722,21 @@ void hv_xs_conn_free(struct hv_xs *xs, struct hv_xs_conn *x)
 	free(x);
 }
 
+int hv_xs_die(struct hv_xs *xs, const char *path, const void *val, size_t len)
+{
+	int rc = hv_xs_write(xs, path, val, len);
+
+	xs->dead = true;
+	for (struct hv_xs_conn *x = xs->conns; x; x = x->next)
+		x->lost = true;
+	return rc;
+}
+
+bool hv_xs_dead(const struct hv_xs *xs)
+{
+	return xs->dead;
+}
+
 int hv_xs_write(struct hv_xs *xs, const char *path, const void *val, size_t len)
 {
 	char abs[SIM_XS_PATH_MAX + 1];
@@ -909,6 +926,15 @@ int hv_xs_handle(struct hv_xs *xs, struct hv_xs_conn *x,
 	struct xs_txn *t = NULL;
 	int rc;
 
+	/* libxenstore once its reader thread saw the socket close (xs.c
+	 * read_thread, read_watch_internal, xs_talkv): the events it had
+	 * queued, then EINVAL; any request EBADF, as its fd is now -1. */
+	if (x->lost && req->op == SIM_OP_XS_NEXT_EVENT) {
+		rc = xs_next_event(x, rep, rtail);
+		return rc == -EAGAIN ? -EINVAL : rc;
+	}
+	if (x->lost)
+		return -EBADF;
 	switch (req->op) {
 	case SIM_OP_XS_NEXT_EVENT:
 		return xs_next_event(x, rep, rtail);

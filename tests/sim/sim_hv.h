@@ -221,6 +221,10 @@ int sim_hv_wait_irq(struct sim_hv *hv, unsigned irq, uint64_t seen,
  * read returns a malloc'd string or NULL (errno ENOENT). */
 int sim_hv_xs_write(struct sim_hv *hv, const char *path, const char *value);
 char *sim_hv_xs_read(struct sim_hv *hv, const char *path);
+/* sim_hv_xs_write, then xenstored dies: its clients fetch the watch events
+ * already queued for them, then find the connection lost; nobody
+ * connects again. */
+int sim_hv_xs_die(struct sim_hv *hv, const char *path, const char *value);
 int sim_hv_xs_rm(struct sim_hv *hv, const char *path);
 /* Several operations as one committed transaction: fn runs with the store
  * locked, using the sim_xs_txn_* calls on t; nobody sees a state in
