@@ -63,6 +63,17 @@ long=$(printf '%4090s' x | tr ' ' p)
 bad --domid 1 --foreground --disk "$T/disk.img" --pidfile "$long"
 grep -q "^xen-virtio-blk: --pidfile 'p*': cannot make it absolute\$" "$T/e" ||
 	fail "a pidfile too long to make absolute: $(cut -c1-80 "$T/e")"
+# A pidfile another instance holds before it has written its pid (both
+# starting at once): refused as running, exit 1, the file left to it.
+AS="flock -x $T/p.pid"
+WANT=1
+bad --domid 1 --foreground --disk "$T/disk.img" --pidfile "$T/p.pid"
+grep -qx "xen-virtio-blk\[dom1\]: error: already running (--pidfile '$T/p.pid' is locked)" "$T/e" ||
+	fail "a locked empty pidfile: $(cat "$T/e")"
+[ -e "$T/p.pid" ] || fail "a refused start removed the pidfile of the other"
+rm -f "$T/p.pid"
+AS=
+WANT=2
 # A start that fails after taking its pidfile leaves none behind.
 bad --domid 1 --foreground --disk "$T/missing.img" --pidfile "$T/p.pid"
 [ ! -e "$T/p.pid" ] || fail "a failed start left its pidfile"
