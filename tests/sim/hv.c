@@ -1497,26 +1497,28 @@ int sim_dom_wait_irq(struct sim_dom *d, unsigned irq, uint64_t seen,
 
 /* ------------------------------------------------------------ xenstore */
 
-int sim_hv_xs_write(struct sim_hv *hv, const char *path, const char *value)
+static int xs_write_with(struct sim_hv *hv,
+			 int (*wr)(struct hv_xs *, const char *, const void *,
+				   size_t),
+			 const char *path, const char *value)
 {
 	int rc;
 
 	pthread_mutex_lock(&hv->lock);
-	rc = hv_xs_write(hv->xs, path, value, strlen(value));
+	rc = wr(hv->xs, path, value, strlen(value));
 	pthread_cond_broadcast(&hv->cond);
 	pthread_mutex_unlock(&hv->lock);
 	return rc;
 }
 
+int sim_hv_xs_write(struct sim_hv *hv, const char *path, const char *value)
+{
+	return xs_write_with(hv, hv_xs_write, path, value);
+}
+
 int sim_hv_xs_die(struct sim_hv *hv, const char *path, const char *value)
 {
-	int rc;
-
-	pthread_mutex_lock(&hv->lock);
-	rc = hv_xs_die(hv->xs, path, value, strlen(value));
-	pthread_cond_broadcast(&hv->cond);
-	pthread_mutex_unlock(&hv->lock);
-	return rc;
+	return xs_write_with(hv, hv_xs_die, path, value);
 }
 
 char *sim_hv_xs_read(struct sim_hv *hv, const char *path)
