@@ -63,6 +63,15 @@ long=$(printf '%4090s' x | tr ' ' p)
 bad --domid 1 --foreground --disk "$T/disk.img" --pidfile "$long"
 grep -q "^xen-virtio-blk: --pidfile 'p*': cannot make it absolute\$" "$T/e" ||
 	fail "a pidfile too long to make absolute: $(cut -c1-80 "$T/e")"
+# ... or started from a directory that no longer exists.
+printf '#!/bin/sh\nmkdir "%s" && cd "%s" && rmdir "%s" && exec "$@"\n' \
+	"$T/gone" "$T/gone" "$T/gone" >"$T/in-gone-dir"
+chmod +x "$T/in-gone-dir"
+AS="$T/in-gone-dir"
+bad --domid 1 --foreground --disk "$T/disk.img" --pidfile p.pid
+grep -qx "xen-virtio-blk: --pidfile 'p.pid': cannot make it absolute" "$T/e" ||
+	fail "a relative pidfile in a removed directory: $(cat "$T/e")"
+AS=
 # A pidfile another instance holds before it has written its pid (both
 # starting at once): refused as running, exit 1, the file left to it.
 AS="flock -x $T/p.pid"
