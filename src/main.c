@@ -143,7 +143,7 @@ static void usage_error(const char *err)
 	char line[1024];
 	size_t i;
 
-	for (i = 0; err[i] && i < sizeof(line) - 1; i++)
+	for (i = 0; i < sizeof(line) - 1 && err[i]; i++)
 		line[i] = (unsigned char)err[i] < 0x20 || err[i] == 0x7f
 			      ? '?'
 			      : err[i];

@@ -1458,12 +1458,12 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 
 	if (qs < BLK_MIN_QUEUE || qs > VIRTQ_MAX_SIZE || (qs & (qs - 1))) {
 		snprintf(err, errlen,
-			 "queue size %u: not a power of two in [%u, %u]", qs,
+			 "queue size %u: not a power of two in [%d, %d]", qs,
 			 BLK_MIN_QUEUE, VIRTQ_MAX_SIZE);
 		return NULL;
 	}
 	if (nq > VIRTIO_BLK_MAX_QUEUES) {
-		snprintf(err, errlen, "%u queues: at most %u", nq,
+		snprintf(err, errlen, "%u queues: at most %d", nq,
 			 VIRTIO_BLK_MAX_QUEUES);
 		return NULL;
 	}
