@@ -46,7 +46,9 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 				      xenevtchn_handle *xce, char *err,
 				      size_t errlen);
 /* Route [base, base+size) to w's handlers (the range is mapped inclusive
- * in Xen). 0 or -errno. At most IOREQ_MAX_WINDOWS windows. */
+ * in Xen). 0 or -errno, logging nothing: -EINVAL for a bad window, -ENOSPC
+ * beyond IOREQ_MAX_WINDOWS, -EEXIST over another window, else Xen's
+ * refusal. */
 #define IOREQ_MAX_WINDOWS 16
 int ioreq_server_add_window(struct ioreq_server *s,
 			    const struct ioreq_window *w);

@@ -355,13 +355,11 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 		goto fail;
 	}
 	r = ioreq_server_add_window(g->srv, &w);
-	if (r == -EINVAL || r == -ENOSPC || r == -EEXIST)
+	if (r) {
 		err_set(err, errlen, "%s: cannot serve MMIO window 0x%llx: %s",
 			o->path, (unsigned long long)o->base, strerror(-r));
-	else if (r)
-		err[0] = '\0'; /* the ioreq layer has logged Xen's refusal */
-	if (r)
 		goto fail;
+	}
 	if (i > 0)
 		virtio_mmio_join(d->mmio, g->disk[0].mmio);
 	log_info("disk %u: %s%s at 0x%llx, irq %u", i, o->path,

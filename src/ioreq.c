@@ -437,14 +437,8 @@ int ioreq_server_add_window(struct ioreq_server *s,
 	}
 	/* end is inclusive (dm_op.h). */
 	if (xendevicemodel_map_io_range_to_ioreq_server(
-		s->dmod, s->domid, s->id, 1, w->base, last) < 0) {
-		int e = errno;
-
-		log_error("ioreq: map MMIO [%#llx, %#llx] to server %u: %s",
-			  (unsigned long long)w->base, (unsigned long long)last,
-			  s->id, strerror(e));
-		return e ? -e : -EIO;
-	}
+		s->dmod, s->domid, s->id, 1, w->base, last) < 0)
+		return errno ? -errno : -EIO;
 	s->win[s->nwin++] = *w;
 	return 0;
 }
