@@ -321,20 +321,9 @@ static int dm_set_state(struct sim_dom *d, struct hv_server *s, bool on)
 
 static const char *dm_name(uint32_t op)
 {
-	switch (op) {
-	case SIM_OP_DM_INFO:
-		return "get_ioreq_server_info";
-	case SIM_OP_DM_MAP_RANGE:
-		return "map_io_range_to_ioreq_server";
-	case SIM_OP_DM_UNMAP_RANGE:
-		return "unmap_io_range_from_ioreq_server";
-	case SIM_OP_DM_SET_STATE:
-		return "set_ioreq_server_state";
-	case SIM_OP_DM_DESTROY:
-		return "destroy_ioreq_server";
-	default:
-		return "dmop";
-	}
+	const char *name = sim_op_name(op);
+
+	return name ? name : "dmop";
 }
 
 static int handle_dm(struct sim_hv *hv, struct hv_proc *proc,

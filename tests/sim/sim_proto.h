@@ -206,6 +206,36 @@ static inline int sim_evw_raise(uint32_t *w)
 	return !(old & SIM_EVW_QUEUED) && (nw & SIM_EVW_QUEUED);
 }
 
+/* The hypercalls behind the ops, by the names Xen's tools give them
+ * (logs, XVB_SIM_FAIL); NULL for the others. */
+static inline const char *sim_op_name(uint32_t op)
+{
+	switch (op) {
+	case SIM_OP_DOMINFO:
+		return "getdomaininfo";
+	case SIM_OP_DM_CREATE:
+		return "create_ioreq_server";
+	case SIM_OP_DM_INFO:
+		return "get_ioreq_server_info";
+	case SIM_OP_DM_MAP_RANGE:
+		return "map_io_range_to_ioreq_server";
+	case SIM_OP_DM_UNMAP_RANGE:
+		return "unmap_io_range_from_ioreq_server";
+	case SIM_OP_DM_SET_STATE:
+		return "set_ioreq_server_state";
+	case SIM_OP_DM_DESTROY:
+		return "destroy_ioreq_server";
+	case SIM_OP_DM_NR_VCPUS:
+		return "nr_vcpus";
+	case SIM_OP_FM_MAP_RESOURCE:
+		return "map_resource";
+	case SIM_OP_EV_BIND:
+		return "bind_interdomain";
+	default:
+		return NULL;
+	}
+}
+
 /* Xen's struct ioreq (xen/hvm/ioreq.h), 32 bytes, byte 30 holds
  * state:4 data_is_ptr:1 dir:1 df:1. */
 struct sim_ioreq {

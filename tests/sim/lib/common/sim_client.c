@@ -117,41 +117,15 @@ void sim_reply_free(struct sim_reply *rep)
 	rep->tail = NULL;
 }
 
-/* The hypercalls a test may have refused, by the names Xen's tools give
- * them. */
-static const char *op_name(uint32_t op)
-{
-	switch (op) {
-	case SIM_OP_DOMINFO:
-		return "getdomaininfo";
-	case SIM_OP_DM_CREATE:
-		return "create_ioreq_server";
-	case SIM_OP_DM_INFO:
-		return "get_ioreq_server_info";
-	case SIM_OP_DM_MAP_RANGE:
-		return "map_io_range_to_ioreq_server";
-	case SIM_OP_DM_SET_STATE:
-		return "set_ioreq_server_state";
-	case SIM_OP_DM_NR_VCPUS:
-		return "nr_vcpus";
-	case SIM_OP_FM_MAP_RESOURCE:
-		return "map_resource";
-	case SIM_OP_EV_BIND:
-		return "bind_interdomain";
-	default:
-		return NULL;
-	}
-}
-
 /* XVB_SIM_FAIL=NAME:ERRNO[:N] in the process's environment: its Nth call
- * (default the first) of hypercall NAME (op_name) fails with -ERRNO, as
+ * (default the first) of hypercall NAME (sim_op_name) fails with -ERRNO, as
  * Xen refusing it, before it reaches the hypervisor, which so sees nothing
  * change. For the daemon's error paths at start-up. */
 static int injected_failure(uint32_t op)
 {
 	static unsigned long calls;
 	const char *v = getenv("XVB_SIM_FAIL");
-	const char *name = op_name(op);
+	const char *name = sim_op_name(op);
 	unsigned long err, nth = 1;
 	size_t n;
 	char *end;
@@ -182,7 +156,8 @@ int sim_call(struct sim_conn *c, uint32_t op, const struct sim_args *a,
 		return -E2BIG;
 	rc = injected_failure(op);
 	if (rc) {
-		sim_trace(c, "%s refused (XVB_SIM_FAIL): %d", op_name(op), rc);
+		sim_trace(c, "%s refused (XVB_SIM_FAIL): %d", sim_op_name(op),
+			  rc);
 		rep->rc = rc;
 		return rc;
 	}
