@@ -82,5 +82,10 @@ struct ioreq_stats {
 };
 void ioreq_server_get_stats(const struct ioreq_server *s,
 			    struct ioreq_stats *st);
+/* How long the guest has recently taken, in µs, to reach us after an
+ * interrupt (its InterruptStatus read): what one trapped access costs it
+ * on this host, interrupt delivery included. 0 until measured. Any
+ * thread. */
+unsigned ioreq_server_irq_reply_us(const struct ioreq_server *s);
 
 #endif

@@ -6,6 +6,7 @@
 #define XVB_VIRTIO_BLK_H
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,8 @@
 /* Request queues a disk may offer (VIRTIO_BLK_F_MQ). Each costs its own
  * request pool (about 4 MiB at the default queue size). */
 #define VIRTIO_BLK_MAX_QUEUES 8
+/* virtio_blk_params.idle_grace_us: sized by the guest's reaction. */
+#define VIRTIO_BLK_GRACE_AUTO UINT_MAX
 
 struct virtio_blk_params {
 	const char *path;
@@ -31,8 +34,14 @@ struct virtio_blk_params {
 	 * limit. */
 	unsigned submit_batch;
 	/* Once a queue has nothing in flight, keep the driver from notifying
-	 * for this long (µs) and collect what it queued then; 0 = off. */
+	 * for this long (µs) and collect what it queued then; 0 = off;
+	 * VIRTIO_BLK_GRACE_AUTO: what guest_reaction_us() says, once the
+	 * driver kept more than one request in flight. */
 	unsigned idle_grace_us;
+	/* How long the guest takes to answer an interrupt, in µs (0: not
+	 * known); called with reaction_opaque from the queue's thread. */
+	unsigned (*guest_reaction_us)(void *opaque);
+	void *reaction_opaque;
 	/* Serve each queue on an I/O thread of its own (its own loop and
 	 * engine; notifications are passed on to it), instead of on the
 	 * caller's loop. */

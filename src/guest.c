@@ -302,6 +302,14 @@ static void restrict_handles(struct guest *g)
 			 strerror(errno));
 }
 
+/* virtio_blk_params.guest_reaction_us: what the ioreq server measures. */
+static unsigned disk_guest_reaction_us(void *opaque)
+{
+	struct guest *g = opaque;
+
+	return ioreq_server_irq_reply_us(g->srv);
+}
+
 /* Builds disk i; on failure frees what it built, so the caller's count of
  * disks stays valid for guest_free(). */
 static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
@@ -315,6 +323,8 @@ static int add_disk(struct guest *g, unsigned i, const struct disk_opts *o,
 	    .read_only = o->read_only,
 	    .serial = o->has_serial ? o->serial : NULL,
 	    .idle_grace_us = g->tune.idle_grace_us,
+	    .guest_reaction_us = disk_guest_reaction_us,
+	    .reaction_opaque = g,
 	    .num_queues = g->tune.queues,
 	    .submit_batch = g->tune.submit_batch,
 	    .io_threads = g->tune.io_threads,
@@ -379,8 +389,11 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 			int *status, char *err, size_t errlen)
 {
 	struct guest *g;
+	char grace[16] = "auto";
 
 	*status = 1;
+	if (tune->idle_grace_us != VIRTIO_BLK_GRACE_AUTO)
+		snprintf(grace, sizeof(grace), "%u us", tune->idle_grace_us);
 	if (ndisks > MAX_DISKS) {
 		err_set(err, errlen, "at most %d disks", MAX_DISKS);
 		*status = 2;
@@ -407,9 +420,9 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	loop_set_poll(g->loop, tune->poll_us);
 	g->tune = *tune;
 	log_debug("polling: %u us after any work, %u us after an interrupt; "
-		  "idle grace %u us; %u queue(s) per disk%s; at most %u "
+		  "idle grace %s; %u queue(s) per disk%s; at most %u "
 		  "request(s) per io_submit (0: no limit)",
-		  tune->poll_us, tune->irq_poll_us, tune->idle_grace_us,
+		  tune->poll_us, tune->irq_poll_us, grace,
 		  tune->queues ? tune->queues : 1,
 		  tune->io_threads ? ", each on an I/O thread" : "",
 		  tune->submit_batch);

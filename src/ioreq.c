@@ -7,6 +7,7 @@
 #include "ioreq.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -67,6 +68,9 @@ struct ioreq_server {
 	unsigned poll_backoff;	/* log2 of the skip after a miss */
 	/* loop_now_ns() of an unanswered irq, or 0; I/O threads set it too */
 	_Atomic uint64_t irq_raised_ns;
+	/* Recent interrupt-to-next-request times, ns, a running mean with a
+	 * weight of 1/8 per sample: the loop thread writes, any reads. */
+	_Atomic uint64_t irq_reply_avg_ns;
 
 	void (*on_invalidate)(void *opaque);
 	void *invalidate_opaque;
@@ -269,8 +273,17 @@ static bool handle_slot(struct ioreq_server *s, unsigned vcpu, bool polled)
 	if (s->irq_raised_ns) {
 		uint64_t raised = atomic_exchange(&s->irq_raised_ns, 0);
 
+		uint64_t took = t0 > raised ? t0 - raised : 0;
+		uint64_t avg = atomic_load_explicit(&s->irq_reply_avg_ns,
+						    memory_order_relaxed);
+
 		s->stats.irq_replies++;
-		s->stats.irq_reply_ns += t0 > raised ? t0 - raised : 0;
+		s->stats.irq_reply_ns += took;
+		/* The first sample sets the mean; later ones move it by an
+		 * eighth of their difference (unsigned: add, then take). */
+		avg = avg ? avg - avg / 8 + took / 8 : took;
+		atomic_store_explicit(&s->irq_reply_avg_ns, avg,
+				      memory_order_relaxed);
 	}
 	if (s->acks_expected) {
 		s->acks_polled += polled;
@@ -471,6 +484,14 @@ void ioreq_server_get_stats(const struct ioreq_server *s,
 {
 	*st = s->stats;
 	st->irqs = s->irqs;
+}
+
+unsigned ioreq_server_irq_reply_us(const struct ioreq_server *s)
+{
+	uint64_t avg =
+	    atomic_load_explicit(&s->irq_reply_avg_ns, memory_order_relaxed);
+
+	return avg / 1000 > UINT_MAX ? UINT_MAX : (unsigned)(avg / 1000);
 }
 
 /* --------------------------------------------------- create and destroy */

@@ -294,7 +294,11 @@ static void usage(FILE *f)
 	    "  --idle-grace-us N  once a queue drains, keep the guest from "
 	    "notifying for N\n"
 	    "                     microseconds and collect its requests then "
-	    "(0..%d, default 0)\n"
+	    "(0..%d, default 0);\n"
+	    "                     auto: as long as the guest takes to answer "
+	    "an interrupt,\n"
+	    "                     once it keeps more than one request in "
+	    "flight\n"
 	    "  --queues N         request queues per disk (1..%d, default 1); "
 	    "more than one\n"
 	    "                     offers VIRTIO_BLK_F_MQ, served by the same "
@@ -457,6 +461,12 @@ static int parse_num(const struct num_spec *sp, const char *arg,
 
 	if (o->given)
 		return given_twice(err, errlen, sp->name, arg);
+	if (sp->id == OPT_IDLE_GRACE_US && !strcmp(arg, "auto")) {
+		o->val = VIRTIO_BLK_GRACE_AUTO;
+		o->given = true;
+		snprintf(o->arg, sizeof(o->arg), "%s=auto", sp->name);
+		return 0;
+	}
 	if (parse_option_number(sp->name, arg, sp->min, sp->max, &v, err,
 				errlen))
 		return -1;

@@ -44,6 +44,9 @@
 /* Longest a request queued without a notification waits for a completion
  * to collect it before the ring is looked at anyway (see notify_slack). */
 #define BLK_COLLECT_US 1000
+/* The longest grace --idle-grace-us=auto takes, whatever the guest's
+ * measured reaction (a guest stalled for seconds must not stretch it). */
+#define BLK_AUTO_GRACE_MAX_US 10000
 
 #define F(bit) (1ULL << (bit))
 
@@ -108,6 +111,8 @@ struct blk_queue {
 	struct gm_bucket **pin_pool;
 	unsigned in_flight;
 	unsigned rw_in_flight; /* READ/WRITE requests the engine holds */
+	unsigned rw_peak;      /* most rw_in_flight since the last drain */
+	unsigned depth_hint;   /* recent rw_peak, less one per drain */
 	struct blk_counters c;
 	bool drained;	      /* rw_in_flight fell to 0 in this batch */
 	bool stalled;	      /* out of requests: resume on completion */
@@ -152,6 +157,8 @@ struct virtio_blk {
 	char serial[VIRTIO_BLK_SERIAL_MAX];
 	unsigned queue_size, seg_max, size_max, max_pieces;
 	unsigned idle_grace_us; /* virtio_blk_params.idle_grace_us */
+	unsigned (*guest_reaction_us)(void *opaque); /* and its opaque: */
+	void *reaction_opaque;			     /* the params' */
 	uint64_t max_data;
 	struct virtio_notify notify;
 	bool polling; /* poll_avail registered with the loop */
@@ -369,20 +376,51 @@ static void blk_done(struct aio_req *aio, int res)
 		complete(r, r->status);
 }
 
+/* How long the queue that just drained keeps the driver from notifying
+ * (see notify_slack). With --idle-grace-us=auto: as long as the guest
+ * now takes to answer an interrupt, which is what the notification the
+ * grace saves would cost it (tens of µs on hardware, a millisecond or
+ * more under emulation), and only while it keeps more than one request
+ * in flight: a driver at depth 1 has nothing to queue during the grace
+ * but its next request, which would wait out the grace instead of
+ * notifying. The depth is remembered over drains (one less per drain),
+ * as a busy guest's bursts come and go: a drain after a lone request is
+ * no sign that the driver went back to depth 1 (docs/performance.md,
+ * change 13). */
+static unsigned idle_grace_us(struct blk_queue *q)
+{
+	struct virtio_blk *b = q->b;
+	unsigned us;
+
+	if (q->rw_peak > q->depth_hint)
+		q->depth_hint = q->rw_peak;
+	else if (q->depth_hint)
+		q->depth_hint--;
+	q->rw_peak = 0;
+	if (b->idle_grace_us != VIRTIO_BLK_GRACE_AUTO)
+		return b->idle_grace_us;
+	if (q->depth_hint < 2 || !b->guest_reaction_us)
+		return 0;
+	us = b->guest_reaction_us(b->reaction_opaque);
+	return us < BLK_AUTO_GRACE_MAX_US ? us : BLK_AUTO_GRACE_MAX_US;
+}
+
 /* After a batch of completions: collect what the driver queued meanwhile
  * without notifying us (see notify_slack) and refresh the notification
  * threshold. The caller publishes the completions after (one interrupt at
  * most). */
 static void after_batch(struct blk_queue *q)
 {
-	struct virtio_blk *b = q->b;
-
 	if (!q->vq)
 		return;
 	/* Only a queue that drained in this batch starts a grace: one timer
 	 * per drain, not per batch of another queue. */
-	if (b->idle_grace_us && q->drained && !q->rw_in_flight)
-		q->grace_until = loop_now_us() + b->idle_grace_us;
+	if (q->drained && !q->rw_in_flight) {
+		unsigned grace = idle_grace_us(q);
+
+		if (grace)
+			q->grace_until = loop_now_us() + grace;
+	}
 	q->drained = false;
 	/* Serve the queue first, publish after: the interrupt then covers
 	 * what completed while we submitted, and the guest's InterruptStatus
@@ -489,7 +527,8 @@ static uint8_t start_rw(struct blk_req *r, const struct virtq_chain *c,
 		r->data_written = (uint32_t)len;
 	r->parts_left = 1;
 	r->rw = true;
-	r->q->rw_in_flight++;
+	if (++r->q->rw_in_flight > r->q->rw_peak)
+		r->q->rw_peak = r->q->rw_in_flight;
 	queue_part(r, 0, write ? AIO_WRITE : AIO_READ, sector << SECTOR_SHIFT,
 		   len, false);
 	return STATUS_PENDING;
@@ -1045,6 +1084,7 @@ static void blk_start(void *dev, struct virtq *vqs, unsigned nvq,
 		q->vq = i < nvq && i < used && vqs[i].started ? &vqs[i] : NULL;
 		q->stalled = q->broken = q->need_flush = q->drained = false;
 		q->grace_until = 0;
+		q->rw_peak = q->depth_hint = 0;
 		q->running = true;
 		pthread_mutex_unlock(&q->lock);
 	}
@@ -1509,6 +1549,8 @@ struct virtio_blk *virtio_blk_new(struct loop *loop, struct guest_mem *gm,
 			 p->path, (unsigned)(b->img.size % SECTOR_SIZE));
 	b->queue_size = qs;
 	b->idle_grace_us = p->idle_grace_us;
+	b->guest_reaction_us = p->guest_reaction_us;
+	b->reaction_opaque = p->reaction_opaque;
 	/* Room for the header and status descriptors in a direct chain. */
 	b->seg_max = (qs < 256 ? qs : 256) - 2;
 	b->size_max = (BLK_MAX_DATA / b->seg_max) & ~4095u;

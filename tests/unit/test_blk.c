@@ -150,6 +150,16 @@ static void make_image(uint64_t size)
 static unsigned setup_grace_us;
 /* virtio_blk_params.num_queues for the next setup() only. */
 static unsigned setup_queues;
+/* What virtio_blk_params.guest_reaction_us answers (auto grace), and how
+ * often it was asked. */
+static unsigned reaction_us, reaction_asked;
+
+static unsigned guest_reaction_us(void *opaque)
+{
+	CHECK(opaque == &reaction_us);
+	reaction_asked++;
+	return reaction_us;
+}
 
 /* A device on a fresh image (size bytes, pattern-filled). */
 static bool setup(uint64_t size, bool ro, const char *serial,
@@ -159,6 +169,8 @@ static bool setup(uint64_t size, bool ro, const char *serial,
 				      .serial = serial,
 				      .queue_size = queue_size,
 				      .idle_grace_us = setup_grace_us,
+				      .guest_reaction_us = guest_reaction_us,
+				      .reaction_opaque = &reaction_us,
 				      .num_queues = setup_queues};
 	char err[256] = "";
 	uint64_t fill_size = size < IMG_SIZE + 4096 ? size : IMG_SIZE;
@@ -1047,6 +1059,91 @@ static void test_idle_grace(void)
 	teardown();
 }
 
+/* True if the driver, having queued up to index `last`, is asked to
+ * notify for none of the next whole ring of requests (2.7.10). */
+static bool no_notify_asked(uint16_t last)
+{
+	for (uint16_t next = (uint16_t)(last + 1); next <= last + QNUM; next++)
+		if ((uint16_t)(next - avail_event() - 1) <
+		    (uint16_t)(next - last))
+			return false;
+	return true;
+}
+
+/* Run the loop until the used index reaches `target`, asking for an
+ * interrupt at each entry (used_event, 2.7.10). */
+static void wait_used(uint16_t target)
+{
+	while (used_idx() != target && !T.timed_out) {
+		*(volatile uint16_t *)&avail()->ring[QNUM] =
+		    htole16(used_idx());
+		run_loop();
+	}
+	T.seen_used = used_idx();
+}
+
+/* --idle-grace-us=auto: a queue that drains after holding one request
+ * takes no grace (the driver's next request notifies at once); after
+ * several in flight together, a grace as long as the guest's measured
+ * reaction, also at the next drain even if that held a lone request (the
+ * depth seen fades by one per drain), and none while the reaction is not
+ * known (0). */
+static void test_auto_grace(void)
+{
+	struct virtio_blk_stats st;
+	uint16_t h;
+
+	setup_grace_us = VIRTIO_BLK_GRACE_AUTO;
+	reaction_us = 20000;
+	reaction_asked = 0;
+	if (!setup(IMG_SIZE, false, NULL, 0)) {
+		setup_grace_us = 0;
+		return;
+	}
+	setup_grace_us = 0;
+	virtq_stop(&T.vq);
+	start_queue(true);
+	/* Depth 1: no grace, and the reaction is not even asked for. */
+	queue_read(0);
+	virtio_blk_ops.queue_notify(T.b, 0);
+	wait_used(1);
+	CHECK_EQ(avail_event(), 1);
+	CHECK_EQ(reaction_asked, 0);
+	/* Depth 3: all in flight at once, then drained: a grace. */
+	queue_read(1);
+	queue_read(2);
+	queue_read(3);
+	virtio_blk_ops.queue_notify(T.b, 0);
+	wait_used(4);
+	CHECK_EQ(reaction_asked, 1);
+	CHECK(no_notify_asked(4));
+	/* Queued in the grace without a notification: collected at its end.
+	 * Alone in flight, yet depth 3 was seen one drain ago: a grace. */
+	h = queue_read(4);
+	wait_used(5);
+	CHECK_EQ(le32toh(used()->ring[4].id), h);
+	CHECK_EQ(*host(HDR_GPA + 4 * 256 + 32), VIRTIO_BLK_S_OK);
+	CHECK_EQ(reaction_asked, 2);
+	CHECK(no_notify_asked(5));
+	/* Another lone one: the depth has faded to 1, no grace. */
+	queue_read(5);
+	wait_used(6);
+	CHECK_EQ(*host(HDR_GPA + 5 * 256 + 32), VIRTIO_BLK_S_OK);
+	CHECK_EQ(reaction_asked, 2);
+	CHECK_EQ(avail_event(), 6);
+	virtio_blk_get_stats(T.b, &st);
+	CHECK_EQ(st.notifies, 2);
+	/* Depth 2 while the reaction is not known: no grace either. */
+	reaction_us = 0;
+	queue_read(6);
+	queue_read(7);
+	virtio_blk_ops.queue_notify(T.b, 0);
+	wait_used(8);
+	CHECK_EQ(reaction_asked, 3);
+	CHECK_EQ(avail_event(), 8);
+	teardown();
+}
+
 /* Run the loop for `us` microseconds (or until an interrupt). */
 static void run_for(unsigned us)
 {
@@ -1890,6 +1987,7 @@ int main(void)
 	UNIT_RUN(test_batch_and_stall);
 	UNIT_RUN(test_notify_suppression);
 	UNIT_RUN(test_idle_grace);
+	UNIT_RUN(test_auto_grace);
 	UNIT_RUN(test_mapping_room);
 	UNIT_RUN(test_mapping_room_parts);
 	UNIT_RUN(test_reset_and_quiesce);

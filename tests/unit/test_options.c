@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "options.h"
+#include "virtio_blk.h"
 #include "unit.h"
 
 #define MAXARGS 64
@@ -223,6 +224,12 @@ static void test_flags(void)
 	CHECK_EQ(PARSE("--watch", "--idle-grace-us", "1500"), OPTIONS_OK);
 	CHECK(opts.idle_grace.given && opts.idle_grace.val == 1500);
 	CHECK(strcmp(opts.idle_grace.arg, "--idle-grace-us=1500") == 0);
+	CHECK_EQ(PARSE("--watch", "--idle-grace-us=auto"), OPTIONS_OK);
+	CHECK(opts.idle_grace.given &&
+	      opts.idle_grace.val == VIRTIO_BLK_GRACE_AUTO);
+	CHECK(strcmp(opts.idle_grace.arg, "--idle-grace-us=auto") == 0);
+	CHECK_EQ(PARSE("--watch", "--idle-grace-us=Auto"), OPTIONS_ERROR);
+	CHECK_EQ(PARSE("--watch", "--idle-grace-us=auto1"), OPTIONS_ERROR);
 	CHECK(!opts.queues.given && opts.queues.val == 1);
 	CHECK(!opts.submit_batch.given && opts.submit_batch.val == 0);
 	CHECK_EQ(PARSE("--domid", "1", "--submit-batch", "2"), OPTIONS_OK);
@@ -370,8 +377,8 @@ static void test_bad_domid(void)
 	    "--log-level", "debug", "--log-level", "info");
 	ERR("--queues '2'", "--queues given twice", "--watch", "--queues=1",
 	    "--queues=2");
-	ERR("--poll-us '0'", "--poll-us given twice", "--watch",
-	    "--poll-us=0", "--poll-us=0");
+	ERR("--poll-us '0'", "--poll-us given twice", "--watch", "--poll-us=0",
+	    "--poll-us=0");
 }
 
 static void test_bad_options(void)
