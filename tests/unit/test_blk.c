@@ -1015,6 +1015,21 @@ static void stop_loop(void *opaque)
 	loop_stop(T.loop);
 }
 
+/* A device with --idle-grace-us `grace_us`, its queue with EVENT_IDX. */
+static bool setup_event_idx_grace(unsigned grace_us)
+{
+	bool ok;
+
+	setup_grace_us = grace_us;
+	ok = setup(IMG_SIZE, false, NULL, 0);
+	setup_grace_us = 0;
+	if (!ok)
+		return false;
+	virtq_stop(&T.vq);
+	start_queue(true);
+	return true;
+}
+
 /* --idle-grace-us: once the queue drains the driver is still not asked to
  * notify; what it queues meanwhile is collected when the grace ends, with
  * no notification; after a grace with nothing queued it notifies again. */
@@ -1024,14 +1039,8 @@ static void test_idle_grace(void)
 	struct virtio_blk_stats st;
 	struct loop_timer *t;
 
-	setup_grace_us = grace_us;
-	if (!setup(IMG_SIZE, false, NULL, 0)) {
-		setup_grace_us = 0;
+	if (!setup_event_idx_grace(grace_us))
 		return;
-	}
-	setup_grace_us = 0;
-	virtq_stop(&T.vq);
-	start_queue(true);
 	queue_read(0);
 	*(volatile uint16_t *)&avail()->ring[QNUM] = htole16(0);
 	virtio_blk_ops.queue_notify(T.b, 0);
@@ -1093,16 +1102,10 @@ static void test_auto_grace(void)
 	struct virtio_blk_stats st;
 	uint16_t h;
 
-	setup_grace_us = VIRTIO_BLK_GRACE_AUTO;
 	reaction_us = 20000;
 	reaction_asked = 0;
-	if (!setup(IMG_SIZE, false, NULL, 0)) {
-		setup_grace_us = 0;
+	if (!setup_event_idx_grace(VIRTIO_BLK_GRACE_AUTO))
 		return;
-	}
-	setup_grace_us = 0;
-	virtq_stop(&T.vq);
-	start_queue(true);
 	/* Depth 1: no grace, and the reaction is not even asked for. */
 	queue_read(0);
 	virtio_blk_ops.queue_notify(T.b, 0);
