@@ -5,8 +5,8 @@
 #ifndef XVB_VIRTIO_BLK_H
 #define XVB_VIRTIO_BLK_H
 
-#include <stdbool.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

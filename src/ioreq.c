@@ -272,7 +272,6 @@ static bool handle_slot(struct ioreq_server *s, unsigned vcpu, bool polled)
 	s->stats.ioreqs++;
 	if (s->irq_raised_ns) {
 		uint64_t raised = atomic_exchange(&s->irq_raised_ns, 0);
-
 		uint64_t took = t0 > raised ? t0 - raised : 0;
 		uint64_t avg = atomic_load_explicit(&s->irq_reply_avg_ns,
 						    memory_order_relaxed);
