@@ -54,6 +54,7 @@ struct loop {
 	 * point at them, so they are freed only when the round is over. */
 	struct watch *graveyard;
 	pthread_mutex_t *lock; /* loop_set_lock() */
+	bool no_pwait2;	       /* the kernel lacks epoll_pwait2 (< 5.11) */
 };
 
 struct loop *loop_new(void)
@@ -291,9 +292,9 @@ static uint64_t next_deadline(const struct loop *l)
 /* Fire the expired timers, earliest deadline first (after a long stall
  * several are due at once, and their order must not depend on when each
  * was created), one at a time: a timer's fn may arm, cancel or free
- * timers. Return the wait until the next deadline in ms, rounded up, or
- * -1 if none is armed. */
-static int run_timers(struct loop *l)
+ * timers. Return the wait until the next deadline in µs, or -1 if none is
+ * armed. */
+static int64_t run_timers(struct loop *l)
 {
 	uint64_t now, next = next_deadline(l);
 
@@ -321,8 +322,31 @@ static int run_timers(struct loop *l)
 	}
 	if (next == UINT64_MAX)
 		return -1;
-	next = next > now ? (next - now + 999) / 1000 : 0;
-	return next > INT_MAX ? INT_MAX : (int)next;
+	return next > now ? (int64_t)(next - now) : 0;
+}
+
+/* Wait for events for up to wait_us (-1: for ever). Timers are in µs and
+ * some are shorter than a millisecond (a grace sized by the guest's
+ * reaction, docs/performance.md change 13): epoll_wait() would round
+ * each up to a whole ms, so epoll_pwait2() where the kernel has it. */
+static int wait_events(struct loop *l, struct epoll_event *evs, int64_t wait_us)
+{
+	struct timespec ts = {.tv_sec = (time_t)(wait_us / 1000000),
+			      .tv_nsec = (long)(wait_us % 1000000) * 1000};
+	int64_t ms = (wait_us + 999) / 1000;
+	int n;
+
+	if (!l->no_pwait2) {
+		n = epoll_pwait2(l->epfd, evs, LOOP_BATCH,
+				 wait_us < 0 ? NULL : &ts, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		l->no_pwait2 = true;
+	}
+	return epoll_wait(l->epfd, evs, LOOP_BATCH,
+			  wait_us < 0	 ? -1
+			  : ms > INT_MAX ? INT_MAX
+					 : (int)ms);
 }
 
 /* Call the pollers until the window since the last work (*last) closes
@@ -367,8 +391,9 @@ int loop_run(struct loop *l)
 	if (l->lock)
 		pthread_mutex_lock(l->lock);
 	while (!l->stop) {
-		int timeout = run_timers(l), n;
+		int64_t timeout = run_timers(l);
 		uint64_t now;
+		int n;
 
 		if (l->stop)
 			break;
@@ -378,7 +403,7 @@ int loop_run(struct loop *l)
 			polling = true;
 		if (l->lock)
 			pthread_mutex_unlock(l->lock);
-		n = epoll_wait(l->epfd, evs, LOOP_BATCH, polling ? 0 : timeout);
+		n = wait_events(l, evs, polling ? 0 : timeout);
 		if (l->lock)
 			pthread_mutex_lock(l->lock);
 

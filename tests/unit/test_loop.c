@@ -61,6 +61,44 @@ static void test_timers(void)
 	loop_free(l);
 }
 
+/* A timer re-armed from its own fn, `left` more times, then stops. */
+struct chain {
+	struct loop *loop;
+	struct loop_timer *t;
+	unsigned left;
+	uint64_t us;
+};
+
+static void on_chain(void *opaque)
+{
+	struct chain *c = opaque;
+
+	if (c->left--)
+		loop_timer_arm(c->t, c->us);
+	else
+		loop_stop(c->loop);
+}
+
+/* Timers shorter than a millisecond are not rounded up to one (an
+ * auto-sized idle grace is tens of µs on hardware): 20 waits of 100 µs
+ * take 2 ms and more, never the 20 ms whole milliseconds would. */
+static void test_timers_below_ms(void)
+{
+	struct loop *l = loop_new();
+	struct chain c = {l, NULL, 19, 100};
+	uint64_t start, took;
+
+	c.t = loop_timer_new(l, on_chain, &c);
+	CHECK(c.t != NULL);
+	start = loop_now_us();
+	loop_timer_arm(c.t, c.us);
+	CHECK_EQ(loop_run(l), 0);
+	took = loop_now_us() - start;
+	CHECK(took >= 20 * 100);
+	CHECK(took < 20 * 1000);
+	loop_free(l);
+}
+
 /* After a stall several timers are due at once: they fire by deadline,
  * not by when each was created (the stopping one, created last, would
  * otherwise run first and the earlier one never). */
@@ -306,6 +344,7 @@ static void test_lock(void)
 int main(void)
 {
 	UNIT_RUN(test_timers);
+	UNIT_RUN(test_timers_below_ms);
 	UNIT_RUN(test_timers_due_together);
 	UNIT_RUN(test_timer_rearmed_now);
 	UNIT_RUN(test_pollers);
