@@ -1091,59 +1091,88 @@ static void wait_used(uint16_t target)
 	T.seen_used = used_idx();
 }
 
-/* --idle-grace-us=auto: a queue that drains after holding one request
- * takes no grace (the driver's next request notifies at once); after
- * several in flight together, a grace as long as the guest's measured
+/* Queue read i as queue_read() does, through an indirect table (at
+ * HDR_GPA + i * 256 + 64): one ring descriptor each, so that a burst can
+ * hold the whole ring. */
+static void queue_read_indirect(unsigned i)
+{
+	uint64_t h = HDR_GPA + i * 256, table = h + 64;
+	struct vring_desc *t = (struct vring_desc *)host(table);
+	struct vring_desc *d = (struct vring_desc *)host(DESC_GPA);
+
+	put_hdr(h, VIRTIO_BLK_T_IN, i * 8);
+	*host(h + 32) = 0xee;
+	t[0] = (struct vring_desc){htole64(h), htole32(16),
+				   htole16(VRING_DESC_F_NEXT), htole16(1)};
+	t[1] = (struct vring_desc){
+	    htole64(DATA_GPA + i * 4096), htole32(4096),
+	    htole16(VRING_DESC_F_WRITE | VRING_DESC_F_NEXT), htole16(2)};
+	t[2] = (struct vring_desc){htole64(h + 32), htole32(1),
+				   htole16(VRING_DESC_F_WRITE), 0};
+	d[T.next_desc] = (struct vring_desc){htole64(table), htole32(3 * 16),
+					     htole16(VRING_DESC_F_INDIRECT), 0};
+	avail()->ring[T.avail_idx % QNUM] = htole16(T.next_desc);
+	T.next_desc = (uint16_t)((T.next_desc + 1) % QNUM);
+	T.avail_idx++;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	avail()->idx = htole16(T.avail_idx);
+}
+
+/* Reads first..last, all in flight together once the device is kicked. */
+static void burst(unsigned first, unsigned last)
+{
+	for (unsigned i = first; i <= last; i++)
+		queue_read_indirect(i);
+	virtio_blk_ops.queue_notify(T.b, 0);
+	wait_used((uint16_t)(last + 1));
+	for (unsigned i = first; i <= last; i++)
+		CHECK_EQ(*host(HDR_GPA + i * 256 + 32), VIRTIO_BLK_S_OK);
+}
+
+/* --idle-grace-us=auto: a queue that drains after holding fewer than
+ * eight requests at once takes no grace (the driver's next request
+ * notifies at once); after more, a grace as long as the guest's measured
  * reaction, also at the next drain even if that held a lone request (the
  * depth seen fades by one per drain), and none while the reaction is not
  * known (0). */
 static void test_auto_grace(void)
 {
 	struct virtio_blk_stats st;
-	uint16_t h;
 
 	reaction_us = 20000;
 	reaction_asked = 0;
 	if (!setup_event_idx_grace(VIRTIO_BLK_GRACE_AUTO))
 		return;
-	/* Depth 1: no grace, and the reaction is not even asked for. */
-	queue_read(0);
-	virtio_blk_ops.queue_notify(T.b, 0);
-	wait_used(1);
+	/* Depth 1, then 4: no grace, and the reaction is not even asked. */
+	burst(0, 0);
 	CHECK_EQ(avail_event(), 1);
+	burst(1, 4);
+	CHECK_EQ(avail_event(), 5);
 	CHECK_EQ(reaction_asked, 0);
-	/* Depth 3: all in flight at once, then drained: a grace. */
-	queue_read(1);
-	queue_read(2);
-	queue_read(3);
-	virtio_blk_ops.queue_notify(T.b, 0);
-	wait_used(4);
+	/* Depth 9: a grace. */
+	burst(5, 13);
 	CHECK_EQ(reaction_asked, 1);
-	CHECK(no_notify_asked(4));
+	CHECK(no_notify_asked(14));
 	/* Queued in the grace without a notification: collected at its end.
-	 * Alone in flight, yet depth 3 was seen one drain ago: a grace. */
-	h = queue_read(4);
-	wait_used(5);
-	CHECK_EQ(le32toh(used()->ring[4].id), h);
-	CHECK_EQ(*host(HDR_GPA + 4 * 256 + 32), VIRTIO_BLK_S_OK);
+	 * Alone in flight, yet depth 9 was seen one drain ago: a grace. */
+	queue_read_indirect(14);
+	wait_used(15);
+	CHECK_EQ(*host(HDR_GPA + 14 * 256 + 32), VIRTIO_BLK_S_OK);
 	CHECK_EQ(reaction_asked, 2);
-	CHECK(no_notify_asked(5));
-	/* Another lone one: the depth has faded to 1, no grace. */
-	queue_read(5);
-	wait_used(6);
-	CHECK_EQ(*host(HDR_GPA + 5 * 256 + 32), VIRTIO_BLK_S_OK);
+	CHECK(no_notify_asked(15));
+	/* Another lone one: the depth has faded to 7, no grace. */
+	queue_read_indirect(15);
+	wait_used(16);
+	CHECK_EQ(*host(HDR_GPA + 15 * 256 + 32), VIRTIO_BLK_S_OK);
 	CHECK_EQ(reaction_asked, 2);
-	CHECK_EQ(avail_event(), 6);
+	CHECK_EQ(avail_event(), 16);
 	virtio_blk_get_stats(T.b, &st);
-	CHECK_EQ(st.notifies, 2);
-	/* Depth 2 while the reaction is not known: no grace either. */
+	CHECK_EQ(st.notifies, 3);
+	/* Depth 9 while the reaction is not known: no grace either. */
 	reaction_us = 0;
-	queue_read(6);
-	queue_read(7);
-	virtio_blk_ops.queue_notify(T.b, 0);
-	wait_used(8);
+	burst(16, 24);
 	CHECK_EQ(reaction_asked, 3);
-	CHECK_EQ(avail_event(), 8);
+	CHECK_EQ(avail_event(), 25);
 	teardown();
 }
 
