@@ -294,11 +294,11 @@ static void usage(FILE *f)
 	    "  --idle-grace-us N  once a queue drains, keep the guest from "
 	    "notifying for N\n"
 	    "                     microseconds and collect its requests then "
-	    "(0..%d, default 0);\n"
-	    "                     auto: as long as the guest takes to answer "
-	    "an interrupt,\n"
-	    "                     once it keeps more than one request in "
-	    "flight\n"
+	    "(0..%d, 0: off);\n"
+	    "                     auto (the default): as long as the guest "
+	    "takes to answer\n"
+	    "                     an interrupt, while it keeps 8 or more "
+	    "requests in flight\n"
 	    "  --queues N         request queues per disk (1..%d, default 1); "
 	    "more than one\n"
 	    "                     offers VIRTIO_BLK_F_MQ, served by the same "
@@ -505,6 +505,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 	o->log_level = LOG_LVL_INFO;
 	o->poll.val = DEFAULT_POLL_US;
 	o->irq_poll.val = DEFAULT_IRQ_POLL_US;
+	o->idle_grace.val = VIRTIO_BLK_GRACE_AUTO;
 	o->queues.val = 1;
 	/* 0, not 1: glibc then also resets its internal state, so tests can
 	 * parse several command lines in one process. */

@@ -10,7 +10,7 @@
 
 mkimage "$T/disk.img" 16M
 for opt in --poll-us=50 --poll-us=2000 --irq-poll-us=0 --irq-poll-us=5000 \
-	--idle-grace-us=300 --idle-grace-us=20000 --idle-grace-us=auto; do
+	--idle-grace-us=300 --idle-grace-us=20000 --idle-grace-us=0; do
 	sim_ok --vcpus 2 --daemon-arg "$opt" --disk "$T/disk.img" \
 		-c 'random-io 400 21 128' -c 'reset-under-io 32 4' \
 		-c 'random-io 200 22 64' -c 'term-under-io 32 5'

@@ -220,7 +220,8 @@ static void test_flags(void)
 	CHECK_EQ(PARSE("--watch", "--irq-poll-us", "0"), OPTIONS_OK);
 	CHECK(opts.irq_poll.given && opts.irq_poll.val == 0);
 	CHECK(strcmp(opts.irq_poll.arg, "--irq-poll-us=0") == 0);
-	CHECK(!opts.idle_grace.given && opts.idle_grace.val == 0);
+	CHECK(!opts.idle_grace.given &&
+	      opts.idle_grace.val == VIRTIO_BLK_GRACE_AUTO);
 	CHECK_EQ(PARSE("--watch", "--idle-grace-us", "1500"), OPTIONS_OK);
 	CHECK(opts.idle_grace.given && opts.idle_grace.val == 1500);
 	CHECK(strcmp(opts.idle_grace.arg, "--idle-grace-us=1500") == 0);
@@ -280,7 +281,8 @@ static void test_flags(void)
 	CHECK(!opts.watch && !opts.foreground && opts.pidfile[0] == '\0');
 	CHECK_EQ(opts.log_level, LOG_LVL_INFO);
 	CHECK(!opts.poll.given && opts.poll.val == DEFAULT_POLL_US);
-	CHECK(!opts.idle_grace.given && opts.idle_grace.val == 0);
+	CHECK(!opts.idle_grace.given &&
+	      opts.idle_grace.val == VIRTIO_BLK_GRACE_AUTO);
 	CHECK(!opts.queues.given && opts.queues.val == 1);
 }
 
