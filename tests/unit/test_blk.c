@@ -1134,7 +1134,7 @@ static void burst(unsigned first, unsigned last)
  * notifies at once); after more, a grace as long as the guest's measured
  * reaction, also at the next drain even if that held a lone request (the
  * depth seen fades by one per drain), and none while the reaction is not
- * known (0). */
+ * known (0) or short (100 µs: traps cost the guest little). */
 static void test_auto_grace(void)
 {
 	struct virtio_blk_stats st;
@@ -1173,6 +1173,11 @@ static void test_auto_grace(void)
 	burst(16, 24);
 	CHECK_EQ(reaction_asked, 3);
 	CHECK_EQ(avail_event(), 25);
+	/* Nor where the guest answers within 100 µs (traps are cheap). */
+	reaction_us = 100;
+	burst(25, 33);
+	CHECK_EQ(reaction_asked, 4);
+	CHECK_EQ(avail_event(), 34);
 	teardown();
 }
 
