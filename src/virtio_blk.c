@@ -50,7 +50,7 @@
 /* The depth from which --idle-grace-us=auto takes a grace: enough
  * requests then arrive during one to spare several notifications, where a
  * shallower driver's few would mostly wait (docs/performance.md, change
- * 13: 4 KiB reads at depth 4 through the simulator lost 7-20 %). */
+ * 13: 4 KiB reads at depth 4 through the simulator lost 7-38 %). */
 #define BLK_AUTO_GRACE_MIN_DEPTH 8
 /* ... and only where the guest takes at least this long (µs) to answer an
  * interrupt: there its traps, not the disk, bound it. Through the
