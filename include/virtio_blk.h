@@ -35,8 +35,9 @@ struct virtio_blk_params {
 	unsigned submit_batch;
 	/* Once a queue has nothing in flight, keep the driver from notifying
 	 * for this long (µs) and collect what it queued then; 0 = off;
-	 * VIRTIO_BLK_GRACE_AUTO: what guest_reaction_us() says, once the
-	 * driver kept more than one request in flight. */
+	 * VIRTIO_BLK_GRACE_AUTO: what guest_reaction_us() says, where that
+	 * is slow and the driver keeps many requests in flight (the rule is
+	 * virtio_blk.c's idle_grace_us()). */
 	unsigned idle_grace_us;
 	/* How long the guest takes to answer an interrupt, in µs (0: not
 	 * known); called with reaction_opaque from the queue's thread. */
