@@ -762,7 +762,12 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 	 * driver: map it before touching the image, and keep it mapped. */
 	if (r->has_status) {
 		err = guest_mem_sg_add(b->gm, &r->status_sg, r->status_gpa, 1);
-		if (err == -ENOMEM && worth_waiting(r)) {
+		/* Our cap, or dom0 short of memory for mappings: either way
+		 * the byte is RAM, and one byte fits once room returns, so
+		 * the chain waits even with nothing else in flight (retried
+		 * every BLK_COLLECT_US). Completing it would leave the
+		 * driver a stale status. */
+		if (err == -ENOMEM) {
 			put_back(r);
 			return false;
 		}
@@ -947,9 +952,9 @@ static void process_queue(struct blk_queue *q)
 	/* Rate-limited: the guest's own requests bring this about. */
 	if (no_room && !q->no_room)
 		log_guest_warn(
-		    "virtio-blk: queue %u: every guest RAM mapping the "
-		    "daemon allows is held by requests in flight; the next "
-		    "request waits for them",
+		    "virtio-blk: queue %u: no room to map guest RAM (the "
+		    "daemon's cap reached, or dom0 short of memory); the "
+		    "next request waits for it",
 		    q->index);
 	q->no_room = no_room;
 	/* Each pass moves the deadline: it expires only when nothing has
