@@ -54,8 +54,10 @@ void aio_engine_set_submit_batch(struct aio_engine *e, unsigned n);
 /* Waits for everything in flight (blocking), then frees. */
 void aio_engine_free(struct aio_engine *e);
 /* Queue a request; nothing reaches the kernel before aio_engine_submit().
- * Requests beyond `depth` wait inside the engine. */
-void aio_engine_queue(struct aio_engine *e, struct aio_req *req);
+ * Requests beyond `depth` wait inside the engine. req->done runs later,
+ * from the loop, never before this returns. -ENOMEM if the engine has no
+ * memory to take it: then req->done never runs. */
+int aio_engine_queue(struct aio_engine *e, struct aio_req *req);
 /* Hand the queued batch to the kernel (one io_submit, unless a submit
  * batch is set). */
 void aio_engine_submit(struct aio_engine *e);

@@ -1036,15 +1036,16 @@ static void on_done_event(void *opaque, uint32_t events)
 
 /* --------------------------------------------------------------- API */
 
-void aio_engine_queue(struct aio_engine *e, struct aio_req *req)
+int aio_engine_queue(struct aio_engine *e, struct aio_req *req)
 {
 	struct ereq *er = ereq_get(e);
 	bool bad = false;
 
+	/* Refused rather than completed here: the caller is still setting
+	 * the request up, and a done() under its feet would finish it. */
 	if (!er) {
 		log_error("aio engine: out of memory");
-		req->done(req, -ENOMEM);
-		return;
+		return -ENOMEM;
 	}
 	er->req = req;
 	e->npending++;
@@ -1073,7 +1074,7 @@ void aio_engine_queue(struct aio_engine *e, struct aio_req *req)
 		bad = true;
 	if (bad) {
 		complete_later(e, er, -EINVAL);
-		return;
+		return 0;
 	}
 	if (is_write(req->op)) {
 		er->seq = ++e->wseq;
@@ -1087,9 +1088,10 @@ void aio_engine_queue(struct aio_engine *e, struct aio_req *req)
 	}
 	if (req->len == 0 && req->op != AIO_FLUSH) {
 		complete_later(e, er, 0);
-		return;
+		return 0;
 	}
 	elist_push(&e->pending, er);
+	return 0;
 }
 
 void aio_engine_submit(struct aio_engine *e)

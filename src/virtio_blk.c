@@ -486,7 +486,9 @@ static bool write_through(const struct virtio_blk *b)
 	return !(b->negotiated & F(VIRTIO_BLK_F_FLUSH));
 }
 
-static void queue_part(struct blk_req *r, unsigned i, enum aio_op op,
+/* False if the engine could not take it (out of memory): the part failed
+ * and will not complete. */
+static bool queue_part(struct blk_req *r, unsigned i, enum aio_op op,
 		       uint64_t offset, uint64_t len, bool unmap)
 {
 	struct blk_part *p = &r->part[i];
@@ -501,7 +503,7 @@ static void queue_part(struct blk_req *r, unsigned i, enum aio_op op,
 	p->aio.stable =
 	    op != AIO_READ && op != AIO_FLUSH && write_through(r->q->b);
 	p->aio.done = blk_done;
-	aio_engine_queue(r->q->eng, &p->aio);
+	return aio_engine_queue(r->q->eng, &p->aio) == 0;
 }
 
 /* IN and OUT (§5.2.6): data is every writable byte before the status
@@ -541,8 +543,9 @@ static uint8_t start_rw(struct blk_req *r, const struct virtq_chain *c,
 	r->rw = true;
 	if (++r->q->rw_in_flight > r->q->rw_peak)
 		r->q->rw_peak = r->q->rw_in_flight;
-	queue_part(r, 0, write ? AIO_WRITE : AIO_READ, sector << SECTOR_SHIFT,
-		   len, false);
+	if (!queue_part(r, 0, write ? AIO_WRITE : AIO_READ,
+			sector << SECTOR_SHIFT, len, false))
+		return VIRTIO_BLK_S_IOERR;
 	return STATUS_PENDING;
 }
 
@@ -618,19 +621,22 @@ static uint8_t start_dwz(struct blk_req *r, const struct virtq_chain *c,
 	}
 	if (!nparts)
 		return VIRTIO_BLK_S_OK;
-	/* All parts are counted before the first is queued, so an early
-	 * completion cannot finish the request. */
+	/* A part the engine refuses fails the request, which completes
+	 * with the last of the others, or here if none was taken. */
 	r->parts_left = nparts;
 	for (unsigned i = 0, j = 0; i < n; i++) {
 		if (!ent[i].num_sectors)
 			continue;
-		queue_part(
-		    r, j++, wz ? AIO_WRITE_ZEROES : AIO_DISCARD,
-		    ent[i].sector << SECTOR_SHIFT,
-		    (uint64_t)ent[i].num_sectors << SECTOR_SHIFT,
-		    wz && (ent[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP));
+		if (!queue_part(r, j++, wz ? AIO_WRITE_ZEROES : AIO_DISCARD,
+				ent[i].sector << SECTOR_SHIFT,
+				(uint64_t)ent[i].num_sectors << SECTOR_SHIFT,
+				wz && (ent[i].flags &
+				       VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))) {
+			r->status = VIRTIO_BLK_S_IOERR;
+			r->parts_left--;
+		}
 	}
-	return STATUS_PENDING;
+	return r->parts_left ? STATUS_PENDING : r->status;
 }
 
 /* GET_ID: up to 20 bytes of serial, NUL padded, not necessarily
@@ -696,8 +702,9 @@ static uint8_t start_request(struct blk_req *r, const struct virtq_chain *c)
 			break;
 		}
 		r->parts_left = 1;
-		queue_part(r, 0, AIO_FLUSH, 0, 0, false);
-		status = STATUS_PENDING;
+		status = queue_part(r, 0, AIO_FLUSH, 0, 0, false)
+			     ? STATUS_PENDING
+			     : VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_GET_ID:
 		status = do_get_id(r, c);

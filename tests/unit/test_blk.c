@@ -41,6 +41,23 @@
 
 #define F(bit) (1ULL << (bit))
 
+/* calloc with a switch to fail it (the test links with --wrap=calloc):
+ * the I/O engine out of memory. */
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+static bool calloc_fails;
+static unsigned calloc_failed;
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	if (calloc_fails) {
+		calloc_failed++;
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_calloc(n, size);
+}
+
 struct seg {
 	uint64_t gpa;
 	uint32_t len;
@@ -1297,6 +1314,50 @@ static void test_mapping_room(void)
 	teardown();
 }
 
+/* The I/O engine out of memory (a fresh engine allocates its bookkeeping
+ * at the first request): each kind of request fails with IOERR, its status
+ * written, its used length whole and the image untouched, and the device
+ * serves the next one. The engine must not complete a request while the
+ * device is still starting it. */
+static void test_engine_out_of_memory(void)
+{
+	uint8_t f[4096], zero[4096] = {0};
+	uint32_t len;
+
+	if (!setup(IMG_SIZE, false, NULL, 0))
+		return;
+	calloc_fails = true;
+	calloc_failed = 0;
+	memset(host(DATA_GPA), 0xaa, 4096);
+	CHECK_EQ(simple(VIRTIO_BLK_T_IN, 0, DATA_GPA, 4096, true, &len),
+		 VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(len, 4097);
+	CHECK(memcmp(host(DATA_GPA), zero, 4096) == 0);
+	memset(host(DATA_GPA), 0xbb, 4096);
+	CHECK_EQ(simple(VIRTIO_BLK_T_OUT, 0, DATA_GPA, 4096, false, &len),
+		 VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(len, 1);
+	CHECK_EQ(simple(VIRTIO_BLK_T_FLUSH, 0, 0, 0, false, &len),
+		 VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(len, 1);
+	put_dwz(DATA_GPA, 0, 0, 8, 0);
+	put_dwz(DATA_GPA, 1, 16, 8, 0);
+	CHECK_EQ(simple(VIRTIO_BLK_T_DISCARD, 0, DATA_GPA, 32, false, &len),
+		 VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(len, 1);
+	calloc_fails = false;
+	CHECK(calloc_failed >= 4);
+	CHECK(!file_is_zero(0, 512));
+	CHECK(!file_is_zero(16 * 512, 512));
+	memset(f, 0xbb, sizeof(f));
+	CHECK(!file_equals(0, f, 4096));
+	CHECK_EQ(simple(VIRTIO_BLK_T_IN, 0, DATA_GPA, 4096, true, &len),
+		 VIRTIO_BLK_S_OK);
+	CHECK_EQ(pread(T.fd, f, 4096, 0), 4096);
+	CHECK(memcmp(host(DATA_GPA), f, 4096) == 0);
+	teardown();
+}
+
 /* As test_mapping_room, for each other part a request maps before it is
  * started: the header when the status byte could be mapped, GET_ID's
  * buffer and DISCARD's segments. Each waits in the ring until room
@@ -2031,6 +2092,7 @@ int main(void)
 	UNIT_RUN(test_idle_grace);
 	UNIT_RUN(test_auto_grace);
 	UNIT_RUN(test_mapping_room);
+	UNIT_RUN(test_engine_out_of_memory);
 	UNIT_RUN(test_mapping_room_parts);
 	UNIT_RUN(test_reset_and_quiesce);
 	UNIT_RUN(test_stop);
