@@ -93,8 +93,9 @@ void guest_stop(struct guest *g, const char *why);
  * taking requests and finishes those in flight, and this returns 0.
  * Returns 1 if the loop fails or a second SIGINT cuts the draining short. */
 int guest_run(struct guest *g);
-/* Reverse of guest_new: the IOREQ server goes first so Xen stops
- * forwarding accesses, then the devices, guest memory and the handles.
+/* Reverse of guest_new: the devices go first (draining one may finish a
+ * reset that answers a held access through the server), then the IOREQ
+ * server, so Xen stops forwarding accesses, guest memory and the handles.
  * After guest_run() returned 0 nothing is in flight any more, so no I/O
  * completes into guest memory once it is unmapped; every foreign mapping
  * (ioreq page, rings, buffers) is gone when this returns. */
