@@ -32,6 +32,12 @@ int domain_watch_attach(struct domain_watch *w, struct loop *loop);
 /* Ask Xen now (also before any event), with the reason in why. */
 enum domain_fate domain_watch_fate(struct domain_watch *w, char *why,
 				   size_t whylen);
+/* Before the process drops root: close the libxenctrl handle. No Xen
+ * restriction covers it, and an open privcmd descriptor issues any
+ * hypercall whoever holds it. From then on only xenstore is asked, which
+ * tells a domain that is gone or dying (DOMAIN_GONE) but not one that shut
+ * down and is kept (DOMAIN_UNKNOWN). */
+void domain_watch_unprivileged(struct domain_watch *w);
 void domain_watch_free(struct domain_watch *w);
 
 #endif

@@ -46,6 +46,9 @@ struct xs_backend *xs_backend_new(uint32_t domid,
  * then. */
 void xs_backend_when_running(struct xs_backend *b, bool (*fn)(void *opaque),
 			     void *opaque);
+/* Before the process drops root: give up the handles no Xen restriction
+ * covers (see domain_watch_unprivileged). */
+void xs_backend_unprivileged(struct xs_backend *b);
 /* Serve, picking up devices that appear later, until a close condition or
  * SIGTERM; returns the exit status: 0 after a clean drain, 1 otherwise. */
 int xs_backend_run(struct xs_backend *b);

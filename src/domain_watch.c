@@ -44,6 +44,26 @@ static const char *shutdown_name(unsigned reason)
 							 : "unknown";
 }
 
+/* Without libxenctrl: xenstored forgets a domain once it is dying or
+ * gone, and fires @releaseDomain then. A failed query says nothing (the
+ * library answers false for it too, with errno set). */
+static enum domain_fate fate_from_xenstore(struct domain_watch *w, char *why,
+					   size_t whylen)
+{
+	if (!w->xs)
+		return DOMAIN_UNKNOWN;
+	errno = 0;
+	if (xs_is_domain_introduced(w->xs, w->domid))
+		return DOMAIN_UNKNOWN;
+	if (errno) {
+		log_warn("domain %u: xenstore cannot say if it exists: %s",
+			 w->domid, strerror(errno));
+		return DOMAIN_UNKNOWN;
+	}
+	snprintf(why, whylen, "domain %u is gone (xenstore)", w->domid);
+	return DOMAIN_GONE;
+}
+
 enum domain_fate domain_watch_fate(struct domain_watch *w, char *why,
 				   size_t whylen)
 {
@@ -52,7 +72,7 @@ enum domain_fate domain_watch_fate(struct domain_watch *w, char *why,
 
 	snprintf(why, whylen, "domain %u is alive", w->domid);
 	if (!w->xc)
-		return DOMAIN_UNKNOWN;
+		return fate_from_xenstore(w, why, whylen);
 	memset(&info, 0, sizeof(info));
 	n = xc_domain_getinfo(w->xc, w->domid, 1, &info);
 	if (n < 0 && errno != ESRCH) {
@@ -134,8 +154,8 @@ domain_watch_new(uint32_t domid, void (*ended)(void *opaque, const char *why),
 	w->opaque = opaque;
 	w->xc = xc_interface_open(xen_logger(), xen_logger(), 0);
 	if (!w->xc)
-		log_warn("cannot open libxenctrl (%s): domain %u's death is "
-			 "not noticed",
+		log_warn("cannot open libxenctrl (%s): domain %u's end is "
+			 "noticed only once it is destroyed",
 			 strerror(errno), domid);
 	w->xs = xs_open(0);
 	if (!w->xs) {
@@ -170,6 +190,13 @@ int domain_watch_attach(struct domain_watch *w, struct loop *loop)
 	w->loop = loop;
 	w->in_loop = true;
 	return 0;
+}
+
+void domain_watch_unprivileged(struct domain_watch *w)
+{
+	if (w->xc)
+		xc_interface_close(w->xc);
+	w->xc = NULL;
 }
 
 void domain_watch_free(struct domain_watch *w)

@@ -122,12 +122,14 @@ static void make_run_dir(const char *pidfile)
 		log_warn("cannot create %s: %s", dir, strerror(errno));
 }
 
-/* xs_backend_when_running(): the guest runs, every disk is open. */
+/* xs_backend_when_running(): the guest runs, every disk is open. opaque:
+ * the xs_backend, if any. */
 static bool drop_root(void *opaque)
 {
 	char err[256];
 
-	(void)opaque;
+	if (opaque)
+		xs_backend_unprivileged(opaque);
 	if (usergroup_drop(opts.runas, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return false;
@@ -257,7 +259,7 @@ int main(int argc, char **argv)
 	 * handshake, so that a failure here is what the caller of a detached
 	 * daemon sees. */
 	if (opts.runas[0] && m.xsb) {
-		xs_backend_when_running(m.xsb, drop_root, NULL);
+		xs_backend_when_running(m.xsb, drop_root, m.xsb);
 	} else if (opts.runas[0] && !opts.watch && !drop_root(NULL)) {
 		mode_free(&m);
 		if (pidfd >= 0)

@@ -863,6 +863,12 @@ void xs_backend_when_running(struct xs_backend *b, bool (*fn)(void *opaque),
 		loop_timer_arm(b->running_timer, XSB_ALL_ADDED_US);
 }
 
+void xs_backend_unprivileged(struct xs_backend *b)
+{
+	if (b->dw)
+		domain_watch_unprivileged(b->dw);
+}
+
 int xs_backend_run(struct xs_backend *b)
 {
 	int status = guest_run(b->g);

@@ -44,6 +44,7 @@
 #include <linux/virtio_blk.h>
 
 #include "sim_guest.h"
+#include "sim_proto.h"
 
 #define XL_MAX_GUESTS	 64
 #define LIBXL_TIMEOUT_MS 10000 /* LIBXL_INIT_TIMEOUT, LIBXL_DESTROY_TIMEOUT */
@@ -1839,8 +1840,26 @@ static void check_creds(pid_t pid, const struct passwd *pw, struct result *res)
 		printf("pid %ld runs as %s\n", (long)pid, pw->pw_name);
 }
 
+/* No libxenctrl handle left open in pid: no restriction covers one, so a
+ * process that drops root must close it (the close reaches the hypervisor
+ * a moment later: up to 2 s). */
+static void check_no_xc(struct session *s, pid_t pid, struct result *res)
+{
+	for (int i = 0; i < 200; i++) {
+		if (!sim_hv_proc_conns(s->hv, pid, SIM_KIND_XC)) {
+			printf("pid %ld holds no libxenctrl handle\n",
+			       (long)pid);
+			return;
+		}
+		usleep(10000);
+	}
+	fail_msg(res, -EPERM, "pid %ld still holds a libxenctrl handle",
+		 (long)pid);
+}
+
 /* expect-daemon-user USER [GUEST]: the daemon (--disk, --mode domid) or the
- * guest's backend process (--mode watch) runs as USER, root gone. */
+ * guest's backend process (--mode watch) runs as USER, root gone, and holds
+ * no handle that Xen does not restrict. */
 static void cmd_expect_daemon_user(struct session *s, int argc, char **argv,
 				   struct result *res)
 {
@@ -1862,6 +1881,7 @@ static void cmd_expect_daemon_user(struct session *s, int argc, char **argv,
 		pid = sim_hv_daemon_pid(s->hv);
 	}
 	check_creds(pid, pw, res);
+	check_no_xc(s, pid, res);
 }
 
 static void cmd_kill_child(struct session *s, int argc, char **argv,
@@ -2069,7 +2089,7 @@ static const struct cmd cmds[] = {
     {"expect-daemon-user", 1, 2, false, cmd_expect_daemon_user,
      "expect-daemon-user USER [GUEST]",
      "the daemon (--mode watch: the guest's backend process) runs as USER: "
-     "every uid and gid its, no group 0"},
+     "every uid and gid its, no group 0, no libxenctrl handle open"},
     {"kill-child", 1, 2, false, cmd_kill_child, "kill-child SIGNAL [GUEST]",
      "signal the guest's backend process"},
     {"dom-info", 0, 1, false, cmd_dom_info, "dom-info [GUEST]",

@@ -266,6 +266,19 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
+unsigned sim_hv_proc_conns(struct sim_hv *hv, pid_t pid, uint32_t kind)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&hv->lock);
+	for (struct hv_conn *c = hv->conns; c; c = c->next)
+		if (c->proc && c->proc->pid == pid && c->kind == kind &&
+		    !c->finished)
+			n++;
+	pthread_mutex_unlock(&hv->lock);
+	return n;
+}
+
 static void reap_conns(struct sim_hv *hv, bool all)
 {
 	struct hv_conn *done = NULL, **pp, *c;

@@ -157,6 +157,10 @@ bool sim_hv_daemon_alive(struct sim_hv *hv);
 /* The daemon's pid while it runs (not yet reaped), else -1: for reading
  * its /proc entries (CPU time in benchmarks). */
 pid_t sim_hv_daemon_pid(struct sim_hv *hv);
+/* Connections of library kind (SIM_KIND_*) that process pid holds open
+ * now: a handle it has closed no longer counts once the hypervisor has
+ * read the close. */
+unsigned sim_hv_proc_conns(struct sim_hv *hv, pid_t pid, uint32_t kind);
 
 /* Wait until an enabled IOREQ server has mapped a range that contains all of
  * [base, base+size) and bound every vCPU's port: 0, or -ETIMEDOUT / -EPIPE
