@@ -31,6 +31,12 @@
 #define XSB_ALL_ADDED_US (20 * 1000 * 1000)
 /* Transaction retries on EAGAIN (someone else wrote in between). */
 #define TXN_RETRIES 16
+/* The state that follows the guest's driver (4 once it is ready, 2 after a
+ * reset) is written at most once per device per this long. Each write is
+ * a dom0 transaction that wakes every watcher of the backend tree, and a
+ * guest can reset its device as fast as it can trap: unthrottled, one
+ * guest would set the pace of the host's single xenstored. */
+#define XSB_STATE_INTERVAL_US (100 * 1000)
 
 enum dev_state {
 	DEV_PENDING, /* nodes incomplete: look again on the next event */
@@ -47,6 +53,9 @@ struct xsb_dev {
 	int disk; /* guest disk index once served */
 	bool seen;
 	struct disk_opts opts; /* stays put: the guest keeps a pointer */
+	bool live;	       /* the guest's driver is ready */
+	bool live_pending; /* live not yet written (XSB_STATE_INTERVAL_US) */
+	uint64_t live_written_us;
 };
 
 struct xs_backend {
@@ -63,6 +72,8 @@ struct xs_backend {
 	bool (*when_running)(void *opaque); /* xs_backend_when_running */
 	void *when_running_opaque;
 	struct loop_timer *running_timer;
+	struct loop_timer *state_timer; /* writes live_pending states */
+	bool state_timer_armed;
 	bool run_failed;
 	/* Entries beyond XSB_MAX_DEVS reported so far: every rescan sees
 	 * them again, and each state change (the guest can reset its device
@@ -633,18 +644,14 @@ static void on_xs(void *opaque, uint32_t events)
 		rescan(b);
 }
 
-static void on_driver_state(void *opaque, unsigned disk, bool live)
+/* The state d->live calls for. Only after libxl's wait for exactly 2 is
+ * over: DRIVER_OK needs a running guest, and xl unpauses it only then. */
+static void write_live(struct xs_backend *b, struct xsb_dev *d)
 {
-	struct xs_backend *b = opaque;
-	struct xsb_dev *d = dev_by_disk(b, disk);
-
-	if (!d || b->closing)
-		return;
-	/* Only after libxl's wait for exactly 2 is over: DRIVER_OK needs a
-	 * running guest, and xl unpauses it only then. */
-	if (live) {
-		/* The guest can toggle this as fast as it can reset the
-		 * device: rate-limited. */
+	d->live_pending = false;
+	d->live_written_us = loop_now_us();
+	/* Log lines rate-limited too: the guest decides how many. */
+	if (d->live) {
 		if (set_state(b, d, XB_INITWAIT, XB_CONNECTED) == 1)
 			log_guest_info("domain %u: virtio disk %u (%s): guest "
 				       "driver ready: state 4 (Connected)",
@@ -653,6 +660,64 @@ static void on_driver_state(void *opaque, unsigned disk, bool live)
 		log_guest_info("domain %u: virtio disk %u (%s): guest reset "
 			       "the device: state 2 (InitWait)",
 			       b->domid, d->devid, dev_name(d));
+	}
+}
+
+/* Write each pending state whose interval is over; come back for the
+ * others. */
+static void on_state_timer(void *opaque)
+{
+	struct xs_backend *b = opaque;
+	uint64_t now = loop_now_us(), wait = 0;
+
+	b->state_timer_armed = false;
+	if (b->closing)
+		return;
+	for (unsigned i = 0; i < b->ndev; i++) {
+		struct xsb_dev *d = &b->dev[i];
+		uint64_t since = now - d->live_written_us;
+
+		if (!d->live_pending)
+			continue;
+		if (since >= XSB_STATE_INTERVAL_US)
+			write_live(b, d);
+		else if (!wait || XSB_STATE_INTERVAL_US - since < wait)
+			wait = XSB_STATE_INTERVAL_US - since;
+	}
+	if (wait) {
+		loop_timer_arm(b->state_timer, wait);
+		b->state_timer_armed = true;
+	}
+}
+
+static void on_driver_state(void *opaque, unsigned disk, bool live)
+{
+	struct xs_backend *b = opaque;
+	struct xsb_dev *d = dev_by_disk(b, disk);
+
+	/* Every status write calls this: only a change of DRIVER_OK is
+	 * one for xenstore (the device starts not live, in state 2). */
+	if (!d || b->closing || live == d->live)
+		return;
+	d->live = live;
+	if (!d->live_pending &&
+	    loop_now_us() - d->live_written_us >= XSB_STATE_INTERVAL_US) {
+		write_live(b, d);
+		return;
+	}
+	/* Too soon after the last write: the timer writes whatever the
+	 * driver's state is by then. */
+	if (!b->state_timer)
+		b->state_timer =
+		    loop_timer_new(guest_loop(b->g), on_state_timer, b);
+	if (!b->state_timer) {
+		write_live(b, d);
+		return;
+	}
+	d->live_pending = true;
+	if (!b->state_timer_armed) {
+		loop_timer_arm(b->state_timer, XSB_STATE_INTERVAL_US);
+		b->state_timer_armed = true;
 	}
 }
 
@@ -712,6 +777,8 @@ static void release(struct xs_backend *b)
 {
 	loop_timer_free(b->running_timer);
 	b->running_timer = NULL;
+	loop_timer_free(b->state_timer);
+	b->state_timer = NULL;
 	if (b->xs_in_loop)
 		loop_del(guest_loop(b->g), b->xs_fd);
 	b->xs_in_loop = false;

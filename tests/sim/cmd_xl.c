@@ -1368,6 +1368,23 @@ static void cmd_xs_read(struct session *s, int argc, char **argv,
 	free(v);
 }
 
+static void cmd_xs_writes(struct session *s, int argc, char **argv,
+			  struct result *res)
+{
+	char path[XS_MAX_PATH];
+	int64_t n;
+
+	(void)argc;
+	if (expand(argv[1], path, sizeof(path), res))
+		return;
+	n = sim_hv_xs_writes(s->hv, path);
+	if (n < 0)
+		fail_msg(res, (int)n, "xs-writes %s: %s", path,
+			 strerror((int)-n));
+	else
+		printf("xs-writes: %s written %" PRId64 " times\n", path, n);
+}
+
 static void cmd_xs_rm(struct session *s, int argc, char **argv,
 		      struct result *res)
 {
@@ -2055,6 +2072,8 @@ static const struct cmd cmds[] = {
      "write a node ({domid}, {be} and {fe} are the current guest's "
      "domid, backend and frontend directories)"},
     {"xs-read", 1, 1, false, cmd_xs_read, "xs-read PATH", "print a node"},
+    {"xs-writes", 1, 1, false, cmd_xs_writes, "xs-writes PATH",
+     "how many times the node was written since it was created"},
     {"xenstored-dies", 2, 32, false, cmd_xenstored_dies,
      "xenstored-dies PATH VALUE...",
      "xenstored writes the node as xs-write does, then dies: every client "

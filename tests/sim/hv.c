@@ -1624,6 +1624,16 @@ int sim_hv_xs_children(struct sim_hv *hv, const char *path)
 	return n;
 }
 
+int64_t sim_hv_xs_writes(struct sim_hv *hv, const char *path)
+{
+	int64_t n;
+
+	pthread_mutex_lock(&hv->lock);
+	n = hv_xs_writes(hv->xs, path);
+	pthread_mutex_unlock(&hv->lock);
+	return n;
+}
+
 int sim_hv_xs_settle(struct sim_hv *hv, int timeout_ms)
 {
 	int64_t deadline = deadline_of(timeout_ms);

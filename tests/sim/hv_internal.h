@@ -197,6 +197,8 @@ char *hv_xs_read(struct hv_xs *xs, const char *path, size_t *len);
 int hv_xs_rm(struct hv_xs *xs, const char *path);
 /* The number of children of a node, or -errno. */
 int hv_xs_children(struct hv_xs *xs, const char *path);
+/* How many times a node was written (committed), or -errno. */
+int64_t hv_xs_writes(struct hv_xs *xs, const char *path);
 /* Fire a special watch (@releaseDomain, @introduceDomain). */
 void hv_xs_fire_special(struct hv_xs *xs, const char *name);
 /* Watch events queued and not yet fetched, over all connections. */

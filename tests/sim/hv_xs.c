@@ -40,7 +40,8 @@ struct xs_node {
 	char *name;
 	char *value;
 	size_t len;
-	uint64_t gen; /* 0 never: a node exists with gen >= 1 */
+	uint64_t gen;	 /* 0 never: a node exists with gen >= 1 */
+	uint64_t writes; /* to the live tree, since the node was created */
 	struct xs_perm *perms;
 	unsigned nperms;
 	struct xs_node *parent, *child, *next;
@@ -392,6 +393,7 @@ static int op_write(struct hv_xs *xs, struct xs_node *root, const char *path,
 	n->len = len;
 	if (xs) {
 		n->gen = ++xs->gen;
+		n->writes++;
 		fire(xs, path, false);
 	}
 	return 0;
@@ -770,6 +772,18 @@ char *hv_xs_read(struct hv_xs *xs, const char *path, size_t *len)
 	if (len)
 		*len = n->len;
 	return v;
+}
+
+int64_t hv_xs_writes(struct hv_xs *xs, const char *path)
+{
+	char abs[SIM_XS_PATH_MAX + 1];
+	struct xs_node *n;
+	int rc = xs_canon(path, abs, sizeof(abs), false);
+
+	if (rc < 0)
+		return rc;
+	n = node_walk(xs->root, abs, false);
+	return n ? (int64_t)n->writes : -ENOENT;
 }
 
 int hv_xs_children(struct hv_xs *xs, const char *path)

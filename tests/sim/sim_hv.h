@@ -251,6 +251,9 @@ int sim_hv_xs_wait(struct sim_hv *hv, const char *path, const char *value,
 int sim_hv_xs_wait_present(struct sim_hv *hv, const char *path, int timeout_ms);
 /* How many children the node has, or -ENOENT. */
 int sim_hv_xs_children(struct sim_hv *hv, const char *path);
+/* How many times the node was written since it was created (writes in a
+ * transaction count at its commit), or -ENOENT. */
+int64_t sim_hv_xs_writes(struct sim_hv *hv, const char *path);
 /* Wait until every xenstore client has fetched every watch event queued
  * for it: 0 or -ETIMEDOUT. */
 int sim_hv_xs_settle(struct sim_hv *hv, int timeout_ms);
