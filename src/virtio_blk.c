@@ -486,9 +486,10 @@ static bool write_through(const struct virtio_blk *b)
 	return !(b->negotiated & F(VIRTIO_BLK_F_FLUSH));
 }
 
-/* False if the engine could not take it (out of memory): the part failed
- * and will not complete. */
-static bool queue_part(struct blk_req *r, unsigned i, enum aio_op op,
+/* Part i of r, counted in r->parts_left beforehand. A part the engine
+ * refuses (out of memory) fails the request and is counted out: it will
+ * not complete. */
+static void queue_part(struct blk_req *r, unsigned i, enum aio_op op,
 		       uint64_t offset, uint64_t len, bool unmap)
 {
 	struct blk_part *p = &r->part[i];
@@ -503,7 +504,17 @@ static bool queue_part(struct blk_req *r, unsigned i, enum aio_op op,
 	p->aio.stable =
 	    op != AIO_READ && op != AIO_FLUSH && write_through(r->q->b);
 	p->aio.done = blk_done;
-	return aio_engine_queue(r->q->eng, &p->aio) == 0;
+	if (aio_engine_queue(r->q->eng, &p->aio) < 0) {
+		r->status = VIRTIO_BLK_S_IOERR;
+		r->parts_left--;
+	}
+}
+
+/* After queueing every part: pending until the last completes, or the
+ * request's status now if the engine took none. */
+static uint8_t parts_queued(const struct blk_req *r)
+{
+	return r->parts_left ? STATUS_PENDING : r->status;
 }
 
 /* IN and OUT (§5.2.6): data is every writable byte before the status
@@ -543,10 +554,9 @@ static uint8_t start_rw(struct blk_req *r, const struct virtq_chain *c,
 	r->rw = true;
 	if (++r->q->rw_in_flight > r->q->rw_peak)
 		r->q->rw_peak = r->q->rw_in_flight;
-	if (!queue_part(r, 0, write ? AIO_WRITE : AIO_READ,
-			sector << SECTOR_SHIFT, len, false))
-		return VIRTIO_BLK_S_IOERR;
-	return STATUS_PENDING;
+	queue_part(r, 0, write ? AIO_WRITE : AIO_READ, sector << SECTOR_SHIFT,
+		   len, false);
+	return parts_queued(r);
 }
 
 /* DISCARD and WRITE_ZEROES (§5.2.6.2): an array of 16-byte segments.
@@ -621,22 +631,19 @@ static uint8_t start_dwz(struct blk_req *r, const struct virtq_chain *c,
 	}
 	if (!nparts)
 		return VIRTIO_BLK_S_OK;
-	/* A part the engine refuses fails the request, which completes
-	 * with the last of the others, or here if none was taken. */
+	/* All parts are counted first; queue_part counts out any the engine
+	 * refuses. */
 	r->parts_left = nparts;
 	for (unsigned i = 0, j = 0; i < n; i++) {
 		if (!ent[i].num_sectors)
 			continue;
-		if (!queue_part(r, j++, wz ? AIO_WRITE_ZEROES : AIO_DISCARD,
-				ent[i].sector << SECTOR_SHIFT,
-				(uint64_t)ent[i].num_sectors << SECTOR_SHIFT,
-				wz && (ent[i].flags &
-				       VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))) {
-			r->status = VIRTIO_BLK_S_IOERR;
-			r->parts_left--;
-		}
+		queue_part(
+		    r, j++, wz ? AIO_WRITE_ZEROES : AIO_DISCARD,
+		    ent[i].sector << SECTOR_SHIFT,
+		    (uint64_t)ent[i].num_sectors << SECTOR_SHIFT,
+		    wz && (ent[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP));
 	}
-	return r->parts_left ? STATUS_PENDING : r->status;
+	return parts_queued(r);
 }
 
 /* GET_ID: up to 20 bytes of serial, NUL padded, not necessarily
@@ -702,9 +709,8 @@ static uint8_t start_request(struct blk_req *r, const struct virtq_chain *c)
 			break;
 		}
 		r->parts_left = 1;
-		status = queue_part(r, 0, AIO_FLUSH, 0, 0, false)
-			     ? STATUS_PENDING
-			     : VIRTIO_BLK_S_IOERR;
+		queue_part(r, 0, AIO_FLUSH, 0, 0, false);
+		status = parts_queued(r);
 		break;
 	case VIRTIO_BLK_T_GET_ID:
 		status = do_get_id(r, c);
