@@ -72,8 +72,7 @@ struct xs_backend {
 	bool (*when_running)(void *opaque); /* xs_backend_when_running */
 	void *when_running_opaque;
 	struct loop_timer *running_timer;
-	struct loop_timer *state_timer; /* writes live_pending states */
-	bool state_timer_armed;
+	struct loop_timer *state_timer; /* armed while a live is pending */
 	bool run_failed;
 	/* Entries beyond XSB_MAX_DEVS reported so far: every rescan sees
 	 * them again, and each state change (the guest can reset its device
@@ -663,6 +662,14 @@ static void write_live(struct xs_backend *b, struct xsb_dev *d)
 	}
 }
 
+static bool any_live_pending(const struct xs_backend *b)
+{
+	for (unsigned i = 0; i < b->ndev; i++)
+		if (b->dev[i].live_pending)
+			return true;
+	return false;
+}
+
 /* Write each pending state whose interval is over; come back for the
  * others. */
 static void on_state_timer(void *opaque)
@@ -670,7 +677,6 @@ static void on_state_timer(void *opaque)
 	struct xs_backend *b = opaque;
 	uint64_t now = loop_now_us(), wait = 0;
 
-	b->state_timer_armed = false;
 	if (b->closing)
 		return;
 	for (unsigned i = 0; i < b->ndev; i++) {
@@ -684,10 +690,8 @@ static void on_state_timer(void *opaque)
 		else if (!wait || XSB_STATE_INTERVAL_US - since < wait)
 			wait = XSB_STATE_INTERVAL_US - since;
 	}
-	if (wait) {
+	if (wait)
 		loop_timer_arm(b->state_timer, wait);
-		b->state_timer_armed = true;
-	}
 }
 
 static void on_driver_state(void *opaque, unsigned disk, bool live)
@@ -707,18 +711,9 @@ static void on_driver_state(void *opaque, unsigned disk, bool live)
 	}
 	/* Too soon after the last write: the timer writes whatever the
 	 * driver's state is by then. */
-	if (!b->state_timer)
-		b->state_timer =
-		    loop_timer_new(guest_loop(b->g), on_state_timer, b);
-	if (!b->state_timer) {
-		write_live(b, d);
-		return;
-	}
-	d->live_pending = true;
-	if (!b->state_timer_armed) {
+	if (!any_live_pending(b))
 		loop_timer_arm(b->state_timer, XSB_STATE_INTERVAL_US);
-		b->state_timer_armed = true;
-	}
+	d->live_pending = true;
 }
 
 static void on_running(void *opaque)
@@ -881,6 +876,11 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 				refuse(b, &b->dev[i], why);
 		*status = gst;
 		err[0] = '\0'; /* said by refuse() */
+		goto fail;
+	}
+	b->state_timer = loop_timer_new(guest_loop(b->g), on_state_timer, b);
+	if (!b->state_timer) {
+		err_set(err, errlen, "out of memory");
 		goto fail;
 	}
 	guest_set_hooks(b->g, &hooks);
