@@ -111,8 +111,9 @@ UNIT_DEPS_test_guest_mem := guest_mem.o loop.o log.o
 UNIT_DEPS_test_xs_backend := xs_values.o log.o
 UNIT_DEPS_test_loop := loop.o
 UNIT_NO_FAKES := test_guest_mem
-# test_blk fails calloc at will: the I/O engine out of memory.
-UNIT_LDFLAGS_test_blk := -Wl,--wrap=calloc
+# test_blk fails calloc at will (the I/O engine out of memory) and makes
+# io_submit say EAGAIN (the kernel short of AIO memory).
+UNIT_LDFLAGS_test_blk := -Wl,--wrap=calloc -Wl,--wrap=io_submit
 unit_fakes = $(if $(filter $(1),$(UNIT_NO_FAKES)),,$(UNIT_FAKES))
 
 $(BUILD)/tests/%.o: tests/unit/%.c $(wildcard include/*.h tests/unit/*.h) | $(BUILD)/tests

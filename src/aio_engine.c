@@ -1125,13 +1125,22 @@ void aio_engine_drain(struct aio_engine *e)
 	while (e->npending) {
 		struct pollfd p[2] = {{.fd = e->aio_efd, .events = POLLIN},
 				      {.fd = e->done_efd, .events = POLLIN}};
+		/* After an EAGAIN with nothing in flight only the retry
+		 * timer would submit again, and the loop that fires it is
+		 * not running here: retry on the timer's period instead. */
+		int timeout = e->eagain_since ? (int)(RETRY_US / 1000) : -1;
+		int n = poll(p, 2, timeout);
 
-		if (poll(p, 2, -1) < 0) {
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("aio engine drain: poll: %s",
 				  strerror(errno));
 			return;
+		}
+		if (n == 0) {
+			dispatch(e);
+			continue;
 		}
 		if (p[0].revents)
 			on_aio_event(e, POLLIN);

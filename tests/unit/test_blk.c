@@ -7,9 +7,12 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libaio.h>
+#include <limits.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,22 @@
 #define IMG_SECTORS (IMG_SIZE / 512)
 
 #define F(bit) (1ULL << (bit))
+
+/* io_submit with a switch to refuse its next calls with EAGAIN (the test
+ * links with --wrap=io_submit): the kernel short of AIO memory. */
+int __real_io_submit(io_context_t ctx, long nr, struct iocb **iocbs);
+int __wrap_io_submit(io_context_t ctx, long nr, struct iocb **iocbs);
+static unsigned io_submit_eagain, io_submit_refused;
+
+int __wrap_io_submit(io_context_t ctx, long nr, struct iocb **iocbs)
+{
+	if (io_submit_eagain) {
+		io_submit_eagain--;
+		io_submit_refused++;
+		return -EAGAIN;
+	}
+	return __real_io_submit(ctx, nr, iocbs);
+}
 
 /* calloc with a switch to fail it (the test links with --wrap=calloc):
  * the I/O engine out of memory. */
@@ -2074,6 +2093,63 @@ static void test_engine_efault(void)
 	free(buf);
 }
 
+static void on_drain_alarm(int sig)
+{
+	static const char m[] = "FAIL test_engine_eagain_drain: "
+				"aio_engine_drain still waits after 10 s\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, m, sizeof(m) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+/* Teardown while io_submit refuses with EAGAIN and nothing is in flight:
+ * the loop that would fire the engine's retry timer no longer runs, and
+ * the drain must still end: the write is served once the kernel accepts
+ * it, and fails with the EAGAIN when it never does (after the engine's
+ * one-second bound) rather than wait for ever. */
+static void test_engine_eagain_drain(void)
+{
+	struct image img;
+	struct aio_engine *e;
+	struct ereq x;
+	struct iovec iov;
+	uint8_t *buf = aligned_alloc(4096, 4096);
+
+	signal(SIGALRM, on_drain_alarm);
+	for (int never = 0; never < 2; never++) {
+		e_setup(&img, true, 512);
+		e = aio_engine_new(T.loop, &img, 4, e_batch, NULL);
+		memset(buf, 0x5a + never, 4096);
+		iov = (struct iovec){buf, 4096};
+		prep(&x, AIO_WRITE, 8192, 4096, &iov, 1);
+		io_submit_eagain = never ? UINT_MAX : 3;
+		io_submit_refused = 0;
+		aio_engine_queue(e, &x.r);
+		aio_engine_submit(e);
+		CHECK(!x.done);
+		CHECK_EQ(io_submit_refused, 1);
+		alarm(10);
+		aio_engine_drain(e);
+		alarm(0);
+		io_submit_eagain = 0;
+		CHECK(x.done);
+		if (never) {
+			CHECK_EQ(x.res, -EAGAIN);
+			CHECK(!file_equals(8192, buf, 4096));
+		} else {
+			CHECK_EQ(x.res, 4096);
+			CHECK_EQ(io_submit_refused, 3);
+			CHECK(file_equals(8192, buf, 4096));
+		}
+		aio_engine_free(e);
+		e_teardown(&img);
+	}
+	signal(SIGALRM, SIG_DFL);
+	free(buf);
+}
+
 int main(void)
 {
 	log_init("test_blk", false, LOG_LVL_ERROR);
@@ -2103,5 +2179,6 @@ int main(void)
 	UNIT_RUN(test_engine_submit_batch);
 	UNIT_RUN(test_engine_flush_order);
 	UNIT_RUN(test_engine_efault);
+	UNIT_RUN(test_engine_eagain_drain);
 	return UNIT_DONE();
 }
