@@ -99,6 +99,33 @@ exec_child(const char *exe, char *const argv[])
 	_exit(127);
 }
 
+/* Every device of the guest that no process of ours will tear down gets
+ * `hotplug-error` = why and state 6: the reason is in xenstore, and libxl's
+ * destroy or reboot does not wait its 10 s for state 6. Returns how many
+ * were closed. */
+static unsigned close_orphans(struct supervisor *s, uint32_t domid,
+			      const char *why)
+{
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/%u", s->base, domid);
+	return xs_backend_close_orphans(s->xs, dir, why);
+}
+
+/* No backend process for the guest, and none will be tried again (no
+ * restart loop): its devices are closed with the reason. */
+static void cannot_start(struct supervisor *s, uint32_t domid, const char *why)
+{
+	char msg[96];
+	unsigned n;
+
+	snprintf(msg, sizeof(msg), "no backend process: %s", why);
+	n = close_orphans(s, domid, msg);
+	log_error("domain %u: cannot start a backend: %s; %u virtio disk(s) "
+		  "closed (state 6)",
+		  domid, why, n);
+}
+
 static void spawn(struct supervisor *s, uint32_t domid)
 {
 	char dom[16];
@@ -127,9 +154,7 @@ static void spawn(struct supervisor *s, uint32_t domid)
 		struct child *c = realloc(s->child, cap * sizeof(*c));
 
 		if (!c) {
-			log_error("domain %u: cannot start a backend: out of "
-				  "memory",
-				  domid);
+			cannot_start(s, domid, strerror(ENOMEM));
 			return;
 		}
 		s->child = c;
@@ -137,8 +162,10 @@ static void spawn(struct supervisor *s, uint32_t domid)
 	}
 	pid = fork();
 	if (pid < 0) {
-		log_error("domain %u: cannot start a backend: fork: %s", domid,
-			  strerror(errno));
+		char why[64];
+
+		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
+		cannot_start(s, domid, why);
 		return;
 	}
 	if (pid == 0)
@@ -147,15 +174,14 @@ static void spawn(struct supervisor *s, uint32_t domid)
 	log_info("domain %u: started backend process %ld", domid, (long)pid);
 }
 
-static bool dir_gone(struct supervisor *s, uint32_t domid);
-
-static void close_orphans(struct supervisor *s, uint32_t domid, pid_t pid,
-			  int st)
+/* The reason for close_orphans() when a backend process died without
+ * tearing down. */
+static void close_orphans_of(struct supervisor *s, uint32_t domid, pid_t pid,
+			     int st)
 {
-	char dir[128], why[96];
+	char why[96];
 	unsigned n;
 
-	snprintf(dir, sizeof(dir), "%s/%u", s->base, domid);
 	if (WIFSIGNALED(st))
 		snprintf(why, sizeof(why),
 			 "backend process %ld killed by "
@@ -166,12 +192,14 @@ static void close_orphans(struct supervisor *s, uint32_t domid, pid_t pid,
 			 "backend process %ld could not "
 			 "run",
 			 (long)pid);
-	n = xs_backend_close_orphans(s->xs, dir, why);
+	n = close_orphans(s, domid, why);
 	if (n)
 		log_warn("domain %u: %u virtio disk(s) it left open closed "
 			 "(state 6)",
 			 domid, n);
 }
+
+static bool dir_gone(struct supervisor *s, uint32_t domid);
 
 static void reap(struct supervisor *s)
 {
@@ -212,7 +240,7 @@ static void reap(struct supervisor *s)
 		 * guest's destroy or reboot. */
 		if (WIFSIGNALED(st) ||
 		    (WIFEXITED(st) && WEXITSTATUS(st) == 127))
-			close_orphans(s, domid, pid, st);
+			close_orphans_of(s, domid, pid, st);
 		/* If libxl removed the guest before we reaped it, the event
 		 * that would have forgotten the domid has already gone by. */
 		if (!s->stopping && dir_gone(s, domid))

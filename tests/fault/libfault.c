@@ -30,6 +30,8 @@
  *         EINVAL (op write), as kernels before 4.13 refuse aio_rw_flags.
  *         eagain: io_submit() takes nothing and says EAGAIN when its first
  *         iocb matches, as a kernel short of memory for the moment.
+ *         With op fork: fork() fails with EAGAIN, as at the process limit
+ *         (RLIMIT_NPROC): the --watch supervisor cannot start a backend.
  *         wberr: the call (worker path: write or fallocate) succeeds, and
  *         a writeback error happens as it returns. As Linux does (errseq),
  *         each open file reports it once, to its first sync that looks
@@ -37,7 +39,7 @@
  *         carrying RWF_DSYNC (or of an aio fdsync), which then fail with
  *         EIO. A file opened after it sees it only if no file had.
  *         Only worker writes and fallocates that succeed make one.
- * OPS     read, write, rw, fdsync, fallocate, open, flock, statx, any;
+ * OPS     read, write, rw, fdsync, fallocate, open, flock, statx, fork, any;
  *         joined with '+'.
  * KEYS    offset=A-B  only requests overlapping bytes [A, B) (A- : to the
  *                     end); numbers are decimal or 0x-hex, with an optional
@@ -54,7 +56,7 @@
  *                     skip= count the io_submit calls it cuts short
  *         path=S      only files whose path contains S
  * The first rule that matches a request fires; the others are not looked
- * at. Only regular files and block devices are touched.
+ * at. Only regular files and block devices are touched (and fork).
  *
  * XVB_FAULT_LOG names a file that gets one line per event, written with one
  * write() each so that nothing is lost if the daemon is killed:
@@ -109,6 +111,7 @@ enum {
 	OP_OPEN = 16,
 	OP_LOCK = 32,
 	OP_STATX = 64,
+	OP_FORK = 128,
 };
 
 enum { VIA_AIO = 1, VIA_SYNC = 2 };
@@ -189,6 +192,7 @@ REAL(int, flock, (int, int))
 REAL(int, statx, (int, const char *, int, unsigned, struct statx *))
 REAL(int, open, (const char *, int, ...))
 REAL(int, open64, (const char *, int, ...))
+REAL(pid_t, fork, (void))
 
 /* ------------------------------------------------------------------ log */
 
@@ -229,6 +233,8 @@ static const char *op_name(unsigned op)
 		return "flock";
 	case OP_STATX:
 		return "statx";
+	case OP_FORK:
+		return "fork";
 	default:
 		return "open";
 	}
@@ -330,6 +336,7 @@ static unsigned parse_ops(const char *s, const char *rule)
 	    {"open", OP_OPEN},
 	    {"flock", OP_LOCK},
 	    {"statx", OP_STATX},
+	    {"fork", OP_FORK},
 	    {"any", OP_READ | OP_WRITE | OP_FDSYNC | OP_FALLOC},
 	};
 	char buf[128], *save = NULL;
@@ -427,6 +434,8 @@ static void parse_rule(char *text)
 		die("rule '%s': nodirect applies to open and statx only", copy);
 	if (r->act != A_NODIRECT && (r->ops & (OP_OPEN | OP_STATX)))
 		die("rule '%s': only nodirect applies to open and statx", copy);
+	if ((r->ops & OP_FORK) && (r->act != A_EAGAIN || r->ops != OP_FORK))
+		die("rule '%s': fork takes eagain only, and alone", copy);
 	if (r->act == A_SHORT && (r->ops & ~(OP_READ | OP_WRITE)))
 		die("rule '%s': short applies to read and write only", copy);
 	if (r->act == A_WBERR &&
@@ -860,6 +869,24 @@ int statx(int dirfd, const char *path, int flags, unsigned mask,
 		stx->stx_dio_offset_align = 0;
 	}
 	return ret;
+}
+
+/* fork() refused as at the process limit. */
+pid_t fork(void)
+{
+	const struct rule *r = NULL;
+
+	if (have_act(A_EAGAIN)) {
+		pthread_mutex_lock(&mu);
+		r = match_locked(OP_FORK, VIA_SYNC, NULL, 0, 0, A_EAGAIN);
+		pthread_mutex_unlock(&mu);
+	}
+	if (r) {
+		logf_("fault eagain fork");
+		errno = EAGAIN;
+		return -1;
+	}
+	return get_fork()();
 }
 
 /* open(O_DIRECT) refused as by a file system without direct I/O. */
