@@ -180,6 +180,23 @@ static bool evict_one(struct guest_mem *gm)
 	return true;
 }
 
+/* After a map failed with ENOMEM, which is dom0's, not the guest's: on Arm
+ * privcmd needs an empty page of ours for every foreign frame, and may run
+ * short. Every unpinned bucket goes back; whether any did (worth one more
+ * try). */
+static bool make_room(struct guest_mem *gm)
+{
+	unsigned n = 0;
+
+	while (evict_one(gm))
+		n++;
+	if (n)
+		log_guest_warn("guest_mem: dom0 is short of memory for "
+			       "mappings; %u unmapped to make room",
+			       n);
+	return n != 0;
+}
+
 /* One bucket's frames, counted. */
 static void *map_frames(struct guest_mem *gm, const xen_pfn_t *pfns, int *errs)
 {
@@ -216,22 +233,10 @@ static struct gm_bucket *bucket_map(struct guest_mem *gm, uint64_t index,
 		errs[i] = -EINVAL;
 	}
 	b->host = map_frames(gm, pfns, errs);
-	/* ENOMEM is dom0's, not the guest's: on Arm privcmd needs an empty
-	 * page of ours for every foreign frame, and may run short. What we
-	 * hold unpinned goes back, and one more try; failing that, the
-	 * request waits for room like one the cap holds back. */
-	if (!b->host && errno == ENOMEM) {
-		unsigned n = 0;
-
-		while (evict_one(gm))
-			n++;
-		if (n) {
-			log_guest_warn("guest_mem: dom0 is short of memory "
-				       "for mappings; %u unmapped to make room",
-				       n);
-			b->host = map_frames(gm, pfns, errs);
-		}
-	}
+	/* Failing after make_room(), the request waits for room like one the
+	 * cap holds back. */
+	if (!b->host && errno == ENOMEM && make_room(gm))
+		b->host = map_frames(gm, pfns, errs);
 	if (!b->host) {
 		int e = errno;
 
@@ -551,6 +556,14 @@ static void *map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
 	gm->stats.map_calls++;
 	host = xenforeignmemory_map(gm->fmem, gm->domid, PROT_READ | PROT_WRITE,
 				    pages, pfns, errs);
+	/* The rings are mapped once per queue start: a refusal here would
+	 * cost the guest its disk (DEVICE_NEEDS_RESET) for dom0's want. */
+	if (!host && errno == ENOMEM && make_room(gm)) {
+		gm->stats.map_calls++;
+		host = xenforeignmemory_map(gm->fmem, gm->domid,
+					    PROT_READ | PROT_WRITE, pages, pfns,
+					    errs);
+	}
 	if (!host) {
 		log_guest_warn("guest_mem: cannot map ring at 0x%llx: %s",
 			       (unsigned long long)gpa, strerror(errno));

@@ -364,6 +364,42 @@ static void test_dom0_enomem(void)
 	CHECK_EQ(nlive, 0);
 }
 
+/* A ring mapped while dom0 is short (privcmd's ENOMEM) because of what the
+ * bucket cache holds: the unpinned buckets go back and the ring is mapped,
+ * rather than the queue failing for good (DEVICE_NEEDS_RESET). With every
+ * bucket pinned the ring still fails. */
+static void test_ring_dom0_enomem(void)
+{
+	struct guest_mem *gm = guest_mem_new(NULL, 1, 64 * MB);
+	struct iovec iov[2];
+	struct gm_bucket *pin[2];
+	struct guest_sg sg = {0, 2, iov, pin, 0};
+	void *h = NULL, *ring;
+	uint8_t b;
+
+	dom0_pages = 2 * 256;
+	CHECK_EQ(guest_mem_read(gm, BASE, &b, 1), 0);
+	CHECK_EQ(guest_mem_read(gm, BASE + MB, &b, 1), 0);
+	CHECK_EQ(live_pages, 2 * 256);
+	ring = guest_mem_map_range(gm, BASE + 6 * MB, 3 * 4096, &h);
+	CHECK(ring != NULL);
+	CHECK(h != NULL);
+	if (ring)
+		CHECK(memcmp(ring, ram + 6 * MB, 3 * 4096) == 0);
+	CHECK(live_pages <= 2 * 256);
+	guest_mem_unmap_range(gm, h);
+	/* Both buckets pinned: nothing to give back, the ring is refused. */
+	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + 3 * MB, 1), 0);
+	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + 4 * MB, 1), 0);
+	h = NULL;
+	CHECK(guest_mem_map_range(gm, BASE + 6 * MB, 4096, &h) == NULL);
+	CHECK(h == NULL);
+	guest_mem_sg_release(gm, &sg);
+	dom0_pages = 0;
+	guest_mem_free(gm);
+	CHECK_EQ(nlive, 0);
+}
+
 int main(void)
 {
 	ramfd = memfd_create("ram", 0);
@@ -376,5 +412,6 @@ int main(void)
 	UNIT_RUN(test_invalidate);
 	UNIT_RUN(test_balloon);
 	UNIT_RUN(test_dom0_enomem);
+	UNIT_RUN(test_ring_dom0_enomem);
 	return UNIT_DONE();
 }
