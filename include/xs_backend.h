@@ -56,12 +56,13 @@ int xs_backend_run(struct xs_backend *b);
  * then state 6 is written for every served device whose node exists. */
 void xs_backend_free(struct xs_backend *b);
 
-/* For the supervisor, when a guest's backend process died without tearing
- * down (killed, crashed): every device under guest_dir (.../<domid>) whose
- * state is not 6 gets `hotplug-error` = why and state 6, in directories
- * that still exist, so that libxl's destroy or reboot does not wait its
- * 10 s for it. Returns how many were closed. */
+/* For the supervisor, when no backend process will tear a guest's devices
+ * down: every device under guest_dir (.../<domid>) whose state is not 6
+ * (waiting_only: whose state is 1 or 5, a backend yet to come or to close)
+ * gets `hotplug-error` = why and state 6, in directories that still
+ * exist, so that libxl's destroy or reboot does not wait its 10 s for it.
+ * Returns how many were closed. */
 unsigned xs_backend_close_orphans(struct xs_handle *xs, const char *guest_dir,
-				  const char *why);
+				  const char *why, bool waiting_only);
 
 #endif

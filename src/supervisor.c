@@ -101,15 +101,24 @@ exec_child(const char *exe, char *const argv[])
 
 /* Every device of the guest that no process of ours will tear down gets
  * `hotplug-error` = why and state 6: the reason is in xenstore, and libxl's
- * destroy or reboot does not wait its 10 s for state 6. Returns how many
- * were closed. */
+ * destroy or reboot does not wait its 10 s for state 6. waiting_only: only
+ * those in state 1 or 5 (any other may be served by someone else). Returns
+ * how many were closed. */
 static unsigned close_orphans(struct supervisor *s, uint32_t domid,
-			      const char *why)
+			      const char *why, bool waiting_only)
 {
 	char dir[128];
 
 	snprintf(dir, sizeof(dir), "%s/%u", s->base, domid);
-	return xs_backend_close_orphans(s->xs, dir, why);
+	return xs_backend_close_orphans(s->xs, dir, why, waiting_only);
+}
+
+static void log_waiting_closed(uint32_t domid, unsigned n)
+{
+	if (n)
+		log_warn("domain %u: %u virtio disk(s) left waiting for a "
+			 "backend closed (state 6)",
+			 domid, n);
 }
 
 /* No backend process for the guest, and none will be tried again (no
@@ -120,7 +129,7 @@ static void cannot_start(struct supervisor *s, uint32_t domid, const char *why)
 	unsigned n;
 
 	snprintf(msg, sizeof(msg), "no backend process: %s", why);
-	n = close_orphans(s, domid, msg);
+	n = close_orphans(s, domid, msg, true);
 	log_error("domain %u: cannot start a backend: %s; %u virtio disk(s) "
 		  "closed (state 6)",
 		  domid, why, n);
@@ -174,11 +183,15 @@ static void spawn(struct supervisor *s, uint32_t domid)
 	log_info("domain %u: started backend process %ld", domid, (long)pid);
 }
 
-/* The reason for close_orphans() when a backend process died without
- * tearing down. */
-static void close_orphans_of(struct supervisor *s, uint32_t domid, pid_t pid,
-			     int st)
+/* Once a guest's process has exited, no device of the guest waits for
+ * it. One killed, or that never ran, tore nothing down: every device not
+ * in state 6 is closed. Any other exit tore down what it served, but may
+ * leave devices it never took (it refused all it had seen, and libxl added
+ * one more after) or the state 5 of a domain it saw die: those in 1 or 5
+ * are closed. */
+static void after_exit(struct supervisor *s, uint32_t domid, pid_t pid, int st)
 {
+	bool torn_down = WIFEXITED(st) && WEXITSTATUS(st) != 127;
 	char why[96];
 	unsigned n;
 
@@ -187,13 +200,19 @@ static void close_orphans_of(struct supervisor *s, uint32_t domid, pid_t pid,
 			 "backend process %ld killed by "
 			 "signal %d",
 			 (long)pid, WTERMSIG(st));
-	else
+	else if (!torn_down)
 		snprintf(why, sizeof(why),
 			 "backend process %ld could not "
 			 "run",
 			 (long)pid);
-	n = close_orphans(s, domid, why);
-	if (n)
+	else
+		snprintf(why, sizeof(why),
+			 "backend process %ld exited with status %d", (long)pid,
+			 WEXITSTATUS(st));
+	n = close_orphans(s, domid, why, torn_down);
+	if (torn_down)
+		log_waiting_closed(domid, n);
+	else if (n)
 		log_warn("domain %u: %u virtio disk(s) it left open closed "
 			 "(state 6)",
 			 domid, n);
@@ -235,12 +254,7 @@ static void reap(struct supervisor *s)
 				 domid, (long)pid, WTERMSIG(st),
 				 strsignal(WTERMSIG(st)));
 		s->child[i] = s->child[--s->nchild];
-		/* It tears its devices down itself on any exit it makes; if it
-		 * could not, libxl would wait its 10 s for state 6 at the
-		 * guest's destroy or reboot. */
-		if (WIFSIGNALED(st) ||
-		    (WIFEXITED(st) && WEXITSTATUS(st) == 127))
-			close_orphans_of(s, domid, pid, st);
+		after_exit(s, domid, pid, st);
 		/* If libxl removed the guest before we reaped it, the event
 		 * that would have forgotten the domid has already gone by. */
 		if (!s->stopping && dir_gone(s, domid))
@@ -302,10 +316,20 @@ static bool dir_gone(struct supervisor *s, uint32_t domid)
 static void consider(struct supervisor *s, uint32_t domid)
 {
 	if (was_started(s, domid)) {
+		if (find_child(s, domid))
+			return;
 		/* Forget it once libxl has removed it: Xen may hand the
-		 * domid out again one day. */
-		if (!find_child(s, domid) && dir_gone(s, domid))
+		 * domid out again one day. Until then, a device libxl adds
+		 * or closes finds no process (none is restarted): it is
+		 * closed at once rather than wait libxl's 10 s. */
+		if (dir_gone(s, domid))
 			mark_started(s, domid, false);
+		else
+			log_waiting_closed(
+			    domid, close_orphans(s, domid,
+						 "no backend process: it has "
+						 "exited (see the log)",
+						 true));
 		return;
 	}
 	if (domid == s->self) {

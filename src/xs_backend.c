@@ -223,21 +223,30 @@ static bool write_refusal(struct xs_handle *xs, xs_transaction_t t,
 
 /* A device left open by a backend process that died: closed with the
  * reason, unless it already is. */
+struct orphans {
+	const char *why;
+	bool waiting_only;
+};
+
 static bool close_orphan(struct xs_handle *xs, xs_transaction_t t,
 			 const char *dir, void *arg)
 {
+	const struct orphans *o = arg;
 	char *v = read_node(xs, t, dir, "state");
 	int cur = v ? xsv_parse_state(v) : -2;
 
 	free(v);
 	if (cur == -2 || cur == XB_CLOSED)
 		return false;
-	return write_refusal(xs, t, dir, arg);
+	if (o->waiting_only && cur != XB_INITIALISING && cur != XB_CLOSING)
+		return false;
+	return write_refusal(xs, t, dir, (void *)o->why);
 }
 
 unsigned xs_backend_close_orphans(struct xs_handle *xs, const char *guest_dir,
-				  const char *why)
+				  const char *why, bool waiting_only)
 {
+	struct orphans o = {why, waiting_only};
 	unsigned n = 0, closed = 0;
 	char **devs = xs_directory(xs, XBT_NULL, guest_dir, &n);
 	char path[256];
@@ -246,7 +255,7 @@ unsigned xs_backend_close_orphans(struct xs_handle *xs, const char *guest_dir,
 		if (snprintf(path, sizeof(path), "%s/%s", guest_dir, devs[i]) >=
 		    (int)sizeof(path))
 			continue;
-		if (txn(xs, path, close_orphan, (void *)why) == 1)
+		if (txn(xs, path, close_orphan, &o) == 1)
 			closed++;
 	}
 	free(devs);
