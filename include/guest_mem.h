@@ -62,8 +62,17 @@ void *guest_mem_map_range(struct guest_mem *gm, uint64_t gpa, size_t len,
 void guest_mem_unmap_range(struct guest_mem *gm, void *handle);
 
 /* IOREQ_TYPE_INVALIDATE: forget cached buckets; pinned ones are unmapped
- * when their last pin goes, and are never handed out again. */
-void guest_mem_invalidate(struct guest_mem *gm);
+ * when their last pin goes, and are never handed out again. Whether any
+ * such stale bucket is still pinned (then the invalidation ends only when
+ * guest_mem_on_stale_gone's function is called). */
+bool guest_mem_invalidate(struct guest_mem *gm);
+/* Whether a stale bucket (retired by an invalidation or a refresh) is
+ * still pinned. */
+bool guest_mem_stale_pinned(struct guest_mem *gm);
+/* fn(opaque) is called when the last stale bucket is unmapped, by the
+ * thread that released its last pin, outside the cache's lock. */
+void guest_mem_on_stale_gone(struct guest_mem *gm, void (*fn)(void *opaque),
+			     void *opaque);
 
 /* Pins held now, over every sg of every caller: a caller that got -ENOMEM
  * and holds `own` of them can tell whether waiting for the others to be

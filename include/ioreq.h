@@ -52,9 +52,11 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 #define IOREQ_MAX_WINDOWS 16
 int ioreq_server_add_window(struct ioreq_server *s,
 			    const struct ioreq_window *w);
-/* Called on IOREQ_TYPE_INVALIDATE before it is answered. */
+/* Called on IOREQ_TYPE_INVALIDATE from vCPU `vcpu` before it is answered;
+ * fn returns true to hold the answer (ioreq_server_complete gives it). */
 void ioreq_server_on_invalidate(struct ioreq_server *s,
-				void (*fn)(void *opaque), void *opaque);
+				bool (*fn)(void *opaque, unsigned vcpu),
+				void *opaque);
 /* Called once, at the guest's first register access, before it is served:
  * only a running vCPU makes one. */
 void ioreq_server_on_first_access(struct ioreq_server *s,

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <xentoollog.h>
 
 #include "guest.h"
@@ -34,6 +37,8 @@ _Static_assert(MAX_DISKS <= IOREQ_MAX_WINDOWS, "one window per disk");
 #define GUEST_SIZE_CHECK_US 2000000
 /* How long a disk added from xenstore waits for an image in use. */
 #define GUEST_IN_USE_WAIT_MS 7000
+/* Xen 4.17's one ioreq page has 128 slots: no vCPU id is larger. */
+#define GUEST_MAX_VCPUS 128
 
 struct guest_disk {
 	struct guest *g;
@@ -63,6 +68,12 @@ struct guest {
 	unsigned busy; /* devices still finishing in-flight requests */
 	unsigned sigints;
 	struct guest_hooks hooks;
+	/* INVALIDATEs held, per vCPU, until no mapping they retired is left:
+	 * whichever thread unpins the last one wakes the loop through
+	 * inval_efd, which answers them. */
+	bool inval_held[GUEST_MAX_VCPUS];
+	unsigned ninval_held;
+	int inval_efd;
 };
 
 /* A layer's reason usually names the image already; add it if not. */
@@ -123,9 +134,53 @@ static void host_status_changed(void *opaque, uint32_t status)
 		g->hooks.driver_state(g->hooks.opaque, d->index, live);
 }
 
-static void on_invalidate(void *opaque)
+/* Xen's INVALIDATE (the guest gave memory back): the vCPU that did it
+ * waits until no mapping of ours is left on any frame it gave (facts
+ * §2.4), so that the frames really leave the guest. Mappings that requests
+ * in flight pin go when those complete; until then the answer is held, as
+ * QEMU drains its I/O before answering. */
+static bool on_invalidate(void *opaque, unsigned vcpu)
 {
-	guest_mem_invalidate(opaque);
+	struct guest *g = opaque;
+
+	if (!guest_mem_invalidate(g->gm) || g->inval_efd < 0 ||
+	    vcpu >= GUEST_MAX_VCPUS)
+		return false;
+	g->inval_held[vcpu] = true;
+	g->ninval_held++;
+	return true;
+}
+
+/* Any thread: the last stale mapping is gone. */
+static void on_stale_gone(void *opaque)
+{
+	struct guest *g = opaque;
+	uint64_t one = 1;
+
+	if (write(g->inval_efd, &one, sizeof(one)) < 0)
+		log_error("waking the loop for held INVALIDATEs: %s",
+			  strerror(errno));
+}
+
+/* The loop thread, woken by on_stale_gone: answer the held INVALIDATEs if
+ * nothing they wait for is left (a newer one may have retired more). */
+static void on_inval_efd(void *opaque, uint32_t events)
+{
+	struct guest *g = opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(g->inval_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_error("held INVALIDATEs: %s", strerror(errno));
+	if (!g->ninval_held || guest_mem_stale_pinned(g->gm))
+		return;
+	for (unsigned v = 0; v < GUEST_MAX_VCPUS && g->ninval_held; v++) {
+		if (!g->inval_held[v])
+			continue;
+		g->inval_held[v] = false;
+		g->ninval_held--;
+		ioreq_server_complete(g->srv, v);
+	}
 }
 
 static void on_first_access(void *opaque)
@@ -390,6 +445,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 {
 	struct guest *g;
 	char grace[16] = "auto";
+	int rc;
 
 	*status = 1;
 	if (tune->idle_grace_us != VIRTIO_BLK_GRACE_AUTO)
@@ -409,6 +465,7 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 		return NULL;
 	}
 	g->domid = domid;
+	g->inval_efd = -1;
 	if (open_handles(g, err, errlen) < 0)
 		goto fail;
 	g->loop = loop_new();
@@ -433,11 +490,25 @@ struct guest *guest_new(uint32_t domid, const struct disk_opts *disks,
 	}
 	if (tune->io_threads)
 		guest_mem_set_shared(g->gm);
+	g->inval_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (g->inval_efd < 0) {
+		err_set(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	rc = loop_add(g->loop, g->inval_efd, EPOLLIN, on_inval_efd, g);
+	if (rc < 0) {
+		close(g->inval_efd);
+		g->inval_efd = -1;
+		err_set(err, errlen, "cannot watch an eventfd: %s",
+			strerror(-rc));
+		goto fail;
+	}
+	guest_mem_on_stale_gone(g->gm, on_stale_gone, g);
 	g->srv = ioreq_server_new(g->loop, domid, g->dmod, g->fmem, g->xce, err,
 				  errlen);
 	if (!g->srv)
 		goto fail;
-	ioreq_server_on_invalidate(g->srv, on_invalidate, g->gm);
+	ioreq_server_on_invalidate(g->srv, on_invalidate, g);
 	ioreq_server_on_first_access(g->srv, on_first_access, g);
 	ioreq_server_set_irq_poll(g->srv, tune->irq_poll_us);
 	restrict_handles(g);
@@ -647,7 +718,12 @@ void guest_free(struct guest *g)
 			virtio_mmio_free(d->mmio);
 		d->mmio = NULL;
 	}
+	/* It answers every held access, INVALIDATEs included. */
 	ioreq_server_free(g->srv);
+	if (g->inval_efd >= 0) {
+		loop_del(g->loop, g->inval_efd);
+		close(g->inval_efd);
+	}
 	if (g->gm)
 		guest_mem_free(g->gm);
 	if (g->loop)

@@ -86,6 +86,11 @@ struct guest_mem {
 	struct gm_link stale;	/* stale buckets still pinned */
 	struct gm_link ranges;
 	struct guest_mem_stats stats;
+	/* The last stale bucket went: on_stale_gone is due, once the lock is
+	 * released. */
+	bool stale_gone;
+	void (*on_stale_gone)(void *opaque);
+	void *stale_opaque;
 };
 
 #define gm_container(ptr, type) ((type *)(void *)(ptr))
@@ -300,6 +305,7 @@ static void bucket_unpin(struct guest_mem *gm, struct gm_bucket *b)
 	if (b->stale) {
 		link_del(&b->link);
 		bucket_unmap(gm, b);
+		gm->stale_gone = link_empty(&gm->stale);
 	} else {
 		link_add_front(&gm->lru, &b->link);
 	}
@@ -655,11 +661,17 @@ int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 
 void guest_mem_sg_release(struct guest_mem *gm, struct guest_sg *sg)
 {
+	bool gone;
+
 	if (!sg->n)
 		return;
 	gm_lock(gm);
 	sg_release(gm, sg);
+	gone = gm->stale_gone;
+	gm->stale_gone = false;
 	gm_unlock(gm);
+	if (gone && gm->on_stale_gone)
+		gm->on_stale_gone(gm->stale_opaque);
 }
 
 int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
@@ -701,11 +713,32 @@ void guest_mem_unmap_range(struct guest_mem *gm, void *handle)
 	gm_unlock(gm);
 }
 
-void guest_mem_invalidate(struct guest_mem *gm)
+bool guest_mem_invalidate(struct guest_mem *gm)
 {
+	bool pinned;
+
 	gm_lock(gm);
 	invalidate(gm);
+	pinned = !link_empty(&gm->stale);
 	gm_unlock(gm);
+	return pinned;
+}
+
+bool guest_mem_stale_pinned(struct guest_mem *gm)
+{
+	bool pinned;
+
+	gm_lock(gm);
+	pinned = !link_empty(&gm->stale);
+	gm_unlock(gm);
+	return pinned;
+}
+
+void guest_mem_on_stale_gone(struct guest_mem *gm, void (*fn)(void *opaque),
+			     void *opaque)
+{
+	gm->on_stale_gone = fn;
+	gm->stale_opaque = opaque;
 }
 
 unsigned guest_mem_pins(struct guest_mem *gm)

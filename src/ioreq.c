@@ -72,7 +72,7 @@ struct ioreq_server {
 	 * weight of 1/8 per sample: the loop thread writes, any reads. */
 	_Atomic uint64_t irq_reply_avg_ns;
 
-	void (*on_invalidate)(void *opaque);
+	bool (*on_invalidate)(void *opaque, unsigned vcpu);
 	void *invalidate_opaque;
 	void (*on_first_access)(void *opaque);
 	void *first_access_opaque;
@@ -208,10 +208,12 @@ static int dispatch(struct ioreq_server *s, struct req *r, unsigned vcpu,
 		return do_mmio(s, r, vcpu, wp);
 	case IOREQ_TYPE_INVALIDATE:
 		/* Synchronous broadcast after a p2m removal: the vCPU waits
-		 * until cached mappings are dropped (facts §2.4). */
+		 * until cached mappings are dropped (facts §2.4), those that
+		 * requests in flight hold included. */
 		s->stats.invalidates++;
-		if (s->on_invalidate)
-			s->on_invalidate(s->invalidate_opaque);
+		if (s->on_invalidate &&
+		    s->on_invalidate(s->invalidate_opaque, vcpu))
+			return IOREQ_WRITE_HELD;
 		return IOREQ_WRITE_DONE;
 	case IOREQ_TYPE_TIMEOFFSET:
 		/* x86 RTC offset for the default device model: not ours. */
@@ -465,7 +467,8 @@ void ioreq_server_set_irq_poll(struct ioreq_server *s, unsigned usec)
 }
 
 void ioreq_server_on_invalidate(struct ioreq_server *s,
-				void (*fn)(void *opaque), void *opaque)
+				bool (*fn)(void *opaque, unsigned vcpu),
+				void *opaque)
 {
 	s->on_invalidate = fn;
 	s->invalidate_opaque = opaque;

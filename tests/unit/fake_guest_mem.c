@@ -231,9 +231,24 @@ void guest_mem_unmap_range(struct guest_mem *gm, void *handle)
 	free(r);
 }
 
-void guest_mem_invalidate(struct guest_mem *gm)
+bool guest_mem_invalidate(struct guest_mem *gm)
 {
 	gm->stats.invalidations++;
+	return false;
+}
+
+bool guest_mem_stale_pinned(struct guest_mem *gm)
+{
+	(void)gm;
+	return false;
+}
+
+void guest_mem_on_stale_gone(struct guest_mem *gm, void (*fn)(void *opaque),
+			     void *opaque)
+{
+	(void)gm;
+	(void)fn;
+	(void)opaque;
 }
 
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)

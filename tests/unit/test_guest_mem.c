@@ -237,6 +237,11 @@ static void test_lru(void)
 	CHECK_EQ(nlive, 0);
 }
 
+static void count_stale_gone(void *opaque)
+{
+	(*(unsigned *)opaque)++;
+}
+
 static void test_invalidate(void)
 {
 	struct guest_mem *gm = guest_mem_new(NULL, 1, 4 * MB);
@@ -245,7 +250,7 @@ static void test_invalidate(void)
 	struct guest_sg sg = {0, 4, iov, pin, 0};
 	struct guest_mem_stats st;
 	uint8_t b;
-	unsigned m, u;
+	unsigned m, u, stale_gone = 0;
 	void *h;
 	uint8_t *r;
 
@@ -259,15 +264,22 @@ static void test_invalidate(void)
 	guest_mem_read(gm, BASE + MB, &b, 1);
 	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + 10, 10), 0); /* last hit */
 	u = unmaps;
-	guest_mem_invalidate(gm);
+	guest_mem_on_stale_gone(gm, count_stale_gone, &stale_gone);
+	/* The pinned bucket keeps the invalidation going (the INVALIDATE's
+	 * answer waits for the callback). */
+	CHECK(guest_mem_invalidate(gm));
+	CHECK(guest_mem_stale_pinned(gm));
 	CHECK_EQ(unmaps, u + 1); /* unpinned one gone now */
 	CHECK_EQ(nlive, 2);	 /* range + pinned stale bucket */
 	m = maps;
 	CHECK_EQ(guest_mem_read(gm, BASE + 20, &b, 1),
 		 0); /* stale not reused */
 	CHECK_EQ(maps, m + 1);
+	CHECK_EQ(stale_gone, 0);
 	guest_mem_sg_release(gm, &sg);
 	CHECK_EQ(unmaps, u + 2); /* stale bucket unmapped at last unpin */
+	CHECK_EQ(stale_gone, 1);
+	CHECK(!guest_mem_stale_pinned(gm));
 	r[1] = 3;		 /* the range survives invalidate */
 	CHECK_EQ(ram[0x1ff9], 3);
 	guest_mem_get_stats(gm, &st);
@@ -285,6 +297,9 @@ static void test_invalidate(void)
 	CHECK_EQ(nlive, 1);
 	r = guest_mem_map_range(gm, BASE + SIZE - 16, 16, &h);
 	CHECK(r != NULL);
+	/* Nothing pinned: an invalidation is over at once. */
+	CHECK(!guest_mem_invalidate(gm));
+	CHECK_EQ(stale_gone, 1);
 	/* free with a range still mapped unmaps it */
 	guest_mem_free(gm);
 	CHECK_EQ(nlive, 0);
