@@ -95,6 +95,11 @@ struct virtio_mmio {
 	 * done of an earlier stop is not taken for a later one's). */
 	unsigned stops_out;
 	struct held stop_waiters;
+	/* The configuration generation of the driver's last config access
+	 * (config space or ConfigGeneration), if any since the reset: a
+	 * change after it, before DRIVER_OK, is announced at DRIVER_OK. */
+	uint32_t gen_seen;
+	bool gen_seen_valid;
 	/* The guest's other devices, a ring through this field (itself when
 	 * alone): all share the guest's RAM. */
 	struct virtio_mmio *peer;
@@ -181,6 +186,7 @@ static void clear_state(struct virtio_mmio *t)
 	t->isr = 0;
 	t->started = false;
 	t->stopped = false;
+	t->gen_seen_valid = false;
 }
 
 /* Hold vcpu's write until release(): VIRTIO_MMIO_DEFERRED, or 0 for a vCPU
@@ -302,6 +308,12 @@ static void features_ok(struct virtio_mmio *t, uint32_t *val)
 	}
 }
 
+static uint32_t config_gen(const struct virtio_mmio *t)
+{
+	return t->ops->config_generation ? t->ops->config_generation(t->dev)
+					 : 0;
+}
+
 static void driver_ok(struct virtio_mmio *t)
 {
 	if (!(t->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
@@ -320,6 +332,12 @@ static void driver_ok(struct virtio_mmio *t)
 	t->ops->start(t->dev, t->vqs, t->nq, &t->notify);
 	if (t->host.status_changed)
 		t->host.status_changed(t->host.opaque, t->status);
+	/* A change (a resize) between the driver's reading of the config
+	 * and now had no one to tell (config_changed is silent before
+	 * DRIVER_OK): §4.2.2.1 wants the event presented from the moment it
+	 * takes place, and Linux handles it once probed. */
+	if (t->gen_seen_valid && config_gen(t) != t->gen_seen)
+		raise_int(t, VIRTIO_MMIO_INT_CONFIG);
 }
 
 static int write_status(struct virtio_mmio *t, uint32_t val, unsigned vcpu)
@@ -632,9 +650,9 @@ static uint32_t read_reg(struct virtio_mmio *t, uint32_t off)
 		 * vm_get_shm_region reads the length). */
 		return 0xffffffffu;
 	case VIRTIO_MMIO_CONFIG_GENERATION:
-		return t->ops->config_generation
-			   ? t->ops->config_generation(t->dev)
-			   : 0;
+		t->gen_seen = config_gen(t);
+		t->gen_seen_valid = true;
+		return t->gen_seen;
 	default:
 		/* Write-only, legacy (GuestPageSize, QueueAlign, QueuePFN:
 		 * this is a Version 2 device) and reserved offsets read 0. */
@@ -734,6 +752,8 @@ static uint64_t read_config(struct virtio_mmio *t, uint32_t coff, unsigned size)
 	uint32_t cfg_size;
 
 	cfg_size = t->ops->config_read(t->dev, coff, buf, size);
+	t->gen_seen = config_gen(t);
+	t->gen_seen_valid = true;
 	for (unsigned i = 0; i < size; i++)
 		if (coff + i < cfg_size)
 			v |= (uint64_t)buf[i] << (8 * i);

@@ -55,6 +55,7 @@ struct fake_dev {
 	 * virtio-blk without MQ); before that, and after a reset, 2. */
 	bool mq_gated, negotiated;
 	uint64_t negotiated_features;
+	uint32_t gen; /* the config generation */
 };
 
 struct fake_host {
@@ -166,6 +167,11 @@ static unsigned dev_num_queues(void *d)
 		   : 2;
 }
 
+static uint32_t dev_config_generation(void *d)
+{
+	return ((struct fake_dev *)d)->gen;
+}
+
 static uint16_t dev_queue_num_max(void *d)
 {
 	(void)d;
@@ -180,6 +186,7 @@ static const struct virtio_device_ops fake_ops = {
     .set_features = dev_set_features,
     .config_read = dev_config_read,
     .config_write = dev_config_write,
+    .config_generation = dev_config_generation,
     .start = dev_start,
     .queue_notify = dev_queue_notify,
     .reset = dev_reset,
@@ -851,6 +858,45 @@ static void test_config_changed(void)
 	teardown(&f);
 }
 
+/* A config change after the driver read the config and before DRIVER_OK
+ * (the device cannot interrupt a driver that has not started) is
+ * announced at DRIVER_OK (§4.2.2.1), once: Linux read a capacity that is
+ * stale by then. Not when the driver read the config after the change,
+ * nor when it never read it. */
+static void test_config_change_before_driver_ok(void)
+{
+	struct fixture f;
+
+	for (int round = 0; round < 3; round++) {
+		setup(&f);
+		negotiate(&f, F(VIRTIO_F_VERSION_1));
+		setup_queue(&f, 0, NUM_MAX);
+		setup_queue(&f, 1, 16);
+		if (round < 2) {
+			CHECK_EQ(rd(&f, VIRTIO_MMIO_CONFIG_GENERATION), 0);
+			(void)rd(&f, VIRTIO_MMIO_CONFIG);
+		}
+		f.dev.gen++; /* resized */
+		if (round == 1)
+			CHECK_EQ(rd(&f, VIRTIO_MMIO_CONFIG_GENERATION), 1);
+		wr(&f, VIRTIO_MMIO_STATUS,
+		   rd(&f, VIRTIO_MMIO_STATUS) | VIRTIO_CONFIG_S_DRIVER_OK);
+		CHECK_EQ(f.dev.starts, 1);
+		CHECK_EQ(f.host.irqs, round == 0 ? 1 : 0);
+		CHECK_EQ(rd(&f, VIRTIO_MMIO_INTERRUPT_STATUS),
+			 round == 0 ? VIRTIO_MMIO_INT_CONFIG : 0);
+		teardown(&f);
+	}
+	/* After a reset the generation read before it is forgotten. */
+	setup(&f);
+	(void)rd(&f, VIRTIO_MMIO_CONFIG);
+	wr(&f, VIRTIO_MMIO_STATUS, 0);
+	f.dev.gen++;
+	bring_up(&f);
+	CHECK_EQ(f.host.irqs, 0);
+	teardown(&f);
+}
+
 /* QueueReady=0 on a running queue is answered only once the device has
  * nothing in flight (§4.2.2.2: the driver reuses the memory once it reads
  * 0 back); every vCPU taking a queue away meanwhile waits the same. */
@@ -1113,6 +1159,7 @@ int main(void)
 	UNIT_RUN(test_notify_rules);
 	UNIT_RUN(test_quiesce);
 	UNIT_RUN(test_config_changed);
+	UNIT_RUN(test_config_change_before_driver_ok);
 	UNIT_RUN(test_deferred_stop);
 	UNIT_RUN(test_deferred_reset);
 	UNIT_RUN(test_config_space);
