@@ -52,17 +52,18 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 #define IOREQ_MAX_WINDOWS 16
 int ioreq_server_add_window(struct ioreq_server *s,
 			    const struct ioreq_window *w);
-/* Called on IOREQ_TYPE_INVALIDATE from vCPU `vcpu` before it is answered;
- * fn returns true to hold the answer (ioreq_server_complete gives it). */
+/* Called on each IOREQ_TYPE_INVALIDATE before it is answered; fn returns
+ * true to hold the answer until ioreq_server_complete_invalidates(). */
 void ioreq_server_on_invalidate(struct ioreq_server *s,
-				bool (*fn)(void *opaque, unsigned vcpu),
-				void *opaque);
+				bool (*fn)(void *opaque), void *opaque);
 /* Called once, at the guest's first register access, before it is served:
  * only a running vCPU makes one. */
 void ioreq_server_on_first_access(struct ioreq_server *s,
 				  void (*fn)(void *opaque), void *opaque);
-/* Answer a deferred write of vCPU `vcpu`. */
+/* Answer vCPU `vcpu`'s held write (IOREQ_WRITE_HELD). */
 void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu);
+/* Answer every INVALIDATE held by ioreq_server_on_invalidate's fn. */
+void ioreq_server_complete_invalidates(struct ioreq_server *s);
 /* One edge on an SPI: set_irq_level(irq, 1). Any thread may call it; on
  * another than the loop's (an I/O thread) it raises the edge only, without
  * polling for the acknowledgements (ioreq_server_set_irq_poll). */

@@ -37,8 +37,6 @@ _Static_assert(MAX_DISKS <= IOREQ_MAX_WINDOWS, "one window per disk");
 #define GUEST_SIZE_CHECK_US 2000000
 /* How long a disk added from xenstore waits for an image in use. */
 #define GUEST_IN_USE_WAIT_MS 7000
-/* Xen 4.17's one ioreq page has 128 slots: no vCPU id is larger. */
-#define GUEST_MAX_VCPUS 128
 
 struct guest_disk {
 	struct guest *g;
@@ -68,11 +66,9 @@ struct guest {
 	unsigned busy; /* devices still finishing in-flight requests */
 	unsigned sigints;
 	struct guest_hooks hooks;
-	/* INVALIDATEs held, per vCPU, until no mapping they retired is left:
+	/* INVALIDATEs are held until no mapping they retired is left:
 	 * whichever thread unpins the last one wakes the loop through
 	 * inval_efd, which answers them. */
-	bool inval_held[GUEST_MAX_VCPUS];
-	unsigned ninval_held;
 	int inval_efd;
 };
 
@@ -139,16 +135,11 @@ static void host_status_changed(void *opaque, uint32_t status)
  * §2.4), so that the frames really leave the guest. Mappings that requests
  * in flight pin go when those complete; until then the answer is held, as
  * QEMU drains its I/O before answering. */
-static bool on_invalidate(void *opaque, unsigned vcpu)
+static bool on_invalidate(void *opaque)
 {
 	struct guest *g = opaque;
 
-	if (!guest_mem_invalidate(g->gm) || g->inval_efd < 0 ||
-	    vcpu >= GUEST_MAX_VCPUS)
-		return false;
-	g->inval_held[vcpu] = true;
-	g->ninval_held++;
-	return true;
+	return guest_mem_invalidate(g->gm) && g->inval_efd >= 0;
 }
 
 /* Any thread: the last stale mapping is gone. */
@@ -172,15 +163,8 @@ static void on_inval_efd(void *opaque, uint32_t events)
 	(void)events;
 	if (read(g->inval_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_error("held INVALIDATEs: %s", strerror(errno));
-	if (!g->ninval_held || guest_mem_stale_pinned(g->gm))
-		return;
-	for (unsigned v = 0; v < GUEST_MAX_VCPUS && g->ninval_held; v++) {
-		if (!g->inval_held[v])
-			continue;
-		g->inval_held[v] = false;
-		g->ninval_held--;
-		ioreq_server_complete(g->srv, v);
-	}
+	if (!guest_mem_stale_pinned(g->gm))
+		ioreq_server_complete_invalidates(g->srv);
 }
 
 static void on_first_access(void *opaque)

@@ -42,6 +42,13 @@
 _Static_assert(sizeof(struct ioreq) == 32, "ioreq layout");
 _Static_assert(offsetof(struct ioreq, type) == 31, "ioreq layout");
 
+/* dispatch()'s code, beyond the IOREQ_WRITE_* ones, for an INVALIDATE
+ * whose answer waits for mappings still in use. */
+#define INVALIDATE_HELD 0x100
+
+/* What a held slot (held[vcpu]) waits for. */
+enum { HELD_NONE, HELD_WRITE, HELD_INVALIDATE };
+
 struct ioreq_server {
 	struct loop *loop;
 	uint32_t domid;
@@ -53,7 +60,7 @@ struct ioreq_server {
 	xenforeignmemory_resource_handle *fres;
 	struct shared_iopage *page;
 	evtchn_port_t *port; /* local port of vCPU i */
-	bool *deferred;	     /* vCPU i's slot is held INPROCESS */
+	uint8_t *held;	     /* vCPU i's slot is held INPROCESS: HELD_* */
 	int evtchn_fd;
 	bool watching;
 
@@ -72,7 +79,7 @@ struct ioreq_server {
 	 * weight of 1/8 per sample: the loop thread writes, any reads. */
 	_Atomic uint64_t irq_reply_avg_ns;
 
-	bool (*on_invalidate)(void *opaque, unsigned vcpu);
+	bool (*on_invalidate)(void *opaque);
 	void *invalidate_opaque;
 	void (*on_first_access)(void *opaque);
 	void *first_access_opaque;
@@ -193,7 +200,8 @@ static int do_mmio(struct ioreq_server *s, struct req *r, unsigned vcpu,
 			vcpu);
 }
 
-/* Returns an IOREQ_WRITE_* code: HELD keeps the slot INPROCESS. */
+/* Returns an IOREQ_WRITE_* code or INVALIDATE_HELD: a held code keeps the
+ * slot INPROCESS. */
 static int dispatch(struct ioreq_server *s, struct req *r, unsigned vcpu,
 		    const struct ioreq_window **wp)
 {
@@ -211,9 +219,8 @@ static int dispatch(struct ioreq_server *s, struct req *r, unsigned vcpu,
 		 * until cached mappings are dropped (facts §2.4), those that
 		 * requests in flight hold included. */
 		s->stats.invalidates++;
-		if (s->on_invalidate &&
-		    s->on_invalidate(s->invalidate_opaque, vcpu))
-			return IOREQ_WRITE_HELD;
+		if (s->on_invalidate && s->on_invalidate(s->invalidate_opaque))
+			return INVALIDATE_HELD;
 		return IOREQ_WRITE_DONE;
 	case IOREQ_TYPE_TIMEOFFSET:
 		/* x86 RTC offset for the default device model: not ours. */
@@ -293,10 +300,12 @@ static bool handle_slot(struct ioreq_server *s, unsigned vcpu, bool polled)
 	}
 
 	rc = dispatch(s, &r, vcpu, &w);
-	if (rc == IOREQ_WRITE_HELD) {
-		/* A held write: the vCPU cannot issue another access until
-		 * ioreq_server_complete() answers this one. */
-		s->deferred[vcpu] = true;
+	if (rc == IOREQ_WRITE_HELD || rc == INVALIDATE_HELD) {
+		/* The vCPU cannot issue another access until this one is
+		 * answered: by ioreq_server_complete() for a write, by
+		 * ioreq_server_complete_invalidates() for an INVALIDATE. */
+		s->held[vcpu] =
+		    rc == INVALIDATE_HELD ? HELD_INVALIDATE : HELD_WRITE;
 		return true;
 	}
 	if (r.is_read && !r.data_is_ptr)
@@ -370,13 +379,23 @@ static bool poll_slots(void *opaque)
 
 void ioreq_server_complete(struct ioreq_server *s, unsigned vcpu)
 {
-	if (vcpu >= s->nr_vcpus || !s->deferred[vcpu]) {
-		log_error("ioreq: completion for vCPU %u with nothing held",
+	if (vcpu >= s->nr_vcpus || s->held[vcpu] != HELD_WRITE) {
+		log_error("ioreq: completion for vCPU %u with no write held",
 			  vcpu);
 		return;
 	}
-	s->deferred[vcpu] = false;
+	s->held[vcpu] = HELD_NONE;
 	answer(s, vcpu);
+}
+
+void ioreq_server_complete_invalidates(struct ioreq_server *s)
+{
+	for (unsigned i = 0; i < s->nr_vcpus; i++) {
+		if (s->held[i] != HELD_INVALIDATE)
+			continue;
+		s->held[i] = HELD_NONE;
+		answer(s, i);
+	}
 }
 
 /* Linux's vm_interrupt() answers each interrupt with two trapped accesses,
@@ -467,8 +486,7 @@ void ioreq_server_set_irq_poll(struct ioreq_server *s, unsigned usec)
 }
 
 void ioreq_server_on_invalidate(struct ioreq_server *s,
-				bool (*fn)(void *opaque, unsigned vcpu),
-				void *opaque)
+				bool (*fn)(void *opaque), void *opaque)
 {
 	s->on_invalidate = fn;
 	s->invalidate_opaque = opaque;
@@ -535,7 +553,7 @@ static void teardown(struct ioreq_server *s, unsigned bound, bool enabled)
 				 strerror(errno));
 	}
 	free(s->port);
-	free(s->deferred);
+	free(s->held);
 	free(s);
 }
 
@@ -578,12 +596,12 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 	s = calloc(1, sizeof(*s));
 	if (s) {
 		s->port = calloc(nr, sizeof(*s->port));
-		s->deferred = calloc(nr, sizeof(*s->deferred));
+		s->held = calloc(nr, sizeof(*s->held));
 	}
-	if (!s || !s->port || !s->deferred) {
+	if (!s || !s->port || !s->held) {
 		if (s) {
 			free(s->port);
-			free(s->deferred);
+			free(s->held);
 		}
 		free(s);
 		err_set(err, errlen, "out of memory");
@@ -605,7 +623,7 @@ struct ioreq_server *ioreq_server_new(struct loop *loop, uint32_t domid,
 			"cannot create an IOREQ server for domain %u: %s%s",
 			domid, strerror(e), no_ioreq_hint(e));
 		free(s->port);
-		free(s->deferred);
+		free(s->held);
 		free(s);
 		return NULL;
 	}
@@ -686,8 +704,8 @@ void ioreq_server_free(struct ioreq_server *s)
 	for (unsigned i = 0; i < s->nr_vcpus; i++) {
 		uint8_t flags = *slot_flags(s, i);
 
-		if (s->deferred[i]) {
-			s->deferred[i] = false;
+		if (s->held[i] != HELD_NONE) {
+			s->held[i] = HELD_NONE;
 			answer(s, i);
 		} else if ((flags & SLOT_STATE_MASK) == STATE_IOREQ_READY) {
 			atomic_thread_fence(memory_order_acquire);
