@@ -99,7 +99,8 @@ struct child {
 	uint32_t domid;
 	long pid;
 	bool exited;
-	int wstatus; /* as waitpid's */
+	int wstatus;  /* as waitpid's */
+	bool checked; /* expect-daemon-exit looked at its end */
 };
 
 static struct {
@@ -1584,6 +1585,7 @@ static void cmd_expect_daemon_exit(struct session *s, int argc, char **argv,
 		}
 		rc = c->exited ? 0 : -ETIMEDOUT;
 		ws = c->wstatus;
+		c->checked = c->exited;
 		pthread_mutex_unlock(&X.mu);
 		if (rc) {
 			fail_msg(res, rc,
@@ -2193,6 +2195,43 @@ bool xl_finish(struct session *s)
 	}
 	detach_session(s);
 	return failed;
+}
+
+bool xl_children_ok(struct session *s)
+{
+	int64_t deadline = now_ms() + s->timeout_ms;
+	bool ok = true;
+
+	/* The supervisor has gone, so what it logged is in the pipe: wait
+	 * for the reader to get to each process's end. */
+	pthread_mutex_lock(&X.mu);
+	for (unsigned i = 0; i < X.nchild; i++) {
+		struct child *c = &X.child[i];
+		char got[64];
+
+		while (!c->exited && now_ms() < deadline) {
+			cv_wait_a_bit();
+		}
+		if (!c->exited) {
+			fprintf(stderr,
+				"sim-guest: the supervisor never reported the "
+				"end of dom %u's backend process %ld\n",
+				c->domid, c->pid);
+			ok = false;
+			continue;
+		}
+		if (c->checked ||
+		    (WIFEXITED(c->wstatus) && WEXITSTATUS(c->wstatus) == 0))
+			continue;
+		describe(c->wstatus, got, sizeof(got));
+		fprintf(stderr,
+			"sim-guest: dom %u's backend process %ld: %s, not "
+			"exit 0 (expect-daemon-exit if it should)\n",
+			c->domid, c->pid, got);
+		ok = false;
+	}
+	pthread_mutex_unlock(&X.mu);
+	return ok;
 }
 
 void xl_cleanup(struct session *s)

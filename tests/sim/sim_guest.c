@@ -549,7 +549,9 @@ static void cmd_verify(struct session *s, int argc, char **argv,
 		return;
 	}
 	got = malloc(len);
-	if (got && !do_rw(s, dk, false, off, got, len, res)) {
+	if (!got)
+		fail_msg(res, -ENOMEM, "verify: out of memory");
+	else if (!do_rw(s, dk, false, off, got, len, res)) {
 		for (size_t i = 0; i < len; i++) {
 			if (got[i] != want[i]) {
 				fail_msg(res, -EIO,
@@ -2899,6 +2901,8 @@ session:;
 				"sim-guest: the daemon ended with %s after "
 				"SIGTERM, expected exit 0\n",
 				why);
+			failed = true;
+		} else if (s->mode == MODE_WATCH && !xl_children_ok(s)) {
 			failed = true;
 		}
 	}

@@ -92,6 +92,9 @@ extern const struct cmd_table hostile_cmds, bench_cmds, xl_cmds, fault_cmds,
 int xl_start(struct session *s, const char *daemon, const char *libdir,
 	     char *const *args, unsigned nargs, unsigned first_domid);
 bool xl_finish(struct session *s);
+/* Watch mode, once the supervisor has exited: whether every backend process
+ * it started ended with exit 0 or as an expect-daemon-exit wanted. */
+bool xl_children_ok(struct session *s);
 void xl_cleanup(struct session *s);
 
 /* Helpers for command implementations (defined in sim_guest.c). */

@@ -15,6 +15,7 @@ xsim_ok watch \
 	-c "xl-create disk=$T/a.img disk=$T/b.img nowait set=0:state=5 set=1:params=$T/none.img" \
 	-c "expect-state xvdb 6 3000" \
 	-c "expect-state xvda 6 3000" \
+	-c "expect-daemon-exit 2" \
 	-c "xs-read $be/51712/hotplug-error" \
 	-c "xl-destroy"
 err_has 'domain 1: backend process [0-9]+ exited with status 2'

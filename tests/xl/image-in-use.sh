@@ -16,6 +16,7 @@ xsim_ok watch \
 	-c "expect-state xvda 6" \
 	-c "expect-node $be/hotplug-status error" \
 	-c "xs-read $be/hotplug-error" \
+	-c "expect-daemon-exit 2" \
 	-c "xl-destroy" \
 	-c "xl-use a" \
 	-c "verify 0 $T/d" \

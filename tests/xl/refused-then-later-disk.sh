@@ -14,6 +14,7 @@ be=/local/domain/0/backend/virtio_disk/1
 xsim_ok watch \
 	-c "xl-create disk=$T/a.img disk=$T/b.img stagger=600 nowait set=0:params=$T/none.img" \
 	-c "expect-state xvda 6 3000" \
+	-c "expect-daemon-exit 2" \
 	-c "expect-state xvdb 6 3000" \
 	-c "xs-read $be/51728/hotplug-error" \
 	-c "xl-destroy"
