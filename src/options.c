@@ -62,7 +62,9 @@ static int parse_u64(const char *s, bool hex_ok, uint64_t *v)
 	if (hex_ok && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		s += 2;
 		base = 16;
-		if (!isxdigit((unsigned char)*s))
+		/* strtoull would take a second "0x" as well. */
+		if (!isxdigit((unsigned char)*s) ||
+		    (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
 			return -EINVAL;
 	} else if (!isdigit((unsigned char)*s)) {
 		return -EINVAL;
@@ -359,12 +361,23 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* The argument getopt stopped at: "--name[=value]" as typed, or "-c". */
-static void bad_option(int argc, char **argv, char *err, size_t errlen,
+/* Whether arg is "--name" or "--name=...": glibc also takes any unique
+ * prefix, which a config file would keep using after a new option made it
+ * ambiguous or gave it another meaning. */
+static bool spelt_out(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, name, n) == 0 &&
+	       (arg[2 + n] == '\0' || arg[2 + n] == '=');
+}
+
+/* The argument getopt stopped at, argv[at]: "--name[=value]" as typed, or
+ * "-c" (within a cluster such as "-Fx", the letter that failed). */
+static void bad_option(int argc, char **argv, int at, char *err, size_t errlen,
 		       const char *what)
 {
-	const char *arg =
-	    optind - 1 < argc && optind >= 1 ? argv[optind - 1] : "";
+	const char *arg = at >= 1 && at < argc ? argv[at] : "";
 
 	/* glibc sets optopt for a known long option given a value it does
 	 * not take, and leaves it 0 for an unknown one. */
@@ -512,9 +525,20 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 	 * parse several command lines in one process. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:Fh", long_options, NULL)) !=
-	       -1) {
+	for (;;) {
+		/* The argument getopt is about to read (glibc moves optind
+		 * past a cluster of letters only at its last one). */
+		int at = optind ? optind : 1;
+		int li = -1;
 		uint64_t v;
+
+		c = getopt_long(argc, argv, "+:Fh", long_options, &li);
+		if (c == -1)
+			break;
+		if (li >= 0 && !spelt_out(argv[at], long_options[li].name))
+			return fail(err, errlen,
+				    "option '%s': write it in full, '--%s'",
+				    argv[at], long_options[li].name);
 
 		switch (c) {
 		case OPT_DOMID:
@@ -597,7 +621,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 			printf(PROG " " XVB_VERSION "\n");
 			return OPTIONS_EXIT;
 		case ':':
-			bad_option(argc, argv, err, errlen,
+			bad_option(argc, argv, at, err, errlen,
 				   "missing argument for");
 			return OPTIONS_ERROR;
 		default:
@@ -607,7 +631,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 					return OPTIONS_ERROR;
 				break;
 			}
-			bad_option(argc, argv, err, errlen,
+			bad_option(argc, argv, at, err, errlen,
 				   "unknown or ambiguous");
 			return OPTIONS_ERROR;
 		}

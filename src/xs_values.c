@@ -19,6 +19,9 @@ static int parse_digits(const char *s, int base, uint64_t *v)
 	if (base == 16 ? !isxdigit((unsigned char)*s)
 		       : !isdigit((unsigned char)*s))
 		return -1;
+	/* strtoull would take a second "0x" after the caller's. */
+	if (base == 16 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		return -1;
 	errno = 0;
 	x = strtoull(s, &end, base);
 	if (*end || errno == ERANGE)

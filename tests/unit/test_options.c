@@ -128,6 +128,9 @@ static void test_explicit_values(void)
 	CHECK_EQ(d->base, 0x400);
 	CHECK_EQ(PARSE("--domid", "1", "--disk", "a.img,base=0x0"), OPTIONS_OK);
 	CHECK_EQ(d->base, 0);
+	/* strtoull would read past a second prefix. */
+	CHECK_EQ(PARSE("--domid", "1", "--disk", "a.img,base=0x0x2000000"),
+		 OPTIONS_ERROR);
 
 	CHECK_EQ(PARSE("--domid", "1", "--disk", "a.img,irq=40"), OPTIONS_OK);
 	CHECK_EQ(d->irq, 40);
@@ -389,6 +392,17 @@ static void test_bad_options(void)
 	ERR("'--bogus=3'", "unknown", "--bogus=3", "--domid", "1");
 	ERR("'-x'", "unknown", "--domid", "1", "--disk", "a", "-x");
 	ERR("'-x'", "unknown", "-Fx", "--domid", "1", "--disk", "a");
+	/* Inside a cluster the failing letter is named, not the argument
+	 * before it. */
+	ERR("'-x'", "unknown", "--watch", "-xF");
+	ERR("unknown or ambiguous option '-x'", "unknown", "--domid=5", "-xF",
+	    "--disk", "a");
+	/* Abbreviations are refused, however unique. */
+	ERR("'--dom': write it in full, '--domid'", "in full", "--dom", "1",
+	    "--disk", "a");
+	ERR("'--fore=1'", "takes no value", "--fore=1", "--domid", "1",
+	    "--disk", "a");
+	ERR("'--dom=1': write it in full", "in full", "--dom=1", "--disk", "a");
 	ERR("'--foreground=1'", "takes no value", "--foreground=1", "--domid",
 	    "1", "--disk", "a");
 	ERR("'--d'", "ambiguous", "--d", "1", "--disk", "a");

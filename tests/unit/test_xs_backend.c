@@ -332,6 +332,8 @@ static void test_parsers(void)
 	CHECK_EQ(xsv_parse_base("0xffffffffffffffff", &v), 0);
 	CHECK(v == UINT64_MAX);
 	CHECK_EQ(xsv_parse_base(NULL, &v), -1);
+	CHECK_EQ(xsv_parse_base("0x0x10", &v), -1);
+	CHECK_EQ(xsv_parse_base("0X0X10", &v), -1);
 	CHECK_EQ(xsv_parse_dec("32751", MAX_DOMID, &v), 0);
 	CHECK_EQ(v, 32751);
 	CHECK_EQ(xsv_parse_dec("32752", MAX_DOMID, &v), -1);
