@@ -582,7 +582,10 @@ static int write_queue_notify(struct virtio_mmio *t, uint32_t val)
 			       val);
 		return 0;
 	}
-	if (t->quiescing || (t->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+	/* Not dropped for DEVICE_NEEDS_RESET: the device stops the queue
+	 * that broke and serves the others (as its polling and completions
+	 * do) until the driver resets it. */
+	if (t->quiescing)
 		return 0;
 	t->q[val].notified = true;
 	return VIRTIO_MMIO_NOTIFIED;
@@ -847,8 +850,7 @@ void virtio_mmio_process(struct virtio_mmio *t)
 		t->q[i].notified = false;
 		/* Whatever happened since the write (nothing, in the ioreq
 		 * server's order) is checked again. */
-		if (queue_serviceable(t, i) && !t->quiescing &&
-		    !(t->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		if (queue_serviceable(t, i) && !t->quiescing)
 			t->ops->queue_notify(t->dev, i);
 	}
 }
