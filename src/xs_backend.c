@@ -42,7 +42,7 @@ enum dev_state {
 	DEV_PENDING, /* nodes incomplete: look again on the next event */
 	DEV_SERVED,
 	DEV_REFUSED, /* state 6 + hotplug-error written */
-	DEV_IGNORED, /* not ours to touch (state != 1, online 0, bad name) */
+	DEV_IGNORED, /* not ours to touch (state != 1, online 0) */
 };
 
 struct xsb_dev {
@@ -78,6 +78,9 @@ struct xs_backend {
 	 * them again, and each state change (the guest can reset its device
 	 * at will) brings one. */
 	unsigned untracked_reported;
+	/* The same for names that are not device ids, which take no slot:
+	 * a slot each would let junk crowd out disks libxl adds later. */
+	unsigned foreign_reported;
 };
 
 /* --------------------------------------------------------- xenstore I/O */
@@ -530,27 +533,18 @@ static bool anything_left(const struct xs_backend *b)
 	return false;
 }
 
-static struct xsb_dev *new_dev(struct xs_backend *b, const char *name)
+static struct xsb_dev *new_dev(struct xs_backend *b, uint32_t devid,
+			       const char *name)
 {
 	struct xsb_dev *d;
-	uint64_t id;
 
 	if (b->ndev == XSB_MAX_DEVS)
 		return NULL;
 	d = &b->dev[b->ndev];
 	memset(d, 0, sizeof(*d));
 	d->disk = -1;
-	if (xsv_parse_dec(name, UINT32_MAX, &id) < 0) {
-		/* Not libxl's (devids are vdev numbers): tracked under a
-		 * made-up id so that it is reported only once. */
-		log_warn("domain %u: ignoring '%.40s' in %s: not a device id",
-			 b->domid, name, b->dir);
-		d->devid = UINT32_MAX - b->ndev;
-		d->st = DEV_IGNORED;
-	} else {
-		d->devid = (uint32_t)id;
-		d->st = DEV_PENDING;
-	}
+	d->devid = devid;
+	d->st = DEV_PENDING;
 	snprintf(d->path, sizeof(d->path), "%s/%s", b->dir, name);
 	b->ndev++;
 	return d;
@@ -561,7 +555,7 @@ static struct xsb_dev *new_dev(struct xs_backend *b, const char *name)
  * -1 if the directory is gone. */
 static int rescan(struct xs_backend *b)
 {
-	unsigned num = 0, untracked = 0;
+	unsigned num = 0, untracked = 0, foreign = 0;
 	char **names = xs_directory(b->xs, XBT_NULL, b->dir, &num);
 
 	if (!names) {
@@ -577,17 +571,21 @@ static int rescan(struct xs_backend *b)
 		b->dev[i].seen = false;
 	for (unsigned i = 0; i < num; i++) {
 		uint64_t id;
-		struct xsb_dev *d = NULL;
+		struct xsb_dev *d;
 
-		if (xsv_parse_dec(names[i], UINT32_MAX, &id) == 0)
-			d = find_dev(b, (uint32_t)id);
-		else
-			for (unsigned j = 0; j < b->ndev && !d; j++)
-				if (strcmp(strrchr(b->dev[j].path, '/') + 1,
-					   names[i]) == 0)
-					d = &b->dev[j];
+		/* libxl's names are vdev numbers as it prints them: no
+		 * leading zero, so that each names one devid and one path. */
+		if (xsv_parse_dec(names[i], UINT32_MAX, &id) < 0 ||
+		    (names[i][0] == '0' && names[i][1])) {
+			if (foreign++ >= b->foreign_reported)
+				log_warn("domain %u: ignoring '%.40s' in %s: "
+					 "not a device id",
+					 b->domid, names[i], b->dir);
+			continue;
+		}
+		d = find_dev(b, (uint32_t)id);
 		if (!d)
-			d = new_dev(b, names[i]);
+			d = new_dev(b, (uint32_t)id, names[i]);
 		if (!d) {
 			if (untracked++ >= b->untracked_reported)
 				log_warn("domain %u: more than %d devices in "
@@ -601,6 +599,8 @@ static int rescan(struct xs_backend *b)
 	free(names);
 	if (untracked > b->untracked_reported)
 		b->untracked_reported = untracked;
+	if (foreign > b->foreign_reported)
+		b->foreign_reported = foreign;
 
 	for (unsigned i = 0; i < b->ndev && !b->closing; i++) {
 		struct xsb_dev *d = &b->dev[i];
