@@ -2065,7 +2065,8 @@ static void test_engine_efault(void)
 	uint8_t *buf = aligned_alloc(4096, 4096);
 
 	if (!vvar) {
-		printf("test_engine_efault: no [vvar] mapping, skipped\n");
+		printf("NOTE test_engine_efault: no [vvar] mapping, "
+		       "skipped\n");
 		free(buf);
 		return;
 	}
