@@ -656,6 +656,12 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 	if (!o->watch && !o->has_domid)
 		return fail(err, errlen,
 			    "--domid: required, or --watch (see --help)");
+	/* Xen gives no domain an IOREQ server for itself; without --disk a
+	 * domid 0 is refused by xenstore (it has no disks of its own). */
+	if (o->ndisks && o->domid == 0)
+		return fail(err, errlen,
+			    "--domid 0: dom0 is not a guest; give the domid "
+			    "of the guest to serve");
 	if (cross_check(o, specs, err, errlen))
 		return OPTIONS_ERROR;
 	return OPTIONS_OK;

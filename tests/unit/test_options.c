@@ -176,7 +176,9 @@ static void test_domid_forms(void)
 {
 	CHECK_EQ(PARSE("--domid=7", "--disk", "a"), OPTIONS_OK);
 	CHECK_EQ(opts.domid, 7);
-	CHECK_EQ(PARSE("--domid", "0", "--disk", "a"), OPTIONS_OK);
+	CHECK_EQ(PARSE("--domid", "0", "--disk", "a"), OPTIONS_ERROR);
+	CHECK(strstr(err, "dom0 is not a guest"));
+	CHECK_EQ(PARSE("--domid", "0"), OPTIONS_OK); /* xenstore refuses */
 	CHECK_EQ(opts.domid, 0);
 	CHECK_EQ(PARSE("--domid", "32751", "--disk", "a"), OPTIONS_OK);
 	CHECK_EQ(opts.domid, 0x7fef);
