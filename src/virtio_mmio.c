@@ -582,10 +582,11 @@ static int write_queue_notify(struct virtio_mmio *t, uint32_t val)
 			       val);
 		return 0;
 	}
-	/* Not dropped for DEVICE_NEEDS_RESET: the device stops the queue
-	 * that broke and serves the others (as its polling and completions
-	 * do) until the driver resets it. */
-	if (t->quiescing)
+	/* Not dropped for DEVICE_NEEDS_RESET alone: the device stops the
+	 * queue that broke and serves the others (as its polling and
+	 * completions do) until the driver resets it. A device stopped by a
+	 * QueueReady=0 has no queue left to serve. */
+	if (t->quiescing || t->stopped)
 		return 0;
 	t->q[val].notified = true;
 	return VIRTIO_MMIO_NOTIFIED;
@@ -850,7 +851,7 @@ void virtio_mmio_process(struct virtio_mmio *t)
 		t->q[i].notified = false;
 		/* Whatever happened since the write (nothing, in the ioreq
 		 * server's order) is checked again. */
-		if (queue_serviceable(t, i) && !t->quiescing)
+		if (queue_serviceable(t, i) && !t->quiescing && !t->stopped)
 			t->ops->queue_notify(t->dev, i);
 	}
 }

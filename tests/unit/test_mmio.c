@@ -652,6 +652,11 @@ static void test_queue_rules(void)
 	CHECK(rd(&f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	CHECK_EQ(f.dev.stops, 1);
 	CHECK(f.dev.vqs && f.dev.vqs[0].started);
+	/* The stopped device serves no queue: a kick on the other one, still
+	 * ready, is not passed on. */
+	wr(&f, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	CHECK_EQ(f.dev.notifies, 0);
+	wr(&f, VIRTIO_MMIO_QUEUE_SEL, 0);
 	wr(&f, VIRTIO_MMIO_QUEUE_NUM, 8);
 	if (f.dev.vqs)
 		CHECK_EQ(f.dev.vqs[0].num, NUM_MAX);
