@@ -59,16 +59,11 @@ flog_lacks() {
 # PATH gives the rule prefix and path_check PATH checks, after a session
 # that wrote something, that the writes really took that path.
 PATHS="aio sync"
-# tmpfs takes O_DIRECT opens since Linux 6.6 but reports no direct I/O
-# alignment (statx), so the daemon uses its workers there all the same.
-if [ "$(stat -f -c %T "$T")" = tmpfs ] ||
-	! dd if=/dev/zero of="$T/.direct" bs=4096 count=1 oflag=direct \
-		status=none 2>/dev/null; then
+if ! direct_io_here; then
 	# Only the worker path exists on this file system; say so.
 	PATHS="sync"
 	echo "NOTE $TEST_NAME: no O_DIRECT in ${TMPDIR:-/tmp}: libaio path not tested" >&2
 fi
-rm -f "$T/.direct"
 path_rules() {
 	if [ "$1" = sync ]; then
 		echo "nodirect:open;"

@@ -80,6 +80,20 @@ err_has() {
 	grep -Eq "$1" "$T/err" || fail "${2:-log}: no line matching '$1'"
 }
 
+# direct_io_here: whether an image in $T takes O_DIRECT as it does under
+# Xen. tmpfs (Linux >= 6.6) takes it but copies through the page cache, so
+# O_DIRECT into the simulator's guest RAM works there, where Xen's foreign
+# mappings give EFAULT (docs/xen-notes.md 1): the daemon's libaio path on
+# tmpfs is not the one it takes on Xen, so tmpfs counts as no O_DIRECT.
+direct_io_here() {
+	[ "$(stat -f -c %T "$T")" != tmpfs ] &&
+		dd if=/dev/zero of="$T/.direct" bs=4096 count=1 oflag=direct \
+			status=none 2>/dev/null
+	d_rc=$?
+	rm -f "$T/.direct"
+	return $d_rc
+}
+
 # mkimage PATH SIZE: a sparse image of SIZE bytes (any suffix truncate takes).
 mkimage() {
 	rm -f "$1"

@@ -13,10 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # O_DIRECT on the images' file system, or the engine never tries it.
-if ! dd if=/dev/zero of="$T/probe" bs=4096 count=1 oflag=direct \
-	status=none 2>/dev/null; then
-	skip "no O_DIRECT in ${TMPDIR:-/tmp}"
-fi
+direct_io_here || skip "no O_DIRECT in ${TMPDIR:-/tmp}"
 
 mkimage "$T/a.img" 32M
 mkimage "$T/b.img" 16M
