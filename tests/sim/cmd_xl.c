@@ -120,7 +120,7 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct child child[XL_MAX_GUESTS * 2];
-	unsigned nchild;
+	unsigned nchild, untracked_children;
 	bool watching; /* the supervisor said it watches xenstore */
 } X = {.log_fd = -1,
        .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -175,6 +175,8 @@ static void parse_line(const char *line)
 		if (X.nchild < sizeof(X.child) / sizeof(X.child[0]))
 			X.child[X.nchild++] =
 			    (struct child){.domid = domid, .pid = pid};
+		else
+			X.untracked_children++;
 	} else if (sscanf(p,
 			  "domain %u: backend process %ld exited with "
 			  "status %d",
@@ -2205,6 +2207,14 @@ bool xl_children_ok(struct session *s)
 	/* The supervisor has gone, so what it logged is in the pipe: wait
 	 * for the reader to get to each process's end. */
 	pthread_mutex_lock(&X.mu);
+	if (X.untracked_children) {
+		fprintf(stderr,
+			"sim-guest: %u backend processes beyond the %zu "
+			"followed: their ends are not checked\n",
+			X.untracked_children,
+			sizeof(X.child) / sizeof(X.child[0]));
+		ok = false;
+	}
 	for (unsigned i = 0; i < X.nchild; i++) {
 		struct child *c = &X.child[i];
 		char got[64];
