@@ -155,6 +155,14 @@ def main():
         for line in text.splitlines():
             if ERRORS.search(line) and not any(a.search(line) for a in allow):
                 hits.append("%s: %s" % (name, line.strip()))
+    # A daemon killed by a fault logs nothing of its own; dom0's kernel
+    # says so in its ring buffer (at a level its console does not show).
+    dmesg = lg("dom0/dom0-dmesg.txt")
+    fault = re.compile(r"(xen-virtio-bl|xvb-).*(unhandled exception|"
+                       r"segfault)")
+    crash = [l.strip() for l in dmesg.splitlines() if fault.search(l)]
+    check("no-daemon-crash-in-dom0-dmesg", dmesg and not crash,
+          crash[0] if crash else "no dom0/dom0-dmesg.txt")
     check("no-errors-in-logs", not hits,
           "%d line(s), first: %s" % (len(hits), hits[0] if hits else ""))
     if hits:
