@@ -139,7 +139,8 @@ static bool on_invalidate(void *opaque)
 {
 	struct guest *g = opaque;
 
-	return guest_mem_invalidate(g->gm) && g->inval_efd >= 0;
+	/* inval_efd exists before any ioreq can arrive (guest_new). */
+	return guest_mem_invalidate(g->gm);
 }
 
 /* Any thread: the last stale mapping is gone. */
