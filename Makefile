@@ -218,7 +218,7 @@ format:
 		tests/sim/lib/common/*.[ch] tests/unit/*.[ch]
 
 clean:
-	rm -rf build build-asan build-cov $(TSAN_BUILD)
+	rm -rf build build-asan build-cov build-fuzz $(TSAN_BUILD)
 
 .PHONY: all sim unit deps check demo e2e bench bench-xen fuzz coverage install format clean tsan
 .DELETE_ON_ERROR:

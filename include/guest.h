@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* One guest's set of disks: the Xen handles, guest memory, the IOREQ server
  * and a virtio-blk device behind a virtio-mmio window per disk, on one event
- * loop; start-up, SIGTERM/SIGINT draining, SIGUSR1 statistics and teardown.
+ * loop; start-up, SIGTERM/SIGINT draining, SIGHUP size checks, SIGUSR1
+ * statistics and teardown.
  * Takes the disks as plain disk_opts, whoever configured them (command
  * line, xenstore); disks may also be added while the guest is served. */
 #ifndef XVB_GUEST_H
@@ -22,7 +23,7 @@ struct guest;
 
 /* Open every disk's image, the Xen handles, the loop and guest memory,
  * create and enable the IOREQ server, build each disk's device and map its
- * MMIO window, watch SIGTERM/SIGINT/SIGUSR1; then, if ndisks > 0, log
+ * MMIO window, watch SIGTERM/SIGINT/SIGHUP/SIGUSR1; then, if ndisks > 0, log
  * "ready: domain N, K disk(s)". ndisks may be 0 (disks come later through
  * guest_add_disk). Readiness may be announced only after this returns: the
  * guest can use its disks from then on. On failure: NULL, *status = 2 if a

@@ -316,8 +316,9 @@ static void usage(FILE *f)
 	    "                     --queues N, N threads per disk)\n"
 	    "  -h, --help         show this help and exit\n"
 	    "  --version          show the version and exit\n"
-	    "SIGTERM: finish in-flight requests, clean up, exit 0. "
-	    "SIGUSR1: log statistics.\n",
+	    "SIGTERM, SIGINT: finish in-flight requests, clean up, exit 0. "
+	    "SIGHUP: look at\n"
+	    "the images' sizes now. SIGUSR1: log statistics.\n",
 	    MAX_DOMID, MAX_DISKS, DISK_MMIO_STRIDE, DEFAULT_MMIO_BASE,
 	    DISK_MMIO_STRIDE, DISK_IRQ_MIN, DISK_IRQ_MAX, DEFAULT_SPI,
 	    MAX_POLL_US, DEFAULT_POLL_US, MAX_POLL_US, DEFAULT_IRQ_POLL_US,

@@ -844,10 +844,12 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
  * With --idle-grace-us, the same holds for that long after the queue
  * drains: a driver that keeps the device busy only in bursts (its vCPU
  * the bottleneck) then queues its next burst without a trap, which costs
- * it a full round trip, and we collect it when the grace ends. Off by
- * default: a request queued then waits up to the grace, which on
- * hardware is longer than the trap it saves (docs/performance.md,
- * change 9). */
+ * it a full round trip, and we collect it when the grace ends. A fixed
+ * grace is never the default: a request queued then waits up to the
+ * grace, which on hardware is longer than the trap it saves
+ * (docs/performance.md, change 9); the default, auto, takes one only
+ * where the guest answers interrupts slowly and keeps many requests in
+ * flight (change 13). */
 static uint16_t notify_slack(const struct blk_queue *q, bool grace)
 {
 	return q->rw_in_flight || grace ? q->vq->num : 0;
