@@ -67,41 +67,47 @@ static enum domain_fate fate_from_xenstore(struct domain_watch *w, char *why,
 enum domain_fate domain_watch_fate(struct domain_watch *w, char *why,
 				   size_t whylen)
 {
-	xc_dominfo_t info;
+	xc_domaininfo_t info;
+	unsigned reason;
 	int n;
 
 	snprintf(why, whylen, "domain %u is alive", w->domid);
 	if (!w->xc)
 		return fate_from_xenstore(w, why, whylen);
 	memset(&info, 0, sizeof(info));
-	n = xc_domain_getinfo(w->xc, w->domid, 1, &info);
-	if (n < 0 && errno != ESRCH) {
-		log_warn("domain %u: xc_domain_getinfo: %s", w->domid,
+	/* getinfolist, not xc_domain_getinfo: Xen 4.18 removed the latter
+	 * (and xc_dominfo_t); the list call is in every release we build
+	 * against. It returns the domains from domid on: none, or another
+	 * one first, means ours is gone. */
+	n = xc_domain_getinfolist(w->xc, w->domid, 1, &info);
+	if (n < 0) {
+		log_warn("domain %u: xc_domain_getinfolist: %s", w->domid,
 			 strerror(errno));
 		return DOMAIN_UNKNOWN;
 	}
-	/* getinfo returns the next domain >= domid: ours only if it says so. */
-	if (n <= 0 || info.domid != w->domid) {
+	if (n == 0 || info.domain != w->domid) {
 		snprintf(why, whylen, "domain %u is gone", w->domid);
 		return DOMAIN_GONE;
 	}
-	if (info.dying) {
+	if (info.flags & XEN_DOMINF_dying) {
 		snprintf(why, whylen, "domain %u is dying", w->domid);
 		return DOMAIN_DYING;
 	}
+	if (!(info.flags & XEN_DOMINF_shutdown))
+		return DOMAIN_ALIVE;
 	/* A suspend (save, checkpoint) or soft reset resumes the same
-	 * domain: still ours to serve. libxenctrl reports a crash as
-	 * crashed, with shutdown cleared (xc_domain_getinfo). */
-	if (info.crashed ||
-	    (info.shutdown && info.shutdown_reason != SHUTDOWN_SUSPEND_CODE &&
-	     info.shutdown_reason != SHUTDOWN_SOFT_RESET_CODE)) {
+	 * domain: still ours to serve. Any other reason (poweroff, reboot,
+	 * crash, watchdog) ends it. */
+	reason =
+	    (info.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+	if (reason != SHUTDOWN_SUSPEND_CODE &&
+	    reason != SHUTDOWN_SOFT_RESET_CODE) {
 		snprintf(why, whylen, "domain %u has shut down (%s)", w->domid,
-			 shutdown_name(info.shutdown_reason));
+			 shutdown_name(reason));
 		return DOMAIN_ENDED;
 	}
-	if (info.shutdown)
-		log_debug("domain %u: shutdown (%s), still served", w->domid,
-			  shutdown_name(info.shutdown_reason));
+	log_debug("domain %u: shutdown (%s), still served", w->domid,
+		  shutdown_name(reason));
 	return DOMAIN_ALIVE;
 }
 

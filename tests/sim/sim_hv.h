@@ -261,7 +261,7 @@ int sim_hv_xs_settle(struct sim_hv *hv, int timeout_ms);
 /* Kill the domain as Xen does: servers destroyed, later DMOPs on them fail
  * with ENOENT, new foreign maps fail per frame, @releaseDomain fires. The
  * domain stays a dying zombie while the daemon maps any of its pages, then
- * disappears from xc_domain_getinfo (no second @releaseDomain: C xenstored
+ * disappears from xc_domain_getinfolist (no second @releaseDomain: C xenstored
  * fires only the first). */
 void sim_hv_destroy_domain(struct sim_hv *hv);
 /* The guest shut itself down (reason as SHUTDOWN_*: 0 poweroff): getinfo

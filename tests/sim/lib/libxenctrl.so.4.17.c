@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* Drop-in libxenctrl.so.4.17 for the simulator: the domain queries a
- * backend needs (xc_domain_getinfo and xc_domain_getinfolist, with the
- * dying/shutdown flags and the "next domain >= domid" rule). */
+ * backend needs (xc_domain_getinfolist, with the dying/shutdown flags and
+ * the "next domain >= domid" rule). No xc_domain_getinfo: Xen 4.18 removed
+ * it, so a daemon that calls it must fail to link here too. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,53 +74,14 @@ static int dominfo(xc_interface *xch, uint32_t first, unsigned max,
 	if (n > 0)
 		memcpy(out, rep.tail, (size_t)n * sizeof(*out));
 	sim_reply_free(&rep);
-	sim_trace(&xch->conn, "xc_domain_getinfo(%u, %u) = %d", first, max, n);
+	sim_trace(&xch->conn, "xc_domain_getinfolist(%u, %u) = %d", first, max,
+		  n);
 	return n;
 }
 
 /* Domains per call, at most (callers loop for more, as with the real
  * library's bounded buffers). */
 #define GETINFO_BATCH 64
-
-int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
-		      unsigned int max_doms, xc_dominfo_t *info)
-{
-	struct sim_dominfo d[GETINFO_BATCH];
-	int n, i;
-
-	n = dominfo(xch, first_domid,
-		    max_doms < GETINFO_BATCH ? max_doms : GETINFO_BATCH, d);
-	if (n < 0)
-		return sim_fail(n);
-	/* As the real one: no domain at or after first_domid is the
-	 * domctl's failure, -1 with ESRCH. */
-	if (n == 0)
-		return sim_fail(-ESRCH);
-	for (i = 0; i < n; i++) {
-		xc_dominfo_t *x = &info[i];
-
-		memset(x, 0, sizeof(*x));
-		x->domid = d[i].domid;
-		x->dying = !!(d[i].flags & SIM_DOMF_DYING);
-		x->shutdown = !!(d[i].flags & SIM_DOMF_SHUTDOWN);
-		x->paused = !!(d[i].flags & SIM_DOMF_PAUSED);
-		x->blocked = !!(d[i].flags & SIM_DOMF_BLOCKED);
-		x->running = !!(d[i].flags & SIM_DOMF_RUNNING);
-		x->hvm = 1; /* every Arm guest */
-		x->hap = 1;
-		x->shutdown_reason = d[i].shutdown_reason;
-		/* As the real library does: a crash is not a shutdown. */
-		if (x->shutdown && x->shutdown_reason == SHUTDOWN_crash) {
-			x->shutdown = 0;
-			x->crashed = 1;
-		}
-		x->nr_pages = d[i].tot_pages;
-		x->max_memkb = d[i].max_pages << 2;
-		x->nr_online_vcpus = d[i].vcpus;
-		x->max_vcpu_id = d[i].vcpus - 1;
-	}
-	return n;
-}
 
 int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
 			  unsigned int max_domains, xc_domaininfo_t *info)
