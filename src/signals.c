@@ -41,6 +41,16 @@ int signals_block(char *err, size_t errlen)
 		return -1;
 	}
 	signals_handled_set(&set);
+	/* Blocked before the defaults come back: one arriving in between
+	 * would otherwise end the process with the default action. */
+	r = pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (r) {
+		snprintf(
+		    err, errlen,
+		    "cannot block SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGCHLD: %s",
+		    strerror(r));
+		return -1;
+	}
 	/* A starter may hand us any of them ignored (nohup ignores SIGHUP;
 	 * an ignored SIGCHLD survives exec and has the kernel reap children
 	 * without a signal, so the supervisor would never see one die). */
@@ -51,14 +61,6 @@ int signals_block(char *err, size_t errlen)
 				 strerror(errno));
 			return -1;
 		}
-	r = pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (r) {
-		snprintf(
-		    err, errlen,
-		    "cannot block SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGCHLD: %s",
-		    strerror(r));
-		return -1;
-	}
 	return 0;
 }
 
