@@ -141,8 +141,13 @@ LIBPROBE := $(BUILD)/libprobe.so
 $(LIBPROBE): tests/fault/libprobe.c | $(BUILD)
 	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) $(XEN_CFLAGS) -fPIC -shared \
 		-o $@ $< -ldl
+# libsyslog.so: catches syslog() lines into a file (tests that check what
+# reaches syslog).
+LIBSYSLOG := $(BUILD)/libsyslog.so
+$(LIBSYSLOG): tests/fault/libsyslog.c | $(BUILD)
+	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -shared -o $@ $<
 ifeq ($(CROSS_COMPILE),)
-all: $(LIBFAULT) $(LIBPROBE)
+all: $(LIBFAULT) $(LIBPROBE) $(LIBSYSLOG)
 endif
 
 # ------------------------------------------------------------------ targets

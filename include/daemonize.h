@@ -18,6 +18,10 @@
  * otherwise have our pipes, pidfile or Xen handles land on 0-2, where a
  * log line or daemonize_ready()'s /dev/null would hit them. 0, or -1. */
 int daemonize_std_fds(void);
+/* Close every descriptor from fd on: close_range(), or on a kernel without
+ * it (before 5.9) one close() per possible descriptor. Async-signal-safe,
+ * so usable between fork and exec. */
+void daemonize_close_fds(int fd);
 
 /* Fork and become a session leader. Returns 0 in the child only (the parent
  * never returns), or -1 with a one-line reason in err (nothing forked). */

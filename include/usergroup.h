@@ -5,12 +5,29 @@
 #define XVB_USERGROUP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
-/* Check that `user` exists (at start-up, so a typo is a configuration
- * error): 0, or -1 with a one-line reason. */
-int usergroup_check(const char *user, char *err, size_t errlen);
-/* Become `user` for good: its groups, its gid, its uid, and make sure root
- * cannot be regained. 0, or -1 with a one-line reason. */
-int usergroup_drop(const char *user, char *err, size_t errlen);
+/* More supplementary groups than this and --runas is refused. */
+#define USERGROUP_MAX_GROUPS 256
+
+/* Who to become: everything the name service said, looked up once. */
+struct usergroup {
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[USERGROUP_MAX_GROUPS];
+};
+
+/* Look `user` up at start-up (a typo is a configuration error): its uid,
+ * gid and supplementary groups into *ug. 0, or -1 with a one-line reason.
+ * The name service is asked here only: an unreachable directory server
+ * must stall a start, not a guest's vCPU at the drop. */
+int usergroup_check(const char *user, struct usergroup *ug, char *err,
+		    size_t errlen);
+/* Become *ug for good: its groups, its gid, its uid, and make sure root
+ * cannot be regained. System calls only. 0, or -1 with a one-line
+ * reason. */
+int usergroup_drop(const struct usergroup *ug, char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -68,6 +69,19 @@ int daemonize_std_fds(void)
 	} while (fd <= 2);
 	close(fd);
 	return 0;
+}
+
+void daemonize_close_fds(int fd)
+{
+	struct rlimit rl;
+
+	if (close_range((unsigned)fd, ~0U, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > 1048576)
+		rl.rlim_cur = 1048576;
+	for (rlim_t i = (rlim_t)fd; i < rl.rlim_cur; i++)
+		close((int)i);
 }
 
 int daemonize_start(char *err, size_t errlen)

@@ -20,6 +20,8 @@
 
 /* Large (MAX_DISKS paths): static rather than on the stack. */
 static struct options opts;
+/* --runas: who to become, looked up once at start-up. */
+static struct usergroup runas;
 
 /* The pidfile is removed after chdir("/"), so keep its absolute path. */
 static int absolute_pidfile(char *path, size_t len)
@@ -130,7 +132,7 @@ static bool drop_root(void *opaque)
 
 	if (opaque)
 		xs_backend_unprivileged(opaque);
-	if (usergroup_drop(opts.runas, err, sizeof(err)) < 0) {
+	if (usergroup_drop(&runas, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return false;
 	}
@@ -151,6 +153,23 @@ static void usage_error(const char *err)
 			      : err[i];
 	line[i] = '\0';
 	fprintf(stderr, "%s\n", line);
+}
+
+/* A refusal found once logging is set up: one line on the terminal, and in
+ * syslog where the process logs there (a supervisor's per-guest process
+ * has only syslog). */
+static void start_error(const struct options *o, const char *err)
+{
+	if (o->foreground) {
+		char line[1024];
+
+		snprintf(line, sizeof(line), "xen-virtio-blk: %s", err);
+		usage_error(line);
+		if (o->syslog)
+			log_error("%s", err); /* syslog only, in --foreground */
+		return;
+	}
+	log_error("%s", err); /* syslog, and the terminal until detached */
 }
 
 /* A start that failed after the pidfile was taken leaves no file behind:
@@ -182,24 +201,6 @@ int main(int argc, char **argv)
 		usage_error(err);
 		return 2;
 	}
-	if (opts.runas[0] && usergroup_check(opts.runas, err, sizeof(err))) {
-		char line[sizeof(err) + 32];
-
-		snprintf(line, sizeof(line), "xen-virtio-blk: %s", err);
-		usage_error(line);
-		return 2;
-	}
-	if (opts.watch && !opts.foreground && !opts.pidfile[0])
-		strcpy(opts.pidfile, DEFAULT_WATCH_PIDFILE);
-	if (absolute_pidfile(opts.pidfile, sizeof(opts.pidfile)) < 0) {
-		snprintf(err, sizeof(err),
-			 "xen-virtio-blk: --pidfile '%.900s': cannot make it "
-			 "absolute",
-			 opts.pidfile);
-		usage_error(err);
-		return 2;
-	}
-
 	if (opts.watch)
 		snprintf(ident, sizeof(ident), "xen-virtio-blk");
 	else
@@ -208,11 +209,29 @@ int main(int argc, char **argv)
 	/* A service keeps none of its starter's files: a pipe a script reads
 	 * to its end, or a lock, would stay open as long as we run. */
 	if (!opts.foreground)
-		close_range(3, ~0U, 0);
+		daemonize_close_fds(3);
+	/* Logging first: a per-guest process the supervisor starts has its
+	 * stderr on /dev/null, and a refusal it cannot log is a mystery. */
 	log_init(ident, !opts.foreground || opts.syslog, opts.log_level);
 	/* Start-up warnings and errors reach both syslog and the terminal. */
 	if (!opts.foreground)
 		log_also_stderr(true);
+	if (opts.runas[0] &&
+	    usergroup_check(opts.runas, &runas, err, sizeof(err))) {
+		start_error(&opts, err);
+		return 2;
+	}
+	if (opts.watch && !opts.foreground && !opts.pidfile[0])
+		strcpy(opts.pidfile, DEFAULT_WATCH_PIDFILE);
+	if (absolute_pidfile(opts.pidfile, sizeof(opts.pidfile)) < 0) {
+		char line[sizeof(opts.pidfile) + 64];
+
+		snprintf(line, sizeof(line),
+			 "--pidfile '%.900s': cannot make it absolute",
+			 opts.pidfile);
+		start_error(&opts, line);
+		return 2;
+	}
 	/* Before anything is set up, so that a bad path or a second
 	 * instance costs nothing. */
 	if (opts.pidfile[0]) {

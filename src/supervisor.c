@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <xenstore.h>
 
+#include "daemonize.h"
 #include "log.h"
 #include "loop.h"
 #include "options.h"
@@ -92,9 +93,7 @@ exec_child(const char *exe, char *const argv[])
 	sigprocmask(SIG_SETMASK, &keep, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	/* Our epoll, signalfd, xenstore connection... are ours alone. */
-	if (close_range(3, ~0U, 0) < 0)
-		for (int fd = 3; fd < 65536; fd++)
-			close(fd);
+	daemonize_close_fds(3);
 	execv(exe, argv);
 	_exit(127);
 }
@@ -244,7 +243,7 @@ static void reap(struct supervisor *s)
 				 "status %d%s",
 				 domid, (long)pid, WEXITSTATUS(st),
 				 WEXITSTATUS(st) == 2
-				     ? " (a disk was refused: see its log)"
+				     ? " (refused to serve: see its log)"
 				 : WEXITSTATUS(st) == 127
 				     ? " (could not execute it)"
 				     : "");

@@ -10,47 +10,47 @@
 
 #include "usergroup.h"
 
-static int lookup(const char *user, struct passwd *pw, char *buf, size_t len,
-		  char *err, size_t errlen)
+int usergroup_check(const char *user, struct usergroup *ug, char *err,
+		    size_t errlen)
 {
-	struct passwd *res = NULL;
-	int rc = getpwnam_r(user, pw, buf, len, &res);
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int rc = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
 
+	memset(ug, 0, sizeof(*ug));
 	if (!res) {
 		snprintf(err, errlen, "--runas '%s': %s", user,
 			 rc ? strerror(rc) : "no such user");
 		return -1;
 	}
+	snprintf(ug->name, sizeof(ug->name), "%s", user);
+	ug->uid = pw.pw_uid;
+	ug->gid = pw.pw_gid;
+	ug->ngroups = USERGROUP_MAX_GROUPS;
+	/* The primary group is in the list getgrouplist() returns. */
+	if (getgrouplist(pw.pw_name, pw.pw_gid, ug->groups, &ug->ngroups) < 0) {
+		snprintf(err, errlen,
+			 "--runas '%s': more than %d supplementary groups",
+			 user, USERGROUP_MAX_GROUPS);
+		return -1;
+	}
 	return 0;
 }
 
-int usergroup_check(const char *user, char *err, size_t errlen)
+int usergroup_drop(const struct usergroup *ug, char *err, size_t errlen)
 {
-	struct passwd pw;
-	char buf[4096];
-
-	return lookup(user, &pw, buf, sizeof(buf), err, errlen);
-}
-
-int usergroup_drop(const char *user, char *err, size_t errlen)
-{
-	struct passwd pw;
-	char buf[4096];
-
-	if (lookup(user, &pw, buf, sizeof(buf), err, errlen) < 0)
-		return -1;
 	/* Groups first, then gid, then uid: once the uid is not 0 the
 	 * others can no longer be changed. */
-	if (initgroups(pw.pw_name, pw.pw_gid) < 0 ||
-	    setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid) < 0 ||
-	    setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) < 0) {
-		snprintf(err, errlen, "--runas '%s': cannot switch: %s", user,
-			 strerror(errno));
+	if (setgroups((size_t)ug->ngroups, ug->groups) < 0 ||
+	    setresgid(ug->gid, ug->gid, ug->gid) < 0 ||
+	    setresuid(ug->uid, ug->uid, ug->uid) < 0) {
+		snprintf(err, errlen, "--runas '%s': cannot switch: %s",
+			 ug->name, strerror(errno));
 		return -1;
 	}
-	if (pw.pw_uid != 0 && setuid(0) == 0) {
+	if (ug->uid != 0 && setuid(0) == 0) {
 		snprintf(err, errlen, "--runas '%s': root could be regained",
-			 user);
+			 ug->name);
 		return -1;
 	}
 	return 0;

@@ -34,4 +34,19 @@ rc=$?
 [ "$rc" -eq 2 ] || fail "--runas with an unknown user: exit $rc, want 2"
 [ "$(wc -l <"$T/e")" -eq 1 ] || fail "--runas with an unknown user: not one line"
 grep -q "no-such-user-xvb" "$T/e" || fail "the error does not name the user"
+# As a supervisor starts each backend process (--foreground --syslog, its
+# stderr on /dev/null): the refusal must reach syslog, or the process
+# exits 2 with no reason anywhere.
+preload="$BUILD/libsyslog.so"
+asan_rt=$(ldd "$DAEMON" 2>/dev/null | awk '/libasan/ { print $3 }')
+[ -n "$asan_rt" ] && preload="$asan_rt $preload"
+LD_PRELOAD="$preload" XVB_SYSLOG_FILE="$T/syslog" "$DAEMON" --domid 1 \
+	--disk "$T/disk.img" --runas no-such-user-xvb --foreground --syslog \
+	>"$T/o" 2>"$T/e"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--runas with an unknown user, --syslog: exit $rc, want 2"
+[ "$(wc -l <"$T/e")" -eq 1 ] ||
+	fail "--runas with an unknown user, --syslog: not one line on stderr"
+grep -q "error: .*no-such-user-xvb" "$T/syslog" 2>/dev/null ||
+	fail "--runas with an unknown user, --syslog: nothing in syslog"
 pass "serves as nobody after set-up, no stale pidfile; an unknown user is refused"

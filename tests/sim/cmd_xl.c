@@ -30,6 +30,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1820,13 +1821,31 @@ static void cmd_run_daemon(struct session *s, int argc, char **argv,
 
 /* Whether /proc/PID/status shows every uid (real, effective, saved, fs)
  * and gid as those of `pw`, and no supplementary group 0. */
+/* Whether gid is among the n in list. */
+static bool gid_in(gid_t gid, const gid_t *list, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i] == gid)
+			return true;
+	return false;
+}
+
+/* pid runs as pw: every uid and gid its, and exactly the supplementary
+ * groups the group database gives it (getgrouplist), so neither root's
+ * groups kept nor the user's own left out. */
 static void check_creds(pid_t pid, const struct passwd *pw, struct result *res)
 {
-	char path[64], line[512];
+	char path[64], line[4096];
 	unsigned long id[4];
+	gid_t want[256], have[256];
+	int nwant = 256, nhave = 0;
 	bool uid_ok = false, gid_ok = false, groups_ok = true;
 	FILE *f;
 
+	if (getgrouplist(pw->pw_name, pw->pw_gid, want, &nwant) < 0) {
+		fail_msg(res, CMD_USAGE, "%s: too many groups", pw->pw_name);
+		return;
+	}
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
 	f = fopen(path, "r");
 	if (!f) {
@@ -1845,18 +1864,22 @@ static void check_creds(pid_t pid, const struct passwd *pw, struct result *res)
 		else if (!strncmp(line, "Groups:", 7))
 			for (char *save = NULL,
 				  *t = strtok_r(line + 7, " \t\n", &save);
-			     t; t = strtok_r(NULL, " \t\n", &save))
-				if (!strcmp(t, "0"))
-					groups_ok = false;
+			     t && nhave < 256;
+			     t = strtok_r(NULL, " \t\n", &save))
+				have[nhave++] = (gid_t)strtoul(t, NULL, 10);
 	}
 	fclose(f);
+	for (int i = 0; i < nhave; i++)
+		groups_ok = groups_ok && gid_in(have[i], want, nwant);
+	for (int i = 0; i < nwant; i++)
+		groups_ok = groups_ok && gid_in(want[i], have, nhave);
 	if (!uid_ok || !gid_ok || !groups_ok)
 		fail_msg(res, -EPERM,
 			 "pid %ld does not run as %s (uid %s, gid %s, groups "
 			 "%s)",
 			 (long)pid, pw->pw_name, uid_ok ? "ok" : "wrong",
 			 gid_ok ? "ok" : "wrong",
-			 groups_ok ? "ok" : "include 0");
+			 groups_ok ? "ok" : "not the user's");
 	else
 		printf("pid %ld runs as %s\n", (long)pid, pw->pw_name);
 }
