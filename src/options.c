@@ -380,6 +380,20 @@ static void bad_option(int argc, char **argv, int at, char *err, size_t errlen,
 {
 	const char *arg = at >= 1 && at < argc ? argv[at] : "";
 
+	/* An abbreviation is refused as such, whatever else is wrong with
+	 * it (a missing value, a value it takes none of): glibc names the
+	 * long option it matched by its value in optopt. */
+	for (unsigned i = 0;
+	     strncmp(arg, "--", 2) == 0 && optopt && long_options[i].name; i++)
+		if (long_options[i].val == optopt &&
+		    strncmp(long_options[i].name, arg + 2,
+			    strcspn(arg + 2, "=")) == 0 &&
+		    !spelt_out(arg, long_options[i].name)) {
+			fail(err, errlen,
+			     "option '%s': write it in full, '--%s'", arg,
+			     long_options[i].name);
+			return;
+		}
 	/* glibc sets optopt for a known long option given a value it does
 	 * not take, and leaves it 0 for an unknown one. */
 	if (strncmp(arg, "--", 2) == 0 && optopt && strchr(arg, '='))

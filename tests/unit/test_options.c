@@ -402,8 +402,14 @@ static void test_bad_options(void)
 	/* Abbreviations are refused, however unique. */
 	ERR("'--dom': write it in full, '--domid'", "in full", "--dom", "1",
 	    "--disk", "a");
-	ERR("'--fore=1'", "takes no value", "--fore=1", "--domid", "1",
-	    "--disk", "a");
+	/* ... also where getopt itself fails on them (a value given to an
+	 * option that takes none, or none to one that needs it). */
+	ERR("'--fore=1': write it in full, '--foreground'", "in full",
+	    "--fore=1", "--domid", "1", "--disk", "a");
+	ERR("'--dom': write it in full, '--domid'", "in full", "--disk", "a",
+	    "--dom");
+	ERR("missing argument for option '--domid'", "missing", "--disk", "a",
+	    "--domid");
 	ERR("'--dom=1': write it in full", "in full", "--dom=1", "--disk", "a");
 	ERR("'--foreground=1'", "takes no value", "--foreground=1", "--domid",
 	    "1", "--disk", "a");
