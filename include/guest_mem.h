@@ -38,11 +38,17 @@ struct guest_sg {
 	struct iovec *iov; /* caller-provided arrays of `max` entries */
 	struct gm_bucket **pin;
 	uint64_t bytes; /* sum of iov lengths */
+	/* Set by -ENOMEM from guest_mem_sg_add: the pins held outside this
+	 * sg at that moment, under the same lock as the failure (with
+	 * threads, a later guest_mem_pins() may already miss pins whose
+	 * release made room since). */
+	unsigned held_elsewhere;
 };
 /* Append [gpa, gpa+len) (split at bucket edges). 0, -EFAULT if any byte is
  * not mappable guest RAM, -E2BIG if sg is full, -ENOMEM if the cache is at
  * its cap with every bucket pinned, or dom0 could map no more with every
- * unpinned bucket given back. On error sg is unchanged. */
+ * unpinned bucket given back (held_elsewhere then set). On error sg is
+ * otherwise unchanged. */
 int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 		     uint64_t len);
 /* Drop every pin of sg and reset it to empty. */

@@ -655,6 +655,8 @@ int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 
 	gm_lock(gm);
 	rc = sg_add(gm, sg, gpa, len);
+	if (rc == -ENOMEM)
+		sg->held_elsewhere = gm->pins - sg->n;
 	gm_unlock(gm);
 	return rc;
 }

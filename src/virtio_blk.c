@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
@@ -731,12 +732,16 @@ static uint8_t start_request(struct blk_req *r, const struct virtq_chain *c)
 	return status;
 }
 
-/* Whether a request that got -ENOMEM from guest_mem should wait: yes if
- * other requests hold mappings that their completions will release. If
- * the request alone needs more than the cache may map, it never fits. */
-static bool worth_waiting(struct blk_req *r)
+/* Whether a request that got -ENOMEM from guest_mem should wait: yes if,
+ * when its data buffer failed to map, other requests held mappings that
+ * their completions will release (counted at the failure: with I/O
+ * threads another queue may release them before we look). If nothing
+ * else did, dom0 cannot map even this request alone. A failed copy
+ * (header, segments, ID: a bucket or two) waits, as a status byte does:
+ * it fits once room returns. */
+static bool worth_waiting(const struct blk_req *r)
 {
-	return guest_mem_pins(r->q->b->gm) > r->sg.n + r->status_sg.n;
+	return r->sg.held_elsewhere > r->status_sg.n;
 }
 
 /* Undo handle_chain's start for a chain left in the ring for later. */
@@ -805,10 +810,13 @@ static bool handle_chain(struct blk_queue *q, const struct virtq_chain *c)
 		complete(r, VIRTIO_BLK_S_IOERR);
 		return true;
 	}
+	r->sg.held_elsewhere = UINT_MAX; /* no data buffer failure yet */
 	status = start_request(r, c);
 	if (status == STATUS_RETRY) {
+		bool wait = worth_waiting(r);
+
 		guest_mem_sg_release(b->gm, &r->sg);
-		if (worth_waiting(r)) {
+		if (wait) {
 			put_back(r);
 			return false;
 		}

@@ -22,6 +22,7 @@ struct guest_mem {
 	unsigned pins, ranges;
 	uint64_t full_from; /* fake_guest_mem_full() */
 	unsigned others;
+	bool others_leave; /* fake_guest_mem_others_leave() */
 	struct gm_bucket token;
 	struct guest_mem_stats stats;
 };
@@ -70,6 +71,12 @@ void fake_guest_mem_full(struct guest_mem *gm, uint64_t from_gpa,
 {
 	gm->full_from = from_gpa;
 	gm->others = others;
+	gm->others_leave = false;
+}
+
+void fake_guest_mem_others_leave(struct guest_mem *gm)
+{
+	gm->others_leave = true;
 }
 
 /* Whether fake_guest_mem_full() refuses [gpa, gpa + len) (len > 0). */
@@ -122,8 +129,12 @@ int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 	host = fake_ptr(gm, gpa, len);
 	if (!host)
 		return -EFAULT;
-	if (fake_full(gm, gpa, len))
+	if (fake_full(gm, gpa, len)) {
+		sg->held_elsewhere = gm->pins + gm->others - sg->n;
+		if (gm->others_leave)
+			gm->others = 0;
 		return -ENOMEM;
+	}
 	while (len) {
 		uint64_t piece =
 		    FAKE_BUCKET_SIZE - (gpa & (FAKE_BUCKET_SIZE - 1));

@@ -1329,7 +1329,22 @@ static void test_mapping_room(void)
 	/* Nor can its buffer be zeroed: the used length counts none of it. */
 	CHECK_EQ(len, 0);
 	CHECK_EQ(fake_guest_mem_pins(T.gm), 0);
-	fake_guest_mem_full(T.gm, UINT64_MAX, 0);
+
+	/* Others held mappings when its data failed to map, and released
+	 * them before the device looked (another queue's thread completing
+	 * in between, with --io-threads): room is coming, so it waits. */
+	*host(HDR_GPA + 32) = 0xee;
+	head = queue_read(0);
+	fake_guest_mem_full(T.gm, DATA_GPA, 2);
+	fake_guest_mem_others_leave(T.gm);
+	virtio_blk_ops.queue_notify(T.b, 0);
+	run_for(20000);
+	CHECK_EQ(used_idx(), T.seen_used);
+	CHECK_EQ(*host(HDR_GPA + 32), 0xee);
+	check_served_with_room(head);
+	CHECK_EQ(*host(HDR_GPA + 32), VIRTIO_BLK_S_OK);
+	virtio_blk_get_stats(T.b, &st);
+	CHECK_EQ(st.errors, 1); /* the request above alone */
 	teardown();
 }
 
