@@ -266,6 +266,12 @@ struct gdev {
 	pthread_cond_t cv;
 	bool irq_leader;
 	uint64_t irq_seen;
+	/* Linux's spurious-interrupt rule (kernel/irq/spurious.c,
+	 * note_interrupt): of each 100,000 interrupts, more than 99,900 not
+	 * handled and the line is disabled for good. */
+	unsigned irq_count, irqs_unhandled;
+	long long last_unhandled_ms;
+	bool irq_disabled;
 	struct gdev_info info;
 	bool ready, broken, needs_reset;
 	char err[256];
@@ -450,6 +456,14 @@ void gdev_get_stats(struct gdev *d, struct gdev_stats *st)
 	pthread_mutex_lock(&d->mu);
 	*st = d->st;
 	pthread_mutex_unlock(&d->mu);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 static void set_err(struct gdev *d, const char *fmt, ...)
@@ -1535,7 +1549,7 @@ int gdev_handle_irq(struct gdev *d, unsigned cpu)
 	int rc;
 
 	pthread_mutex_lock(&d->mu);
-	if (edges <= d->irq_seen) {
+	if (edges <= d->irq_seen || d->irq_disabled) {
 		pthread_mutex_unlock(&d->mu);
 		return 0;
 	}
@@ -1577,19 +1591,32 @@ int gdev_handle_irq(struct gdev *d, unsigned cpu)
 	if (isr & VIRTIO_MMIO_INT_VRING)
 		for (unsigned i = 0; i < d->nq; i++)
 			n += vring_interrupt(d, &d->q[i]);
-	if (!n && !(isr & VIRTIO_MMIO_INT_CONFIG))
+	if (!n && !(isr & VIRTIO_MMIO_INT_CONFIG)) {
+		long long now = now_ms();
+
 		d->st.spurious_interrupts++;
+		/* IRQ_NONE: counted unless the last one was over 100 ms
+		 * ago, which starts the count again. */
+		if (now - d->last_unhandled_ms > 100)
+			d->irqs_unhandled = 1;
+		else
+			d->irqs_unhandled++;
+		d->last_unhandled_ms = now;
+	}
+	if (++d->irq_count == 100000) {
+		if (d->irqs_unhandled > 99900) {
+			d->irq_disabled = true;
+			set_err(d,
+				"irq %u: nobody cared, disabled (%u of the "
+				"last 100000 interrupts not handled)",
+				d->info.irq, d->irqs_unhandled);
+		}
+		d->irq_count = 0;
+		d->irqs_unhandled = 0;
+	}
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	return 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 static unsigned count_done(struct greq *const *reqs, unsigned n)
@@ -1614,7 +1641,8 @@ int gdev_wait(struct gdev *d, unsigned cpu, struct greq *const *reqs,
 	for (;;) {
 		if (count_done(reqs, n) >= want)
 			break;
-		if (d->broken || d->needs_reset) {
+		/* Linux would hang with its line disabled: fail at once. */
+		if (d->broken || d->needs_reset || d->irq_disabled) {
 			ret = -EIO;
 			break;
 		}
