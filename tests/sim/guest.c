@@ -903,8 +903,14 @@ int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
 		CHECK(cfg_read(d, cpu, CFG_OFF(num_queues), 2, &x),
 		      "num_queues");
 		in->num_queues = (uint16_t)x;
+		/* init_vq(): "MQ advertised but zero queues reported". */
+		if (!in->num_queues) {
+			snprintf(err, errlen, "MQ offered with num_queues 0");
+			rc = -EINVAL;
+			goto fail;
+		}
 	}
-	unsigned nq = in->num_queues ? in->num_queues : 1;
+	unsigned nq = in->num_queues;
 
 	if (nq > d->g->vcpus)
 		nq = d->g->vcpus; /* nr_cpu_ids */
