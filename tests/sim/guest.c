@@ -954,6 +954,7 @@ fail:
 int gdev_reset(struct gdev *d, unsigned cpu)
 {
 	uint32_t v = 0;
+	unsigned q_ready_err = 0; /* queue + 1 */
 	int rc;
 
 	pthread_mutex_lock(&d->mu);
@@ -974,6 +975,21 @@ int gdev_reset(struct gdev *d, unsigned cpu)
 	if (!rc && v == 0)
 		for (unsigned i = 0; i < d->nq; i++)
 			scan(d, &d->q[i]);
+	pthread_mutex_unlock(&d->mu);
+	/* del_vqs() after the reset (virtblk_remove, a failed probe):
+	 * vm_del_vq() selects each queue, writes QueueReady 0 and warns
+	 * unless it reads 0 back. */
+	for (unsigned i = 0; !rc && v == 0 && i < d->nq && !q_ready_err; i++) {
+		uint32_t ready = 0;
+
+		if (wr32(d, cpu, VIRTIO_MMIO_QUEUE_SEL, i) ||
+		    wr32(d, cpu, VIRTIO_MMIO_QUEUE_READY, 0) ||
+		    rd32(d, cpu, VIRTIO_MMIO_QUEUE_READY, &ready))
+			break; /* the device went away: nothing to check */
+		if (ready)
+			q_ready_err = i + 1;
+	}
+	pthread_mutex_lock(&d->mu);
 	abort_pending(d);
 	free_queues(d);
 	d->st.resets++;
@@ -983,10 +999,17 @@ int gdev_reset(struct gdev *d, unsigned cpu)
 		snprintf(d->err, sizeof(d->err),
 			 "Status reads 0x%x once the reset write is answered",
 			 v);
+	else if (q_ready_err)
+		snprintf(d->err, sizeof(d->err),
+			 "queue %u: QueueReady reads 1 after the reset and a "
+			 "0 written (Linux's vm_del_vq warns)",
+			 q_ready_err - 1);
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	if (rc)
 		return rc;
+	if (q_ready_err)
+		return -EBUSY;
 	return v == 0 ? 0 : -EBUSY; /* answered, but not reset */
 }
 
