@@ -131,8 +131,11 @@ int guest_mem_sg_add(struct guest_mem *gm, struct guest_sg *sg, uint64_t gpa,
 		return -EFAULT;
 	if (fake_full(gm, gpa, len)) {
 		sg->held_elsewhere = gm->pins + gm->others - sg->n;
-		if (gm->others_leave)
+		if (gm->others_leave) { /* and their room with them */
 			gm->others = 0;
+			gm->full_from = UINT64_MAX;
+			gm->others_leave = false;
+		}
 		return -ENOMEM;
 	}
 	while (len) {

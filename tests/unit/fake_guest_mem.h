@@ -34,7 +34,8 @@ unsigned fake_guest_mem_pins(struct guest_mem *gm);
 void fake_guest_mem_full(struct guest_mem *gm, uint64_t from_gpa,
 			 unsigned others);
 /* The `others` pins are released right after the next failure, before
- * anyone looks at guest_mem_pins() (another thread completing). */
+ * anyone looks at guest_mem_pins() (another thread completing), and the
+ * room they held is free again: the cap refuses nothing more. */
 void fake_guest_mem_others_leave(struct guest_mem *gm);
 /* Ranges from guest_mem_map_range() not yet unmapped. */
 unsigned fake_guest_mem_ranges(struct guest_mem *gm);
