@@ -1684,9 +1684,7 @@ void sim_dom_shutdown(struct sim_dom *d, unsigned reason)
 		d->shutdown = true;
 		d->shutdown_reason = reason;
 		hv_log(hv, "domain %u shut down, reason %u", d->domid, reason);
-		if (!d->xs_saw_shutdown)
-			hv_xs_fire_special(hv->xs, "@releaseDomain");
-		d->xs_saw_shutdown = true;
+		hv_xs_fire_special(hv->xs, "@releaseDomain");
 		pthread_cond_broadcast(&hv->cond);
 	}
 	pthread_mutex_unlock(&hv->lock);

@@ -94,10 +94,6 @@ struct sim_dom {
 	struct sim_shared *sh; /* sim_shared_bytes(ram_frames(d)) long */
 	uint32_t dom_state;    /* SIM_DOM_* */
 	bool paused, shutdown;
-	/* C xenstored's domain->shutdown: set at the first shutdown it sees
-	 * (firing @releaseDomain) and never cleared, so a shutdown after a
-	 * resume (xl save -c) fires nothing (check_domain, 4.17). */
-	bool xs_saw_shutdown;
 	unsigned shutdown_reason;
 	bool emulator_died; /* a server's creator died */
 	struct hv_server servers[SIM_MAX_SERVERS];
