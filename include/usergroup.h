@@ -4,11 +4,13 @@
 #ifndef XVB_USERGROUP_H
 #define XVB_USERGROUP_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
-/* More supplementary groups than this and --runas is refused. */
-#define USERGROUP_MAX_GROUPS 256
+/* As many groups as the kernel allows a process (its primary included):
+ * 256 KiB, in a process's one static copy. */
+#define USERGROUP_MAX_GROUPS NGROUPS_MAX
 
 /* Who to become: everything the name service said, looked up once. */
 struct usergroup {

@@ -140,18 +140,26 @@ static bool drop_root(void *opaque)
 	return true;
 }
 
+/* src into dst with control characters as '?': an error line quoting
+ * what was typed stays one line, and sends no escape to the terminal. */
+static void printable(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i < len - 1 && src[i]; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f
+			     ? '?'
+			     : src[i];
+	dst[i] = '\0';
+}
+
 /* A usage error is one line on stderr, whatever the argument it quotes
- * holds: control characters print as '?'. */
+ * holds. */
 static void usage_error(const char *err)
 {
 	char line[1024];
-	size_t i;
 
-	for (i = 0; i < sizeof(line) - 1 && err[i]; i++)
-		line[i] = (unsigned char)err[i] < 0x20 || err[i] == 0x7f
-			      ? '?'
-			      : err[i];
-	line[i] = '\0';
+	printable(line, sizeof(line), err);
 	fprintf(stderr, "%s\n", line);
 }
 
@@ -160,16 +168,17 @@ static void usage_error(const char *err)
  * has only syslog). */
 static void start_error(const struct options *o, const char *err)
 {
-	if (o->foreground) {
-		char line[1024];
+	char line[1024];
 
-		snprintf(line, sizeof(line), "xen-virtio-blk: %s", err);
-		usage_error(line);
+	printable(line, sizeof(line), err);
+	if (o->foreground) {
+		fprintf(stderr, "xen-virtio-blk: %s\n", line);
 		if (o->syslog)
-			log_error("%s", err); /* syslog only, in --foreground */
+			log_error("%s",
+				  line); /* syslog only, in --foreground */
 		return;
 	}
-	log_error("%s", err); /* syslog, and the terminal until detached */
+	log_error("%s", line); /* syslog, and the terminal until detached */
 }
 
 /* A start that failed after the pidfile was taken leaves no file behind:

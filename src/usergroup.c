@@ -30,7 +30,8 @@ int usergroup_check(const char *user, struct usergroup *ug, char *err,
 	/* The primary group is in the list getgrouplist() returns. */
 	if (getgrouplist(pw.pw_name, pw.pw_gid, ug->groups, &ug->ngroups) < 0) {
 		snprintf(err, errlen,
-			 "--runas '%s': more than %d supplementary groups",
+			 "--runas '%s': its groups cannot be listed (more than "
+			 "%d, or out of memory)",
 			 user, USERGROUP_MAX_GROUPS);
 		return -1;
 	}

@@ -18,4 +18,4 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 n=$(sed -n 's/^device 0: .* spurious \([0-9]*\) .*/\1/p' "$T/out")
 [ -n "$n" ] || fail "no interrupt count in the guest's statistics"
 [ "$n" -le 5 ] || fail "$n interrupts found nothing to do"
-pass "a request held 2 s: $n spurious interrupts meanwhile"
+pass "a request held 2 s: $n spurious interrupts in the session"

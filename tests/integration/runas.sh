@@ -34,6 +34,17 @@ rc=$?
 [ "$rc" -eq 2 ] || fail "--runas with an unknown user: exit $rc, want 2"
 [ "$(wc -l <"$T/e")" -eq 1 ] || fail "--runas with an unknown user: not one line"
 grep -q "no-such-user-xvb" "$T/e" || fail "the error does not name the user"
+# Detached, the refusal goes through the log (to the terminal too): still
+# one line, its control characters made harmless.
+"$DAEMON" --domid 1 --disk "$T/disk.img" --runas "$(printf 'x\033[2Jy')" \
+	>"$T/o" 2>"$T/e"
+rc=$?
+[ "$rc" -eq 2 ] || fail "--runas with an escape, detached: exit $rc, want 2"
+[ "$(wc -l <"$T/e")" -eq 1 ] ||
+	fail "--runas with an escape, detached: not one line"
+if grep -q "$(printf '\033')" "$T/e"; then
+	fail "--runas with an escape, detached: the escape reached the terminal"
+fi
 # As a supervisor starts each backend process (--foreground --syslog, its
 # stderr on /dev/null): the refusal must reach syslog, or the process
 # exits 2 with no reason anywhere.

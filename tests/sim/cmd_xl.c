@@ -1819,8 +1819,6 @@ static void cmd_run_daemon(struct session *s, int argc, char **argv,
 	run_by_hand(s, args, runs, want, 500, "run-daemon", res);
 }
 
-/* Whether /proc/PID/status shows every uid (real, effective, saved, fs)
- * and gid as those of `pw`, and no supplementary group 0. */
 /* Whether gid is among the n in list. */
 static bool gid_in(gid_t gid, const gid_t *list, int n)
 {

@@ -976,7 +976,7 @@ int gdev_reset(struct gdev *d, unsigned cpu)
 		for (unsigned i = 0; i < d->nq; i++)
 			scan(d, &d->q[i]);
 	pthread_mutex_unlock(&d->mu);
-	/* del_vqs() after the reset (virtblk_remove, a failed probe):
+	/* del_vqs() after the reset, as virtblk_remove() does:
 	 * vm_del_vq() selects each queue, writes QueueReady 0 and warns
 	 * unless it reads 0 back. */
 	for (unsigned i = 0; !rc && v == 0 && i < d->nq && !q_ready_err; i++) {
@@ -1670,7 +1670,8 @@ int gdev_wait(struct gdev *d, unsigned cpu, struct greq *const *reqs,
 	for (;;) {
 		if (count_done(reqs, n) >= want)
 			break;
-		/* Linux would hang with its line disabled: fail at once. */
+		/* Linux, its line disabled, would only poll it every 100 ms
+		 * (poll_spurious_irqs): fail at once instead. */
 		if (d->broken || d->needs_reset || d->irq_disabled) {
 			ret = -EIO;
 			break;

@@ -178,8 +178,10 @@ static void test_sg(void)
 	CHECK_EQ(guest_mem_read(gm, BASE + 5 * MB, &b, 1), -ENOMEM);
 	CHECK_EQ(guest_mem_sg_add(gm, &sg2, BASE + 5 * MB, 1), -ENOMEM);
 	CHECK_EQ(sg2.n, 0);
-	/* ...and the caller can see that others hold the mappings. */
+	/* ...and the caller can see that others hold the mappings, as they
+	 * did at the failure itself. */
 	CHECK_EQ(guest_mem_pins(gm), 3);
+	CHECK_EQ(sg2.held_elsewhere, 3);
 	CHECK(max_live_pages <= 3 * 256);
 	/* -E2BIG leaves sg unchanged */
 	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + MB - 10, 20), -E2BIG);
@@ -203,6 +205,12 @@ static void test_sg(void)
 		 0); /* evicts the unpinned one */
 	CHECK_EQ(maps, m + 1);
 	CHECK(max_live_pages <= 3 * 256);
+	/* sg2's own two pins are not counted as held elsewhere. */
+	CHECK_EQ(guest_mem_sg_add(gm, &sg, BASE + 4 * MB, 1), 0);
+	CHECK_EQ(guest_mem_sg_add(gm, &sg2, BASE + 8 * MB, 1), -ENOMEM);
+	CHECK_EQ(sg2.n, 2);
+	CHECK_EQ(sg2.held_elsewhere, 1);
+	guest_mem_sg_release(gm, &sg);
 	guest_mem_sg_release(gm, &sg2);
 	/* sg full at start */
 	sg.max = 0;
