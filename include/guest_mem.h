@@ -40,7 +40,7 @@ struct guest_sg {
 	uint64_t bytes; /* sum of iov lengths */
 	/* Set by -ENOMEM from guest_mem_sg_add: the pins held outside this
 	 * sg at that moment, under the same lock as the failure (with
-	 * threads, a later guest_mem_pins() may already miss pins whose
+	 * threads, a later look may already miss pins whose
 	 * release made room since). */
 	unsigned held_elsewhere;
 };
@@ -80,16 +80,12 @@ bool guest_mem_stale_pinned(struct guest_mem *gm);
 void guest_mem_on_stale_gone(struct guest_mem *gm, void (*fn)(void *opaque),
 			     void *opaque);
 
-/* Pins held now, over every sg of every caller: a caller that got -ENOMEM
- * and holds `own` of them can tell whether waiting for the others to be
- * released can ever make room (pins > own) or not. */
-unsigned guest_mem_pins(struct guest_mem *gm);
-
 /* Counters for statistics and tests. */
 struct guest_mem_stats {
 	uint64_t map_calls, unmap_calls, mapped_bytes, invalidations;
 	uint64_t
 	    refreshes; /* buckets mapped again for a frame missing before */
+	uint64_t pins; /* held now, over every sg of every caller */
 };
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s);
 

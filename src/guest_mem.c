@@ -743,19 +743,10 @@ void guest_mem_on_stale_gone(struct guest_mem *gm, void (*fn)(void *opaque),
 	gm->stale_opaque = opaque;
 }
 
-unsigned guest_mem_pins(struct guest_mem *gm)
-{
-	unsigned n;
-
-	gm_lock(gm);
-	n = gm->pins;
-	gm_unlock(gm);
-	return n;
-}
-
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 {
 	gm_lock(gm);
 	*s = gm->stats;
+	s->pins = gm->pins;
 	gm_unlock(gm);
 }

@@ -85,11 +85,6 @@ static bool fake_full(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	return gm->full_from != UINT64_MAX && gpa + (len - 1) >= gm->full_from;
 }
 
-unsigned guest_mem_pins(struct guest_mem *gm)
-{
-	return gm->pins + gm->others;
-}
-
 unsigned fake_guest_mem_ranges(struct guest_mem *gm)
 {
 	return gm->ranges;
@@ -268,4 +263,5 @@ void guest_mem_on_stale_gone(struct guest_mem *gm, void (*fn)(void *opaque),
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 {
 	*s = gm->stats;
+	s->pins = gm->pins + gm->others;
 }

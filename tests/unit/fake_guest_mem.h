@@ -28,13 +28,13 @@ uint8_t *fake_guest_mem_ptr(struct guest_mem *gm);
 unsigned fake_guest_mem_pins(struct guest_mem *gm);
 /* A mapping cache at its cap: from now on sg_add, read and write of any
  * range that reaches `from_gpa` or beyond fail with -ENOMEM, and
- * guest_mem_pins() and an sg's held_elsewhere count `others` pins held
+ * the stats' pins and an sg's held_elsewhere count `others` pins held
  * elsewhere (0: the request alone is too big).
  * fake_guest_mem_full(gm, UINT64_MAX, 0) ends it. */
 void fake_guest_mem_full(struct guest_mem *gm, uint64_t from_gpa,
 			 unsigned others);
 /* The `others` pins are released right after the next failure, before
- * anyone looks at guest_mem_pins() (another thread completing), and the
+ * anyone looks again (another thread completing), and the
  * room they held is free again: the cap refuses nothing more. */
 void fake_guest_mem_others_leave(struct guest_mem *gm);
 /* Ranges from guest_mem_map_range() not yet unmapped. */
