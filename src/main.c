@@ -171,14 +171,12 @@ static void start_error(const struct options *o, const char *err)
 	char line[1024];
 
 	printable(line, sizeof(line), err);
-	if (o->foreground) {
+	/* In --foreground the log reaches syslog only (with --syslog);
+	 * detached, it reaches the terminal too until the daemon detaches. */
+	if (o->foreground)
 		fprintf(stderr, "xen-virtio-blk: %s\n", line);
-		if (o->syslog)
-			log_error("%s",
-				  line); /* syslog only, in --foreground */
-		return;
-	}
-	log_error("%s", line); /* syslog, and the terminal until detached */
+	if (!o->foreground || o->syslog)
+		log_error("%s", line);
 }
 
 /* A start that failed after the pidfile was taken leaves no file behind:

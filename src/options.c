@@ -373,6 +373,14 @@ static bool spelt_out(const char *arg, const char *name)
 	       (arg[2 + n] == '\0' || arg[2 + n] == '=');
 }
 
+/* Refuses arg, an abbreviation of --name, naming the option in full. */
+static int abbreviated(char *err, size_t errlen, const char *arg,
+		       const char *name)
+{
+	return fail(err, errlen, "option '%s': write it in full, '--%s'", arg,
+		    name);
+}
+
 /* The argument getopt stopped at, argv[at]: "--name[=value]" as typed, or
  * "-c" (within a cluster such as "-Fx", the letter that failed). */
 static void bad_option(int argc, char **argv, int at, char *err, size_t errlen,
@@ -382,16 +390,12 @@ static void bad_option(int argc, char **argv, int at, char *err, size_t errlen,
 
 	/* An abbreviation is refused as such, whatever else is wrong with
 	 * it (a missing value, a value it takes none of): glibc names the
-	 * long option it matched by its value in optopt. */
-	for (unsigned i = 0;
-	     strncmp(arg, "--", 2) == 0 && optopt && long_options[i].name; i++)
-		if (long_options[i].val == optopt &&
-		    strncmp(long_options[i].name, arg + 2,
-			    strcspn(arg + 2, "=")) == 0 &&
-		    !spelt_out(arg, long_options[i].name)) {
-			fail(err, errlen,
-			     "option '%s': write it in full, '--%s'", arg,
-			     long_options[i].name);
+	 * long option it matched by its value in optopt (each value is one
+	 * option's). */
+	for (const struct option *l = long_options;
+	     strncmp(arg, "--", 2) == 0 && optopt && l->name; l++)
+		if (l->val == optopt && !spelt_out(arg, l->name)) {
+			abbreviated(err, errlen, arg, l->name);
 			return;
 		}
 	/* glibc sets optopt for a known long option given a value it does
@@ -551,9 +555,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err,
 		if (c == -1)
 			break;
 		if (li >= 0 && !spelt_out(argv[at], long_options[li].name))
-			return fail(err, errlen,
-				    "option '%s': write it in full, '--%s'",
-				    argv[at], long_options[li].name);
+			return abbreviated(err, errlen, argv[at],
+					   long_options[li].name);
 
 		switch (c) {
 		case OPT_DOMID:
