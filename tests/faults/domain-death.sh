@@ -18,6 +18,7 @@ for p in $PATHS; do
 		out_has '^domain-death-under-io: [0-9]+ requests queued; .*exited 0'
 		flog_has "^fault delay write $p " "$p: no write was delayed"
 		flog_has "^fault delay read $p " "$p: no read was delayed"
+		delayed_writes_done "$p"
 		path_check "$p"
 	done
 done

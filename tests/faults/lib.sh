@@ -53,6 +53,19 @@ flog_lacks() {
 	fi
 }
 
+# delayed_writes_done WHAT: every write the last session's rules delayed
+# was handed back to the daemon (a write-done line at the same offset), so
+# it waited for each before it exited.
+delayed_writes_done() {
+	dwd_n=$(grep -c "^fault delay write " "$FLOG")
+	[ "$dwd_n" -gt 0 ] || fail "$1: no write was delayed"
+	dwd_done=$(awk '/^fault delay write/ { d[$5] = 1 }
+		/^write-done/ && ($3 in d) { n++; delete d[$3] }
+		END { print n + 0 }' "$FLOG")
+	[ "$dwd_done" -eq "$dwd_n" ] ||
+		fail "$1: exited with $((dwd_n - dwd_done)) of $dwd_n delayed writes unfinished"
+}
+
 # The two engine paths: reads and writes through libaio on an O_DIRECT
 # image, or on the worker threads when the file system refuses O_DIRECT
 # (simulated by refusing open(O_DIRECT)). PATHS lists both; path_rules

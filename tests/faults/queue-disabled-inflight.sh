@@ -9,6 +9,7 @@
 
 mkdata "$T/a.img" 4194304
 mkimage "$T/b.img" 1M
+mkdata "$T/bd" 4096
 for p in $PATHS; do
 	fsim_ok "$(path_rules "$p")delay:read:ms=500:offset=32768-33280" \
 		--disk "$T/a.img" --disk "$T/b.img" \
@@ -20,7 +21,9 @@ for p in $PATHS; do
 		-c 'fill data 512 0x55' \
 		-c 'expect ETIMEDOUT wait-irq 1000' \
 		-c 'expect-fill data 512 0x55' -c 'expect-mem st 1 0xff' \
-		-c 'device 1' -c "write 0 $T/b.img" -c "verify 0 $T/b.img"
-	flog_has "^fault delay read" "$p: the read was not held back"
+		-c 'device 1' -c "write 0 $T/bd" -c "verify 0 $T/bd"
+	flog_has "^fault delay read $p " "$p: the read was not held back"
+	host_extract "$T/b.img" 0 4096 "$T/bh"
+	same "$T/bd" "$T/bh" "$p: the other disk's write"
 done
 pass "QueueReady=0 with a read in flight: answered after it, nothing written into the reused buffer ($PATHS paths)"

@@ -17,12 +17,7 @@ for p in $PATHS; do
 			--disk "$T/disk.img" -c "term-under-io 128 $run"
 		term_drained
 		flog_has "^fault delay write $p " "$p: no write was delayed"
-		delayed=$(grep -c "^fault delay write $p " "$FLOG")
-		done_n=$(awk '/^fault delay write/ { d[$5] = 1 }
-			/^write-done/ && ($3 in d) { n++; delete d[$3] }
-			END { print n + 0 }' "$FLOG")
-		[ "$done_n" -eq "$delayed" ] ||
-			fail "$p: exited with $((delayed - done_n)) of $delayed delayed writes unfinished"
+		delayed_writes_done "$p"
 		path_check "$p"
 	done
 done

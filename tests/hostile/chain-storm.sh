@@ -10,6 +10,13 @@
 # queue still serves a good read afterwards.
 . "$(dirname "$0")/lib.sh"
 
+# A daemon that answered every chain alike (say, used len 0 for all) would
+# also stay alive: each storm must have both good and refused chains.
+finish_check() {
+	[ "$(grep -c '^chain-storm: .* answered: [1-9][0-9]* OK, [1-9][0-9]* IOERR' "$T/out")" -eq 3 ] ||
+		fail "a storm without both OK and IOERR answers: $(grep -m3 '^chain-storm:' "$T/out" | tr '\n' ' ')"
+}
+
 setup
 c "raw-init features=$FEAT_DEF,DISCARD,WRITE_ZEROES" 'chain-storm 3000 1' \
 	'expect-status 0xf' raw-good \

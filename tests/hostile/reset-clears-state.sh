@@ -14,6 +14,7 @@ c raw-init 'hdr in 64' 'desc 0 hdr 16 N 1' 'desc 1 data 512 WN 2' \
 	'desc 2 st 1 W' 'kick 0' 'used-expect 0 513 0' \
 	'avail-idx +9' 'notify 0' "$NOTIFIED_STATUS 0x4f" 'expect-isr 3' \
 	raw-reset 'expect-isr 0' 'expect-status 0' 'mmio-expect 0x44 4 0' \
-	'fill used 256 0xee' 'notify 0' 'expect-fill used 256 0xee' \
+	'fill used 256 0xee' 'notify 0' 'sleep 200' \
+	'expect-fill used 256 0xee' \
 	raw-init raw-good
 finish "a reset clears Status, InterruptStatus and QueueReady"

@@ -28,4 +28,6 @@ same "$T/a.orig" "$T/a.img" "the first image after device 1's writes"
 sim_ok --disk "$T/a.img" --disk "$T/b.img" -c 'random-io 200 6 64'
 sim --disk "$T/a.img" --disk "$T/b.img" -c 'device 2' &&
 	fail "device 2 accepted with two disks"
+grep -q "failed: USAGE.*no device '2' (have 2)" "$T/err" ||
+	fail "device 2: not refused as absent: $(tail -n1 "$T/err")"
 pass "two disks served independently"

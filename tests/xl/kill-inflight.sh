@@ -20,7 +20,8 @@ for p in $PATHS; do
 			-c "expect-dom gone" \
 			-c "expect-state xvda 6"
 		out_has '^xl-kill: dom 1 killed with [1-9][0-9]* of [0-9]+ requests in flight'
-		flog_has "^fault delay (read|write) $p " "$p/$mode: nothing was delayed"
+		flog_has "^fault delay write $p " "$p/$mode: no write was delayed"
+		delayed_writes_done "$p/$mode"
 		grep -q 'domain 1 is dying\|domain 1 is gone' "$T/err" ||
 			fail "$p/$mode: the death was not noticed as such"
 	done
