@@ -96,7 +96,7 @@ struct virtio_mmio {
 	unsigned stops_out;
 	struct held stop_waiters;
 	/* The configuration generation of the driver's last config access
-	 * (config space or ConfigGeneration), if any since the reset: a
+	 * (config space or ConfigGeneration), if any, kept across resets: a
 	 * change after it, before DRIVER_OK, is announced at DRIVER_OK. */
 	uint32_t gen_seen;
 	bool gen_seen_valid;
@@ -186,7 +186,9 @@ static void clear_state(struct virtio_mmio *t)
 	t->isr = 0;
 	t->started = false;
 	t->stopped = false;
-	t->gen_seen_valid = false;
+	/* gen_seen survives: Linux's restore from freeze resets and starts
+	 * the device again without re-reading the capacity, so a resize
+	 * meanwhile must still be announced at the next DRIVER_OK. */
 }
 
 /* Hold vcpu's write until release(): VIRTIO_MMIO_DEFERRED, or 0 for a vCPU

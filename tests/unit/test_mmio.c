@@ -893,14 +893,20 @@ static void test_config_change_before_driver_ok(void)
 			 round == 0 ? VIRTIO_MMIO_INT_CONFIG : 0);
 		teardown(&f);
 	}
-	/* After a reset the generation read before it is forgotten. */
-	setup(&f);
-	(void)rd(&f, VIRTIO_MMIO_CONFIG);
-	wr(&f, VIRTIO_MMIO_STATUS, 0);
-	f.dev.gen++;
-	bring_up(&f);
-	CHECK_EQ(f.host.irqs, 0);
-	teardown(&f);
+	/* A reset keeps the generation read before it (Linux's restore from
+	 * freeze starts the device again without reading the capacity); a
+	 * read after the reset replaces it. */
+	for (int round = 0; round < 2; round++) {
+		setup(&f);
+		(void)rd(&f, VIRTIO_MMIO_CONFIG);
+		wr(&f, VIRTIO_MMIO_STATUS, 0);
+		f.dev.gen++;
+		if (round == 1)
+			(void)rd(&f, VIRTIO_MMIO_CONFIG);
+		bring_up(&f);
+		CHECK_EQ(f.host.irqs, round == 0 ? 1 : 0);
+		teardown(&f);
+	}
 }
 
 /* QueueReady=0 on a running queue is answered only once the device has
