@@ -46,11 +46,13 @@ enum xsv_verdict {
 	XSV_NOT_OURS,	/* not state 1 or not online: leave it alone */
 };
 
-/* Check a device of guest domid. Required: state, params, mode, base, irq;
- * the rest is checked when present. XSV_OK fills d (serial = the vdev when
- * it fits virtio-blk's 20-byte ID); every other verdict leaves d alone and
- * puts a one-line reason in why (which names the node and its value). */
-enum xsv_verdict xsv_check_device(uint32_t domid, const struct xsv_nodes *n,
+/* Check a device of guest domid, served from domain self (ours). Required:
+ * state, params, mode, base, irq; the rest is checked when present. XSV_OK
+ * fills d (serial = the vdev when it fits virtio-blk's 20-byte ID); every
+ * other verdict leaves d alone and puts a one-line reason in why (which
+ * names the node and its value). */
+enum xsv_verdict xsv_check_device(uint32_t self, uint32_t domid,
+				  const struct xsv_nodes *n,
 				  struct disk_opts *d, char *why,
 				  size_t whylen);
 

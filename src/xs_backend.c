@@ -475,7 +475,8 @@ static enum xsv_verdict check_dev(struct xs_backend *b, struct xsb_dev *d)
 	};
 	if (v[10])
 		snprintf(d->vdev, sizeof(d->vdev), "%.20s", v[10]);
-	verdict = xsv_check_device(b->domid, &n, &d->opts, why, sizeof(why));
+	verdict =
+	    xsv_check_device(b->self, b->domid, &n, &d->opts, why, sizeof(why));
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		free(v[i]);
 

@@ -101,7 +101,8 @@ static void vdev_serial(const char *dev, struct disk_opts *d)
 	d->has_serial = true;
 }
 
-enum xsv_verdict xsv_check_device(uint32_t domid, const struct xsv_nodes *n,
+enum xsv_verdict xsv_check_device(uint32_t self, uint32_t domid,
+				  const struct xsv_nodes *n,
 				  struct disk_opts *d, char *why, size_t whylen)
 {
 	char b1[96];
@@ -153,6 +154,18 @@ enum xsv_verdict xsv_check_device(uint32_t domid, const struct xsv_nodes *n,
 		err_set(why, whylen,
 			"transport '%s' is not supported (only mmio)",
 			shown(n->transport, b1, sizeof(b1)));
+		return XSV_REFUSE;
+	}
+	/* Xen 4.17's libxl writes no grant_usage and gives the guest
+	 * grant-based virtio whenever the backend is not in dom0 (its
+	 * "xen,grant-dma" node): addresses we would take for guest-physical
+	 * ones. */
+	if (!n->grant_usage && self != 0) {
+		err_set(why, whylen,
+			"no grant_usage node and this backend runs in domain "
+			"%u: libxl then gives the guest grant-based virtio, "
+			"which is not supported (serve it from dom0)",
+			self);
 		return XSV_REFUSE;
 	}
 	if (n->grant_usage && strcmp(n->grant_usage, "0") != 0) {

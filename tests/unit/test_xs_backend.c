@@ -30,11 +30,12 @@ static struct xsv_nodes libxl_417(void)
 }
 
 static char why[512];
+static uint32_t self; /* the backend's domain */
 
 static enum xsv_verdict check(const struct xsv_nodes *n, struct disk_opts *d)
 {
 	memset(why, 0, sizeof(why));
-	return xsv_check_device(DOMID, n, d, why, sizeof(why));
+	return xsv_check_device(self, DOMID, n, d, why, sizeof(why));
 }
 
 /* The verdict is `want` and the reason names `frag` (one line). */
@@ -239,6 +240,7 @@ static void test_refused_values(void)
 static void test_refused_setups(void)
 {
 	struct xsv_nodes n;
+	struct disk_opts d;
 	char longpath[5000];
 
 	n = libxl_417();
@@ -246,6 +248,16 @@ static void test_refused_setups(void)
 	EXPECT(n, XSV_REFUSE, "grant_usage=1");
 	n.grant_usage = "2";
 	EXPECT(n, XSV_REFUSE, "grant_usage '2'");
+	/* A backend outside dom0: Xen 4.17's libxl (no grant_usage node)
+	 * gives the guest grants; 4.19's grant_usage=0 says it does not. */
+	n = libxl_417();
+	self = 3;
+	EXPECT(n, XSV_REFUSE,
+	       "no grant_usage node and this backend runs in "
+	       "domain 3");
+	n.grant_usage = "0";
+	CHECK_EQ(check(&n, &d), XSV_OK);
+	self = 0;
 	n = libxl_417();
 	n.specification = "xen";
 	EXPECT(n, XSV_REFUSE, "specification 'xen'");
