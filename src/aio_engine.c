@@ -40,8 +40,12 @@
 #define BOUNCE_CLASSES	 (BOUNCE_MAX_SHIFT - BOUNCE_MIN_SHIFT + 1)
 #define BOUNCE_OVERSIZE	 UINT_MAX
 #define ZERO_BUF_SIZE	 (1u << 20)
-#define SYNC_IOV_CHUNK	 64
-#define EREQ_CHUNK	 64
+/* Bytes per BLKZEROOUT: a device without a write-zeroes command has the
+ * kernel write every zero, so a whole 2 GiB segment in one call could not
+ * be abandoned for seconds. */
+#define ZEROOUT_CHUNK  (64ull << 20)
+#define SYNC_IOV_CHUNK 64
+#define EREQ_CHUNK     64
 
 #ifndef UIO_MAXIOV
 #define UIO_MAXIOV 1024
@@ -67,6 +71,7 @@ struct ereq {
 	int wfd;	/* worker: the fd to use */
 	int res;	/* worker/deferred result */
 	bool sync_only; /* on a worker: fdatasync for a written write */
+	uint64_t epoch; /* e->abandon_epoch when queued */
 	void *bounce;
 	unsigned bounce_class;
 	size_t bounce_size;
@@ -137,6 +142,8 @@ struct aio_engine {
 	struct elist jobs;
 	struct elist done;
 	bool stop;
+	/* Bumped by aio_engine_abandon(): zeroing queued before stops. */
+	_Atomic uint64_t abandon_epoch;
 	/* Null backend (loop thread only): completed, not yet reported. */
 	struct elist null_done;
 	bool null_signalled;
@@ -364,12 +371,23 @@ static int rw_sync(int fd, const struct aio_req *req, bool write)
 	return (int)req->len;
 }
 
-static int write_zeroes_sync(struct aio_engine *e, int fd, uint64_t off,
-			     uint64_t len)
+/* Nobody waits for er's result any more (aio_engine_abandon): a worker
+ * stops zeroing for it between two chunks. */
+static bool abandoned(struct aio_engine *e, const struct ereq *er)
+{
+	return atomic_load(&e->abandon_epoch) != er->epoch;
+}
+
+static int write_zeroes_sync(struct aio_engine *e, const struct ereq *er,
+			     uint64_t off, uint64_t len)
 {
 	while (len) {
 		size_t n = len < ZERO_BUF_SIZE ? (size_t)len : ZERO_BUF_SIZE;
-		ssize_t r = pwrite(fd, e->zeroes, n, (off_t)off);
+		ssize_t r;
+
+		if (abandoned(e, er))
+			return -ECANCELED;
+		r = pwrite(er->wfd, e->zeroes, n, (off_t)off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -402,15 +420,33 @@ static int do_discard(struct aio_engine *e, const struct aio_req *req)
 	return r < 0 ? -errno : 0;
 }
 
+/* BLKZEROOUT over [off, off + len) in chunks, 0 or -errno. */
+static int zeroout(struct aio_engine *e, const struct ereq *er, uint64_t off,
+		   uint64_t len)
+{
+	while (len) {
+		uint64_t range[2] = {off,
+				     len < ZEROOUT_CHUNK ? len : ZEROOUT_CHUNK};
+
+		if (abandoned(e, er))
+			return -ECANCELED;
+		if (ioctl(e->img->fd, BLKZEROOUT, range) < 0)
+			return -errno;
+		off += range[1];
+		len -= range[1];
+	}
+	return 0;
+}
+
 static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 {
 	const struct aio_req *req = er->req;
 	int fd = e->img->fd;
 	int r;
 
+	if (abandoned(e, er))
+		return -ECANCELED;
 	if (e->img->is_blkdev) {
-		uint64_t range[2] = {req->offset, req->len};
-
 		/* A hole punched in a block device zeroes with unmapping
 		 * allowed (BLKZEROOUT never unmaps); refused where the device
 		 * cannot, which BLKZEROOUT then does. */
@@ -418,13 +454,12 @@ static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 		    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			      (off_t)req->offset, (off_t)req->len) == 0)
 			return 0;
-		if (ioctl(fd, BLKZEROOUT, range) == 0)
-			return 0;
+		r = zeroout(e, er, req->offset, req->len);
 		/* EINVAL: a range of 512-byte sectors on a device of 4 KiB
 		 * ones, which only writing zeroes through er->wfd (the
 		 * buffered twin) can do. */
-		if (errno != EOPNOTSUPP && errno != EINVAL)
-			return -errno;
+		if (r != -EOPNOTSUPP && r != -EINVAL)
+			return r;
 	} else {
 		if (req->unmap && e->img->can_discard &&
 		    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -437,7 +472,7 @@ static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 		if (errno != EOPNOTSUPP)
 			return -errno;
 	}
-	return write_zeroes_sync(e, er->wfd, req->offset, req->len);
+	return write_zeroes_sync(e, er, req->offset, req->len);
 }
 
 /* A failed data sync taints the image for good (struct image): say so
@@ -1048,6 +1083,7 @@ int aio_engine_queue(struct aio_engine *e, struct aio_req *req)
 		return -ENOMEM;
 	}
 	er->req = req;
+	er->epoch = atomic_load(&e->abandon_epoch);
 	e->npending++;
 
 	switch (req->op) {
@@ -1117,6 +1153,11 @@ int aio_engine_when_idle(struct aio_engine *e, void (*fn)(void *opaque),
 	e->idle[e->nidle].opaque = opaque;
 	e->nidle++;
 	return 0;
+}
+
+void aio_engine_abandon(struct aio_engine *e)
+{
+	atomic_fetch_add(&e->abandon_epoch, 1);
 }
 
 void aio_engine_drain(struct aio_engine *e)

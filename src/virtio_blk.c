@@ -1161,6 +1161,19 @@ static void blk_queue_notify(void *dev, unsigned qi)
 	publish(q);
 }
 
+/* Results nobody will see: a guest's 16 segments of 2 GiB of WRITE_ZEROES
+ * per request, all of them written out where the storage cannot zero by
+ * itself, would otherwise hold a reset or a teardown for hours. */
+static void abandon_engines(struct virtio_blk *b)
+{
+	if (b->eng)
+		aio_engine_abandon(b->eng);
+	if (b->io_threads)
+		for (unsigned i = 0; i < b->nq; i++)
+			if (b->q[i].eng)
+				aio_engine_abandon(b->q[i].eng);
+}
+
 /* Take nothing more from any queue; what is in flight completes without
  * touching guest memory. From here on no queue touches its ring or raises
  * an interrupt: with I/O threads, each queue's lock is taken, so none is
@@ -1178,6 +1191,7 @@ static void stop_queues(struct virtio_blk *b)
 		q->stalled = q->need_flush = q->no_room = false;
 		pthread_mutex_unlock(&q->lock);
 	}
+	abandon_engines(b);
 }
 
 /* Call the waits whose engines are all idle (the guest's loop thread). */
@@ -1707,6 +1721,7 @@ void virtio_blk_free(struct virtio_blk *b)
 		loop_del_poller(b->loop, poll_avail, b);
 	for (unsigned i = 0; i < b->nq; i++)
 		loop_timer_free(b->q[i].collect);
+	abandon_engines(b);
 	if (b->eng)
 		aio_engine_free(b->eng);
 	if (b->io_threads)

@@ -1,0 +1,29 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# A WRITE_ZEROES the storage cannot do by itself (fallocate refused: the
+# daemon writes the zeroes, 1 MiB at a time, each write slowed down by
+# 20 ms) of 16 segments of the whole 64 MiB disk, all the same range:
+# 1 GiB of writing for one 272-byte request, which a hostile guest can
+# repeat for every entry of its ring. The guest resets the device at once.
+# Expected: the reset is answered without waiting for all that (the
+# zeroing stops between two writes; the reset answers once it has), the
+# request's status byte is left alone, the device serves again.
+. "$(dirname "$0")/lib.sh"
+
+mkimage "$T/disk.img" 64M
+segs=
+for i in $(seq 0 15); do
+	segs="$segs -c 'put data+$((16 * i + 8)) 4 131072'"
+done
+eval fsim_ok "'eopnotsupp:fallocate:offset=0-64m;delay:write:ms=20'" \
+	--disk "$T/disk.img" \
+	-c "'raw-init features=VERSION_1,WRITE_ZEROES'" \
+	-c "'fill data 256 0'" "$segs" -c "'hdr write-zeroes 0'" \
+	-c "'desc 0 hdr 16 N 1'" -c "'desc 1 data 256 N 2'" \
+	-c "'desc 2 st 1 W'" -c "'kick 0'" -c "'sleep 100'" -c raw-reset \
+	-c "'expect-mem st 1 0xff'" -c raw-init -c raw-good
+flog_has '^fault delay write sync ' "no zeroes were written"
+n=$(grep -c '^fault delay write ' "$FLOG")
+# One segment alone is 64 writes; the whole request 1024.
+[ "$n" -lt 64 ] || fail "$n writes of zeroes after the guest's reset"
+pass "WRITE_ZEROES of 1 GiB abandoned at a reset after $n writes"
