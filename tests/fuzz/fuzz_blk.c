@@ -5,8 +5,12 @@
  * and then plays the transport and the driver: notifies, ring index bumps,
  * RAM stores, resets, config reads, shutdown. Checked: no crash or
  * sanitizer report; whenever the device is idle every popped chain has
- * exactly one used entry and it is published; no guest_mem pin outlives its
- * request; nothing is pushed after reset().
+ * exactly one used entry and it is published; each used entry answers a
+ * chain taken and not yet answered, with a length within the chain's
+ * writable bytes (0 for a malformed chain) and, where it covers the status
+ * byte, a status of OK, IOERR or UNSUPP (§5.2.6); a chain is put back only
+ * right after it was taken; no guest_mem pin outlives its request; nothing
+ * is pushed after reset().
  *
  * io_destroy() takes tens of milliseconds, so the devices (one per
  * read-only/serial/queue-size combination), the loop and guest RAM are made
@@ -92,6 +96,128 @@ struct fz {
 };
 
 static struct fz fz;
+
+/* ------------------------------------------- what the device takes and
+ * gives back (the linker routes its virtq_pop/unpop/push calls here) */
+
+#define TAKEN_MAX 1024
+
+struct taken {
+	uint16_t head;
+	bool malformed;	   /* virtq_pop said -EINVAL: answered with len 0 */
+	bool has_status;   /* a writable byte exists: the status, the last */
+	uint64_t writable; /* bytes */
+	uint64_t status_gpa;
+};
+
+/* Per queue, the chains taken and not yet answered, oldest first. */
+static struct {
+	struct taken t[TAKEN_MAX];
+	unsigned n;
+	bool just_popped; /* the last call on this queue was a pop of 1 */
+} taken[NQ_MAX];
+
+int __real_virtq_pop(struct virtq *vq, struct virtq_chain *c);
+void __real_virtq_unpop(struct virtq *vq);
+void __real_virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+int __wrap_virtq_pop(struct virtq *vq, struct virtq_chain *c);
+void __wrap_virtq_unpop(struct virtq *vq);
+void __wrap_virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
+static unsigned vq_index(const struct virtq *vq)
+{
+	unsigned i = (unsigned)(vq - fz.vq);
+
+	FUZZ_ASSERT(i < NQ_MAX);
+	return i;
+}
+
+static unsigned taken_total(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < NQ_MAX; i++)
+		n += taken[i].n;
+	return n;
+}
+
+int __wrap_virtq_pop(struct virtq *vq, struct virtq_chain *c)
+{
+	unsigned q = vq_index(vq);
+	int r = __real_virtq_pop(vq, c);
+	struct taken *t;
+
+	taken[q].just_popped = r == 1;
+	if (r != 1 && r != -EINVAL)
+		return r;
+	FUZZ_ASSERT(taken[q].n < TAKEN_MAX);
+	t = &taken[q].t[taken[q].n++];
+	*t = (struct taken){.head = c->head,
+			    .malformed = r == -EINVAL,
+			    .writable = c->writable_bytes};
+	for (unsigned i = c->nseg; r == 1 && i-- > c->nreadable;) {
+		if (c->seg[i].len) {
+			t->has_status = true;
+			t->status_gpa = c->seg[i].gpa + c->seg[i].len - 1;
+			break;
+		}
+	}
+	return r;
+}
+
+void __wrap_virtq_unpop(struct virtq *vq)
+{
+	unsigned q = vq_index(vq);
+
+	/* virtqueue.h: only the chain the last pop returned, before any
+	 * other pop or push. */
+	FUZZ_ASSERT(taken[q].just_popped && taken[q].n > 0);
+	taken[q].n--;
+	taken[q].just_popped = false;
+	__real_virtq_unpop(vq);
+}
+
+/* How much a taken chain accepts as its used length. */
+static uint64_t fit(const struct taken *t)
+{
+	return t->malformed ? 0 : t->writable + 1;
+}
+
+void __wrap_virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+{
+	unsigned q = vq_index(vq), i, k;
+	struct taken t;
+
+	FUZZ_ASSERT(fz.started);
+	taken[q].just_popped = false;
+	/* The chain with this head that such an answer fits most tightly.
+	 * A guest may offer a head twice, and the two chains complete in
+	 * either order; what a chain accepts (len 0 if malformed, else up
+	 * to its writable bytes) is nested, so the tightest fit never takes
+	 * a chain a later answer needs. */
+	for (k = 0, i = taken[q].n; k < taken[q].n; k++) {
+		const struct taken *c = &taken[q].t[k];
+
+		if (c->head != head ||
+		    (c->malformed ? len != 0 : len > c->writable))
+			continue;
+		if (i == taken[q].n || fit(c) < fit(&taken[q].t[i]))
+			i = k;
+	}
+	FUZZ_ASSERT(i < taken[q].n);
+	t = taken[q].t[i];
+	/* A used length that reaches the status byte: it holds a status.
+	 * Only with no other request alive, whose data could land on it. */
+	if (!t.malformed && t.has_status && len && len == t.writable &&
+	    taken_total() == 1 && t.status_gpa >= RAM_BASE &&
+	    t.status_gpa < RAM_BASE + RAM_SIZE)
+		FUZZ_ASSERT(fz.ram[t.status_gpa - RAM_BASE] <=
+			    VIRTIO_BLK_S_UNSUPP);
+	memmove(&taken[q].t[i], &taken[q].t[i + 1],
+		(taken[q].n - i - 1) * sizeof(t));
+	taken[q].n--;
+	__real_virtq_push(vq, head, len);
+}
 static struct virtio_blk *devices[16]; /* by cfg & 7, +8 with two queues */
 
 static unsigned in_flight(struct fz *f)
@@ -185,8 +311,10 @@ static void check_idle(struct fz *f)
 	FUZZ_ASSERT(fake_guest_mem_pins(f->gm) == 0);
 	if (!f->started)
 		return;
-	for (unsigned i = 0; i < f->nq; i++)
+	for (unsigned i = 0; i < f->nq; i++) {
 		FUZZ_ASSERT(f->vq[i].used_idx == f->vq[i].last_avail);
+		FUZZ_ASSERT(taken[i].n == 0);
+	}
 	/* Only meaningful if nothing but the device's publications writes
 	 * the used ring. A request may have the device write its data or
 	 * status over a used ring (the driver's own doing); on its own queue
@@ -280,8 +408,12 @@ static void reset(struct fz *f)
 	}
 	FUZZ_ASSERT(fake_guest_mem_pins(f->gm) == 0);
 	FUZZ_ASSERT(in_flight(f) == 0);
-	for (unsigned i = 0; i < NQ_MAX; i++)
+	for (unsigned i = 0; i < NQ_MAX; i++) {
 		virtq_stop(&f->vq[i]);
+		/* What was taken before is the old driver's: never answered. */
+		taken[i].n = 0;
+		taken[i].just_popped = false;
+	}
 }
 
 static void run_record(struct fz *f, struct fuzz_in *in)
