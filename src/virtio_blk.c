@@ -374,7 +374,11 @@ static void blk_done(struct aio_req *aio, int res)
 	struct blk_queue *q = r->q;
 	struct virtio_blk *b = q->b;
 
-	if (res < 0) {
+	if (res == -ECANCELED) {
+		/* Abandoned at a reset or teardown (aio_engine_abandon): no
+		 * disk fault, and nobody is told. */
+		r->status = VIRTIO_BLK_S_IOERR;
+	} else if (res < 0) {
 		log_guest_warn("%s: I/O error at byte %llu (+%llu): %s",
 			       b->img.path, (unsigned long long)aio->offset,
 			       (unsigned long long)aio->len, strerror(-res));

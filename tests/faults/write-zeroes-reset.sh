@@ -23,6 +23,8 @@ eval fsim_ok "'eopnotsupp:fallocate:offset=0-64m;delay:write:ms=20'" \
 	-c "'desc 2 st 1 W'" -c "'kick 0'" -c "'sleep 100'" -c raw-reset \
 	-c "'expect-mem st 1 0xff'" -c raw-init -c raw-good
 flog_has '^fault delay write sync ' "no zeroes were written"
+! grep -q 'I/O error' "$T/err" ||
+	fail "the abandoned zeroing was logged as a disk error"
 n=$(grep -c '^fault delay write ' "$FLOG")
 # One segment alone is 64 writes; the whole request 1024.
 [ "$n" -lt 64 ] || fail "$n writes of zeroes after the guest's reset"
