@@ -10,7 +10,8 @@
  * writable bytes (0 for a malformed chain) and, where it covers the status
  * byte, a status of OK, IOERR or UNSUPP (§5.2.6); a chain is put back only
  * right after it was taken; no guest_mem pin outlives its request; nothing
- * is pushed after reset().
+ * is pushed after reset(). Records can also fill guest_mem's mapping cache,
+ * so that requests are put back or refused for want of it.
  *
  * io_destroy() takes tens of milliseconds, so the devices (one per
  * read-only/serial/queue-size combination), the loop and guest RAM are made
@@ -75,8 +76,13 @@ enum rec {
 	REC_RESET,   /* device reset; restart unless a & 1 */
 	REC_CONFIG,  /* config space read */
 	REC_QUIESCE, /* shutdown, if a is 0x51 */
-	REC_STATS,   /* statistics */
+	REC_STATS,   /* statistics; or, by a, the mapping cache (GM_*) */
 };
+
+/* REC_STATS's a: guest_mem's cache at its cap from RAM offset 16 * b on,
+ * with v % 3 pins held by others (fake_guest_mem_full), those pins let
+ * go at the next refusal, or room again. */
+enum { GM_FULL = 0xf1, GM_OTHERS_LEAVE = 0xf2, GM_ROOM = 0xf0 };
 
 struct fz {
 	struct loop *loop;
@@ -473,6 +479,12 @@ static void run_record(struct fz *f, struct fuzz_in *in)
 		check_idle(f);
 		break;
 	case REC_STATS:
+		if (a == GM_FULL)
+			fake_guest_mem_full(f->gm, RAM_BASE + 16ull * b, v % 3);
+		else if (a == GM_OTHERS_LEAVE)
+			fake_guest_mem_others_leave(f->gm);
+		else if (a == GM_ROOM)
+			fake_guest_mem_full(f->gm, UINT64_MAX, 0);
 		FUZZ_ASSERT(in_flight(f) <= f->queue_size * f->nq);
 		break;
 	}
@@ -572,6 +584,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(in_flight(f) == 0);
 
 	memset(f->ram, 0, RAM_SIZE);
+	fake_guest_mem_full(f->gm, UINT64_MAX, 0);
 	if (n > PREFILL_MAX)
 		n = PREFILL_MAX;
 	fuzz_bytes(&in, f->ram, n < in.left ? n : in.left);
