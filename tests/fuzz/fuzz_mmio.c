@@ -61,12 +61,14 @@ struct held {
 struct fdev {
 	struct virtio_mmio *t;
 	struct guest_mem *gm;
-	bool started, resetting, quiescing, hold;
+	bool started, resetting, stopping, quiescing, hold;
 	struct virtq *vqs;
 	unsigned nvq;
 	struct virtio_notify notify;
 	void (*reset_done)(void *opaque);
 	void *reset_opaque;
+	void (*stop_done)(void *opaque);
+	void *stop_opaque;
 	struct held held[MAX_HELD];
 	unsigned nheld;
 	uint64_t waiting[MAX_VCPUS / 64]; /* vCPUs holding a deferred write */
@@ -261,19 +263,26 @@ static void dev_quiesce(void *d, void (*done)(void *opaque), void *opaque)
 {
 	(void)d;
 	dev.quiescing = true;
-	if (!dev.resetting)
+	if (!dev.resetting && !dev.stopping)
 		complete_held();
 	done(opaque);
 }
 
 /* A queue taken away while running: from here on the device writes
- * nothing, as after a reset (held chains are dropped). */
+ * nothing, as after a reset (held chains are dropped, when REC_DEVICE
+ * says they completed; done() comes then). */
 static void dev_stop(void *d, void (*done)(void *opaque), void *opaque)
 {
 	(void)d;
-	FUZZ_ASSERT(dev.started && !dev.resetting);
+	FUZZ_ASSERT(dev.started && !dev.resetting && !dev.stopping);
 	dev.started = false;
-	done(opaque);
+	if (!dev.nheld) {
+		done(opaque);
+		return;
+	}
+	dev.stopping = true;
+	dev.stop_done = done;
+	dev.stop_opaque = opaque;
 }
 
 static unsigned dev_num_queues(void *d)
@@ -354,6 +363,16 @@ static void check_reset_state(void)
 	FUZZ_ASSERT(!dev.waiting[0] && !dev.waiting[1]);
 }
 
+/* The held chains completed after a stop: nothing is written for them. */
+static void finish_stop(void)
+{
+	if (!dev.stopping)
+		return;
+	dev.nheld = 0;
+	dev.stopping = false;
+	dev.stop_done(dev.stop_opaque);
+}
+
 static void finish_reset(void)
 {
 	if (!dev.resetting)
@@ -407,6 +426,10 @@ static void check_read(uint32_t off, unsigned size, uint64_t v)
 static void do_write(uint32_t off, unsigned size, uint64_t val, unsigned vcpu)
 {
 	bool was_resetting = dev.resetting;
+	bool unready =
+	    off == VIRTIO_MMIO_QUEUE_READY && size == 4 && !(uint32_t)val;
+	bool was_ready =
+	    unready && virtio_mmio_read(dev.t, VIRTIO_MMIO_QUEUE_READY, 4);
 	int rc = virtio_mmio_write(dev.t, off, size, val, vcpu);
 	bool reset = off == VIRTIO_MMIO_STATUS && size == 4 && !(uint32_t)val;
 
@@ -417,12 +440,21 @@ static void do_write(uint32_t off, unsigned size, uint64_t val, unsigned vcpu)
 		FUZZ_ASSERT(off == VIRTIO_MMIO_QUEUE_NOTIFY && size == 4);
 		virtio_mmio_process(dev.t);
 	} else if (rc == VIRTIO_MMIO_DEFERRED) {
-		/* Only a reset waits, and only for a vCPU it can track. */
-		FUZZ_ASSERT(reset && vcpu < MAX_VCPUS && dev.resetting);
+		/* Only a reset or a queue taken away from a running device
+		 * waits, while the device has I/O in flight, and only for a
+		 * vCPU it can track. */
+		FUZZ_ASSERT((reset || unready) && vcpu < MAX_VCPUS &&
+			    (dev.resetting || dev.stopping));
 		dev.waiting[vcpu / 64] |= 1ull << (vcpu % 64);
 	} else if (reset && !was_resetting && !dev.resetting) {
 		/* A reset completed inside the write. */
 		check_reset_state();
+	} else if (was_ready && vcpu < MAX_VCPUS) {
+		/* Answered: the driver may reuse the queue's memory now
+		 * (§4.2.2.2), so the device is done with it and says so. */
+		FUZZ_ASSERT(!dev.stopping);
+		FUZZ_ASSERT(
+		    !virtio_mmio_read(dev.t, VIRTIO_MMIO_QUEUE_READY, 4));
 	}
 	FUZZ_ASSERT(fake_guest_mem_ranges(dev.gm) <= 3 * NQUEUES);
 }
@@ -488,10 +520,14 @@ static void run_record(struct fuzz_in *in)
 		break;
 	case REC_DEVICE:
 		/* b bit 0: hold chains from now on (asynchronous I/O). */
-		if (dev.resetting)
+		if (dev.resetting || dev.stopping) {
+			finish_stop();
 			finish_reset();
-		else
+			/* Nothing else holds a vCPU. */
+			FUZZ_ASSERT(!dev.waiting[0] && !dev.waiting[1]);
+		} else {
 			complete_held();
+		}
 		dev.hold = b & 1;
 		break;
 	case REC_RAM:
