@@ -449,9 +449,11 @@ static void do_write(uint32_t off, unsigned size, uint64_t val, unsigned vcpu)
 	} else if (reset && !was_resetting && !dev.resetting) {
 		/* A reset completed inside the write. */
 		check_reset_state();
-	} else if (was_ready && vcpu < MAX_VCPUS) {
-		/* Answered: the driver may reuse the queue's memory now
-		 * (§4.2.2.2), so the device is done with it and says so. */
+	} else if (was_ready && vcpu < MAX_VCPUS && !dev.resetting &&
+		   !dev.quiescing) {
+		/* Answered (not dropped by a reset or shutdown in progress):
+		 * the driver may reuse the queue's memory now (§4.2.2.2), so
+		 * the device is done with it and says so. */
 		FUZZ_ASSERT(!dev.stopping);
 		FUZZ_ASSERT(
 		    !virtio_mmio_read(dev.t, VIRTIO_MMIO_QUEUE_READY, 4));
@@ -584,8 +586,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (in.left)
 		run_record(&in);
 
-	/* The I/O finishes; a pending reset completes and releases every
-	 * held vCPU. */
+	/* The I/O finishes; a pending stop or reset completes and releases
+	 * every held vCPU. */
+	finish_stop();
 	finish_reset();
 	complete_held();
 	FUZZ_ASSERT(!dev.waiting[0] && !dev.waiting[1]);
