@@ -472,10 +472,14 @@ static uint32_t shape(uint32_t reg, uint8_t b, uint32_t val)
 		return val % (NQUEUES + 1);
 	case VIRTIO_MMIO_QUEUE_NUM:
 		return 1u << (val % 8);
+	/* Aligned as §2.7 wants (16, 2, 4), so that most inputs get a
+	 * working queue; b & 0x80 gives any value. */
 	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+		return (uint32_t)RAM_BASE + (val % PREFILL_MAX & ~15u);
 	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+		return (uint32_t)RAM_BASE + (val % PREFILL_MAX & ~1u);
 	case VIRTIO_MMIO_QUEUE_USED_LOW:
-		return (uint32_t)RAM_BASE + val % PREFILL_MAX;
+		return (uint32_t)RAM_BASE + (val % PREFILL_MAX & ~3u);
 	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
 	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
 	case VIRTIO_MMIO_QUEUE_USED_HIGH:
