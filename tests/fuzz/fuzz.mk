@@ -43,10 +43,11 @@ FUZZ_DEPS_fuzz_blk := virtio_blk.o virtqueue.o aio_engine.o image.o loop.o \
 # device's calls into the virtqueue go through its wrappers.
 FUZZ_LIBS_fuzz_blk := -laio -lpthread \
 	-Wl,--wrap=virtq_pop,--wrap=virtq_unpop,--wrap=virtq_push
-# Largest input per target: room for rings of a few hundred entries.
+# Largest input per target: room for rings of a few hundred entries (for
+# fuzz_blk, queue 1's at 0x9000 too).
 FUZZ_MAXLEN_fuzz_virtqueue := 16384
 FUZZ_MAXLEN_fuzz_mmio := 8192
-FUZZ_MAXLEN_fuzz_blk := 8192
+FUZZ_MAXLEN_fuzz_blk := 49152
 
 all: $(FUZZ_BINS)
 

@@ -56,7 +56,7 @@
 
 #define RAM_BASE    0x40000000ull
 #define RAM_SIZE    (256u << 10)
-#define PREFILL_MAX 0x8000u
+#define PREFILL_MAX 0xc000u /* past queue 1's rings */
 #define DESC_OFF    0x0000u
 #define AVAIL_OFF   0x1000u
 #define USED_OFF    0x2000u
