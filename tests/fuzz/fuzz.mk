@@ -18,7 +18,7 @@ FUZZ_BUILD ?= build-fuzz
 ifeq ($(strip $(FUZZ_SECONDS)),)
 override FUZZ_SECONDS := 60
 endif
-FUZZ_TARGETS := fuzz_virtqueue fuzz_mmio fuzz_blk
+FUZZ_TARGETS := fuzz_virtqueue fuzz_mmio fuzz_blk fuzz_guest_mem
 # Per-run options: a hang is a bug (a guest must never stall the loop).
 FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
@@ -43,11 +43,16 @@ FUZZ_DEPS_fuzz_blk := virtio_blk.o virtqueue.o aio_engine.o image.o loop.o \
 # device's calls into the virtqueue go through its wrappers.
 FUZZ_LIBS_fuzz_blk := -laio -lpthread \
 	-Wl,--wrap=virtq_pop,--wrap=virtq_unpop,--wrap=virtq_push
+# fuzz_guest_mem tests the real guest_mem.o (over its own fake Xen
+# library): no guest_mem fake, see its rules below.
+FUZZ_DEPS_fuzz_guest_mem := guest_mem.o loop.o log.o
+FUZZ_LIBS_fuzz_guest_mem := -lpthread
 # Largest input per target: room for rings of a few hundred entries (for
 # fuzz_blk, queue 1's at 0x9000 too).
 FUZZ_MAXLEN_fuzz_virtqueue := 16384
 FUZZ_MAXLEN_fuzz_mmio := 8192
 FUZZ_MAXLEN_fuzz_blk := 49152
+FUZZ_MAXLEN_fuzz_guest_mem := 4096
 
 all: $(FUZZ_BINS)
 
@@ -65,6 +70,11 @@ $(FUZZ_OBJ)/fake_guest_mem.o: tests/unit/fake_guest_mem.c \
 $(FUZZ_OBJ)/fuzz_%.o: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) \
 		$(wildcard include/*.h tests/unit/*.h) | $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_guest_mem: $(FUZZ_OBJ)/fuzz_guest_mem.o \
+		$(addprefix $(FUZZ_OBJ)/,$(FUZZ_DEPS_fuzz_guest_mem))
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ \
+		$(FUZZ_LIBS_fuzz_guest_mem)
 
 .SECONDEXPANSION:
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_OBJ)/fuzz_%.o $(FUZZ_OBJ)/fake_guest_mem.o \
@@ -114,6 +124,10 @@ $(FUZZ_COV)/obj/fake_guest_mem.o: tests/unit/fake_guest_mem.c
 $(FUZZ_COV)/obj/fuzz_%.o: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(filter-out $(FUZZ_SAN),$(FUZZ_CFLAGS)) -c -o $@ $<
+$(FUZZ_COV)/fuzz_guest_mem: $(FUZZ_COV)/obj/fuzz_guest_mem.o \
+		$(addprefix $(FUZZ_COV)/obj/,$(FUZZ_DEPS_fuzz_guest_mem))
+	$(FUZZ_CC) -fsanitize=fuzzer -fprofile-instr-generate -o $@ $^ \
+		$(FUZZ_LIBS_fuzz_guest_mem)
 $(FUZZ_COV)/fuzz_%: $(FUZZ_COV)/obj/fuzz_%.o $(FUZZ_COV)/obj/fake_guest_mem.o \
 		$$(addprefix $(FUZZ_COV)/obj/,$$(FUZZ_DEPS_fuzz_$$*))
 	$(FUZZ_CC) -fsanitize=fuzzer -fprofile-instr-generate -o $@ $^ \
