@@ -90,6 +90,11 @@ void guest_log_stats(const struct guest *g);
  * finishes those in flight, then guest_run() returns 0. `why` goes to the
  * log. Idempotent. */
 void guest_stop(struct guest *g, const char *why);
+/* The domain is dead or shut down for good: nobody will see what is in
+ * flight, so work that could last for hours (a guest's WRITE_ZEROES the
+ * storage cannot do itself) is abandoned rather than finished. SIGTERM
+ * alone finishes everything. */
+void guest_abandon_io(struct guest *g);
 /* Serve until SIGTERM/SIGINT or guest_stop(): then every device stops
  * taking requests and finishes those in flight, and this returns 0.
  * Returns 1 if the loop fails or a second SIGINT cuts the draining short. */

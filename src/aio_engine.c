@@ -420,20 +420,21 @@ static int do_discard(struct aio_engine *e, const struct aio_req *req)
 	return r < 0 ? -errno : 0;
 }
 
-/* BLKZEROOUT over [off, off + len) in chunks, 0 or -errno. */
-static int zeroout(struct aio_engine *e, const struct ereq *er, uint64_t off,
-		   uint64_t len)
+/* BLKZEROOUT over [*off, *off + *len) in chunks, 0 or -errno; on failure
+ * *off and *len are what is left. */
+static int zeroout(struct aio_engine *e, const struct ereq *er, uint64_t *off,
+		   uint64_t *len)
 {
-	while (len) {
-		uint64_t range[2] = {off,
-				     len < ZEROOUT_CHUNK ? len : ZEROOUT_CHUNK};
+	while (*len) {
+		uint64_t range[2] = {
+		    *off, *len < ZEROOUT_CHUNK ? *len : ZEROOUT_CHUNK};
 
 		if (abandoned(e, er))
 			return -ECANCELED;
 		if (ioctl(e->img->fd, BLKZEROOUT, range) < 0)
 			return -errno;
-		off += range[1];
-		len -= range[1];
+		*off += range[1];
+		*len -= range[1];
 	}
 	return 0;
 }
@@ -441,6 +442,7 @@ static int zeroout(struct aio_engine *e, const struct ereq *er, uint64_t off,
 static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 {
 	const struct aio_req *req = er->req;
+	uint64_t off = req->offset, len = req->len;
 	int fd = e->img->fd;
 	int r;
 
@@ -454,10 +456,11 @@ static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 		    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			      (off_t)req->offset, (off_t)req->len) == 0)
 			return 0;
-		r = zeroout(e, er, req->offset, req->len);
+		r = zeroout(e, er, &off, &len);
 		/* EINVAL: a range of 512-byte sectors on a device of 4 KiB
 		 * ones, which only writing zeroes through er->wfd (the
-		 * buffered twin) can do. */
+		 * buffered twin) can do; for what the chunks before did not
+		 * zero. */
 		if (r != -EOPNOTSUPP && r != -EINVAL)
 			return r;
 	} else {
@@ -472,7 +475,7 @@ static int do_write_zeroes(struct aio_engine *e, const struct ereq *er)
 		if (errno != EOPNOTSUPP)
 			return -errno;
 	}
-	return write_zeroes_sync(e, er, req->offset, req->len);
+	return write_zeroes_sync(e, er, off, len);
 }
 
 /* A failed data sync taints the image for good (struct image): say so

@@ -219,6 +219,12 @@ void guest_stop(struct guest *g, const char *why)
 		start_drain(g, why);
 }
 
+void guest_abandon_io(struct guest *g)
+{
+	for (unsigned i = 0; i < g->ndisks; i++)
+		virtio_blk_abandon(g->disk[i].blk);
+}
+
 /* An image may grow or shrink under a running guest (a file extended, a
  * logical volume resized); the guest gets the new capacity. */
 static void check_sizes(struct guest *g)

@@ -375,8 +375,8 @@ static void blk_done(struct aio_req *aio, int res)
 	struct virtio_blk *b = q->b;
 
 	if (res == -ECANCELED) {
-		/* Abandoned at a reset or teardown (aio_engine_abandon): no
-		 * disk fault, and nobody is told. */
+		/* Abandoned (aio_engine_abandon) at a reset, a QueueReady=0,
+		 * the domain's death or teardown: no disk fault to log. */
 		r->status = VIRTIO_BLK_S_IOERR;
 	} else if (res < 0) {
 		log_guest_warn("%s: I/O error at byte %llu (+%llu): %s",
@@ -1176,6 +1176,11 @@ static void abandon_engines(struct virtio_blk *b)
 		for (unsigned i = 0; i < b->nq; i++)
 			if (b->q[i].eng)
 				aio_engine_abandon(b->q[i].eng);
+}
+
+void virtio_blk_abandon(struct virtio_blk *b)
+{
+	abandon_engines(b);
 }
 
 /* Take nothing more from any queue; what is in flight completes without

@@ -383,7 +383,11 @@ static void close_backend(struct xs_backend *b, const char *fmt, ...)
 
 static void on_domain_ended(void *opaque, const char *why)
 {
-	close_backend(opaque, "%s", why);
+	struct xs_backend *b = opaque;
+
+	/* Also if libxl's state 5 started the closing before. */
+	guest_abandon_io(b->g);
+	close_backend(b, "%s", why);
 }
 
 /* ---------------------------------------------------------- discovery */

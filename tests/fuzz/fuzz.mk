@@ -9,7 +9,7 @@
 #
 # Everything is compiled again with clang, coverage and ASan+UBSan into
 # build-fuzz/: the daemon's sources exactly as shipped (no fuzz-only paths)
-# plus the unit-test guest_mem fake. New corpus entries stay in
+# plus the unit-test guest_mem fake (fuzz_guest_mem has the real one). New corpus entries stay in
 # build-fuzz/corpus/<target>/ (nothing is merged into the repository);
 # crashes, leaks and timeouts go to build-fuzz/crashes/ and make the run fail.
 
@@ -34,7 +34,8 @@ FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 FUZZ_OBJ := $(FUZZ_BUILD)/obj
 FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
-# What each target links besides its own object and the guest_mem fake.
+# What each target links besides its own object and (but fuzz_guest_mem)
+# the guest_mem fake.
 FUZZ_DEPS_fuzz_virtqueue := virtqueue.o log.o
 FUZZ_DEPS_fuzz_mmio := virtio_mmio.o virtqueue.o log.o
 FUZZ_DEPS_fuzz_blk := virtio_blk.o virtqueue.o aio_engine.o image.o loop.o \

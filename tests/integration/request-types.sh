@@ -36,6 +36,7 @@ sim_ok --disk "$T/disk.img" -c 'write 1048576 '"$T/data" \
 # offered where the file system punches holes (asked here apart from the
 # daemon); a device that does not offer it must refuse it.
 sim_ok --disk "$T/disk.img" -c info
+command -v fallocate >/dev/null || fail "no fallocate(1) (util-linux)"
 head -c 8192 /dev/urandom >"$T/punch" || fail "cannot create $T/punch"
 if fallocate -p -o 0 -l 4096 "$T/punch" 2>/dev/null; then
 	out_has '^driver-features: .* DISCARD'
