@@ -66,6 +66,18 @@ delayed_writes_done() {
 		fail "$1: exited with $((dwd_n - dwd_done)) of $dwd_n delayed writes unfinished"
 }
 
+# wz_cmds NSECT: in $WZ_ARGS (for eval), the raw-queue commands that make
+# one WRITE_ZEROES available and notify it: 16 segments of NSECT sectors,
+# all from sector 0 (the most work one request can ask for).
+wz_cmds() {
+	WZ_ARGS="-c 'raw-init features=VERSION_1,WRITE_ZEROES' -c 'fill data 256 0'"
+	for wz_i in $(seq 0 15); do
+		WZ_ARGS="$WZ_ARGS -c 'put data+$((16 * wz_i + 8)) 4 $1'"
+	done
+	WZ_ARGS="$WZ_ARGS -c 'hdr write-zeroes 0' -c 'desc 0 hdr 16 N 1'"
+	WZ_ARGS="$WZ_ARGS -c 'desc 1 data 256 N 2' -c 'desc 2 st 1 W' -c 'kick 0'"
+}
+
 # The two engine paths: reads and writes through libaio on an O_DIRECT
 # image, or on the worker threads when the file system refuses O_DIRECT
 # (simulated by refusing open(O_DIRECT)). PATHS lists both; path_rules

@@ -11,16 +11,9 @@
 . "$(dirname "$0")/lib.sh"
 
 mkimage "$T/disk.img" 64M
-segs=
-for i in $(seq 0 15); do
-	segs="$segs -c 'put data+$((16 * i + 8)) 4 131072'"
-done
+wz_cmds 131072
 eval fsim_ok "'eopnotsupp:fallocate:offset=0-64m;delay:write:ms=20'" \
-	--disk "$T/disk.img" \
-	-c "'raw-init features=VERSION_1,WRITE_ZEROES'" \
-	-c "'fill data 256 0'" "$segs" -c "'hdr write-zeroes 0'" \
-	-c "'desc 0 hdr 16 N 1'" -c "'desc 1 data 256 N 2'" \
-	-c "'desc 2 st 1 W'" -c "'kick 0'" -c "'sleep 100'" -c raw-reset \
+	--disk "$T/disk.img" "$WZ_ARGS" -c "'sleep 100'" -c raw-reset \
 	-c "'expect-mem st 1 0xff'" -c raw-init -c raw-good
 flog_has '^fault delay write sync ' "no zeroes were written"
 ! grep -q 'I/O error' "$T/err" ||

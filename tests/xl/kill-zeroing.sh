@@ -10,17 +10,10 @@
 
 for mode in watch domid; do
 	mkimage "$T/a.img" 16M
-	segs=
-	for i in $(seq 0 15); do
-		segs="$segs -c 'put data+$((16 * i + 8)) 4 32768'"
-	done
+	wz_cmds 32768
 	eval fsim_ok "'eopnotsupp:fallocate:offset=0-16m;delay:write:ms=20'" \
-		--mode "$mode" -c "'xl-create disk=$T/a.img'" \
-		-c "'raw-init features=VERSION_1,WRITE_ZEROES'" \
-		-c "'fill data 256 0'" "$segs" -c "'hdr write-zeroes 0'" \
-		-c "'desc 0 hdr 16 N 1'" -c "'desc 1 data 256 N 2'" \
-		-c "'desc 2 st 1 W'" -c "'kick 0'" -c "'sleep 100'" \
-		-c "'xl-kill'" -c "'expect-daemon-exit 0'" \
+		--mode "$mode" -c "'xl-create disk=$T/a.img'" "$WZ_ARGS" \
+		-c "'sleep 100'" -c "'xl-kill'" -c "'expect-daemon-exit 0'" \
 		-c "'pages-mapped 0'" -c "'expect-dom gone'" \
 		-c "'expect-state xvda 6'"
 	flog_has '^fault delay write sync ' "$mode: no zeroes were written"
