@@ -71,9 +71,9 @@ unsigned aio_engine_pending(const struct aio_engine *e);
 int aio_engine_when_idle(struct aio_engine *e, void (*fn)(void *opaque),
 			 void *opaque);
 /* Nobody wants the results of what is queued or in flight now (a reset, a
- * teardown): WRITE_ZEROES that zeroes by writing stops between two chunks
- * with -ECANCELED, or does not start. Everything else, bounded in size,
- * still runs. Any thread. */
+ * QueueReady=0, the domain's death, a teardown): WRITE_ZEROES that zeroes
+ * by writing stops between two chunks with -ECANCELED, or does not start.
+ * Everything else, bounded in size, still runs. Any thread. */
 void aio_engine_abandon(struct aio_engine *e);
 /* Block until nothing is pending; only for teardown outside the loop. */
 void aio_engine_drain(struct aio_engine *e);
