@@ -65,10 +65,10 @@ void virtio_blk_free(struct virtio_blk *b);
  * interrupt, §5.2.4: Linux re-reads the capacity) and return true. The
  * guest's loop thread. */
 bool virtio_blk_check_capacity(struct virtio_blk *b, uint64_t *sectors);
-/* The guest is gone for good: what is in flight is finished for nobody, so
- * zeroing that writes stops between two chunks (aio_engine_abandon; those
- * requests end in IOERR). Reads and writes, bounded, still run. The
- * guest's loop thread. */
+/* Nobody will see what is in flight (the domain is gone; a reset and
+ * teardown do it too): zeroing that writes stops between two chunks
+ * (aio_engine_abandon; those requests end in IOERR). Reads and writes,
+ * bounded, still run. The guest's loop thread. */
 void virtio_blk_abandon(struct virtio_blk *b);
 /* The ops for virtio_mmio_new(ops, b, ...). */
 extern const struct virtio_device_ops virtio_blk_ops;

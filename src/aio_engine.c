@@ -71,7 +71,7 @@ struct ereq {
 	int wfd;	/* worker: the fd to use */
 	int res;	/* worker/deferred result */
 	bool sync_only; /* on a worker: fdatasync for a written write */
-	uint64_t epoch; /* e->abandon_epoch when queued */
+	uint64_t epoch; /* WRITE_ZEROES: e->abandon_epoch when queued */
 	void *bounce;
 	unsigned bounce_class;
 	size_t bounce_size;
@@ -1086,7 +1086,6 @@ int aio_engine_queue(struct aio_engine *e, struct aio_req *req)
 		return -ENOMEM;
 	}
 	er->req = req;
-	er->epoch = atomic_load(&e->abandon_epoch);
 	e->npending++;
 
 	switch (req->op) {
@@ -1102,8 +1101,11 @@ int aio_engine_queue(struct aio_engine *e, struct aio_req *req)
 	case AIO_FLUSH:
 		er->seq = e->wseq; /* barrier: every write queued so far */
 		break;
-	case AIO_DISCARD:
 	case AIO_WRITE_ZEROES:
+		/* The only work abandoned (aio_engine_abandon). */
+		er->epoch = atomic_load(&e->abandon_epoch);
+		break;
+	case AIO_DISCARD:
 		break;
 	default:
 		bad = true;

@@ -1168,7 +1168,7 @@ static void blk_queue_notify(void *dev, unsigned qi)
 /* Results nobody will see: a guest's 16 segments of 2 GiB of WRITE_ZEROES
  * per request, all of them written out where the storage cannot zero by
  * itself, would otherwise hold a reset or a teardown for hours. */
-static void abandon_engines(struct virtio_blk *b)
+void virtio_blk_abandon(struct virtio_blk *b)
 {
 	if (b->eng)
 		aio_engine_abandon(b->eng);
@@ -1176,11 +1176,6 @@ static void abandon_engines(struct virtio_blk *b)
 		for (unsigned i = 0; i < b->nq; i++)
 			if (b->q[i].eng)
 				aio_engine_abandon(b->q[i].eng);
-}
-
-void virtio_blk_abandon(struct virtio_blk *b)
-{
-	abandon_engines(b);
 }
 
 /* Take nothing more from any queue; what is in flight completes without
@@ -1200,7 +1195,7 @@ static void stop_queues(struct virtio_blk *b)
 		q->stalled = q->need_flush = q->no_room = false;
 		pthread_mutex_unlock(&q->lock);
 	}
-	abandon_engines(b);
+	virtio_blk_abandon(b);
 }
 
 /* Call the waits whose engines are all idle (the guest's loop thread). */
@@ -1730,7 +1725,7 @@ void virtio_blk_free(struct virtio_blk *b)
 		loop_del_poller(b->loop, poll_avail, b);
 	for (unsigned i = 0; i < b->nq; i++)
 		loop_timer_free(b->q[i].collect);
-	abandon_engines(b);
+	virtio_blk_abandon(b);
 	if (b->eng)
 		aio_engine_free(b->eng);
 	if (b->io_threads)
