@@ -58,17 +58,22 @@ struct held {
 	uint32_t len;
 };
 
+/* A reset or stop the device answers later: with I/O in flight, done()
+ * comes when REC_DEVICE completes it. */
+struct later {
+	bool on;
+	void (*done)(void *opaque);
+	void *opaque;
+};
+
 struct fdev {
 	struct virtio_mmio *t;
 	struct guest_mem *gm;
-	bool started, resetting, stopping, quiescing, hold;
+	bool started, quiescing, hold;
+	struct later reset, stop;
 	struct virtq *vqs;
 	unsigned nvq;
 	struct virtio_notify notify;
-	void (*reset_done)(void *opaque);
-	void *reset_opaque;
-	void (*stop_done)(void *opaque);
-	void *stop_opaque;
 	struct held held[MAX_HELD];
 	unsigned nheld;
 	uint64_t waiting[MAX_VCPUS / 64]; /* vCPUs holding a deferred write */
@@ -133,7 +138,7 @@ static bool dev_set_features(void *d, uint64_t f)
 	 * never a bit it cannot honour itself. */
 	FUZZ_ASSERT(f & F(VIRTIO_F_VERSION_1));
 	FUZZ_ASSERT(!(f & ~OFFERED));
-	FUZZ_ASSERT(!dev.started && !dev.resetting);
+	FUZZ_ASSERT(!dev.started && !dev.reset.on);
 	/* Refuse one combination so that refusal is reachable too. */
 	return (f & (F(9) | F(6))) != F(6);
 }
@@ -157,7 +162,7 @@ static void dev_config_write(void *d, uint32_t off, const void *buf,
 {
 	(void)d;
 	(void)buf;
-	FUZZ_ASSERT(!dev.resetting);
+	FUZZ_ASSERT(!dev.reset.on);
 	FUZZ_ASSERT(len >= 1 && len <= 8 && off + len <= 0x100);
 }
 
@@ -166,7 +171,7 @@ static void dev_start(void *d, struct virtq *vqs, unsigned nvq,
 {
 	(void)d;
 	/* Once per reset, never while resetting or shutting down. */
-	FUZZ_ASSERT(!dev.started && !dev.resetting && !dev.quiescing);
+	FUZZ_ASSERT(!dev.started && !dev.reset.on && !dev.quiescing);
 	FUZZ_ASSERT(nvq == NQUEUES && vqs && notify && notify->used &&
 		    notify->needs_reset);
 	dev.started = true;
@@ -188,7 +193,7 @@ static void dev_queue_notify(void *d, unsigned q)
 	int rc = 0;
 
 	(void)d;
-	FUZZ_ASSERT(dev.started && !dev.resetting && !dev.quiescing);
+	FUZZ_ASSERT(dev.started && !dev.reset.on && !dev.quiescing);
 	FUZZ_ASSERT(q < dev.nvq);
 	vq = &dev.vqs[q];
 	/* A queue the transport reports ready has its rings mapped. */
@@ -239,19 +244,22 @@ static void complete_held(void)
 			flush(q);
 }
 
-static void dev_reset(void *d, void (*done)(void *opaque), void *opaque)
+/* done() now if nothing is held, else once REC_DEVICE completes it. */
+static void answer(struct later *l, void (*done)(void *opaque), void *opaque)
 {
-	(void)d;
-	FUZZ_ASSERT(!dev.resetting);
-	dev.started = false;
 	if (!dev.nheld) {
 		done(opaque);
 		return;
 	}
-	/* I/O in flight: done() comes later, from REC_DEVICE. */
-	dev.resetting = true;
-	dev.reset_done = done;
-	dev.reset_opaque = opaque;
+	*l = (struct later){.on = true, .done = done, .opaque = opaque};
+}
+
+static void dev_reset(void *d, void (*done)(void *opaque), void *opaque)
+{
+	(void)d;
+	FUZZ_ASSERT(!dev.reset.on);
+	dev.started = false;
+	answer(&dev.reset, done, opaque);
 }
 
 static void quiesced(void *opaque)
@@ -263,7 +271,7 @@ static void dev_quiesce(void *d, void (*done)(void *opaque), void *opaque)
 {
 	(void)d;
 	dev.quiescing = true;
-	if (!dev.resetting && !dev.stopping)
+	if (!dev.reset.on && !dev.stop.on)
 		complete_held();
 	done(opaque);
 }
@@ -274,15 +282,9 @@ static void dev_quiesce(void *d, void (*done)(void *opaque), void *opaque)
 static void dev_stop(void *d, void (*done)(void *opaque), void *opaque)
 {
 	(void)d;
-	FUZZ_ASSERT(dev.started && !dev.resetting && !dev.stopping);
+	FUZZ_ASSERT(dev.started && !dev.reset.on && !dev.stop.on);
 	dev.started = false;
-	if (!dev.nheld) {
-		done(opaque);
-		return;
-	}
-	dev.stopping = true;
-	dev.stop_done = done;
-	dev.stop_opaque = opaque;
+	answer(&dev.stop, done, opaque);
 }
 
 static unsigned dev_num_queues(void *d)
@@ -363,24 +365,24 @@ static void check_reset_state(void)
 	FUZZ_ASSERT(!dev.waiting[0] && !dev.waiting[1]);
 }
 
-/* The held chains completed after a stop: nothing is written for them. */
-static void finish_stop(void)
+/* The held chains completed after a stop or reset: nothing is written for
+ * them; whether l was waiting. */
+static bool finish(struct later *l)
 {
-	if (!dev.stopping)
-		return;
+	if (!l->on)
+		return false;
 	dev.nheld = 0;
-	dev.stopping = false;
-	dev.stop_done(dev.stop_opaque);
+	l->on = false;
+	l->done(l->opaque);
+	return true;
 }
 
-static void finish_reset(void)
+/* A pending stop, then a pending reset, answered. */
+static void finish_stop_reset(void)
 {
-	if (!dev.resetting)
-		return;
-	dev.nheld = 0;
-	dev.resetting = false;
-	dev.reset_done(dev.reset_opaque);
-	check_reset_state();
+	finish(&dev.stop);
+	if (finish(&dev.reset))
+		check_reset_state();
 }
 
 static void check_read(uint32_t off, unsigned size, uint64_t v)
@@ -425,7 +427,7 @@ static void check_read(uint32_t off, unsigned size, uint64_t v)
 
 static void do_write(uint32_t off, unsigned size, uint64_t val, unsigned vcpu)
 {
-	bool was_resetting = dev.resetting;
+	bool was_resetting = dev.reset.on;
 	bool unready =
 	    off == VIRTIO_MMIO_QUEUE_READY && size == 4 && !(uint32_t)val;
 	bool was_ready =
@@ -444,17 +446,17 @@ static void do_write(uint32_t off, unsigned size, uint64_t val, unsigned vcpu)
 		 * waits, while the device has I/O in flight, and only for a
 		 * vCPU it can track. */
 		FUZZ_ASSERT((reset || unready) && vcpu < MAX_VCPUS &&
-			    (dev.resetting || dev.stopping));
+			    (dev.reset.on || dev.stop.on));
 		dev.waiting[vcpu / 64] |= 1ull << (vcpu % 64);
-	} else if (reset && !was_resetting && !dev.resetting) {
+	} else if (reset && !was_resetting && !dev.reset.on) {
 		/* A reset completed inside the write. */
 		check_reset_state();
-	} else if (was_ready && vcpu < MAX_VCPUS && !dev.resetting &&
+	} else if (was_ready && vcpu < MAX_VCPUS && !dev.reset.on &&
 		   !dev.quiescing) {
 		/* Answered (not dropped by a reset or shutdown in progress):
 		 * the driver may reuse the queue's memory now (§4.2.2.2), so
 		 * the device is done with it and says so. */
-		FUZZ_ASSERT(!dev.stopping);
+		FUZZ_ASSERT(!dev.stop.on);
 		FUZZ_ASSERT(
 		    !virtio_mmio_read(dev.t, VIRTIO_MMIO_QUEUE_READY, 4));
 	}
@@ -526,9 +528,8 @@ static void run_record(struct fuzz_in *in)
 		break;
 	case REC_DEVICE:
 		/* b bit 0: hold chains from now on (asynchronous I/O). */
-		if (dev.resetting || dev.stopping) {
-			finish_stop();
-			finish_reset();
+		if (dev.reset.on || dev.stop.on) {
+			finish_stop_reset();
 			/* Nothing else holds a vCPU. */
 			FUZZ_ASSERT(!dev.waiting[0] && !dev.waiting[1]);
 		} else {
@@ -540,7 +541,7 @@ static void run_record(struct fuzz_in *in)
 		memcpy(fake_guest_mem_ptr(dev.gm) + 4u * a, &val, 4);
 		break;
 	case REC_DEV_ERROR:
-		if (dev.started && !dev.resetting)
+		if (dev.started && !dev.reset.on)
 			dev.notify.needs_reset(dev.notify.opaque);
 		break;
 	case REC_QUIESCE:
@@ -592,8 +593,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The I/O finishes; a pending stop or reset completes and releases
 	 * every held vCPU. */
-	finish_stop();
-	finish_reset();
+	finish_stop_reset();
 	complete_held();
 	FUZZ_ASSERT(!dev.waiting[0] && !dev.waiting[1]);
 	virtio_mmio_free(dev.t);
