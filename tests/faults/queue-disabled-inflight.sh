@@ -4,7 +4,9 @@
 # the write is answered only once the read has finished, so when the
 # driver reads 0 back and refills the buffer (§4.2.2.2: it may reuse the
 # queue's memory then), nothing from the device lands in it any more, not
-# the data and not the status. Both engine paths.
+# the data and not the status. Both engine paths. The guest waits 50 ms
+# after its notification: a queue on an I/O thread takes the request only
+# after the notification is answered, and would otherwise be stopped first.
 . "$(dirname "$0")/lib.sh"
 
 mkdata "$T/a.img" 4194304
@@ -16,6 +18,7 @@ for p in $PATHS; do
 		-c raw-init -c 'fill data 512 0xaa' \
 		-c 'hdr in 64' -c 'desc 0 hdr 16 N 1' \
 		-c 'desc 1 data 512 WN 2' -c 'desc 2 st 1 W' -c 'kick 0' \
+		-c 'sleep 50' \
 		-c 'mmio-write 0x44 4 0' -c 'mmio-expect 0x44 4 0' \
 		-c 'expect-status 0x4f' -c 'expect-irq 2' \
 		-c 'fill data 512 0x55' \
