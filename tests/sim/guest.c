@@ -1298,6 +1298,8 @@ static bool kick_prepare(struct gdev *d, struct gqueue *q)
 	return kick;
 }
 
+static void take_pending_irq(struct gdev *d, unsigned cpu);
+
 int gdev_submit(struct gdev *d, unsigned cpu, struct greq *r)
 {
 	struct greq_priv *p;
@@ -1402,6 +1404,7 @@ int gdev_submit(struct gdev *d, unsigned cpu, struct greq *r)
 		if (rc)
 			return rc;
 	}
+	take_pending_irq(d, cpu);
 	return 0;
 }
 
@@ -1646,6 +1649,28 @@ int gdev_handle_irq(struct gdev *d, unsigned cpu)
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	return 0;
+}
+
+/* A vCPU takes a raised interrupt as soon as it runs guest code again, as
+ * Linux does, not only once it waits for a request: a 1-vCPU guest that
+ * keeps submitting would otherwise leave the line high while the device
+ * served it, and never pay for its interrupts. A vCPU already waiting on
+ * the line takes it instead. Failures show at the next wait. */
+static void take_pending_irq(struct gdev *d, unsigned cpu)
+{
+	pthread_mutex_lock(&d->mu);
+	if (d->irq_leader || d->irq_disabled ||
+	    sim_dom_irq_edges(d->g->dom, d->info.irq) <= d->irq_seen) {
+		pthread_mutex_unlock(&d->mu);
+		return;
+	}
+	d->irq_leader = true;
+	pthread_mutex_unlock(&d->mu);
+	(void)gdev_handle_irq(d, cpu);
+	pthread_mutex_lock(&d->mu);
+	d->irq_leader = false;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 }
 
 static unsigned count_done(struct greq *const *reqs, unsigned n)
