@@ -16,6 +16,10 @@
 #include "daemonize.h"
 #include "log.h"
 
+/* The most a pidfile of ours holds: a pid (at most 4194304) and a newline,
+ * with room to spare. */
+#define PIDFILE_MAX 32
+
 /* Write end of the handshake pipe, in the child until daemonize_ready(). */
 static int ready_fd = -1;
 
@@ -153,6 +157,26 @@ int daemonize_ready(char *err, size_t errlen)
 	return 0;
 }
 
+/* Whether the file we locked is one we may write our pid into and remove
+ * again: a regular file, empty or holding a pid (ours or a stale one). A
+ * mistyped --pidfile naming an image, a device or any other file must not
+ * lose its content to us, neither on a good start nor on a failed one. */
+static bool holds_a_pid(int fd, const struct stat *st)
+{
+	char buf[PIDFILE_MAX + 1];
+	ssize_t n;
+	ssize_t i = 0;
+
+	if (!S_ISREG(st->st_mode) || st->st_size > PIDFILE_MAX)
+		return false;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return false;
+	while (i < n && buf[i] >= '0' && buf[i] <= '9')
+		i++;
+	return i == n || (i > 0 && i + 1 == n && buf[i] == '\n');
+}
+
 int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 {
 	char buf[32];
@@ -174,8 +198,18 @@ int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 		 * a lock taken in between is on a file nobody else will find.
 		 * Only the file still at path counts. */
 		if (fstat(fd, &held) == 0 && stat(path, &now) == 0 &&
-		    held.st_dev == now.st_dev && held.st_ino == now.st_ino)
-			return fd;
+		    held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
+			if (holds_a_pid(fd, &held))
+				return fd;
+			snprintf(err, errlen,
+				 "--pidfile '%s': %s; refusing to overwrite it",
+				 path,
+				 S_ISREG(held.st_mode)
+				     ? "holds something other than a pid"
+				     : "not a regular file");
+			close(fd);
+			return -1;
+		}
 		close(fd);
 		if (tries == 10) {
 			snprintf(err, errlen,

@@ -110,13 +110,17 @@ static void emit(enum log_level level, const char *fmt, va_list ap)
 
 	if (n < 0)
 		return;
-	/* Keep the one-line-per-message promise whatever was formatted. */
+	/* Keep the one-line-per-message promise whatever was formatted, and
+	 * let no escape sequence a quoted path or name holds reach a
+	 * terminal. */
 	size_t len = strlen(msg);
 	while (len && msg[len - 1] == '\n')
 		msg[--len] = '\0';
 	for (size_t i = 0; i < len; i++)
-		if (msg[i] == '\n' || msg[i] == '\r')
+		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t')
 			msg[i] = ' ';
+		else if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = '?';
 
 	if (log_syslog)
 		syslog(prio[level], "%s%s", prefix[level], msg);

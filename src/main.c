@@ -248,7 +248,7 @@ int main(int argc, char **argv)
 			make_run_dir(opts.pidfile);
 		pidfd = pidfile_open(opts.pidfile, &busy, err, sizeof(err));
 		if (pidfd < 0) {
-			log_error("%s", err);
+			start_error(&opts, err);
 			return busy ? 1 : 2;
 		}
 	}

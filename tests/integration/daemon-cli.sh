@@ -77,7 +77,7 @@ AS=
 AS="flock -x $T/p.pid"
 WANT=1
 bad --domid 1 --foreground --disk "$T/disk.img" --pidfile "$T/p.pid"
-grep -qx "xen-virtio-blk\[dom1\]: error: already running (--pidfile '$T/p.pid' is locked)" "$T/e" ||
+grep -qx "xen-virtio-blk: already running (--pidfile '$T/p.pid' is locked)" "$T/e" ||
 	fail "a locked empty pidfile: $(cat "$T/e")"
 [ -e "$T/p.pid" ] || fail "a refused start removed the pidfile of the other"
 rm -f "$T/p.pid"
@@ -88,6 +88,38 @@ bad --domid 1 --foreground --disk "$T/missing.img" --pidfile "$T/p.pid"
 [ ! -e "$T/p.pid" ] || fail "a failed start left its pidfile"
 bad --domid 1 --disk "$T/missing.img" --pidfile "$T/p.pid"
 [ ! -e "$T/p.pid" ] || fail "a failed detached start left its pidfile"
+# A stale pidfile (a pid, or empty) is taken over, and removed again.
+echo 4194303 >"$T/p.pid"
+bad --domid 1 --foreground --disk "$T/missing.img" --pidfile "$T/p.pid"
+[ ! -e "$T/p.pid" ] || fail "a failed start left a stale pidfile"
+# A --pidfile naming a file that holds anything but a pid (a mistyped
+# path: the image itself, a config) or no regular file is refused before
+# anything is written to it or removed, on a start that would succeed and
+# on one that would fail anyway.
+cp "$T/disk.img" "$T/keep.img"
+printf 'precious\n' >"$T/notes"
+printf '123\n456\n' >"$T/twopids"
+for f in "$T/disk.img" "$T/notes" "$T/twopids"; do
+	cp "$f" "$T/before"
+	for d in "$T/keep.img" "$T/missing.img"; do
+		bad --domid 1 --foreground --disk "$d" --pidfile "$f"
+		grep -qx "xen-virtio-blk: --pidfile '$f': holds something other than a pid; refusing to overwrite it" "$T/e" ||
+			fail "--pidfile $f: $(cat "$T/e")"
+		cmp -s "$f" "$T/before" || fail "--pidfile $f: the file changed"
+	done
+done
+bad --domid 1 --foreground --disk "$T/keep.img" --pidfile /dev/null
+grep -q "'/dev/null': not a regular file" "$T/e" || fail "--pidfile /dev/null: $(cat "$T/e")"
+[ -c /dev/null ] || fail "--pidfile /dev/null: /dev/null is gone"
+# In the foreground with --syslog, a refusal still reaches the terminal.
+bad --domid 1 --foreground --syslog --disk "$T/keep.img" --pidfile "$T/none/x.pid"
+# A quoted path with an escape sequence reaches the terminal without it.
+esc=$(printf '\033')
+bad --domid 1 --foreground --disk "$T/a${esc}[2J"
+! grep -q "$esc" "$T/e" || fail "an escape sequence in --disk reached stderr"
+grep -q "a?\[2J" "$T/e" || fail "--disk with an escape: $(cat "$T/e")"
+bad --domid 1 --foreground --disk "$T/keep.img" --pidfile "$T/none/a${esc}[2J"
+! grep -q "$esc" "$T/e" || fail "an escape sequence in --pidfile reached stderr"
 # No xenstore to connect to (xenstored not running: here the simulator's
 # libraries with no hypervisor behind them) is a runtime failure, exit 1,
 # also for a service about to detach, which leaves no pidfile behind.
