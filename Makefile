@@ -203,16 +203,16 @@ fuzz:
 coverage: deps
 	scripts/coverage build-cov
 
-# The init script and unit get the daemon's installed path; an existing
-# /etc/default file (the administrator's settings) is kept.
+# The init script and unit get the daemon's installed path and that of the
+# settings file; an existing settings file (the administrator's) is kept.
+INSTALL_PATHS = -e 's|/usr/sbin/xen-virtio-blk|$(SBINDIR)/xen-virtio-blk|' \
+	-e 's|/etc/default/|$(DEFAULTDIR)/|g'
 install: $(DAEMON)
 	install -D -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/xen-virtio-blk
 	install -D -m 0644 docs/xen-virtio-blk.8 $(DESTDIR)$(MANDIR)/man8/xen-virtio-blk.8
-	sed 's|/usr/sbin/xen-virtio-blk|$(SBINDIR)/xen-virtio-blk|' \
-		scripts/init.d/xen-virtio-blk >$(BUILD)/xen-virtio-blk.init
+	sed $(INSTALL_PATHS) scripts/init.d/xen-virtio-blk >$(BUILD)/xen-virtio-blk.init
 	install -D -m 0755 $(BUILD)/xen-virtio-blk.init $(DESTDIR)$(INITDIR)/xen-virtio-blk
-	sed 's|/usr/sbin/xen-virtio-blk|$(SBINDIR)/xen-virtio-blk|' \
-		scripts/systemd/xen-virtio-blk.service >$(BUILD)/xen-virtio-blk.service
+	sed $(INSTALL_PATHS) scripts/systemd/xen-virtio-blk.service >$(BUILD)/xen-virtio-blk.service
 	install -D -m 0644 $(BUILD)/xen-virtio-blk.service \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/xen-virtio-blk.service
 	[ -e $(DESTDIR)$(DEFAULTDIR)/xen-virtio-blk ] || \
