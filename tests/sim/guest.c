@@ -272,6 +272,7 @@ struct gdev {
 	unsigned irq_count, irqs_unhandled;
 	long long last_unhandled_ms;
 	bool irq_disabled;
+	bool irq_held; /* gdev_hold_irq() */
 	struct gdev_info info;
 	bool ready, broken, needs_reset;
 	char err[256];
@@ -1659,7 +1660,7 @@ int gdev_handle_irq(struct gdev *d, unsigned cpu)
 static void take_pending_irq(struct gdev *d, unsigned cpu)
 {
 	pthread_mutex_lock(&d->mu);
-	if (d->irq_leader || d->irq_disabled ||
+	if (d->irq_leader || d->irq_disabled || d->irq_held ||
 	    sim_dom_irq_edges(d->g->dom, d->info.irq) <= d->irq_seen) {
 		pthread_mutex_unlock(&d->mu);
 		return;
@@ -1670,6 +1671,13 @@ static void take_pending_irq(struct gdev *d, unsigned cpu)
 	pthread_mutex_lock(&d->mu);
 	d->irq_leader = false;
 	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+void gdev_hold_irq(struct gdev *d, bool hold)
+{
+	pthread_mutex_lock(&d->mu);
+	d->irq_held = hold;
 	pthread_mutex_unlock(&d->mu);
 }
 

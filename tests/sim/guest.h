@@ -181,6 +181,13 @@ void gdev_abort(struct gdev *d);
  * fails if the device wrote any of it afterwards, frees it, and turns the
  * quarantine off. */
 void gdev_quarantine(struct gdev *d, bool on);
+/* Hold the device's interrupt off (true) or let it in again (false), as
+ * Linux's virtio_queue_rqs() adds a plugged batch with its queue's lock
+ * taken and interrupts disabled: a vCPU queueing meanwhile takes no
+ * interrupt on its way back from a submission (a vCPU waiting for
+ * requests still does). For commands that need requests in flight when
+ * something happens next. */
+void gdev_hold_irq(struct gdev *d, bool hold);
 int gdev_check_quarantine(struct gdev *d, char *err, size_t errlen);
 /* Scan the used rings without an interrupt (e.g. after the daemon exited). */
 void gdev_poll(struct gdev *d);

@@ -1710,6 +1710,9 @@ static int submit_batch(struct session *s, struct disk *dk, unsigned count,
 	uint64_t rng = seed_of(seed), off = 0;
 
 	memset(b, 0, sizeof(*b));
+	/* In flight until the caller has acted: it lets the interrupt in
+	 * (free_writes at the latest). */
+	gdev_hold_irq(d, true);
 	b->count = count;
 	b->reqs = calloc(count, sizeof(*b->reqs));
 	b->offs = calloc(count, sizeof(*b->offs));
@@ -1798,6 +1801,7 @@ static int check_writes(struct session *s, struct disk *dk, struct wbatch *b,
 
 static void free_writes(struct disk *dk, struct wbatch *b)
 {
+	gdev_hold_irq(dk->dev, false);
 	if (b->reqs) {
 		/* Whatever was never completed never will be. */
 		gdev_abort(dk->dev);
@@ -1844,6 +1848,7 @@ static void cmd_term_under_io(struct session *s, int argc, char **argv,
 		usleep(50000);
 		rc = sim_hv_signal_daemon(s->hv, SIGTERM);
 	}
+	gdev_hold_irq(dk->dev, false);
 	if (rc < 0) {
 		fail_msg(res, rc, "signal: %s", strerror(-rc));
 		goto out;
@@ -1919,6 +1924,7 @@ static void cmd_reset_under_io(struct session *s, int argc, char **argv,
 	if (after)
 		sleep_ms(after);
 	rc = gdev_reset(dk->dev, 0);
+	gdev_hold_irq(dk->dev, false);
 	dk->dirty = true;
 	if (rc) {
 		fail_msg(res, rc, "reset: %s", rc_name(rc));
