@@ -146,8 +146,13 @@ $(LIBPROBE): tests/fault/libprobe.c | $(BUILD)
 LIBSYSLOG := $(BUILD)/libsyslog.so
 $(LIBSYSLOG): tests/fault/libsyslog.c | $(BUILD)
 	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -shared -o $@ $<
+# notify-listen: systemd's end of the readiness notification
+# (tests/xl/systemd-notify.sh).
+NOTIFY_LISTEN := $(BUILD)/notify-listen
+$(NOTIFY_LISTEN): tests/fault/notify-listen.c | $(BUILD)
+	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -o $@ $<
 ifeq ($(CROSS_COMPILE),)
-all: $(LIBFAULT) $(LIBPROBE) $(LIBSYSLOG)
+all: $(LIBFAULT) $(LIBPROBE) $(LIBSYSLOG) $(NOTIFY_LISTEN)
 endif
 
 # ------------------------------------------------------------------ targets

@@ -13,6 +13,7 @@
 #include "guest.h"
 #include "log.h"
 #include "options.h"
+#include "service_notify.h"
 #include "signals.h"
 #include "supervisor.h"
 #include "usergroup.h"
@@ -22,6 +23,8 @@
 static struct options opts;
 /* --runas: who to become, looked up once at start-up. */
 static struct usergroup runas;
+/* Who to tell that we are ready, under systemd (Type=notify). */
+static struct service_notify notify;
 
 /* The pidfile is removed after chdir("/"), so keep its absolute path. */
 static int absolute_pidfile(char *path, size_t len)
@@ -223,6 +226,8 @@ int main(int argc, char **argv)
 	/* Start-up warnings and errors reach both syslog and the terminal. */
 	if (!opts.foreground)
 		log_also_stderr(true);
+	if (service_notify_init(&notify, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 	if (opts.runas[0] &&
 	    usergroup_check(opts.runas, &runas, err, sizeof(err))) {
 		start_error(&opts, err);
@@ -302,6 +307,8 @@ int main(int argc, char **argv)
 		}
 		log_also_stderr(false);
 	}
+	if (service_notify_ready(&notify, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 
 	status = mode_run(&m);
 	mode_free(&m);
