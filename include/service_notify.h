@@ -6,7 +6,6 @@
 #ifndef XVB_SERVICE_NOTIFY_H
 #define XVB_SERVICE_NOTIFY_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
