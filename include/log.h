@@ -34,6 +34,12 @@ struct log_ratelimit {
 void log_guest(struct log_ratelimit *rl, enum log_level level, const char *fmt,
 	       ...) __attribute__((format(printf, 3, 4)));
 
+/* How many bytes at s make a control character a terminal would act on:
+ * 1 for C0 (below 0x20) and DEL, 2 for a C1 control in UTF-8 (U+0080 to
+ * U+009F, CSI among them), 0 for anything else. For quoting what someone
+ * typed (a path, a name) in one harmless line. */
+size_t log_control_len(const char *s);
+
 /* Write a one-line reason for the caller to report (NULL or 0 ignored):
  * how layers below main() explain a refusal. */
 void err_set(char *err, size_t errlen, const char *fmt, ...)

@@ -177,6 +177,15 @@ static bool holds_a_pid(int fd, const struct stat *st)
 	return i == n || (i > 0 && i + 1 == n && buf[i] == '\n');
 }
 
+static void not_a_pidfile(const char *path, const struct stat *st, char *err,
+			  size_t errlen)
+{
+	snprintf(err, errlen, "--pidfile '%s': %s; refusing to overwrite it",
+		 path,
+		 S_ISREG(st->st_mode) ? "holds something other than a pid"
+				      : "not a regular file");
+}
+
 int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 {
 	char buf[32];
@@ -201,12 +210,7 @@ int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 		    held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
 			if (holds_a_pid(fd, &held))
 				return fd;
-			snprintf(err, errlen,
-				 "--pidfile '%s': %s; refusing to overwrite it",
-				 path,
-				 S_ISREG(held.st_mode)
-				     ? "holds something other than a pid"
-				     : "not a regular file");
+			not_a_pidfile(path, &held, err, errlen);
 			close(fd);
 			return -1;
 		}
@@ -218,8 +222,18 @@ int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 		}
 	}
 	if (errno == EWOULDBLOCK) {
-		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		struct stat st;
+		ssize_t n;
 		long pid = 0;
+
+		/* Locked by someone, but no pidfile of anyone's (an image a
+		 * running backend holds): the mistyped path it is. */
+		if (fstat(fd, &st) == 0 && !holds_a_pid(fd, &st)) {
+			not_a_pidfile(path, &st, err, errlen);
+			close(fd);
+			return -1;
+		}
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
 
 		if (n > 0) {
 			buf[n] = '\0';

@@ -44,6 +44,20 @@ static void make_syslog_ident(const char *ident)
 	log_syslog_ident[j] = '\0';
 }
 
+size_t log_control_len(const char *s)
+{
+	unsigned char c = (unsigned char)s[0];
+
+	if (c == 0)
+		return 0;
+	if (c < 0x20 || c == 0x7f)
+		return 1;
+	if (c == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+	    (unsigned char)s[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
 void log_init(const char *ident, bool use_syslog, enum log_level level)
 {
 	if (log_syslog)
@@ -116,11 +130,14 @@ static void emit(enum log_level level, const char *fmt, va_list ap)
 	size_t len = strlen(msg);
 	while (len && msg[len - 1] == '\n')
 		msg[--len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t')
+	for (size_t i = 0, c; i < len; i += c ? c : 1) {
+		c = log_control_len(msg + i);
+		if (c == 1 &&
+		    (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t'))
 			msg[i] = ' ';
-		else if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
-			msg[i] = '?';
+		else if (c)
+			memset(msg + i, '?', c);
+	}
 
 	if (log_syslog)
 		syslog(prio[level], "%s%s", prefix[level], msg);

@@ -147,12 +147,14 @@ static bool drop_root(void *opaque)
  * what was typed stays one line, and sends no escape to the terminal. */
 static void printable(char *dst, size_t len, const char *src)
 {
-	size_t i;
+	size_t i, c;
 
-	for (i = 0; i < len - 1 && src[i]; i++)
-		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f
-			     ? '?'
-			     : src[i];
+	for (i = 0; i < len - 1 && src[i]; i++) {
+		c = log_control_len(src + i);
+		dst[i] = c ? '?' : src[i];
+		if (c == 2 && i + 1 < len - 1)
+			dst[++i] = '?';
+	}
 	dst[i] = '\0';
 }
 

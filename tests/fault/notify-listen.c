@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* notify-listen SOCKET SECONDS: systemd's end of sd_notify(3), for tests.
- * Binds an AF_UNIX datagram socket at SOCKET (a path, or @name in the
- * abstract namespace), prints "ready" once bound, then one line per message
- * received, "pid=SENDER MESSAGE" (newlines in it as spaces), until SECONDS
- * have passed or SIGTERM. */
+/* notify-listen SOCKET SECONDS [FILE]: systemd's end of sd_notify(3), for
+ * tests. Binds an AF_UNIX datagram socket at SOCKET (a path, or @name in
+ * the abstract namespace), prints "ready" once bound, then one line per
+ * message received, "pid=SENDER MESSAGE" (newlines in it as spaces), with
+ * FILE's first line as it was when the message came (" file=LINE", "-"
+ * for none: what the sender had done by then), until SECONDS have passed
+ * or SIGTERM. */
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
@@ -30,9 +32,9 @@ int main(int argc, char **argv)
 	int fd, on = 1;
 	long long deadline;
 
-	if (argc != 3 || (len = strlen(argv[1])) < 2 ||
+	if (argc < 3 || argc > 4 || (len = strlen(argv[1])) < 2 ||
 	    len > sizeof(sa.sun_path)) {
-		fprintf(stderr, "usage: notify-listen SOCKET SECONDS\n");
+		fprintf(stderr, "usage: notify-listen SOCKET SECONDS [FILE]\n");
 		return 2;
 	}
 	memcpy(sa.sun_path, argv[1], len);
@@ -82,7 +84,20 @@ int main(int argc, char **argv)
 				memcpy(&cr, CMSG_DATA(c), sizeof(cr));
 				pid = cr.pid;
 			}
-		printf("pid=%ld %s\n", pid, buf);
+		printf("pid=%ld %s", pid, buf);
+		if (argc == 4) {
+			char line[256] = "";
+			FILE *f = fopen(argv[3], "r");
+
+			if (f) {
+				if (!fgets(line, sizeof(line), f))
+					line[0] = '\0';
+				fclose(f);
+			}
+			line[strcspn(line, "\n")] = '\0';
+			printf(" file=%s", line[0] ? line : "-");
+		}
+		printf("\n");
 		fflush(stdout);
 	}
 }

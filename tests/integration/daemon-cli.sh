@@ -81,6 +81,13 @@ grep -qx "xen-virtio-blk: already running (--pidfile '$T/p.pid' is locked)" "$T/
 	fail "a locked empty pidfile: $(cat "$T/e")"
 [ -e "$T/p.pid" ] || fail "a refused start removed the pidfile of the other"
 rm -f "$T/p.pid"
+# ... but a locked file that holds no pid (an image a running backend
+# holds, named by mistake) is no other instance: a bad argument.
+AS="flock -x $T/disk.img"
+WANT=2
+bad --domid 1 --foreground --disk "$T/missing.img" --pidfile "$T/disk.img"
+grep -qx "xen-virtio-blk: --pidfile '$T/disk.img': holds something other than a pid; refusing to overwrite it" "$T/e" ||
+	fail "a locked image as --pidfile: $(cat "$T/e")"
 AS=
 WANT=2
 # A start that fails after taking its pidfile leaves none behind.
@@ -120,6 +127,14 @@ bad --domid 1 --foreground --disk "$T/a${esc}[2J"
 grep -q "a?\[2J" "$T/e" || fail "--disk with an escape: $(cat "$T/e")"
 bad --domid 1 --foreground --disk "$T/keep.img" --pidfile "$T/none/a${esc}[2J"
 ! grep -q "$esc" "$T/e" || fail "an escape sequence in --pidfile reached stderr"
+# ... nor a C1 control (here CSI, U+009B in UTF-8), through a start error
+# and through the log.
+csi=$(printf '\302\233')
+bad --domid 1 --foreground --disk "$T/keep.img" --pidfile "$T/none/a${csi}2J"
+! grep -q "$csi" "$T/e" || fail "a C1 control in --pidfile reached stderr"
+bad --domid 1 --foreground --disk "$T/a${csi}2J"
+! grep -q "$csi" "$T/e" || fail "a C1 control in --disk reached stderr"
+grep -q "a??2J" "$T/e" || fail "--disk with a C1 control: $(cat "$T/e")"
 # No xenstore to connect to (xenstored not running: here the simulator's
 # libraries with no hypervisor behind them) is a runtime failure, exit 1,
 # also for a service about to detach, which leaves no pidfile behind.

@@ -273,6 +273,7 @@ struct gdev {
 	long long last_unhandled_ms;
 	bool irq_disabled;
 	bool irq_held; /* gdev_hold_irq() */
+	int irq_err;   /* take_pending_irq()'s failure, for the next wait */
 	struct gdev_info info;
 	bool ready, broken, needs_reset;
 	char err[256];
@@ -1693,7 +1694,8 @@ int gdev_handle_irq(struct gdev *d, unsigned cpu)
  * Linux does, not only once it waits for a request: a 1-vCPU guest that
  * keeps submitting would otherwise leave the line high while the device
  * served it, and never pay for its interrupts. A vCPU already waiting on
- * the line takes it instead. Failures show at the next wait. */
+ * the line takes it instead. A failure is the next wait's (a daemon gone:
+ * the wait finds it so). */
 static void take_pending_irq(struct gdev *d, unsigned cpu)
 {
 	pthread_mutex_lock(&d->mu);
@@ -1704,8 +1706,11 @@ static void take_pending_irq(struct gdev *d, unsigned cpu)
 	}
 	d->irq_leader = true;
 	pthread_mutex_unlock(&d->mu);
-	(void)gdev_handle_irq(d, cpu);
+	int rc = gdev_handle_irq(d, cpu);
+
 	pthread_mutex_lock(&d->mu);
+	if (rc && rc != -EPIPE && !d->irq_err)
+		d->irq_err = rc;
 	d->irq_leader = false;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
@@ -1744,6 +1749,11 @@ int gdev_wait(struct gdev *d, unsigned cpu, struct greq *const *reqs,
 		 * (poll_spurious_irqs): fail at once instead. */
 		if (d->broken || d->needs_reset || d->irq_disabled) {
 			ret = -EIO;
+			break;
+		}
+		if (d->irq_err) {
+			ret = d->irq_err;
+			d->irq_err = 0;
 			break;
 		}
 		long long left = deadline - now_ms();
