@@ -303,6 +303,7 @@ struct greq_priv {
 	unsigned nallocs;
 	struct extent allocs[GREQ_MAX_SEGS + 4];
 	uint64_t hdr_gpa, status_gpa, table_gpa;
+	bool placed; /* its descriptors written by gdev_submit() */
 };
 
 static const char *const feature_names[64] = {
@@ -790,14 +791,22 @@ static const char *errname(int rc)
 static void abort_pending(struct gdev *d);
 static unsigned scan(struct gdev *d, struct gqueue *q);
 
-int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
-	      size_t errlen)
+/* gdev_init(), or with restore, gdev_restore(): Linux's
+ * virtio_device_restore() and virtblk_restore() write the features
+ * negotiated at probe again without reading the device's, and set the
+ * queues up again; nothing else of the probe is repeated. */
+static int init_device(struct gdev *d, unsigned cpu, uint64_t feature_mask,
+		       bool restore, char *err, size_t errlen)
 {
 	struct gdev_info *in = &d->info;
 	uint32_t v, lo, hi;
 	int rc;
 
 	err[0] = 0;
+	if (restore && !in->driver_features) {
+		snprintf(err, errlen, "never initialised: nothing to restore");
+		return -EINVAL;
+	}
 	if (d->ready || d->nq) {
 		rc = gdev_reset(d, cpu);
 		if (rc) {
@@ -821,6 +830,16 @@ int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
 		}                                                              \
 	} while (0)
 
+	if (restore) {
+		/* virtio_device_restore(): a reset, then ACKNOWLEDGE and
+		 * DRIVER each added to what Status reads. */
+		CHECK(wr32(d, cpu, VIRTIO_MMIO_STATUS, 0), "Status reset");
+		CHECK(add_status(d, cpu, VIRTIO_CONFIG_S_ACKNOWLEDGE),
+		      "Status ACKNOWLEDGE");
+		CHECK(add_status(d, cpu, VIRTIO_CONFIG_S_DRIVER),
+		      "Status DRIVER");
+		goto finalize_features;
+	}
 	/* virtio_mmio_probe() */
 	CHECK(rd32(d, cpu, VIRTIO_MMIO_MAGIC_VALUE, &in->magic), "MagicValue");
 	if (in->magic != 0x74726976) {
@@ -870,6 +889,7 @@ int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
 		rc = -EINVAL;
 		goto fail;
 	}
+finalize_features:
 	/* vm_finalize_features() */
 	CHECK(wr32(d, cpu, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1),
 	      "DriverFeaturesSel");
@@ -892,11 +912,13 @@ int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
 		goto fail;
 	}
 
-	/* virtblk_probe(): seg_max, then the queues, then the rest. */
+	/* virtblk_probe(): seg_max, then the queues, then the rest;
+	 * virtblk_restore(): the queues. */
 	uint64_t x;
 
-	in->seg_max = 0;
-	if (gdev_has(d, VIRTIO_BLK_F_SEG_MAX)) {
+	if (!restore)
+		in->seg_max = 0;
+	if (!restore && gdev_has(d, VIRTIO_BLK_F_SEG_MAX)) {
 		CHECK(cfg_read(d, cpu, CFG_OFF(seg_max), 4, &x), "seg_max");
 		in->seg_max = (uint32_t)x;
 	}
@@ -924,6 +946,8 @@ int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
 	}
 	in->nqueues = nq;
 	in->queue_num = in->queue_num_max = d->q[0].num;
+	if (restore)
+		goto driver_ok;
 	CHECK(read_config(d, cpu), "config space");
 
 	/* Driver limits, as virtblk_probe derives them. */
@@ -937,6 +961,7 @@ int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
 	if (gdev_has(d, VIRTIO_BLK_F_SIZE_MAX) && in->size_max < (1u << 20))
 		in->max_seg_bytes = in->size_max < 4096 ? 4096 : in->size_max;
 
+driver_ok:
 	CHECK(add_status(d, cpu, VIRTIO_CONFIG_S_DRIVER_OK),
 	      "Status DRIVER_OK");
 #undef CHECK
@@ -951,6 +976,17 @@ fail:
 	if (rc != -EPIPE && rc != -ETIMEDOUT)
 		(void)add_status(d, cpu, VIRTIO_CONFIG_S_FAILED);
 	return rc ? rc : -EIO;
+}
+
+int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
+	      size_t errlen)
+{
+	return init_device(d, cpu, feature_mask, false, err, errlen);
+}
+
+int gdev_restore(struct gdev *d, unsigned cpu, char *err, size_t errlen)
+{
+	return init_device(d, cpu, 0, true, err, errlen);
 }
 
 int gdev_reset(struct gdev *d, unsigned cpu)
@@ -1420,6 +1456,7 @@ int gdev_submit(struct gdev *d, unsigned cpu, struct greq *r)
 	r->head = head;
 	r->ndesc = need;
 	r->indirect = indirect;
+	p->placed = true;
 	q->data[head] = r;
 
 	/* Publish: the ring entry, then (release) the index. */
@@ -1448,6 +1485,46 @@ int gdev_submit(struct gdev *d, unsigned cpu, struct greq *r)
 }
 
 /* detach_buf_split() + completion, lock held. */
+static bool desc_is(const struct vring_desc *dsc, uint64_t gpa, uint32_t len,
+		    uint16_t flags, uint16_t next)
+{
+	return le64toh(dsc->addr) == gpa && le32toh(dsc->len) == len &&
+	       le16toh(dsc->flags) == flags && le16toh(dsc->next) == next;
+}
+
+/* Whether the descriptors of r's chain still hold what gdev_submit() wrote.
+ * Linux's detach_buf_split() follows the chain by the flags in the shared
+ * table, so a device writing there would corrupt the driver's free list
+ * without a word; here it is said. Lock held, before the chain is freed. */
+static bool chain_intact(struct gdev *d, struct gqueue *q, const struct greq *r)
+{
+	const struct greq_priv *p = r->priv;
+	const struct vring_desc *t = q->desc;
+	uint16_t i = r->head;
+
+	if (!p || !p->placed)
+		return true;
+	if (r->indirect) {
+		if (!desc_is(&q->desc[i], p->table_gpa, 16 * p->nbufs,
+			     VRING_DESC_F_INDIRECT, 0))
+			return false;
+		t = guest_ptr(d->g, p->table_gpa, 16 * p->nbufs);
+		i = 0;
+	}
+	for (unsigned k = 0; k < p->nbufs; k++) {
+		uint16_t fl = p->bufs[k].write ? VRING_DESC_F_WRITE : 0;
+		uint16_t next =
+		    r->indirect ? (uint16_t)(k + 1) : q->next_free[i];
+
+		if (k + 1 < p->nbufs)
+			fl |= VRING_DESC_F_NEXT;
+		if (!desc_is(&t[i], p->bufs[k].gpa, p->bufs[k].len, fl, next))
+			return false;
+		i = next;
+	}
+	return true;
+}
+
 static void complete(struct gdev *d, struct gqueue *q, struct greq *r,
 		     uint32_t len, int status)
 {
@@ -1529,6 +1606,14 @@ static unsigned scan(struct gdev *d, struct gqueue *q)
 			/* BAD_RING(): the queue is dead from here on. */
 			d->broken = true;
 			set_err(d, "queue %u: used id %u is not a head",
+				q->index, id);
+			break;
+		}
+		if (!chain_intact(d, q, q->data[id])) {
+			d->broken = true;
+			set_err(d,
+				"queue %u: the device wrote the descriptors "
+				"of chain %u",
 				q->index, id);
 			break;
 		}

@@ -83,6 +83,12 @@ int gdev_init(struct gdev *d, unsigned cpu, uint64_t feature_mask, char *err,
  * reset must be complete once the write is answered. Requests still in
  * flight are aborted. */
 int gdev_reset(struct gdev *d, unsigned cpu);
+/* After gdev_reset() (Linux's virtblk_freeze(): a reset, then del_vqs):
+ * set the device up again as virtio_device_restore() and virtblk_restore()
+ * do, with the features negotiated at probe and new rings; the capacity
+ * and the rest of the config space are not read again. 0, or -errno with
+ * err. */
+int gdev_restore(struct gdev *d, unsigned cpu, char *err, size_t errlen);
 bool gdev_ready(const struct gdev *d);
 
 /* What probe found and negotiated. */

@@ -485,6 +485,43 @@ static void cmd_reset(struct session *s, int argc, char **argv,
 	dk->dirty = true;
 }
 
+/* freeze: the device's part of a guest's suspend (virtio_device_freeze(),
+ * virtblk_freeze()): Status read, a reset, del_vqs. restore: the resume
+ * (virtio_device_restore(), virtblk_restore()): features written again
+ * without reading the device's, new rings, DRIVER_OK; the capacity is not
+ * read again, so a resize meanwhile reaches the driver only through the
+ * device's config-change interrupt. */
+static void cmd_freeze(struct session *s, int argc, char **argv,
+		       struct result *res)
+{
+	struct disk *dk = cur_disk(s);
+	uint64_t st;
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	rc = gdev_mmio_read(dk->dev, 0, VIRTIO_MMIO_STATUS, 4, &st);
+	if (!rc)
+		rc = gdev_reset(dk->dev, 0);
+	if (rc)
+		fail_msg(res, rc, "freeze: %s", rc_name(rc));
+}
+
+static void cmd_restore(struct session *s, int argc, char **argv,
+			struct result *res)
+{
+	struct disk *dk = cur_disk(s);
+	char err[256];
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	rc = gdev_restore(dk->dev, 0, err, sizeof(err));
+	if (rc)
+		fail_msg(res, rc, "restore: %s", err);
+	dk->dirty = rc != 0;
+}
+
 static void cmd_write(struct session *s, int argc, char **argv,
 		      struct result *res)
 {
@@ -2048,6 +2085,11 @@ static const struct cmd cmds[] = {
      "reset and initialise the device again (as at boot)"},
     {"reset", 0, 0, false, cmd_reset, "reset",
      "driver reset: Status 0, read back until 0"},
+    {"freeze", 0, 0, true, cmd_freeze, "freeze",
+     "a guest's suspend: Status read, reset, del_vqs (virtblk_freeze)"},
+    {"restore", 0, 0, false, cmd_restore, "restore",
+     "its resume: the features of the probe written again, new rings, "
+     "DRIVER_OK; the capacity not read again (virtblk_restore)"},
     {"write", 2, 2, true, cmd_write, "write OFFSET FILE",
      "write FILE (multiple of 512 bytes) at byte OFFSET; on a read-only "
      "disk the guest refuses it (EPERM), as Linux does"},
