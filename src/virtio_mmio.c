@@ -758,8 +758,15 @@ static uint64_t read_config(struct virtio_mmio *t, uint32_t coff, unsigned size)
 	uint32_t cfg_size;
 
 	cfg_size = t->ops->config_read(t->dev, coff, buf, size);
-	t->gen_seen = config_gen(t);
-	t->gen_seen_valid = true;
+	/* What the driver has seen is what it read under ConfigGeneration
+	 * (Linux's loop for the 8-byte capacity, §2.5.1): a field read
+	 * alone (num_queues, as Linux's restore from freeze reads) says
+	 * nothing about the capacity. Failing any such read, its first
+	 * config read. An interrupt too many costs the driver a re-read. */
+	if (!t->gen_seen_valid) {
+		t->gen_seen = config_gen(t);
+		t->gen_seen_valid = true;
+	}
 	for (unsigned i = 0; i < size; i++)
 		if (coff + i < cfg_size)
 			v |= (uint64_t)buf[i] << (8 * i);

@@ -964,6 +964,10 @@ finalize_features:
 driver_ok:
 	CHECK(add_status(d, cpu, VIRTIO_CONFIG_S_DRIVER_OK),
 	      "Status DRIVER_OK");
+	/* virtio_device_restore() looks whether the driver's restore set
+	 * DRIVER_OK. */
+	if (restore)
+		CHECK(rd32(d, cpu, VIRTIO_MMIO_STATUS, &v), "Status");
 #undef CHECK
 	pthread_mutex_lock(&d->mu);
 	d->ready = true;
@@ -1030,6 +1034,12 @@ int gdev_reset(struct gdev *d, unsigned cpu)
 	pthread_mutex_lock(&d->mu);
 	abort_pending(d);
 	free_queues(d);
+	/* vm_del_vqs() frees the interrupt, the next vm_find_vqs()
+	 * requests it again: __setup_irq() starts the spurious count
+	 * afresh and enables a line it had disabled. */
+	d->irq_count = d->irqs_unhandled = 0;
+	d->irq_disabled = false;
+	d->irq_err = 0;
 	d->st.resets++;
 	d->broken = d->needs_reset = false;
 	d->err[0] = 0;
@@ -1433,8 +1443,10 @@ int gdev_submit(struct gdev *d, unsigned cpu, struct greq *r)
 			put_desc(&t[i], p->bufs[i].gpa, p->bufs[i].len, fl,
 				 (uint16_t)(i + 1));
 		}
+		/* virtqueue_add_desc_split() links it to the next free one,
+		 * though no NEXT flag says so. */
 		put_desc(&q->desc[head], p->table_gpa, tbytes,
-			 VRING_DESC_F_INDIRECT, 0);
+			 VRING_DESC_F_INDIRECT, q->next_free[head]);
 		q->free_head = q->next_free[head];
 		d->st.indirect_requests++;
 	} else {
@@ -1506,7 +1518,7 @@ static bool chain_intact(struct gdev *d, struct gqueue *q, const struct greq *r)
 		return true;
 	if (r->indirect) {
 		if (!desc_is(&q->desc[i], p->table_gpa, 16 * p->nbufs,
-			     VRING_DESC_F_INDIRECT, 0))
+			     VRING_DESC_F_INDIRECT, q->next_free[i]))
 			return false;
 		t = guest_ptr(d->g, p->table_gpa, 16 * p->nbufs);
 		i = 0;
