@@ -34,11 +34,11 @@ struct log_ratelimit {
 void log_guest(struct log_ratelimit *rl, enum log_level level, const char *fmt,
 	       ...) __attribute__((format(printf, 3, 4)));
 
-/* How many bytes at s make a control character a terminal would act on:
- * 1 for C0 (below 0x20) and DEL, 2 for a C1 control in UTF-8 (U+0080 to
- * U+009F, CSI among them), 0 for anything else. For quoting what someone
- * typed (a path, a name) in one harmless line. */
-size_t log_control_len(const char *s);
+/* src into dst (len bytes with the NUL; dst may be src) with each control
+ * character a terminal would act on as '?': C0, DEL and the UTF-8 C1
+ * controls (CSI among them). For quoting what someone typed (a path, a
+ * name) in one harmless line. */
+void log_printable(char *dst, size_t len, const char *src);
 
 /* Write a one-line reason for the caller to report (NULL or 0 ignored):
  * how layers below main() explain a refusal. */

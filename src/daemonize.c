@@ -157,38 +157,43 @@ int daemonize_ready(char *err, size_t errlen)
 	return 0;
 }
 
-/* Whether the file we locked is one we may write our pid into and remove
- * again: a regular file, empty or holding a pid (ours or a stale one). A
- * mistyped --pidfile naming an image, a device or any other file must not
- * lose its content to us, neither on a good start nor on a failed one. */
-static bool holds_a_pid(int fd, const struct stat *st)
+/* Whether fd is a pidfile: a regular file, empty or holding a pid (*pid,
+ * 0 for none), ours, a stale one or another instance's. A mistyped
+ * --pidfile naming an image, a device or any other file must not lose its
+ * content to us, neither on a good start nor on a failed one. */
+static bool holds_a_pid(int fd, long *pid)
 {
 	char buf[PIDFILE_MAX + 1];
-	ssize_t n;
-	ssize_t i = 0;
+	struct stat st;
+	ssize_t n, i = 0;
 
-	if (!S_ISREG(st->st_mode) || st->st_size > PIDFILE_MAX)
+	*pid = 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > PIDFILE_MAX)
 		return false;
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n < 0)
 		return false;
-	while (i < n && buf[i] >= '0' && buf[i] <= '9')
-		i++;
+	for (; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		if (*pid < 100000000) /* a message's pid; no overflow */
+			*pid = *pid * 10 + (buf[i] - '0');
 	return i == n || (i > 0 && i + 1 == n && buf[i] == '\n');
 }
 
-static void not_a_pidfile(const char *path, const struct stat *st, char *err,
-			  size_t errlen)
+static void not_a_pidfile(int fd, const char *path, char *err, size_t errlen)
 {
+	struct stat st;
+
 	snprintf(err, errlen, "--pidfile '%s': %s; refusing to overwrite it",
 		 path,
-		 S_ISREG(st->st_mode) ? "holds something other than a pid"
-				      : "not a regular file");
+		 fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+		     ? "holds something other than a pid"
+		     : "not a regular file");
 }
 
 int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 {
-	char buf[32];
+	long pid;
 	int fd;
 
 	*busy = false;
@@ -208,9 +213,9 @@ int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 		 * Only the file still at path counts. */
 		if (fstat(fd, &held) == 0 && stat(path, &now) == 0 &&
 		    held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
-			if (holds_a_pid(fd, &held))
+			if (holds_a_pid(fd, &pid))
 				return fd;
-			not_a_pidfile(path, &held, err, errlen);
+			not_a_pidfile(fd, path, err, errlen);
 			close(fd);
 			return -1;
 		}
@@ -222,22 +227,12 @@ int pidfile_open(const char *path, bool *busy, char *err, size_t errlen)
 		}
 	}
 	if (errno == EWOULDBLOCK) {
-		struct stat st;
-		ssize_t n;
-		long pid = 0;
-
 		/* Locked by someone, but no pidfile of anyone's (an image a
 		 * running backend holds): the mistyped path it is. */
-		if (fstat(fd, &st) == 0 && !holds_a_pid(fd, &st)) {
-			not_a_pidfile(path, &st, err, errlen);
+		if (!holds_a_pid(fd, &pid)) {
+			not_a_pidfile(fd, path, err, errlen);
 			close(fd);
 			return -1;
-		}
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-
-		if (n > 0) {
-			buf[n] = '\0';
-			pid = strtol(buf, NULL, 10);
 		}
 		*busy = true;
 		if (pid > 0)

@@ -44,7 +44,10 @@ static void make_syslog_ident(const char *ident)
 	log_syslog_ident[j] = '\0';
 }
 
-size_t log_control_len(const char *s)
+/* How many bytes at s make a control character a terminal would act on:
+ * 1 for C0 (below 0x20) and DEL, 2 for a C1 control in UTF-8 (U+0080 to
+ * U+009F, CSI among them), 0 for anything else. */
+static size_t control_len(const char *s)
 {
 	unsigned char c = (unsigned char)s[0];
 
@@ -56,6 +59,19 @@ size_t log_control_len(const char *s)
 	    (unsigned char)s[1] <= 0x9f)
 		return 2;
 	return 0;
+}
+
+void log_printable(char *dst, size_t len, const char *src)
+{
+	size_t i, c;
+
+	for (i = 0; i < len - 1 && src[i]; i++) {
+		c = control_len(src + i);
+		dst[i] = c ? '?' : src[i];
+		if (c == 2 && i + 1 < len - 1)
+			dst[++i] = '?';
+	}
+	dst[i] = '\0';
 }
 
 void log_init(const char *ident, bool use_syslog, enum log_level level)
@@ -130,14 +146,10 @@ static void emit(enum log_level level, const char *fmt, va_list ap)
 	size_t len = strlen(msg);
 	while (len && msg[len - 1] == '\n')
 		msg[--len] = '\0';
-	for (size_t i = 0, c; i < len; i += c ? c : 1) {
-		c = log_control_len(msg + i);
-		if (c == 1 &&
-		    (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t'))
+	for (size_t i = 0; i < len; i++)
+		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t')
 			msg[i] = ' ';
-		else if (c)
-			memset(msg + i, '?', c);
-	}
+	log_printable(msg, sizeof(msg), msg);
 
 	if (log_syslog)
 		syslog(prio[level], "%s%s", prefix[level], msg);

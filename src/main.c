@@ -143,28 +143,13 @@ static bool drop_root(void *opaque)
 	return true;
 }
 
-/* src into dst with control characters as '?': an error line quoting
- * what was typed stays one line, and sends no escape to the terminal. */
-static void printable(char *dst, size_t len, const char *src)
-{
-	size_t i, c;
-
-	for (i = 0; i < len - 1 && src[i]; i++) {
-		c = log_control_len(src + i);
-		dst[i] = c ? '?' : src[i];
-		if (c == 2 && i + 1 < len - 1)
-			dst[++i] = '?';
-	}
-	dst[i] = '\0';
-}
-
 /* A usage error is one line on stderr, whatever the argument it quotes
  * holds. */
 static void usage_error(const char *err)
 {
 	char line[1024];
 
-	printable(line, sizeof(line), err);
+	log_printable(line, sizeof(line), err);
 	fprintf(stderr, "%s\n", line);
 }
 
@@ -175,7 +160,7 @@ static void start_error(const struct options *o, const char *err)
 {
 	char line[1024];
 
-	printable(line, sizeof(line), err);
+	log_printable(line, sizeof(line), err);
 	/* In --foreground the log reaches syslog only (with --syslog);
 	 * detached, it reaches the terminal too until the daemon detaches. */
 	if (o->foreground)

@@ -1173,17 +1173,20 @@ static int cut(uint32_t len, unsigned want, uint32_t max, uint32_t *sizes,
  * verify. Not every byte (the 1 MiB reads of the benchmark): 8 in every
  * 128 and the last 8, enough to catch a sector left out or cut short; the
  * pattern depends on the address, not on any data written before. */
+static uint64_t poison_at(uint64_t gpa)
+{
+	return 0x5a17c0dedeadbeefULL ^ gpa * 0x9e3779b97f4a7c15ULL;
+}
+
 static void poison(uint8_t *p, uint32_t len, uint64_t gpa)
 {
 	for (uint32_t off = 0; off < len; off += 128) {
-		uint64_t v =
-		    0x5a17c0dedeadbeefULL ^ (gpa + off) * 0x9e3779b97f4a7c15ULL;
+		uint64_t v = poison_at(gpa + off);
 
 		memcpy(p + off, &v, len - off < 8 ? len - off : 8);
 	}
 	if (len > 8) {
-		uint64_t v = ~(0x5a17c0dedeadbeefULL ^
-			       (gpa + len) * 0x9e3779b97f4a7c15ULL);
+		uint64_t v = ~poison_at(gpa + len);
 
 		memcpy(p + len - 8, &v, 8);
 	}
