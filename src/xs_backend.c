@@ -21,6 +21,7 @@
 #include "guest.h"
 #include "log.h"
 #include "options.h"
+#include "xs_claim.h"
 #include "xs_txn.h"
 #include "xs_values.h"
 
@@ -63,6 +64,7 @@ struct xs_backend {
 	struct xs_handle *xs;
 	struct domain_watch *dw; /* @releaseDomain */
 	char dir[96];		 /* .../backend/virtio_disk/<domid> */
+	char claim[80];		 /* once held: claim_guest() */
 	struct guest *g;
 	int xs_fd;
 	bool xs_in_loop, watch_be;
@@ -800,6 +802,42 @@ static void release(struct xs_backend *b)
 	b->g = NULL;
 }
 
+/* One backend process per guest. Two would both find its devices in
+ * state 1 and both set up; the one that then lost the image to the other
+ * would refuse, writing state 6 over the device the other serves, and the
+ * guest would lose its disk. A second process started by hand during an
+ * `xl create`, or by a supervisor restarted while its child was still
+ * setting up, does exactly that. So a process holds a node in its own
+ * domain's part of xenstore before it looks at the guest's devices. */
+static bool claim_guest(struct xs_backend *b, int *status, char *err,
+			size_t errlen)
+{
+	char path[sizeof(b->claim)];
+	pid_t holder, stale;
+	int r;
+
+	snprintf(path, sizeof(path),
+		 "/local/domain/%u/xen-virtio-blk-guests/%u", b->self,
+		 b->domid);
+	r = xs_claim(b->xs, path, &holder, &stale);
+	if (r == -EBUSY) {
+		err_set(err, errlen,
+			"domain %u is already served by pid %ld (xenstore %s)",
+			b->domid, (long)holder, path);
+		*status = 2;
+		return false;
+	}
+	if (r < 0) {
+		err_set(err, errlen, "cannot write %s: %s", path, strerror(-r));
+		return false;
+	}
+	memcpy(b->claim, path, sizeof(path));
+	if (stale)
+		log_info("%s named pid %ld, which is gone: taken over", path,
+			 (long)stale);
+	return true;
+}
+
 struct xs_backend *xs_backend_new(uint32_t domid,
 				  const struct guest_tuning *tune, int *status,
 				  char *err, size_t errlen)
@@ -848,6 +886,8 @@ struct xs_backend *xs_backend_new(uint32_t domid,
 	default:
 		break;
 	}
+	if (!claim_guest(b, status, err, errlen))
+		goto fail;
 	/* Watches first, so that nothing written after the scan is lost;
 	 * each fires once at once, which only causes a harmless rescan. */
 	b->watch_be = xs_watch(b->xs, b->dir, "be");
@@ -986,6 +1026,8 @@ void xs_backend_free(struct xs_backend *b)
 	if (b->xs) {
 		if (b->watch_be)
 			xs_unwatch(b->xs, b->dir, "be");
+		if (b->claim[0])
+			xs_claim_release(b->xs, b->claim);
 		xs_close(b->xs);
 	}
 	domain_watch_free(b->dw);
