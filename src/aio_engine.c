@@ -406,8 +406,16 @@ static int do_discard(struct aio_engine *e, const struct aio_req *req)
 	int r;
 
 	if (e->img->is_blkdev) {
-		uint64_t range[2] = {req->offset, req->len};
+		/* BLKDISCARD takes only whole logical blocks (EINVAL), and a
+		 * driver of 512-byte sectors may send less of a 4 KiB one:
+		 * discard the whole blocks inside, the rest being a hint. */
+		uint64_t lb = e->img->logical_block;
+		uint64_t start = (req->offset + lb - 1) / lb * lb;
+		uint64_t end = (req->offset + req->len) / lb * lb;
+		uint64_t range[2] = {start, end - start};
 
+		if (end <= start)
+			return 0;
 		r = ioctl(e->img->fd, BLKDISCARD, range);
 	} else {
 		r = fallocate(e->img->fd,
@@ -812,8 +820,8 @@ static void dispatch(struct aio_engine *e)
 			}
 			break; /* data_sync() on a worker */
 		case AIO_DISCARD:
-			break; /* fallocate/BLKDISCARD on img->fd: no alignment
-				*/
+			break; /* fallocate/BLKDISCARD on img->fd: do_discard()
+				* aligns */
 		case AIO_WRITE_ZEROES:
 			if (img->direct &&
 			    (req->offset | req->len) % img->logical_block)

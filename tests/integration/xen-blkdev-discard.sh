@@ -63,9 +63,26 @@ cp "$T/a.img" "$T/a.orig" || fail "cannot copy the image"
 LOOP=$(losetup -b 4096 -f --show "$T/a.img" 2>/dev/null) ||
 	skip "cannot set up a 4 KiB loop device"
 sim_ok --disk "$LOOP" -c "write-zeroes $((M + 512)) 4096" \
-	-c "verify $((M + 512)) $T/zero1m.4k"
+	-c "verify $((M + 512)) $T/zero1m.4k" \
+	-c "discard $((2 * M + 512)) 8192" -c status \
+	-c "discard $((3 * M + 1024)) 512" -c status
+[ "$(grep -c '^status: OK$' "$T/out")" -eq 2 ] ||
+	fail "a discard off 4 KiB blocks did not complete OK"
 losetup -d "$LOOP" || fail "cannot detach $LOOP"
 LOOP=
+# The one whole block inside the first discard went; the sectors around
+# it, and the second discard's, which covers no whole block, stayed.
+host_extract "$T/a.img" $((2 * M + 4096)) 4096 "$T/h"
+same "$T/zero1m.4k" "$T/h" "the whole block inside a discard off 4 KiB blocks"
+host_extract "$T/a.img" $((2 * M)) 4096 "$T/h"
+host_extract "$T/a.orig" $((2 * M)) 4096 "$T/w"
+same "$T/w" "$T/h" "the partial block before it"
+host_extract "$T/a.img" $((2 * M + 8192)) 4096 "$T/h"
+host_extract "$T/a.orig" $((2 * M + 8192)) 4096 "$T/w"
+same "$T/w" "$T/h" "the partial block after it"
+host_extract "$T/a.img" $((3 * M)) 4096 "$T/h"
+host_extract "$T/a.orig" $((3 * M)) 4096 "$T/w"
+same "$T/w" "$T/h" "the block a discard of one sector left"
 host_extract "$T/a.img" $((M + 512)) 4096 "$T/h"
 same "$T/zero1m.4k" "$T/h" "512-aligned zeroes on a 4 KiB device"
 host_extract "$T/a.img" $M 512 "$T/h"
@@ -75,4 +92,4 @@ host_extract "$T/a.img" $((M + 4608)) 3584 "$T/h"
 host_extract "$T/a.orig" $((M + 4608)) 3584 "$T/w"
 same "$T/w" "$T/h" "the sectors after them"
 
-pass "block device with discard: the guest's discard reaches the image, write-zeroes reads zeros and unmaps only when asked (also off 4 KiB blocks)"
+pass "block device with discard: the guest's discard reaches the image, write-zeroes reads zeros and unmaps only when asked; off 4 KiB blocks, write-zeroes zeroes exactly and discard takes the whole blocks inside"
