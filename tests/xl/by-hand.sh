@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # A guest's backend process run by hand beside the service, as the
 # administrator's guide suggests for troubleshooting (9.2, 10), on a domid
-# it cannot serve: one error line and no xenstore write. A domain that does
+# it cannot serve: one error line and no write to the guest's devices. A domain that does
 # not exist or is dying (a zombie whose backend process is stopped) is a
 # runtime failure, exit 1; a domain without virtio disks, or one another
 # backend process serves or is setting up, is a refused configuration,
-# exit 2. The guest the service serves is not disturbed.
+# exit 2. The guest the service serves is not disturbed, and the node a
+# killed process left is taken over.
 . "$(dirname "$0")/lib.sh"
 
 mkimage "$T/a.img" 16M
@@ -73,6 +74,18 @@ out_has "$claim_line"
 [ "$(grep -c '^run-daemon: ' "$T/out")" -eq 2 ] ||
 	fail "the by-hand run during set-up said more than expected"
 
+# A guest whose backend process was killed: its node names a process that
+# is gone, and the next process for the guest takes it over (here to find
+# the device the supervisor closed meanwhile, and refuse).
+xsim_ok watch \
+	-c "xl-create disk=$T/a.img" \
+	-c "kill-child KILL" \
+	-c "expect-daemon-exit KILL" \
+	-c "expect-state xvda 6 3000" \
+	-c "run-daemon 2 --domid 1 --foreground"
+out_has '^run-daemon: xen-virtio-blk\[dom1\]: /local/domain/0/xen-virtio-blk-guests/1 named pid [0-9]+, which is gone: taken over$'
+out_has '^run-daemon: xen-virtio-blk\[dom1\]: error: domain 1: none of its virtio disks can be served$'
+
 # A zombie: the domain died while its backend process, stopped, still maps
 # its pages. Once let go on, the process tears down and the domain goes.
 xsim_ok watch \
@@ -86,4 +99,4 @@ xsim_ok watch \
 	-c "expect-daemon-exit 0" \
 	-c "expect-dom gone"
 by_hand 1 'xen-virtio-blk[dom1]: error: domain 1 is dying'
-pass "by hand on no domain, a dying one, one without virtio disks, a served one, one being set up: one error line, exit 1 or 2"
+pass "by hand on no domain, a dying one, one without virtio disks, a served one, one being set up, one whose process was killed: one error line, exit 1 or 2"
