@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # A guest's backend process run by hand beside the service, as the
 # administrator's guide suggests for troubleshooting (9.2, 10), on a domid
-# it cannot serve: one error line and no write to the guest's devices. A domain that does
-# not exist or is dying (a zombie whose backend process is stopped) is a
-# runtime failure, exit 1; a domain without virtio disks, or one another
+# it cannot serve: one error line and no write to the guest's devices. A
+# domain that does not exist or is dying (a zombie whose backend process
+# is stopped) is a runtime failure, exit 1; a domain without virtio disks, or one another
 # backend process serves or is setting up, is a refused configuration,
 # exit 2. The guest the service serves is not disturbed, and the node a
 # killed process left is taken over.
