@@ -56,6 +56,11 @@ int xs_backend_run(struct xs_backend *b);
  * then state 6 is written for every served device whose node exists. */
 void xs_backend_free(struct xs_backend *b);
 
+/* Where the process that serves guest domid holds its claim (xs_claim.h)
+ * while it does, under backend domain self's own xenstore directory. */
+void xs_backend_claim_path(uint32_t self, uint32_t domid, char *buf,
+			   size_t len);
+
 /* For the supervisor, when no backend process will tear a guest's devices
  * down: every device under guest_dir (.../<domid>) whose state is not 6
  * (waiting_only: whose state is 1 or 5, a backend yet to come or to close)

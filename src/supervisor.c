@@ -106,8 +106,21 @@ exec_child(const char *exe, char *const argv[])
 static unsigned close_orphans(struct supervisor *s, uint32_t domid,
 			      const char *why, bool waiting_only)
 {
-	char dir[128];
+	char dir[128], claim[80];
+	pid_t holder;
 
+	/* Not ours to close while a process we did not start serves the
+	 * guest (one run by hand, or left by a supervisor before us): ours
+	 * found its claim and left. A killed process's claim goes. */
+	xs_backend_claim_path(s->self, domid, claim, sizeof(claim));
+	holder = xs_claim_holder(s->xs, claim);
+	if (holder) {
+		log_debug("domain %u: served by pid %ld, not started here: "
+			  "its devices are left to it",
+			  domid, (long)holder);
+		return 0;
+	}
+	xs_claim_drop_stale(s->xs, claim);
 	snprintf(dir, sizeof(dir), "%s/%u", s->base, domid);
 	return xs_backend_close_orphans(s->xs, dir, why, waiting_only);
 }

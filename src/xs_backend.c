@@ -802,6 +802,12 @@ static void release(struct xs_backend *b)
 	b->g = NULL;
 }
 
+void xs_backend_claim_path(uint32_t self, uint32_t domid, char *buf, size_t len)
+{
+	snprintf(buf, len, "/local/domain/%u/xen-virtio-blk-guests/%u", self,
+		 domid);
+}
+
 /* One backend process per guest. Two would both find its devices in
  * state 1 and both set up; the one that then lost the image to the other
  * would refuse, writing state 6 over the device the other serves, and the
@@ -816,9 +822,7 @@ static bool claim_guest(struct xs_backend *b, int *status, char *err,
 	pid_t holder, stale;
 	int r;
 
-	snprintf(path, sizeof(path),
-		 "/local/domain/%u/xen-virtio-blk-guests/%u", b->self,
-		 b->domid);
+	xs_backend_claim_path(b->self, b->domid, path, sizeof(path));
 	r = xs_claim(b->xs, path, &holder, &stale);
 	if (r == -EBUSY) {
 		err_set(err, errlen,

@@ -92,6 +92,7 @@ static int read_claim(struct xs_handle *xs, xs_transaction_t t,
 struct claim_op {
 	const char *path;
 	const char *mine; /* what to write; NULL: remove ours */
+	bool stale_too;	  /* removing: also one that names a process gone */
 	pid_t pid;	  /* whom the claim named */
 };
 
@@ -109,7 +110,7 @@ static int claim_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 				(unsigned)strlen(c->mine))
 			   ? 1
 			   : -errno;
-	if (c->pid != getpid())
+	if (c->pid != getpid() && !(c->stale_too && c->pid))
 		return 0;
 	return xs_rm(xs, t, c->path) ? 1 : -errno;
 }
@@ -138,6 +139,20 @@ int xs_claim(struct xs_handle *xs, const char *path, pid_t *holder,
 void xs_claim_release(struct xs_handle *xs, const char *path)
 {
 	struct claim_op c = {.path = path};
+
+	xs_txn_run(xs, CLAIM_TRIES, claim_txn, &c);
+}
+
+pid_t xs_claim_holder(struct xs_handle *xs, const char *path)
+{
+	pid_t pid;
+
+	return read_claim(xs, XBT_NULL, path, &pid) == 1 ? pid : 0;
+}
+
+void xs_claim_drop_stale(struct xs_handle *xs, const char *path)
+{
+	struct claim_op c = {.path = path, .stale_too = true};
 
 	xs_txn_run(xs, CLAIM_TRIES, claim_txn, &c);
 }

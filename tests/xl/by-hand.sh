@@ -6,8 +6,8 @@
 # domain that does not exist or is dying (a zombie whose backend process
 # is stopped) is a runtime failure, exit 1; a domain without virtio disks, or one another
 # backend process serves or is setting up, is a refused configuration,
-# exit 2. The guest the service serves is not disturbed, and the node a
-# killed process left is taken over.
+# exit 2. The guest the service serves is not disturbed (one-backend.sh:
+# also while it is being set up).
 . "$(dirname "$0")/lib.sh"
 
 mkimage "$T/a.img" 16M
@@ -49,43 +49,6 @@ out_has '^run-daemon: exit status 2$'
 [ "$(grep -c '^run-daemon: ' "$T/out")" -eq 2 ] ||
 	fail "the by-hand run on a served guest said more than expected"
 
-# The same while the guest's backend process is still setting up, its
-# device in state 1: it waits for its image, which another process holds
-# for 2 s. A second process finds state 1 too; it must not set up beside
-# the first, nor, having lost the image to it, close the device the first
-# then serves (state 6 over 2 would fail the create).
-flock -x "$T/a.img" sleep 2 &
-holder=$!
-sleep 0.3
-xsim_ok watch \
-	-c "xl-create disk=$T/a.img nowait" \
-	-c "expect-node $be/state 1" \
-	-c "expect-node /local/domain/0/xen-virtio-blk-guests/1 *" \
-	-c "run-daemon 2 --domid 1 --foreground" \
-	-c "expect-state xvda 2 10000" \
-	-c "xl-unpause" \
-	-c "write 0 $T/d" \
-	-c "verify 0 $T/d" \
-	-c "expect-state xvda 4 5000" \
-	-c "expect-node $be/hotplug-error -" \
-	-c "expect-daemon-alive"
-wait "$holder"
-out_has "$claim_line"
-[ "$(grep -c '^run-daemon: ' "$T/out")" -eq 2 ] ||
-	fail "the by-hand run during set-up said more than expected"
-
-# A guest whose backend process was killed: its node names a process that
-# is gone, and the next process for the guest takes it over (here to find
-# the device the supervisor closed meanwhile, and refuse).
-xsim_ok watch \
-	-c "xl-create disk=$T/a.img" \
-	-c "kill-child KILL" \
-	-c "expect-daemon-exit KILL" \
-	-c "expect-state xvda 6 3000" \
-	-c "run-daemon 2 --domid 1 --foreground"
-out_has '^run-daemon: xen-virtio-blk\[dom1\]: /local/domain/0/xen-virtio-blk-guests/1 named pid [0-9]+, which is gone: taken over$'
-out_has '^run-daemon: xen-virtio-blk\[dom1\]: error: domain 1: none of its virtio disks can be served$'
-
 # A zombie: the domain died while its backend process, stopped, still maps
 # its pages. Once let go on, the process tears down and the domain goes.
 xsim_ok watch \
@@ -99,4 +62,4 @@ xsim_ok watch \
 	-c "expect-daemon-exit 0" \
 	-c "expect-dom gone"
 by_hand 1 'xen-virtio-blk[dom1]: error: domain 1 is dying'
-pass "by hand on no domain, a dying one, one without virtio disks, a served one, one being set up, one whose process was killed: one error line, exit 1 or 2"
+pass "by hand on no domain, a dying one, one without virtio disks, a served one: one error line, exit 1 or 2"
