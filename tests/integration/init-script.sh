@@ -50,4 +50,9 @@ stub run
 [ "$(init start)" = 0 ] || fail "start of a working daemon did not return 0"
 [ "$(init status)" = 0 ] || fail "status of a running daemon is not 0"
 kill "$(cat "$T/pid")" 2>/dev/null
-pass "start/restart fail when the daemon does, start/status succeed with it; reload of none is 7"
+# A stop that finds nothing to stop leaves the pidfile: an empty one is
+# that of a daemon still setting up, which writes its pid once ready.
+: >"$T/pid"
+[ "$(init stop)" = 0 ] || fail "stop with nothing running did not return 0"
+[ -e "$T/pid" ] || fail "stop removed the pidfile of a daemon setting up"
+pass "start/restart fail when the daemon does, start/status succeed with it; reload of none is 7; stop of none keeps the pidfile"
