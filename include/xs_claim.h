@@ -10,10 +10,9 @@
 
 /* Write "PID STARTTIME" of this process to path, in one transaction,
  * unless it names another process that is still running. 0 when held
- * (*stale_pid > 0: taken over from that process, which is gone), -EBUSY
- * with *holder set when another live process holds it, -errno else. */
-int xs_claim(struct xs_handle *xs, const char *path, pid_t *holder,
-	     pid_t *stale_pid);
+ * (taken over, with a log line, from a process that is gone), -EBUSY with
+ * *holder set when another live process holds it, -errno else. */
+int xs_claim(struct xs_handle *xs, const char *path, pid_t *holder);
 
 /* Remove path if this process still holds it. */
 void xs_claim_release(struct xs_handle *xs, const char *path);

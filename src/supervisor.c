@@ -539,12 +539,12 @@ static void on_signal(void *opaque, int signo)
 static bool claim(struct supervisor *s, char *err, size_t errlen)
 {
 	char path[sizeof(s->claim)];
-	pid_t holder, stale;
+	pid_t holder;
 	int r;
 
 	snprintf(path, sizeof(path), "/local/domain/%u/xen-virtio-blk",
 		 s->self);
-	r = xs_claim(s->xs, path, &holder, &stale);
+	r = xs_claim(s->xs, path, &holder);
 	if (r == -EBUSY) {
 		snprintf(err, errlen,
 			 "already running (pid %ld holds xenstore %s)",
@@ -557,9 +557,6 @@ static bool claim(struct supervisor *s, char *err, size_t errlen)
 		return false;
 	}
 	memcpy(s->claim, path, sizeof(path));
-	if (stale)
-		log_info("%s named pid %ld, which is gone: taken over", path,
-			 (long)stale);
 	return true;
 }
 

@@ -819,11 +819,11 @@ static bool claim_guest(struct xs_backend *b, int *status, char *err,
 			size_t errlen)
 {
 	char path[sizeof(b->claim)];
-	pid_t holder, stale;
+	pid_t holder;
 	int r;
 
 	xs_backend_claim_path(b->self, b->domid, path, sizeof(path));
-	r = xs_claim(b->xs, path, &holder, &stale);
+	r = xs_claim(b->xs, path, &holder);
 	if (r == -EBUSY) {
 		err_set(err, errlen,
 			"domain %u is already served by pid %ld (xenstore %s)",
@@ -836,9 +836,6 @@ static bool claim_guest(struct xs_backend *b, int *status, char *err,
 		return false;
 	}
 	memcpy(b->claim, path, sizeof(path));
-	if (stale)
-		log_info("%s named pid %ld, which is gone: taken over", path,
-			 (long)stale);
 	return true;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "xs_txn.h"
 
 /* Enough retries for a transaction that races only other claimants. */
@@ -115,14 +116,13 @@ static int claim_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 	return xs_rm(xs, t, c->path) ? 1 : -errno;
 }
 
-int xs_claim(struct xs_handle *xs, const char *path, pid_t *holder,
-	     pid_t *stale_pid)
+int xs_claim(struct xs_handle *xs, const char *path, pid_t *holder)
 {
 	char mine[48];
 	struct claim_op c = {.path = path, .mine = mine};
 	int r;
 
-	*holder = *stale_pid = 0;
+	*holder = 0;
 	snprintf(mine, sizeof(mine), "%ld %llu", (long)getpid(),
 		 start_time(getpid()));
 	r = xs_txn_run(xs, CLAIM_TRIES, claim_txn, &c);
@@ -132,7 +132,9 @@ int xs_claim(struct xs_handle *xs, const char *path, pid_t *holder,
 	}
 	if (r < 0)
 		return r;
-	*stale_pid = c.pid != getpid() ? c.pid : 0;
+	if (c.pid && c.pid != getpid())
+		log_info("%s named pid %ld, which is gone: taken over", path,
+			 (long)c.pid);
 	return 0;
 }
 

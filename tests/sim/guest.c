@@ -1499,7 +1499,6 @@ int gdev_submit(struct gdev *d, unsigned cpu, struct greq *r)
 	return 0;
 }
 
-/* detach_buf_split() + completion, lock held. */
 static bool desc_is(const struct vring_desc *dsc, uint64_t gpa, uint32_t len,
 		    uint16_t flags, uint16_t next)
 {
@@ -1540,6 +1539,7 @@ static bool chain_intact(struct gdev *d, struct gqueue *q, const struct greq *r)
 	return true;
 }
 
+/* detach_buf_split() + completion, lock held. */
 static void complete(struct gdev *d, struct gqueue *q, struct greq *r,
 		     uint32_t len, int status)
 {
